@@ -1,0 +1,54 @@
+import { VproxyError } from './errors.js';
+
+export interface DeadlineOptions {
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Wait for `ready`, but give up on timeout or abort: `giveUp` is called once
+ * (to destroy whatever was half-built) and the promise rejects with a typed
+ * error naming `what`. Timers and listeners are always removed, so a finished
+ * connect leaves nothing behind.
+ */
+export function awaitReady(
+  ready: Promise<unknown>,
+  options: DeadlineOptions,
+  what: string,
+  giveUp: (err: Error) => void,
+): Promise<void> {
+  const { timeoutMs, signal } = options;
+  return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        giveUp(err);
+        reject(err);
+      } else {
+        resolve();
+      }
+    };
+    const onAbort = () =>
+      finish(new VproxyError('ERR_CONNECT_ABORTED', `${what}: aborted`, { cause: signal?.reason }));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      timer = setTimeout(
+        () =>
+          finish(
+            new VproxyError('ERR_CONNECT_TIMEOUT', `${what}: timed out after ${timeoutMs} ms`),
+          ),
+        timeoutMs,
+      );
+    }
+    ready.then(
+      () => finish(),
+      (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
+    );
+  });
+}

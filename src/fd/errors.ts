@@ -1,0 +1,33 @@
+/**
+ * Every error the project raises on purpose is a VproxyError with a stable `code`,
+ * so callers (and the control plane) can branch on codes instead of message text.
+ */
+export type ErrorCode =
+  | 'ERR_ADDRESS_INVALID'
+  | 'ERR_SCHEME_UNKNOWN'
+  | 'ERR_SCHEME_DUPLICATE'
+  | 'ERR_OPTION_UNKNOWN'
+  | 'ERR_OPTION_INVALID'
+  | 'ERR_CONNECT_TIMEOUT'
+  | 'ERR_CONNECT_ABORTED'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_IDLE_TIMEOUT'
+  | 'ERR_NO_BACKEND'
+  | 'ERR_SESSION_KILLED'
+  | 'ERR_NOT_SUPPORTED'
+  | 'ERR_CLOSED';
+
+export class VproxyError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'VproxyError';
+    this.code = code;
+  }
+}
+
+/** True for errors raised by this project (as opposed to bugs or OS errors). */
+export function isVproxyError(err: unknown, code?: ErrorCode): err is VproxyError {
+  return err instanceof VproxyError && (code === undefined || err.code === code);
+}

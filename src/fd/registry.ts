@@ -1,0 +1,156 @@
+import { type Address, formatAddress, toAddress } from './address.js';
+import type { DatagramFD } from './datagram-fd.js';
+import { VproxyError } from './errors.js';
+import type { ServerFD } from './server-fd.js';
+import type { StreamFD } from './stream-fd.js';
+import type {
+  ConnectOptions,
+  DatagramTransport,
+  Layer,
+  ListenOptions,
+  OptionSpec,
+  Transport,
+} from './transport.js';
+
+/**
+ * Maps schemes to transports. A composed scheme such as `tls+tcp` is resolved by
+ * wrapping the base transport (the last part) in each layer, innermost first;
+ * the composition is built once per registry and cached, so layers that pool
+ * inner connections (mux) share them across calls. Aliases (`tls` = `tls+tcp`)
+ * expand before composition. There is no global registry: each program builds one.
+ */
+export class Registry {
+  readonly #transports = new Map<string, Transport>();
+  readonly #layers = new Map<string, Layer>();
+  readonly #datagrams = new Map<string, DatagramTransport>();
+  readonly #aliases = new Map<string, string>();
+  readonly #composed = new Map<string, Transport>();
+  readonly #defaultBase: string;
+
+  /** `defaultBase` is the transport under a stack that names only layers (`tls://`). */
+  constructor(defaultBase = 'tcp') {
+    this.#defaultBase = defaultBase;
+  }
+
+  registerTransport(transport: Transport): this {
+    this.#claim(transport.scheme);
+    this.#transports.set(transport.scheme, transport);
+    return this;
+  }
+
+  registerLayer(layer: Layer): this {
+    this.#claim(layer.name);
+    this.#layers.set(layer.name, layer);
+    return this;
+  }
+
+  registerDatagram(transport: DatagramTransport): this {
+    this.#claim(transport.scheme);
+    this.#datagrams.set(transport.scheme, transport);
+    return this;
+  }
+
+  /** `alias` stands for `scheme`, e.g. `wss` for `ws+tls+tcp`. */
+  registerAlias(alias: string, scheme: string): this {
+    this.#claim(alias);
+    this.#aliases.set(alias, scheme);
+    return this;
+  }
+
+  /** Every scheme a user can write, for help texts and error messages. */
+  schemes(): string[] {
+    return [...this.#transports.keys(), ...this.#datagrams.keys(), ...this.#aliases.keys()]
+      .concat([...this.#layers.keys()].map((l) => `${l}+…`))
+      .sort();
+  }
+
+  /** The (composed) stream transport for a scheme. */
+  resolve(scheme: string): Transport {
+    const cached = this.#composed.get(scheme);
+    if (cached) return cached;
+    const parts = this.#expand(scheme);
+    const baseName = parts[parts.length - 1] ?? '';
+    let transport = this.#transports.get(baseName);
+    if (!transport) {
+      const hint = this.#datagrams.has(baseName) ? ' (it is a datagram transport)' : '';
+      throw new VproxyError(
+        'ERR_SCHEME_UNKNOWN',
+        `"${scheme}": no stream transport "${baseName}"${hint}; known: ${this.schemes().join(', ')}`,
+      );
+    }
+    for (let i = parts.length - 2; i >= 0; i--) {
+      const name = parts[i] ?? '';
+      const layer = this.#layers.get(name);
+      if (!layer) {
+        throw new VproxyError(
+          'ERR_SCHEME_UNKNOWN',
+          `"${scheme}": no layer "${name}"; known layers: ${[...this.#layers.keys()].join(', ') || 'none'}`,
+        );
+      }
+      transport = layer.wrap(transport, parts.slice(i).join('+'));
+    }
+    this.#composed.set(scheme, transport);
+    return transport;
+  }
+
+  async connect(address: string | Address, options?: ConnectOptions): Promise<StreamFD> {
+    const addr = toAddress(address);
+    const transport = this.resolve(addr.scheme);
+    checkOptions(addr, transport.options);
+    return transport.connect(addr, options);
+  }
+
+  async listen(address: string | Address, options?: ListenOptions): Promise<ServerFD> {
+    const addr = toAddress(address);
+    const transport = this.resolve(addr.scheme);
+    checkOptions(addr, transport.options);
+    return transport.listen(addr, options);
+  }
+
+  async bindDatagram(address: string | Address): Promise<DatagramFD> {
+    const addr = toAddress(address);
+    const transport = this.#datagrams.get(addr.scheme);
+    if (!transport) {
+      throw new VproxyError(
+        'ERR_SCHEME_UNKNOWN',
+        `"${addr.scheme}" is not a datagram transport; known: ${[...this.#datagrams.keys()].join(', ')}`,
+      );
+    }
+    checkOptions(addr, transport.options);
+    return transport.bind(addr);
+  }
+
+  #expand(scheme: string): string[] {
+    const out: string[] = [];
+    for (const part of scheme.split('+')) {
+      const alias = this.#aliases.get(part);
+      out.push(...(alias === undefined ? [part] : alias.split('+')));
+    }
+    // `tls://` means `tls+tcp://`: a stack that ends in a layer runs over the default base.
+    if (this.#layers.has(out[out.length - 1] ?? '')) out.push(this.#defaultBase);
+    return out;
+  }
+
+  #claim(name: string): void {
+    if (
+      this.#transports.has(name) ||
+      this.#layers.has(name) ||
+      this.#datagrams.has(name) ||
+      this.#aliases.has(name)
+    ) {
+      throw new VproxyError('ERR_SCHEME_DUPLICATE', `scheme "${name}" is already registered`);
+    }
+  }
+}
+
+function checkOptions(address: Address, known: readonly OptionSpec[]): void {
+  for (const key of Object.keys(address.options)) {
+    if (!known.some((o) => o.name === key)) {
+      const list = known.map((o) => o.name).join(', ') || 'none';
+      throw new VproxyError(
+        'ERR_OPTION_UNKNOWN',
+        `unknown option "${key}" in ${formatAddress(address)}; ${address.scheme} takes: ${list}`,
+      );
+    }
+  }
+}

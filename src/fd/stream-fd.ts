@@ -1,0 +1,55 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * An ordered, reliable byte stream. It is a Node `Duplex` so that `tls`, `ws`,
+ * `stream.pipeline` and every stream library work on any FD; the extra members
+ * are exactly those of `net.Socket`, so a TCP or TLS socket *is* a StreamFD with
+ * no wrapper (and no extra copy) in the hot path.
+ *
+ * Half-close: `end()` shuts down our output; `'end'` means the peer shut down
+ * its output. Implementations must honour `allowHalfOpen` (never end the write
+ * side just because the read side ended).
+ */
+export interface StreamFD extends SocketShaped {
+  /** The scheme that produced this stream, e.g. `tcp` or `tls+tcp`. */
+  readonly kind: string;
+}
+
+/** The `net.Socket` members a StreamFD has besides being a Duplex. */
+export interface SocketShaped extends Duplex {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Emit `'timeout'` after `ms` of inactivity (0 disables), as `net.Socket#setTimeout`. */
+  setTimeout(ms: number, callback?: () => void): this;
+}
+
+/** Tags an existing net.Socket-shaped duplex with its kind, without wrapping it. */
+export function brandStreamFD<T extends SocketShaped>(stream: T, kind: string): T & StreamFD {
+  Object.defineProperty(stream, 'kind', { value: kind, enumerable: true, configurable: true });
+  return stream as T & StreamFD;
+}
+
+/**
+ * Abort a stream: a TCP reset where the transport has one (so the peer sees the
+ * failure, not a clean end), a plain destroy otherwise.
+ */
+export function abortStream(fd: Duplex, err?: Error): void {
+  if (fd.destroyed) return;
+  const resettable = fd as Duplex & { resetAndDestroy?: () => void; _handle?: unknown };
+  if (typeof resettable.resetAndDestroy === 'function' && resettable._handle) {
+    resettable.resetAndDestroy();
+  } else {
+    fd.destroy(err);
+  }
+}
+
+/** `ip:port` of the peer, `[ip]:port` for IPv6, or `unknown`. */
+export function describePeer(fd: StreamFD): string {
+  const host = fd.remoteAddress;
+  if (host === undefined || fd.remotePort === undefined) return 'unknown';
+  return host.includes(':') ? `[${host}]:${fd.remotePort}` : `${host}:${fd.remotePort}`;
+}

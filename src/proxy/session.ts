@@ -1,0 +1,143 @@
+import { type Address, formatAddress } from '../fd/address.js';
+import { VproxyError } from '../fd/errors.js';
+import { abortStream, describePeer, type StreamFD } from '../fd/stream-fd.js';
+import { closeAfterFlush, pump } from './pump.js';
+
+export type SessionState = 'connecting' | 'established' | 'closing' | 'closed';
+
+/** A plain snapshot of a session, for listing through the control plane. */
+export interface SessionInfo {
+  readonly id: number;
+  readonly client: string;
+  readonly target: string;
+  readonly backendLocal: string | null;
+  readonly state: SessionState;
+  readonly startedAt: number;
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
+/**
+ * One client stream spliced to one backend stream. The session owns both: it
+ * propagates half-close, and on error, idle timeout or kill it closes both.
+ * An error (reset, broken pipe) is passed on as a reset where the transport can;
+ * an idle timeout or a peer's clean close ends the other side after it flushes.
+ */
+export class Session {
+  readonly id: number;
+  readonly client: StreamFD;
+  readonly target: Address;
+  readonly startedAt = Date.now();
+  /** Aborts the backend connect if the client goes away first. */
+  readonly connectAbort = new AbortController();
+  /** Resolves once both streams are closed; `error` is what ended the session, if anything. */
+  readonly closed: Promise<Error | undefined>;
+
+  #backend: StreamFD | null = null;
+  #state: SessionState = 'connecting';
+  #error: Error | undefined;
+  #resolveClosed!: (err: Error | undefined) => void;
+
+  constructor(id: number, client: StreamFD, target: Address, idleTimeoutMs: number) {
+    this.id = id;
+    this.client = client;
+    this.target = target;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#watch(client, idleTimeoutMs);
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get backend(): StreamFD | null {
+    return this.#backend;
+  }
+
+  /** Wire up the connected backend; both directions start flowing. */
+  attach(backend: StreamFD, idleTimeoutMs: number): void {
+    if (this.#state !== 'connecting') {
+      backend.destroy();
+      return;
+    }
+    this.#backend = backend;
+    this.#state = 'established';
+    this.#watch(backend, idleTimeoutMs);
+    pump(this.client, backend);
+    pump(backend, this.client);
+  }
+
+  /** The backend could not be reached: close the client (it has sent nothing anywhere). */
+  connectFailed(err: Error): void {
+    this.#fail(err, false);
+  }
+
+  /** Close both streams at once with a reset (control-plane kill). */
+  kill(): void {
+    this.#fail(new VproxyError('ERR_SESSION_KILLED', `session ${this.id} killed`), true);
+  }
+
+  info(): SessionInfo {
+    const backend = this.#backend;
+    return {
+      id: this.id,
+      client: describePeer(this.client),
+      target: formatAddress(this.target),
+      backendLocal:
+        backend?.localAddress === undefined ? null : `${backend.localAddress}:${backend.localPort}`,
+      state: this.#state,
+      startedAt: this.startedAt,
+      bytesFromClient: this.client.bytesRead,
+      bytesToClient: this.client.bytesWritten,
+    };
+  }
+
+  #watch(fd: StreamFD, idleTimeoutMs: number): void {
+    fd.on('error', (err) => this.#fail(err, true));
+    fd.on('close', () => this.#sideClosed(fd));
+    if (idleTimeoutMs > 0) {
+      fd.setTimeout(idleTimeoutMs, () =>
+        this.#fail(
+          new VproxyError('ERR_IDLE_TIMEOUT', `session ${this.id} idle for ${idleTimeoutMs} ms`),
+          false,
+        ),
+      );
+    }
+  }
+
+  #fail(err: Error, reset: boolean): void {
+    if (this.#state === 'closed') return;
+    this.#error ??= err;
+    this.#state = 'closing';
+    this.connectAbort.abort(err);
+    for (const fd of [this.client, this.#backend]) {
+      if (fd === null) continue;
+      if (reset) abortStream(fd);
+      else fd.destroy();
+    }
+    this.#maybeFinish();
+  }
+
+  #sideClosed(fd: StreamFD): void {
+    if (this.#state === 'connecting') {
+      // The client left before the backend answered: stop connecting.
+      this.#state = 'closing';
+      this.connectAbort.abort(new VproxyError('ERR_CLOSED', 'client closed while connecting'));
+    } else if (this.#state === 'established') {
+      this.#state = 'closing';
+    }
+    const other = fd === this.client ? this.#backend : this.client;
+    if (other !== null) closeAfterFlush(other);
+    this.#maybeFinish();
+  }
+
+  #maybeFinish(): void {
+    if (this.#state === 'closed') return;
+    const backendDone = this.#backend === null || this.#backend.closed;
+    if (!this.client.closed || !backendDone) return;
+    this.#state = 'closed';
+    this.#resolveClosed(this.#error);
+  }
+}

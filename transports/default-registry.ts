@@ -1,0 +1,12 @@
+import { Registry } from '../src/fd/registry.js';
+import { tcpTransport } from './tcp/index.js';
+import { tlsLayer } from './tls/index.js';
+import { udpTransport } from './udp/index.js';
+
+/** A registry with every transport and layer this build ships. */
+export function createDefaultRegistry(): Registry {
+  return new Registry()
+    .registerTransport(tcpTransport)
+    .registerDatagram(udpTransport)
+    .registerLayer(tlsLayer());
+}

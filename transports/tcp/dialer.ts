@@ -1,0 +1,26 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import type { Address } from '../../src/fd/address.js';
+import { awaitReady } from '../../src/fd/deadline.js';
+import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
+import type { ConnectOptions } from '../../src/fd/transport.js';
+import { tcpOptions } from './options.js';
+
+export async function dialTcp(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
+  const opts = tcpOptions(address);
+  const socket: Socket = connect({
+    host: address.host,
+    port: address.port,
+    allowHalfOpen: true,
+    noDelay: opts.noDelay,
+    keepAlive: opts.keepAliveSeconds > 0,
+    keepAliveInitialDelay: opts.keepAliveSeconds * 1000,
+  });
+  await awaitReady(
+    once(socket, 'connect'),
+    options,
+    `tcp connect to ${address.host}:${address.port}`,
+    () => socket.destroy(),
+  );
+  return brandStreamFD(socket, 'tcp');
+}

@@ -1,0 +1,59 @@
+import { EventEmitter, once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Address } from '../../src/fd/address.js';
+import type { BoundAddress, ServerFD, ServerFDEvents } from '../../src/fd/server-fd.js';
+import { brandStreamFD } from '../../src/fd/stream-fd.js';
+import { tcpOptions } from './options.js';
+
+export async function listenTcp(address: Address): Promise<ServerFD> {
+  const opts = tcpOptions(address);
+  const server = createServer({
+    allowHalfOpen: true,
+    // Nothing is read from a client before its owner wires it up (e.g. the
+    // proxy has connected the backend): the kernel buffer is the only buffer.
+    pauseOnConnect: true,
+    noDelay: opts.noDelay,
+    keepAlive: opts.keepAliveSeconds > 0,
+    keepAliveInitialDelay: opts.keepAliveSeconds * 1000,
+  });
+  server.listen({ host: address.host, port: address.port, backlog: opts.backlog });
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  return new TcpServerFD(server);
+}
+
+class TcpServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
+  readonly kind = 'tcp';
+  readonly #server: Server;
+  readonly #bound: BoundAddress;
+
+  constructor(server: Server) {
+    super();
+    this.#server = server;
+    const info = server.address();
+    if (info === null || typeof info === 'string') throw new Error('tcp listener has no address');
+    this.#bound = { host: info.address, port: info.port };
+    server.on('connection', (socket: Socket) =>
+      this.emit('connection', brandStreamFD(socket, 'tcp')),
+    );
+    server.on('error', (err) => this.emit('error', err));
+  }
+
+  address(): BoundAddress {
+    return this.#bound;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    // net.Server#close's callback waits for every accepted socket to end; we
+    // only stop accepting here, accepted streams belong to their owners.
+    await new Promise<void>((resolve) => {
+      this.#server.close();
+      setImmediate(resolve);
+    });
+  }
+}

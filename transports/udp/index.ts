@@ -1,0 +1,68 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { EventEmitter, once } from 'node:events';
+import { isIPv6 } from 'node:net';
+import type { Address } from '../../src/fd/address.js';
+import type { DatagramFD, DatagramFDEvents } from '../../src/fd/datagram-fd.js';
+import { intOption } from '../../src/fd/options.js';
+import type { BoundAddress } from '../../src/fd/server-fd.js';
+import type { DatagramTransport } from '../../src/fd/transport.js';
+
+export const udpTransport: DatagramTransport = {
+  scheme: 'udp',
+  options: [
+    { name: 'rcvbuf', description: 'SO_RCVBUF bytes (default: the OS default)' },
+    { name: 'sndbuf', description: 'SO_SNDBUF bytes (default: the OS default)' },
+  ],
+  async bind(address: Address): Promise<DatagramFD> {
+    const rcvbuf = intOption(address, 'rcvbuf', 0, 0, 1 << 30);
+    const sndbuf = intOption(address, 'sndbuf', 0, 0, 1 << 30);
+    const socket = createSocket({
+      type: isIPv6(address.host) ? 'udp6' : 'udp4',
+      ...(rcvbuf > 0 ? { recvBufferSize: rcvbuf } : {}),
+      ...(sndbuf > 0 ? { sendBufferSize: sndbuf } : {}),
+    });
+    socket.bind(address.port, address.host);
+    try {
+      await once(socket, 'listening');
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    return new UdpFD(socket);
+  },
+};
+
+class UdpFD extends EventEmitter<DatagramFDEvents> implements DatagramFD {
+  readonly kind = 'udp';
+  readonly #socket: Socket;
+  readonly #bound: BoundAddress;
+  #closed = false;
+
+  constructor(socket: Socket) {
+    super();
+    this.#socket = socket;
+    const info = socket.address();
+    this.#bound = { host: info.address, port: info.port };
+    socket.on('message', (data, rinfo) =>
+      this.emit('message', data, { host: rinfo.address, port: rinfo.port }),
+    );
+    socket.on('error', (err) => this.emit('error', err));
+  }
+
+  address(): BoundAddress {
+    return this.#bound;
+  }
+
+  send(data: Uint8Array, to: BoundAddress): void {
+    if (this.#closed) return;
+    this.#socket.send(data, to.port, to.host, (err) => {
+      if (err && !this.#closed) this.emit('error', err);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+  }
+}
