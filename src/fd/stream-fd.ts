@@ -39,12 +39,17 @@ export function brandStreamFD<T extends SocketShaped>(stream: T, kind: string): 
  */
 export function abortStream(fd: Duplex, err?: Error): void {
   if (fd.destroyed) return;
-  const resettable = fd as Duplex & { resetAndDestroy?: () => void; _handle?: unknown };
-  if (typeof resettable.resetAndDestroy === 'function' && resettable._handle) {
-    resettable.resetAndDestroy();
-  } else {
-    fd.destroy(err);
+  const resettable = fd as Duplex & { resetAndDestroy?: () => void };
+  if (typeof resettable.resetAndDestroy === 'function') {
+    try {
+      resettable.resetAndDestroy();
+      return;
+    } catch {
+      // Only a raw TCP handle can be reset; net throws ERR_INVALID_HANDLE_TYPE,
+      // before touching anything, for a TLS handle or a JS stream.
+    }
   }
+  fd.destroy(err);
 }
 
 /** `ip:port` of the peer, `[ip]:port` for IPv6, or `unknown`. */

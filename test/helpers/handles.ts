@@ -1,0 +1,28 @@
+/** The socket-like handles this process holds now, by kind. */
+function socketHandles(): string[] {
+  return process
+    .getActiveResourcesInfo()
+    .filter((r) => /TCP|UDP|Pipe|TLS|Server/.test(r) && r !== 'PipeWrap' && r !== 'TTYWrap');
+}
+
+/**
+ * Wait (up to `ms`) until the process holds no more socket handles than it did
+ * at `baseline`; throws naming the leftovers otherwise. Call at the end of a suite.
+ */
+export async function expectNoLeakedSockets(baseline: readonly string[], ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const now = socketHandles();
+    if (now.length <= baseline.length) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `leaked handles: ${now.join(', ')} (baseline: ${baseline.join(', ') || 'none'})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function snapshotSockets(): string[] {
+  return socketHandles();
+}

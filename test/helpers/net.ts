@@ -1,0 +1,121 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** A TCP echo server on 127.0.0.1 that honours half-close (echoes, then ends after the client ends). */
+export function startEchoServer(): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+  return startServer((socket) => {
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+}
+
+/** Close a server and every socket it still has. */
+export async function stopServer(server: Server, sockets?: Set<Socket>): Promise<void> {
+  for (const s of sockets ?? []) s.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A port that nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+/**
+ * Write `total` bytes of pseudo-random data to `stream`, honouring backpressure,
+ * then end it (unless `end` is false). Resolves with the sha256 of what was written.
+ */
+export async function writeRandom(stream: Duplex, total: number, end = true): Promise<string> {
+  const hash = createHash('sha256');
+  const block = randomBytes(256 * 1024);
+  let sent = 0;
+  let counter = 0;
+  while (sent < total) {
+    const chunk = Buffer.from(block.subarray(0, Math.min(block.length, total - sent)));
+    // Vary every block so a proxy that repeats or drops a whole block is caught.
+    if (chunk.length >= 4) chunk.writeUInt32LE(counter++ >>> 0, 0);
+    hash.update(chunk);
+    sent += chunk.length;
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  }
+  if (end) stream.end();
+  return hash.digest('hex');
+}
+
+/** Read a stream to its end; resolves with the byte count and sha256. */
+export function hashUntilEnd(stream: Duplex): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    stream.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    stream.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
+    stream.once('error', reject);
+  });
+}
+
+/** Resolves when the stream emits 'close'; rejects after `ms`. */
+export function closedWithin(stream: Duplex, ms: number): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stream still open after ${ms} ms`)), ms);
+    stream.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** A TCP server on 127.0.0.1 running `handler` for each accepted socket (half-open allowed). */
+export async function startServer(
+  handler: (socket: Socket) => void,
+): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    handler(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  return { server, port: address.port, sockets };
+}
+
+/** Collect everything a stream delivers until its end. */
+export async function readAll(stream: Duplex): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await once(stream, 'end');
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Resolves once the peer has closed on us: FIN ('end'), reset ('error') or a
+ * full close, whichever comes first; rejects after `ms`. A half-open-capable
+ * client stays open after a FIN, so 'close' alone would wait forever.
+ */
+export function peerClosedWithin(stream: Duplex, ms: number): Promise<void> {
+  if (stream.closed || stream.readableEnded) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => reject(new Error(`peer did not close within ${ms} ms`)), ms);
+    stream.once('end', done);
+    stream.once('error', done);
+    stream.once('close', done);
+    stream.resume();
+  });
+}
