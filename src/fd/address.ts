@@ -39,15 +39,17 @@ export function parseAddress(text: string): Address {
 
   let rest = text;
   let scheme = 'tcp';
-  const sep = rest.indexOf('://');
-  if (sep >= 0) {
-    scheme = parseScheme(text, rest.slice(0, sep));
-    rest = rest.slice(sep + 3);
-  } else if (rest.includes(':/')) {
+  // A scheme is whatever precedes the first "://", as long as no path or
+  // query started before it (so "h:1?u=http://x" is a bare address).
+  const withScheme = /^([^/?]*):\/\//.exec(rest);
+  if (withScheme) {
+    scheme = parseScheme(text, withScheme[1] ?? '');
+    rest = rest.slice(withScheme[0].length);
+  } else if (/^[^/?]*:\/(?!\/)/.test(rest)) {
     fail(text, 'malformed scheme separator (expected "scheme://")');
   }
 
-  let options: Record<string, string> = {};
+  let options: Record<string, string> = Object.create(null);
   const q = rest.indexOf('?');
   if (q >= 0) {
     options = parseOptions(text, rest.slice(q + 1));
@@ -140,6 +142,8 @@ function parseOptions(text: string, query: string): Record<string, string> {
     } catch {
       fail(text, `option "${key}" has a malformed %-escape`);
     }
+    // encodeURIComponent (formatAddress) throws on lone surrogates: reject them here.
+    if (!value.isWellFormed()) fail(text, `option "${key}" is not valid Unicode`);
     options[key] = value;
   }
   return options;

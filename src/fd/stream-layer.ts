@@ -14,6 +14,8 @@ export interface Handshake {
 
 /** A layer that wraps each stream on its own (tls, ws), as opposed to mux. */
 export interface StreamLayerHooks {
+  /** Check the address's options before anything connects, so a typo fails fast and clearly. */
+  validate?(address: Address): void;
   client(inner: StreamFD, address: Address, kind: string): Handshake;
   /** Called once per listen: returns the per-connection wrapper (so files are read once). */
   server(address: Address, kind: string): Promise<(inner: StreamFD) => Handshake>;
@@ -34,6 +36,7 @@ export function streamLayer(
         scheme,
         options: [...options, ...inner.options],
         async connect(address: Address, opts: ConnectOptions = {}): Promise<StreamFD> {
+          hooks.validate?.(address);
           const started = Date.now();
           const fd = await inner.connect(address, opts);
           const left =

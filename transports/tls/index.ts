@@ -59,21 +59,24 @@ function secureContext(address: Address, withCert: boolean): SecureContext {
 /** TLS over any StreamFD. Client contexts are cached per CA file: reading PEM per connect is waste. */
 export function tlsLayer(): Layer {
   const clientContexts = new Map<string, SecureContext>();
+  const clientSetup = (address: Address) => {
+    const caKey = address.options.ca ?? '';
+    let context = clientContexts.get(caKey);
+    if (!context) {
+      context = secureContext(address, false);
+      clientContexts.set(caKey, context);
+    }
+    const sni = stringOption(address, 'sni') ?? (isIP(address.host) ? undefined : address.host);
+    return {
+      secureContext: context,
+      rejectUnauthorized: !boolOption(address, 'insecure', false),
+      ...(sni === undefined ? {} : { servername: sni }),
+    };
+  };
   return streamLayer('tls', TLS_OPTIONS, {
+    validate: clientSetup,
     client(inner: StreamFD, address: Address, kind: string): Handshake {
-      const caKey = address.options.ca ?? '';
-      let context = clientContexts.get(caKey);
-      if (!context) {
-        context = secureContext(address, false);
-        clientContexts.set(caKey, context);
-      }
-      const sni = stringOption(address, 'sni') ?? (isIP(address.host) ? undefined : address.host);
-      const socket = connect({
-        socket: inner,
-        secureContext: context,
-        rejectUnauthorized: !boolOption(address, 'insecure', false),
-        ...(sni === undefined ? {} : { servername: sni }),
-      });
+      const socket = connect({ socket: inner, ...clientSetup(address) });
       return { stream: brandStreamFD(socket, kind), ready: once(socket, 'secureConnect') };
     },
     async server(address: Address, kind: string) {
