@@ -1,0 +1,208 @@
+/**
+ * Every word of the command language, with its full and short spelling and a
+ * one-line description. The parser, the validator and `help`/`man` all read
+ * these tables, so the docs cannot drift from what parses.
+ */
+export interface Keyword<N extends string = string> {
+  readonly full: N;
+  readonly short?: string;
+  readonly description: string;
+}
+
+function table<N extends string>(entries: readonly Keyword<N>[]): ReadonlyMap<string, Keyword<N>> {
+  const map = new Map<string, Keyword<N>>();
+  for (const k of entries) {
+    map.set(k.full, k);
+    if (k.short !== undefined) map.set(k.short, k);
+  }
+  return map;
+}
+
+export type Action = 'add' | 'list' | 'list-detail' | 'update' | 'remove' | 'force-remove';
+
+export const ACTIONS = table<Action>([
+  { full: 'add', short: 'a', description: 'create a resource, or attach it with "to"' },
+  { full: 'list', short: 'l', description: 'list names (or a count / a number)' },
+  { full: 'list-detail', short: 'L', description: 'list resources with their parameters' },
+  { full: 'update', short: 'u', description: 'change parameters of a resource' },
+  {
+    full: 'remove',
+    short: 'r',
+    description: 'remove a resource (after usage checks), or detach it with "from"',
+  },
+  {
+    full: 'force-remove',
+    short: 'R',
+    description: 'remove without usage checks; close connections/sessions',
+  },
+]);
+
+export type ResourceType =
+  | 'tcp-lb'
+  | 'socks5-server'
+  | 'event-loop-group'
+  | 'event-loop'
+  | 'upstream'
+  | 'server-group'
+  | 'server'
+  | 'security-group'
+  | 'security-group-rule'
+  | 'cert-key'
+  | 'server-sock'
+  | 'connection'
+  | 'session'
+  | 'bytes-in'
+  | 'bytes-out'
+  | 'accepted-conn-count';
+
+export const TYPES = table<ResourceType>([
+  { full: 'tcp-lb', short: 'tl', description: 'a TCP load balancer: listener -> upstream' },
+  {
+    full: 'socks5-server',
+    short: 'socks5',
+    description: 'a socks5 proxy whose targets are backends of an upstream',
+  },
+  { full: 'event-loop-group', short: 'elg', description: 'a named group of event loops' },
+  { full: 'event-loop', short: 'el', description: 'an event loop inside a group' },
+  { full: 'upstream', short: 'ups', description: 'weighted server groups, chosen by hint' },
+  {
+    full: 'server-group',
+    short: 'sg',
+    description: 'health-checked servers and a balancing method',
+  },
+  { full: 'server', short: 'svr', description: 'one backend address in a server group' },
+  {
+    full: 'security-group',
+    short: 'secg',
+    description: 'ordered allow/deny rules on client networks',
+  },
+  { full: 'security-group-rule', short: 'secgr', description: 'a rule of a security group' },
+  {
+    full: 'cert-key',
+    short: 'ck',
+    description: 'a certificate chain and its private key (PEM files)',
+  },
+  { full: 'server-sock', short: 'ss', description: 'a listening socket (inspection)' },
+  {
+    full: 'connection',
+    short: 'conn',
+    description: 'a live connection (inspection, force-remove closes)',
+  },
+  {
+    full: 'session',
+    short: 'sess',
+    description: 'a client/backend connection pair (inspection, force-remove closes)',
+  },
+  { full: 'bytes-in', short: 'bin', description: 'bytes received (inspection)' },
+  { full: 'bytes-out', short: 'bout', description: 'bytes sent (inspection)' },
+  {
+    full: 'accepted-conn-count',
+    description: 'connections accepted by a server-sock (inspection)',
+  },
+]);
+
+export type Param =
+  | 'timeout'
+  | 'period'
+  | 'up'
+  | 'down'
+  | 'event-loop-group'
+  | 'acceptor-elg'
+  | 'address'
+  | 'upstream'
+  | 'in-buffer-size'
+  | 'out-buffer-size'
+  | 'method'
+  | 'weight'
+  | 'security-group'
+  | 'default'
+  | 'network'
+  | 'protocol'
+  | 'port-range'
+  | 'check'
+  | 'cert'
+  | 'key'
+  | 'cert-key';
+
+export const PARAMS = table<Param>([
+  {
+    full: 'timeout',
+    description: 'milliseconds (idle timeout of a listener; probe timeout of a health check)',
+  },
+  { full: 'period', description: 'milliseconds between two health checks' },
+  { full: 'up', description: 'successful checks before a server is UP' },
+  { full: 'down', description: 'failed checks before a server is DOWN' },
+  {
+    full: 'event-loop-group',
+    short: 'elg',
+    description: 'the event loop group that runs the resource',
+  },
+  {
+    full: 'acceptor-elg',
+    short: 'aelg',
+    description: 'the event loop group that accepts connections',
+  },
+  {
+    full: 'address',
+    short: 'addr',
+    description: 'a transport address: host:port, tcp://, tls://, kcp://, ws://…',
+  },
+  { full: 'upstream', short: 'ups', description: 'the upstream whose servers receive the traffic' },
+  {
+    full: 'in-buffer-size',
+    short: 'inbuffersize',
+    description: 'bytes buffered from the client side',
+  },
+  {
+    full: 'out-buffer-size',
+    short: 'outbuffersize',
+    description: 'bytes buffered towards the client side',
+  },
+  { full: 'method', short: 'meth', description: 'balancing method: wrr, wlc, source or random' },
+  { full: 'weight', short: 'w', description: 'relative weight; 0 drains' },
+  {
+    full: 'security-group',
+    short: 'secg',
+    description: 'the security group checked at accept time',
+  },
+  { full: 'default', short: 'secgrdefault', description: 'allow or deny' },
+  { full: 'network', short: 'net', description: 'a CIDR, e.g. 10.0.0.0/8 or ::1/128' },
+  { full: 'protocol', description: 'tcp or udp (rules); tcp (listeners)' },
+  {
+    full: 'port-range',
+    short: 'portrange',
+    description: 'min,max of the listening port a rule matches',
+  },
+  { full: 'check', description: 'health check kind: tcp, http:METHOD:PATH:STATUS or none' },
+  { full: 'cert', description: 'comma-separated PEM certificate files' },
+  { full: 'key', description: 'PEM private key file' },
+  {
+    full: 'cert-key',
+    short: 'ck',
+    description: 'comma-separated cert-key names (TLS termination)',
+  },
+]);
+
+export type Flag = 'allow-non-backend' | 'deny-non-backend';
+
+export const FLAGS = table<Flag>([
+  { full: 'allow-non-backend', short: 'allownonbackend', description: 'socks5: reach any target' },
+  {
+    full: 'deny-non-backend',
+    short: 'denynonbackend',
+    description: 'socks5: only reach backends of the upstream (default)',
+  },
+]);
+
+export type Preposition = 'to' | 'from';
+
+/** Every word a name or value may not be, so that a command never reads two ways. */
+export const RESERVED: ReadonlySet<string> = new Set([
+  ...ACTIONS.keys(),
+  ...TYPES.keys(),
+  ...PARAMS.keys(),
+  ...FLAGS.keys(),
+  'in',
+  'to',
+  'from',
+]);

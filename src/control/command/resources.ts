@@ -1,0 +1,248 @@
+import type { Action, Flag, Param, ResourceType } from './keywords.js';
+import * as check from './values.js';
+
+/** One parameter an action takes. */
+export interface ParamRule {
+  readonly param: Param;
+  readonly required?: boolean;
+  /** Shown by `man`; the executor applies it. */
+  readonly default?: string;
+  readonly check: check.ValueCheck;
+}
+
+/** What one action on one resource type accepts. */
+export interface ActionRule {
+  /** Where the resource must be: 'top', or the type of its direct parent. */
+  readonly where: readonly (ResourceType | 'top')[];
+  readonly params?: readonly ParamRule[];
+  readonly flags?: readonly Flag[];
+  /** Parameters that must be given together (all or none). */
+  readonly together?: readonly Param[];
+  readonly description: string;
+}
+
+/** Per action, one rule per place the resource can be (server-group: top, or in an upstream). */
+export type ResourceRules = Partial<Record<Action, readonly ActionRule[]>>;
+
+const ms = check.intIn(0, 2_147_483_647);
+const count = check.intIn(1, 1_000_000);
+const bufferSize = check.intIn(1, 67_108_864);
+const weight = check.intIn(0, 1000);
+
+const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
+  { param: 'address', required: true, check: check.address },
+  { param: 'upstream', required: true, check: check.name },
+  { param: 'acceptor-elg', default: '(acceptor-elg)', check: check.name },
+  { param: 'event-loop-group', default: '(worker-elg)', check: check.name },
+  { param: 'in-buffer-size', default: '16384', check: bufferSize },
+  { param: 'out-buffer-size', default: '16384', check: bufferSize },
+  { param: 'timeout', default: '900000', check: ms },
+  { param: 'security-group', default: '(allow-all)', check: check.name },
+  ...extra,
+];
+
+const listenerUpdate: readonly ParamRule[] = [
+  { param: 'in-buffer-size', check: bufferSize },
+  { param: 'out-buffer-size', check: bufferSize },
+  { param: 'timeout', check: ms },
+  { param: 'security-group', check: check.name },
+];
+
+const healthParams = (required: boolean): readonly ParamRule[] => [
+  { param: 'timeout', required, check: ms },
+  { param: 'period', required, check: check.intIn(1, 2_147_483_647) },
+  { param: 'up', required, check: count },
+  { param: 'down', required, check: count },
+  { param: 'method', default: 'wrr', check: check.oneOf('wrr', 'wlc', 'source', 'random') },
+  { param: 'check', default: 'tcp', check: check.healthCheck },
+];
+
+const simple = (where: readonly (ResourceType | 'top')[], what: string): ResourceRules => ({
+  list: [{ where, description: `list ${what} names` }],
+  'list-detail': [{ where, description: `list ${what} with details` }],
+  remove: [{ where, description: `remove a ${what} (refused while it is in use)` }],
+  'force-remove': [{ where, description: `remove a ${what} without usage checks` }],
+});
+
+const inspect = (
+  where: readonly ResourceType[],
+  what: string,
+  closable: boolean,
+): ResourceRules => ({
+  list: [{ where, description: `count ${what}` }],
+  'list-detail': [{ where, description: `list ${what}` }],
+  ...(closable
+    ? { 'force-remove': [{ where, description: `close ${what} by exact id or /regex/` }] }
+    : {}),
+});
+
+const number = (where: readonly ResourceType[], what: string): ResourceRules => ({
+  list: [{ where, description: what }],
+  'list-detail': [{ where, description: what }],
+});
+
+/** The whole resource model: which action applies where, with which parameters. */
+export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
+  'tcp-lb': {
+    ...simple(['top'], 'tcp-lb'),
+    add: [
+      {
+        where: ['top'],
+        params: listenerAdd([
+          { param: 'protocol', default: 'tcp', check: check.oneOf('tcp') },
+          { param: 'cert-key', check: check.list },
+        ]),
+        description: 'create a tcp load balancer',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: listenerUpdate,
+        description: 'change buffers, timeout or security group',
+      },
+    ],
+  },
+  'socks5-server': {
+    ...simple(['top'], 'socks5-server'),
+    add: [
+      {
+        where: ['top'],
+        params: listenerAdd([]),
+        flags: ['allow-non-backend', 'deny-non-backend'],
+        description: 'create a socks5 server',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: listenerUpdate,
+        flags: ['allow-non-backend', 'deny-non-backend'],
+        description: 'change buffers, timeout, security group or backend policy',
+      },
+    ],
+  },
+  'event-loop-group': {
+    ...simple(['top'], 'event-loop-group'),
+    add: [{ where: ['top'], description: 'create an event loop group' }],
+  },
+  'event-loop': {
+    ...simple(['event-loop-group'], 'event-loop'),
+    add: [{ where: ['event-loop-group'], description: 'add an event loop to a group' }],
+  },
+  upstream: {
+    ...simple(['top'], 'upstream'),
+    add: [{ where: ['top'], description: 'create an upstream' }],
+  },
+  'server-group': {
+    list: [{ where: ['top', 'upstream'], description: 'list server-group names' }],
+    'list-detail': [{ where: ['top', 'upstream'], description: 'list server-groups with details' }],
+    add: [
+      {
+        where: ['top'],
+        params: [
+          ...healthParams(true),
+          { param: 'event-loop-group', default: '(control-elg)', check: check.name },
+        ],
+        description: 'create a server group with its health check and balancing method',
+      },
+      {
+        where: ['upstream'],
+        params: [{ param: 'weight', default: '10', check: weight }],
+        description: 'attach a server group to an upstream',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: healthParams(false),
+        together: ['timeout', 'period', 'up', 'down'],
+        description: 'change the health check (all four together) and/or the method',
+      },
+      {
+        where: ['upstream'],
+        params: [{ param: 'weight', required: true, check: weight }],
+        description: 'change the weight of a server group in an upstream',
+      },
+    ],
+    remove: [
+      { where: ['top'], description: 'remove a server group (refused while an upstream uses it)' },
+      { where: ['upstream'], description: 'detach a server group from an upstream' },
+    ],
+    'force-remove': [
+      { where: ['top'], description: 'remove a server group without usage checks' },
+      { where: ['upstream'], description: 'detach a server group from an upstream' },
+    ],
+  },
+  server: {
+    ...simple(['server-group'], 'server'),
+    add: [
+      {
+        where: ['server-group'],
+        params: [
+          { param: 'address', required: true, check: check.address },
+          { param: 'weight', default: '10', check: weight },
+        ],
+        description: 'add a backend to a server group',
+      },
+    ],
+    update: [
+      {
+        where: ['server-group'],
+        params: [{ param: 'weight', required: true, check: weight }],
+        description: 'change the weight of a server (0 drains it)',
+      },
+    ],
+  },
+  'security-group': {
+    ...simple(['top'], 'security-group'),
+    add: [
+      {
+        where: ['top'],
+        params: [{ param: 'default', required: true, check: check.oneOf('allow', 'deny') }],
+        description: 'create a security group',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: [{ param: 'default', required: true, check: check.oneOf('allow', 'deny') }],
+        description: 'change the default of a security group',
+      },
+    ],
+  },
+  'security-group-rule': {
+    ...simple(['security-group'], 'security-group-rule'),
+    add: [
+      {
+        where: ['security-group'],
+        params: [
+          { param: 'network', required: true, check: check.network },
+          { param: 'protocol', required: true, check: check.oneOf('tcp', 'udp', 'TCP', 'UDP') },
+          { param: 'port-range', required: true, check: check.portRange },
+          { param: 'default', required: true, check: check.oneOf('allow', 'deny') },
+        ],
+        description: 'append a rule to a security group',
+      },
+    ],
+  },
+  'cert-key': {
+    ...simple(['top'], 'cert-key'),
+    add: [
+      {
+        where: ['top'],
+        params: [
+          { param: 'cert', required: true, check: check.list },
+          { param: 'key', required: true, check: check.list },
+        ],
+        description: 'load a certificate chain and key from PEM files',
+      },
+    ],
+  },
+  'server-sock': inspect(['event-loop', 'tcp-lb', 'socks5-server'], 'listening sockets', false),
+  connection: inspect(['event-loop', 'tcp-lb', 'socks5-server', 'server'], 'connections', true),
+  session: inspect(['tcp-lb', 'socks5-server'], 'sessions', true),
+  'bytes-in': number(['server-sock', 'connection', 'server'], 'bytes received'),
+  'bytes-out': number(['server-sock', 'connection', 'server'], 'bytes sent'),
+  'accepted-conn-count': number(['server-sock'], 'connections accepted'),
+};

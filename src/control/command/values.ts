@@ -1,0 +1,70 @@
+import { isIP } from 'node:net';
+import { parseAddress } from '../../fd/address.js';
+import { isVproxyError } from '../../fd/errors.js';
+
+/**
+ * Checks a parameter value; returns null when it is fine, or the reason it is
+ * not (the parser turns that into "invalid P: reason").
+ */
+export type ValueCheck = (value: string) => string | null;
+
+export function intIn(min: number, max: number): ValueCheck {
+  return (v) => {
+    if (!/^[0-9]{1,10}$/.test(v)) return `expected a whole number in ${min}..${max}`;
+    const n = Number(v);
+    return n < min || n > max ? `expected a whole number in ${min}..${max}` : null;
+  };
+}
+
+export function oneOf(...choices: string[]): ValueCheck {
+  return (v) => (choices.includes(v) ? null : `expected one of ${choices.join(', ')}`);
+}
+
+export const address: ValueCheck = (v) => {
+  try {
+    parseAddress(v);
+    return null;
+  } catch (err) {
+    return isVproxyError(err) ? err.message : 'not an address';
+  }
+};
+
+/** `ip/prefix` with the prefix in range for the family; host bits are checked by the security group. */
+export const network: ValueCheck = (v) => {
+  const slash = v.indexOf('/');
+  if (slash < 0) return 'expected ip/prefix, e.g. 10.0.0.0/8';
+  const ip = v.slice(0, slash);
+  const prefix = v.slice(slash + 1);
+  const family = isIP(ip);
+  if (family === 0) return `"${ip}" is not an IP address`;
+  const max = family === 4 ? 32 : 128;
+  if (!/^[0-9]{1,3}$/.test(prefix) || Number(prefix) > max) return `prefix must be 0..${max}`;
+  return null;
+};
+
+export const portRange: ValueCheck = (v) => {
+  const m = /^([0-9]{1,5}),([0-9]{1,5})$/.exec(v);
+  if (!m) return 'expected min,max';
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  if (max > 65535 || min > max) return 'expected 0 <= min <= max <= 65535';
+  return null;
+};
+
+/** `tcp`, `none`, `http` or `http:METHOD:/path:STATUS` (method and status optional from the right). */
+export const healthCheck: ValueCheck = (v) =>
+  /^(tcp|none|http(:[A-Z]+(:\/[\x21-\x7e]*(:[1-5][0-9][0-9])?)?)?)$/.test(v)
+    ? null
+    : 'expected tcp, none, http or http:METHOD:/path:STATUS';
+
+/** Comma-separated, non-empty items without spaces (names, file paths). */
+export const list: ValueCheck = (v) =>
+  v.split(',').every((item) => item.length > 0)
+    ? null
+    : 'expected a comma-separated list without empty items';
+
+/** A resource name: printable ASCII without spaces or commas, at most 128 characters. */
+export const name: ValueCheck = (v) =>
+  /^[\x21-\x2b\x2d-\x7e]{1,128}$/.test(v)
+    ? null
+    : 'expected 1-128 printable characters without spaces or commas';
