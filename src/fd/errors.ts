@@ -15,7 +15,24 @@ export type ErrorCode =
   | 'ERR_NO_BACKEND'
   | 'ERR_SESSION_KILLED'
   | 'ERR_NOT_SUPPORTED'
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  | 'ERR_COMMAND_INVALID'
+  | 'ERR_KCP_CONFIG'
+  | 'ERR_KCP_MESSAGE_TOO_LARGE'
+  | 'ERR_KCP_BUFFER_TOO_SMALL'
+  | 'ERR_KCP_INPUT_INVALID'
+  | 'ERR_KCP_DEAD_LINK'
+  // load balancing (src/lb)
+  | 'ERR_ALREADY_EXISTS'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_NAME_INVALID'
+  | 'ERR_WEIGHT_INVALID'
+  | 'ERR_METHOD_INVALID'
+  | 'ERR_HEALTH_CHECK_INVALID'
+  | 'ERR_HEALTH_CHECK_FAILED'
+  | 'ERR_CIDR_INVALID'
+  | 'ERR_PORT_RANGE_INVALID'
+  | 'ERR_PROTOCOL_INVALID';
 
 export class VproxyError extends Error {
   readonly code: ErrorCode;
