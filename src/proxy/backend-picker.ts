@@ -1,15 +1,37 @@
 import type { Address } from '../fd/address.js';
 import type { StreamFD } from '../fd/stream-fd.js';
+import type { Admission } from './admission.js';
 
 export interface PickContext {
-  /** The accepted client stream (its address drives source hashing, security groups…). */
+  /** The accepted client stream (its address drives source hashing). */
   readonly client: StreamFD;
+  /** What the client handshake learnt (socks5 target, hint, real source); `{}` without one. */
+  readonly admission: Admission;
+}
+
+/** How a session to a picked backend went; reported exactly once, when it is over. */
+export interface SessionOutcome {
+  /** False when the backend was never connected (refused, timed out, client left first). */
+  readonly connected: boolean;
+  /** Why the backend could not be reached; absent when the client simply left first. */
+  readonly connectError?: Error;
+  /** What ended the session, when it did not end cleanly. */
+  readonly error?: Error;
+  readonly bytesToBackend: number;
+  readonly bytesFromBackend: number;
+}
+
+export interface BackendChoice {
+  readonly address: Address;
+  /**
+   * The session this choice was made for is over. Least-connection counting,
+   * passive health checks (connected=false) and per-server byte counters hook in here.
+   */
+  release?(outcome: SessionOutcome): void;
 }
 
 /** Chooses where a client connection goes: a ServerGroup, an Upstream, a socks5 request… */
 export interface BackendPicker {
   /** `null` means no backend is available: the client is closed. */
-  pick(context: PickContext): Address | null | Promise<Address | null>;
-  /** A connect to a picked backend failed: passive health checking hooks in here. */
-  connectFailed?(target: Address, err: Error): void;
+  pick(context: PickContext): BackendChoice | null | Promise<BackendChoice | null>;
 }

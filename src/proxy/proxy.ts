@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { type Address, formatAddress } from '../fd/address.js';
+import { formatAddress } from '../fd/address.js';
 import { isVproxyError, VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import type { ServerFD } from '../fd/server-fd.js';
 import type { StreamFD } from '../fd/stream-fd.js';
-import type { BackendPicker } from './backend-picker.js';
-import { Session, type SessionInfo } from './session.js';
+import type { Admission, ClientHandshake } from './admission.js';
+import type { BackendChoice, BackendPicker, PickContext } from './backend-picker.js';
+import { closeAfterFlush } from './pump.js';
+import { Session, type SessionInfo, type SessionLimits } from './session.js';
 
 export interface ProxyOptions {
   /** Where clients come from: any transport's listener. */
@@ -17,6 +19,16 @@ export interface ProxyOptions {
   readonly idleTimeoutMs?: number;
   /** A backend that is not connected after this long counts as failed (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /** Runs first on every client (socks5, PROXY protocol, access checks). */
+  readonly handshake?: ClientHandshake;
+  /** A client that has not finished the handshake after this long is dropped (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Bytes written to a backend before any client byte (a PROXY protocol header). */
+  readonly backendPreamble?: (context: PickContext, backend: StreamFD) => Uint8Array | null;
+  /** Bytes queued towards a backend before the client is paused (default: the stream's own bound). */
+  readonly inBufferSize?: number;
+  /** Bytes queued towards a client before the backend is paused (default: the stream's own bound). */
+  readonly outBufferSize?: number;
 }
 
 export interface ProxyStats {
@@ -29,6 +41,8 @@ export interface ProxyStats {
   /** Bytes sent to clients (closed + open sessions). */
   readonly bytesOut: number;
   readonly noBackend: number;
+  /** Clients the handshake refused, failed or timed out. */
+  readonly refused: number;
   readonly connectFailures: number;
   readonly idleTimeouts: number;
   readonly errors: number;
@@ -43,6 +57,7 @@ export interface ProxyEvents {
 
 const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * The proxy engine: accept from any ServerFD, pick a backend, connect through the
@@ -51,7 +66,7 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  */
 export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #options: ProxyOptions;
-  readonly #idleTimeoutMs: number;
+  readonly #limits: SessionLimits;
   readonly #connectTimeoutMs: number;
   readonly #sessions = new Map<number, Session>();
   #nextId = 1;
@@ -60,6 +75,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #noBackend = 0;
+  #refused = 0;
   #connectFailures = 0;
   #idleTimeouts = 0;
   #errors = 0;
@@ -67,7 +83,11 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   constructor(options: ProxyOptions) {
     super();
     this.#options = options;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.#limits = {
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      inBufferSize: options.inBufferSize ?? 0,
+      outBufferSize: options.outBufferSize ?? 0,
+    };
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     options.server.on('connection', (fd) => this.#accept(fd));
     options.server.on('error', (err) => {
@@ -97,6 +117,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       bytesIn,
       bytesOut,
       noBackend: this.#noBackend,
+      refused: this.#refused,
       connectFailures: this.#connectFailures,
       idleTimeouts: this.#idleTimeouts,
       errors: this.#errors,
@@ -132,46 +153,72 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       return;
     }
     this.#accepted++;
-    // Until the session owns the client, an error (a reset during an async pick)
-    // must not go unhandled; the destroyed check below then drops the client.
+    // Until a session owns the client, an error (a reset during the handshake or
+    // an async pick) must not go unhandled; the destroyed checks then drop it.
     const early = () => {};
     client.on('error', early);
-    let target: Address | null;
-    try {
-      target = await this.#options.picker.pick({ client });
-    } catch (err) {
-      this.#errors++;
-      target = null;
-      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-    }
+    const admission = await this.#admit(client);
+    const context: PickContext | null = admission === null ? null : { client, admission };
+    const choice = context === null ? null : await this.#pick(context);
     client.off('error', early);
-    if (target === null || this.#closing || client.destroyed) {
-      this.#noBackend++;
-      client.destroy();
+    if (context === null) {
+      this.#refused++;
+      closeAfterFlush(client);
       return;
     }
-    const session = new Session(this.#nextId++, client, target, this.#idleTimeoutMs);
+    if (choice === null || this.#closing || client.destroyed) {
+      this.#noBackend++;
+      context.admission.failed?.('no-backend');
+      closeAfterFlush(client);
+      return;
+    }
+    const session = new Session(this.#nextId++, client, choice, context.admission, this.#limits);
     this.#sessions.set(session.id, session);
     session.closed.then((err) => this.#finish(session, err));
     try {
-      const backend = await this.#options.registry.connect(target, {
+      const backend = await this.#options.registry.connect(choice.address, {
         timeoutMs: this.#connectTimeoutMs,
         signal: session.connectAbort.signal,
       });
-      session.attach(backend, this.#idleTimeoutMs);
+      session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
     } catch (err) {
       if (session.connectAbort.signal.aborted) return; // the client left first; nothing failed
-      const error =
-        err instanceof Error
-          ? err
-          : new VproxyError('ERR_CLOSED', `connect failed: ${String(err)}`);
       this.#connectFailures++;
-      this.#options.picker.connectFailed?.(target, error);
+      const reason = err instanceof Error ? err.message : String(err);
       session.connectFailed(
-        new VproxyError('ERR_CLOSED', `backend ${formatAddress(target)}: ${error.message}`, {
-          cause: error,
+        new VproxyError('ERR_CLOSED', `backend ${formatAddress(choice.address)}: ${reason}`, {
+          cause: err,
         }),
       );
+    }
+  }
+
+  /** Run the handshake under a hard deadline (a client trickling bytes cannot hold it open). */
+  async #admit(client: StreamFD): Promise<Admission | null> {
+    const handshake = this.#options.handshake;
+    if (!handshake) return {};
+    const abort = new AbortController();
+    const ms = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const timer = setTimeout(() => {
+      abort.abort(new VproxyError('ERR_HANDSHAKE_TIMEOUT', `client handshake took over ${ms} ms`));
+      client.destroy();
+    }, ms);
+    try {
+      return await handshake(client, abort.signal);
+    } catch {
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #pick(context: PickContext): Promise<BackendChoice | null> {
+    try {
+      return await this.#options.picker.pick(context);
+    } catch (err) {
+      this.#errors++;
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      return null;
     }
   }
 
@@ -179,6 +226,14 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     this.#sessions.delete(session.id);
     this.#closedBytesIn += session.client.bytesRead;
     this.#closedBytesOut += session.client.bytesWritten;
+    const backend = session.backend;
+    session.choice.release?.({
+      connected: backend !== null,
+      ...(session.connectError === undefined ? {} : { connectError: session.connectError }),
+      ...(err === undefined ? {} : { error: err }),
+      bytesToBackend: backend?.bytesWritten ?? 0,
+      bytesFromBackend: backend?.bytesRead ?? 0,
+    });
     if (isVproxyError(err, 'ERR_IDLE_TIMEOUT')) this.#idleTimeouts++;
     else if (err !== undefined && !isVproxyError(err)) this.#errors++;
     this.emit('sessionClosed', session.info(), err);

@@ -1,15 +1,20 @@
 import type { Duplex } from 'node:stream';
 
 /**
- * Move bytes from `src` to `dst` with backpressure and half-close: when `dst`
- * cannot take more, `src` is paused (so the kernel, not this process, holds the
- * excess); a FIN from `src` becomes a FIN on `dst` once queued bytes are out.
- * This is `Readable#pipe` minus its error/unpipe handling, which the session
- * does for both directions at once. No per-chunk allocation.
+ * Move bytes from `src` to `dst` with backpressure and half-close: once more
+ * than `limit` bytes wait in `dst`'s queue, `src` is paused (so the kernel, not
+ * this process, holds the excess) until `dst` drains; a FIN from `src` becomes
+ * a FIN on `dst` once queued bytes are out. This is `Readable#pipe` minus its
+ * error/unpipe handling (the session does that for both directions at once),
+ * plus a configurable queue bound. No per-chunk allocation.
+ *
+ * `limit` is raised to `dst`'s high-water mark: below it no 'drain' would come.
  */
-export function pump(src: Duplex, dst: Duplex): void {
+export function pump(src: Duplex, dst: Duplex, limit = 0): void {
+  const bound = Math.max(limit, dst.writableHighWaterMark);
   src.on('data', (chunk: Buffer) => {
-    if (!dst.write(chunk)) src.pause();
+    dst.write(chunk);
+    if (dst.writableLength >= bound) src.pause();
   });
   dst.on('drain', () => src.resume());
   src.on('end', () => dst.end());

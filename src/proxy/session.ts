@@ -1,7 +1,18 @@
-import { type Address, formatAddress } from '../fd/address.js';
+import { formatAddress } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import { abortStream, describePeer, type StreamFD } from '../fd/stream-fd.js';
+import type { Admission } from './admission.js';
+import type { BackendChoice } from './backend-picker.js';
 import { closeAfterFlush, pump } from './pump.js';
+
+/** Per-session settings, from the engine's options. */
+export interface SessionLimits {
+  readonly idleTimeoutMs: number;
+  /** Bytes queued towards the backend before the client is paused. */
+  readonly inBufferSize: number;
+  /** Bytes queued towards the client before the backend is paused. */
+  readonly outBufferSize: number;
+}
 
 export type SessionState = 'connecting' | 'established' | 'closing' | 'closed';
 
@@ -15,6 +26,10 @@ export interface SessionInfo {
   readonly startedAt: number;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
+  /** Bytes accepted from the client and not yet written to the backend (in-buffer). */
+  readonly queuedToBackend: number;
+  /** Bytes accepted from the backend and not yet written to the client (out-buffer). */
+  readonly queuedToClient: number;
 }
 
 /**
@@ -26,7 +41,8 @@ export interface SessionInfo {
 export class Session {
   readonly id: number;
   readonly client: StreamFD;
-  readonly target: Address;
+  readonly choice: BackendChoice;
+  readonly admission: Admission;
   readonly startedAt = Date.now();
   /** Aborts the backend connect if the client goes away first. */
   readonly connectAbort = new AbortController();
@@ -36,16 +52,26 @@ export class Session {
   #backend: StreamFD | null = null;
   #state: SessionState = 'connecting';
   #error: Error | undefined;
+  #connectError: Error | undefined;
   #resolveClosed!: (err: Error | undefined) => void;
+  readonly #limits: SessionLimits;
 
-  constructor(id: number, client: StreamFD, target: Address, idleTimeoutMs: number) {
+  constructor(
+    id: number,
+    client: StreamFD,
+    choice: BackendChoice,
+    admission: Admission,
+    limits: SessionLimits,
+  ) {
     this.id = id;
     this.client = client;
-    this.target = target;
+    this.choice = choice;
+    this.admission = admission;
+    this.#limits = limits;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#watch(client, idleTimeoutMs);
+    this.#watch(client);
   }
 
   get state(): SessionState {
@@ -56,22 +82,41 @@ export class Session {
     return this.#backend;
   }
 
-  /** Wire up the connected backend; both directions start flowing. */
-  attach(backend: StreamFD, idleTimeoutMs: number): void {
+  /** Set when the backend could not be reached (not when the client left first). */
+  get connectError(): Error | undefined {
+    return this.#connectError;
+  }
+
+  /**
+   * Wire up the connected backend: write `preamble` (a PROXY protocol header)
+   * first, tell the admission (a socks5 success reply), then both directions flow.
+   */
+  attach(backend: StreamFD, preamble: Uint8Array | null): void {
     if (this.#state !== 'connecting') {
       backend.destroy();
       return;
     }
     this.#backend = backend;
     this.#state = 'established';
-    this.#watch(backend, idleTimeoutMs);
-    pump(this.client, backend);
-    pump(backend, this.client);
+    this.#watch(backend);
+    if (preamble !== null) backend.write(preamble);
+    this.admission.connected?.(backend);
+    pump(this.client, backend, this.#limits.inBufferSize);
+    pump(backend, this.client, this.#limits.outBufferSize);
   }
 
-  /** The backend could not be reached: close the client (it has sent nothing anywhere). */
+  /**
+   * The backend could not be reached: let the admission answer (a socks5
+   * failure reply), then close the client once that answer is flushed.
+   */
   connectFailed(err: Error): void {
-    this.#fail(err, false);
+    if (this.#state !== 'connecting') return;
+    this.#error = err;
+    this.#connectError = err;
+    this.#state = 'closing';
+    this.admission.failed?.('connect-failed', err);
+    closeAfterFlush(this.client);
+    this.#maybeFinish();
   }
 
   /** Close both streams at once with a reset (control-plane kill). */
@@ -84,17 +129,20 @@ export class Session {
     return {
       id: this.id,
       client: describePeer(this.client),
-      target: formatAddress(this.target),
+      target: formatAddress(this.choice.address),
       backendLocal:
         backend?.localAddress === undefined ? null : `${backend.localAddress}:${backend.localPort}`,
       state: this.#state,
       startedAt: this.startedAt,
       bytesFromClient: this.client.bytesRead,
       bytesToClient: this.client.bytesWritten,
+      queuedToBackend: backend?.writableLength ?? 0,
+      queuedToClient: this.client.writableLength,
     };
   }
 
-  #watch(fd: StreamFD, idleTimeoutMs: number): void {
+  #watch(fd: StreamFD): void {
+    const { idleTimeoutMs } = this.#limits;
     fd.on('error', (err) => this.#fail(err, true));
     fd.on('close', () => this.#sideClosed(fd));
     if (idleTimeoutMs > 0) {
