@@ -166,7 +166,13 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       closeAfterFlush(client);
       return;
     }
-    if (choice === null || this.#closing || client.destroyed) {
+    if (choice !== null && (this.#closing || client.destroyed)) {
+      // Picked, but the client left (or we are shutting down) meanwhile: hand the lease back.
+      choice.release?.({ connected: false, bytesToBackend: 0, bytesFromBackend: 0 });
+      client.destroy();
+      return;
+    }
+    if (choice === null) {
       this.#noBackend++;
       context.admission.failed?.('no-backend');
       closeAfterFlush(client);
