@@ -1,0 +1,59 @@
+import type { Address } from '../fd/address.js';
+import type {
+  BackendChoice,
+  BackendPicker,
+  PickContext,
+  SessionOutcome,
+} from '../proxy/backend-picker.js';
+import type { ConnectionLease, Server } from './server.js';
+
+/** A ServerGroup or an Upstream, as the proxy sees them. */
+export interface ServerSource {
+  next(clientAddress: string | null, hint?: string | null): Server | null;
+}
+
+/**
+ * Adapts a ServerGroup or an Upstream to the proxy engine's BackendPicker.
+ * Picks by the client's address (the real one when a PROXY header gave it)
+ * and the admission's hint; each choice holds a connection lease on its
+ * server from the pick to the end of the session, so wlc sees connections
+ * still connecting; a failed connect feeds the server's passive health check;
+ * the session's bytes go to the server's counters.
+ */
+export class ServerPicker implements BackendPicker {
+  readonly source: ServerSource;
+
+  constructor(source: ServerSource) {
+    this.source = source;
+  }
+
+  pick(context: PickContext): BackendChoice | null {
+    const server = this.pickServer(context);
+    return server === null ? null : new LeasedChoice(server.acquire());
+  }
+
+  /** The server a context would go to, without taking a lease. */
+  pickServer(context: PickContext): Server | null {
+    const client = context.admission.source?.host ?? context.client.remoteAddress ?? null;
+    return this.source.next(client, context.admission.hint ?? null);
+  }
+}
+
+class LeasedChoice implements BackendChoice {
+  readonly address: Address;
+  readonly #lease: ConnectionLease;
+
+  constructor(lease: ConnectionLease) {
+    this.#lease = lease;
+    this.address = lease.server.address;
+  }
+
+  release(outcome: SessionOutcome): void {
+    // connected=false without an error means the client left first: not the server's fault.
+    if (!outcome.connected && outcome.connectError !== undefined) {
+      this.#lease.server.reportConnectFailure(outcome.connectError);
+    }
+    this.#lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+    this.#lease.release();
+  }
+}
