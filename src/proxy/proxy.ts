@@ -66,7 +66,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #options: ProxyOptions;
-  readonly #limits: SessionLimits;
+  #limits: SessionLimits;
   readonly #connectTimeoutMs: number;
   readonly #sessions = new Map<number, Session>();
   #nextId = 1;
@@ -98,6 +98,15 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     options.server.on('handshakeError', () => {
       this.#errors++;
     });
+  }
+
+  /** Change the idle timeout and buffer bounds; sessions opened from now on use them. */
+  updateLimits(limits: Partial<SessionLimits>): void {
+    this.#limits = { ...this.#limits, ...limits };
+  }
+
+  limits(): SessionLimits {
+    return this.#limits;
   }
 
   get server(): ServerFD {
