@@ -36,6 +36,20 @@ export type ErrorCode =
   | 'ERR_KCP_BUFFER_TOO_SMALL'
   | 'ERR_KCP_INPUT_INVALID'
   | 'ERR_KCP_DEAD_LINK'
+  // stream multiplexing (transports/mux)
+  | 'ERR_MUX_PROTOCOL'
+  | 'ERR_MUX_FRAME_SIZE'
+  | 'ERR_MUX_FLOW_CONTROL'
+  | 'ERR_MUX_LIMIT'
+  | 'ERR_MUX_GOAWAY'
+  | 'ERR_MUX_KEEPALIVE_TIMEOUT'
+  | 'ERR_MUX_RESET'
+  | 'ERR_MUX_SESSION_CLOSED'
+  // WebSocket transport (transports/ws)
+  | 'ERR_WS_HANDSHAKE'
+  | 'ERR_WS_PROTOCOL'
+  | 'ERR_WS_CLOSED'
+  | 'ERR_WS_PEER_DEAD'
   // load balancing (src/lb)
   | 'ERR_ALREADY_EXISTS'
   | 'ERR_NOT_FOUND'
