@@ -1,0 +1,202 @@
+import { VproxyError } from '../fd/errors.js';
+import { manLines } from './command/help.js';
+import { type Command, parseCommand } from './command/parse.js';
+import { configLines, readConfigFile, VERSION, writeConfigFile } from './config.js';
+import type { CommandExecutor, CommandResult, Origin } from './executor.js';
+import {
+  certKeyCommand,
+  elCommand,
+  elgCommand,
+  ruleCommand,
+  securityGroupCommand,
+} from './handlers/basics.js';
+import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
+import { inspectListener, tcpLbCommand } from './handlers/listeners.js';
+import { mustGet, type ResourceStore } from './store.js';
+
+export type ControllerKind = 'resp-controller' | 'http-controller';
+
+/** What the daemon provides to system commands: controllers and shutdown. */
+export interface SystemHooks {
+  addController(
+    kind: ControllerKind,
+    name: string,
+    address: string,
+    secret: string | undefined,
+  ): Promise<string>;
+  removeController(kind: ControllerKind, name: string): Promise<void>;
+  /** `name -> host:port` lines. */
+  listControllers(kind: ControllerKind): string[];
+  shutdown(): void;
+}
+
+export interface ExecutorOptions {
+  readonly store: ResourceStore;
+  readonly system?: SystemHooks;
+  /** Let RESP / HTTP run save and load (off by default: they touch the file system). */
+  readonly allowRemoteFileCommands?: boolean;
+}
+
+const DONE: CommandResult = { kind: 'done' };
+
+function forbidden(message: string): never {
+  throw new VproxyError('ERR_FORBIDDEN', message);
+}
+
+/**
+ * Runs command lines against the resource store. Commands run one at a time
+ * (a queue), so concurrent controllers never interleave half-applied changes.
+ */
+export class StoreExecutor implements CommandExecutor {
+  readonly #options: ExecutorOptions;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ExecutorOptions) {
+    this.#options = options;
+  }
+
+  execute(line: string, origin: Origin): Promise<CommandResult> {
+    const run = this.#queue.then(() => this.#run(line.trim(), origin));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Load a config file: every line parses before any runs; the first failure stops it. */
+  async load(file: string): Promise<number> {
+    const commands = await readConfigFile(file);
+    for (const cmd of commands) await this.#apply(cmd);
+    return commands.length;
+  }
+
+  async save(file: string): Promise<void> {
+    await writeConfigFile(file, configLines(this.#options.store));
+  }
+
+  async #run(line: string, origin: Origin): Promise<CommandResult> {
+    const words = line.split(/ +/);
+    const [first = '', second, third] = words;
+    if (first === 'help' || first === 'h') return { kind: 'lines', lines: manLines() };
+    if (first === 'man') return { kind: 'lines', lines: manLines(second, third) };
+    if (first === 'version' && words.length === 1)
+      return { kind: 'text', text: `vproxy-ts ${VERSION}` };
+    if (line === 'list config') return { kind: 'lines', lines: configLines(this.#options.store) };
+    if (first === 'save' || first === 'load') return this.#fileCommand(first, words, origin);
+    if (first === 'shutdown' && words.length === 1) {
+      if (origin !== 'stdio') forbidden('you can only call shutdown via StdIOController');
+      this.#system().shutdown();
+      return { kind: 'text', text: 'bye' };
+    }
+    if (second === 'resp-controller' || second === 'http-controller')
+      return this.#controllerCommand(words);
+    return this.#apply(parseCommand(line));
+  }
+
+  async #fileCommand(
+    verb: 'save' | 'load',
+    words: string[],
+    origin: Origin,
+  ): Promise<CommandResult> {
+    if (origin !== 'stdio' && !this.#options.allowRemoteFileCommands) {
+      forbidden(
+        `${verb} is only allowed via StdIOController (start with --allow-remote-file-commands)`,
+      );
+    }
+    const file = words[1];
+    if (file === undefined || words.length !== 2) {
+      throw new VproxyError('ERR_COMMAND_INVALID', `usage: ${verb} <file>`);
+    }
+    if (verb === 'save') {
+      await this.save(file);
+      return DONE;
+    }
+    return { kind: 'number', value: await this.load(file) };
+  }
+
+  async #controllerCommand(words: string[]): Promise<CommandResult> {
+    const [action, kind, name, ...rest] = words as [
+      string,
+      ControllerKind,
+      string | undefined,
+      ...string[],
+    ];
+    const system = this.#system();
+    if (action === 'list' || action === 'l' || action === 'list-detail' || action === 'L') {
+      const lines = system.listControllers(kind);
+      return {
+        kind: 'list',
+        items:
+          action.startsWith('list-') || action === 'L'
+            ? lines
+            : lines.map((l) => l.split(' ')[0] ?? l),
+      };
+    }
+    if (name === undefined)
+      throw new VproxyError('ERR_COMMAND_INVALID', `resource name not specified for ${kind}`);
+    if (action === 'remove' || action === 'r') {
+      await system.removeController(kind, name);
+      return DONE;
+    }
+    if (action !== 'add' && action !== 'a')
+      throw new VproxyError('ERR_COMMAND_INVALID', `unsupported action ${action} for ${kind}`);
+    const params = new Map<string, string>();
+    for (let i = 0; i + 1 < rest.length; i += 2) params.set(rest[i] ?? '', rest[i + 1] ?? '');
+    if (rest.length % 2 !== 0)
+      throw new VproxyError('ERR_COMMAND_INVALID', `unexpected end after ${rest.at(-1)}`);
+    const address = params.get('address') ?? params.get('addr');
+    if (address === undefined) throw new VproxyError('ERR_COMMAND_INVALID', 'missing address');
+    const secret = params.get('password') ?? params.get('pass') ?? params.get('token');
+    const shown = await system.addController(kind, name, address, secret);
+    return { kind: 'text', text: shown };
+  }
+
+  #system(): SystemHooks {
+    const system = this.#options.system;
+    if (!system)
+      throw new VproxyError('ERR_NOT_SUPPORTED', 'no daemon: system commands are not available');
+    return system;
+  }
+
+  async #apply(cmd: Command): Promise<CommandResult> {
+    const store = this.#options.store;
+    switch (cmd.type) {
+      case 'tcp-lb':
+        return tcpLbCommand(store, cmd);
+      case 'event-loop-group':
+        return elgCommand(store, cmd);
+      case 'event-loop':
+        return elCommand(store, cmd);
+      case 'upstream':
+        return upstreamCommand(store, cmd);
+      case 'server-group':
+        return serverGroupCommand(store, cmd);
+      case 'server':
+        return serverCommand(store, cmd);
+      case 'security-group':
+        return securityGroupCommand(store, cmd);
+      case 'security-group-rule':
+        return ruleCommand(store, cmd);
+      case 'cert-key':
+        return certKeyCommand(store, cmd);
+      default:
+        return this.#inspect(cmd);
+    }
+  }
+
+  #inspect(cmd: Command): CommandResult {
+    const parent = cmd.location[0];
+    if (
+      parent?.type === 'server' &&
+      (cmd.type === 'bytes-in' || cmd.type === 'bytes-out' || cmd.type === 'connection')
+    ) {
+      const groupName = cmd.location[1]?.name ?? '';
+      const { group } = mustGet(this.#options.store.serverGroups, 'server-group', groupName);
+      const server = group.get(parent.name);
+      if (!server)
+        throw new VproxyError('ERR_NOT_FOUND', `Cannot find server with name ${parent.name}.`);
+      const stats = server.stats();
+      if (cmd.type === 'connection') return { kind: 'number', value: stats.activeConnections };
+      return { kind: 'number', value: cmd.type === 'bytes-in' ? stats.bytesIn : stats.bytesOut };
+    }
+    return inspectListener(this.#options.store, cmd);
+  }
+}

@@ -1,0 +1,171 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { VproxyError } from '../../fd/errors.js';
+import { formatCidr } from '../../lb/cidr.js';
+import { EventLoopGroup } from '../../lb/event-loop-group.js';
+import { SecurityGroup } from '../../lb/security-group.js';
+import type { Command } from '../command/parse.js';
+import type { CommandResult } from '../executor.js';
+import { DEFAULT_ELGS, inUse, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+
+// event-loop-group, event-loop, security-group, security-group-rule, cert-key.
+
+const DONE: CommandResult = { kind: 'done' };
+
+function isDefaultElg(name: string): boolean {
+  return (DEFAULT_ELGS as readonly string[]).includes(name);
+}
+
+export async function elgCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+  const name = cmd.name ?? '';
+  switch (cmd.action) {
+    case 'list':
+    case 'list-detail':
+      return { kind: 'list', items: [...store.elgs.keys()] };
+    case 'add': {
+      mustBeNew(store.elgs, 'event-loop-group', name);
+      store.elgs.set(name, new EventLoopGroup(name));
+      return DONE;
+    }
+    default: {
+      const elg = mustGet(store.elgs, 'event-loop-group', name);
+      if (isDefaultElg(name)) {
+        throw new VproxyError('ERR_FORBIDDEN', `cannot remove a default event loop group ${name}`);
+      }
+      if (cmd.action === 'remove') {
+        for (const [sg, entry] of store.serverGroups) {
+          if (entry.elg === name) inUse('event-loop-group', name, 'server-group', sg);
+        }
+        for (const [lb, entry] of store.tcpLbs) {
+          if (entry.elg === name || entry.acceptorElg === name)
+            inUse('event-loop-group', name, 'tcp-lb', lb);
+        }
+      }
+      store.elgs.delete(name);
+      await elg.close();
+      return DONE;
+    }
+  }
+}
+
+export async function elCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+  const groupName = cmd.location[0]?.name ?? '';
+  const elg = mustGet(store.elgs, 'event-loop-group', groupName);
+  if (cmd.action === 'list' || cmd.action === 'list-detail') {
+    return { kind: 'list', items: elg.list().map((l) => l.name) };
+  }
+  if (isDefaultElg(groupName)) {
+    throw new VproxyError(
+      'ERR_FORBIDDEN',
+      `cannot modify the default event loop group ${groupName}`,
+    );
+  }
+  if (cmd.action === 'add') elg.add(cmd.name ?? '');
+  else await elg.remove(cmd.name ?? '');
+  return DONE;
+}
+
+export function securityGroupCommand(store: ResourceStore, cmd: Command): CommandResult {
+  const name = cmd.name ?? '';
+  switch (cmd.action) {
+    case 'list':
+      return { kind: 'list', items: [...store.securityGroups.keys()] };
+    case 'list-detail':
+      return {
+        kind: 'list',
+        items: [...store.securityGroups.values()].map(
+          (g) => `${g.name} -> default ${g.defaultAction}`,
+        ),
+      };
+    case 'add':
+      mustBeNew(store.securityGroups, 'security-group', name);
+      store.securityGroups.set(name, new SecurityGroup(name, cmd.params.default));
+      return DONE;
+    case 'update':
+      mustGet(store.securityGroups, 'security-group', name).defaultAction = cmd.params.default as
+        | 'allow'
+        | 'deny';
+      return DONE;
+    default:
+      mustGet(store.securityGroups, 'security-group', name);
+      if (cmd.action === 'remove') {
+        for (const [lb, entry] of store.tcpLbs) {
+          if (entry.lb.securityGroup.name === name) inUse('security-group', name, 'tcp-lb', lb);
+        }
+      }
+      store.securityGroups.delete(name);
+      return DONE;
+  }
+}
+
+export function ruleCommand(store: ResourceStore, cmd: Command): CommandResult {
+  const group = mustGet(store.securityGroups, 'security-group', cmd.location[0]?.name ?? '');
+  switch (cmd.action) {
+    case 'list':
+      return { kind: 'list', items: group.rules().map((r) => r.name) };
+    case 'list-detail':
+      return {
+        kind: 'list',
+        items: group
+          .rules()
+          .map(
+            (r) =>
+              `${r.name} -> ${r.action} ${formatCidr(r.network)} protocol ${r.protocol.toUpperCase()} port [${r.ports.min},${r.ports.max}]`,
+          ),
+      };
+    case 'add': {
+      const [min, max] = (cmd.params['port-range'] ?? '').split(',').map(Number);
+      group.addRule({
+        name: cmd.name ?? '',
+        network: cmd.params.network ?? '',
+        protocol: (cmd.params.protocol ?? '').toLowerCase(),
+        ports: { min: min ?? 0, max: max ?? 0 },
+        action: cmd.params.default ?? '',
+      });
+      return DONE;
+    }
+    default:
+      group.removeRule(cmd.name ?? '');
+      return DONE;
+  }
+}
+
+function expandHome(path: string): string {
+  return path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
+}
+
+export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResult {
+  const name = cmd.name ?? '';
+  switch (cmd.action) {
+    case 'list':
+    case 'list-detail':
+      return { kind: 'list', items: [...store.certKeys.keys()] };
+    case 'add': {
+      mustBeNew(store.certKeys, 'cert-key', name);
+      const certs = (cmd.params.cert ?? '').split(',').map(expandHome);
+      // TLS listeners take one chain file; several files would need joining at every load.
+      if (certs.length !== 1) {
+        throw new VproxyError(
+          'ERR_OPTION_INVALID',
+          `cert-key ${name}: give one PEM file holding the whole chain`,
+        );
+      }
+      const key = expandHome(cmd.params.key ?? '');
+      for (const file of [...certs, key]) {
+        if (!existsSync(file))
+          throw new VproxyError('ERR_OPTION_INVALID', `cert-key ${name}: no file ${file}`);
+      }
+      store.certKeys.set(name, { certs, key });
+      return DONE;
+    }
+    default:
+      mustGet(store.certKeys, 'cert-key', name);
+      if (cmd.action === 'remove') {
+        for (const [lb, entry] of store.tcpLbs) {
+          if (entry.certKeys.includes(name)) inUse('cert-key', name, 'tcp-lb', lb);
+        }
+      }
+      store.certKeys.delete(name);
+      return DONE;
+  }
+}

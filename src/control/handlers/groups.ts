@@ -1,0 +1,205 @@
+import { VproxyError } from '../../fd/errors.js';
+import type { CheckSpec, HealthCheckConfig, StatusExpectation } from '../../lb/health-config.js';
+import type { MethodName } from '../../lb/selection-method.js';
+import { ServerGroup } from '../../lb/server-group.js';
+import { Upstream } from '../../lb/upstream.js';
+import type { Command } from '../command/parse.js';
+import type { CommandResult } from '../executor.js';
+import { inUse, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+
+// upstream, server-group (top level and inside an upstream), server.
+
+const DONE: CommandResult = { kind: 'done' };
+
+/** `tcp`, `none`, `http`, `http:METHOD`, `http:METHOD:/path`, `http:METHOD:/path:STATUS`. */
+export function parseCheck(text: string): CheckSpec {
+  if (text === 'tcp' || text === 'none') return { kind: text };
+  const [, method, path, status] = text.split(':');
+  return {
+    kind: 'http',
+    ...(method === undefined ? {} : { method }),
+    ...(path === undefined ? {} : { path }),
+    ...(status === undefined ? {} : { expect: [Number(status) as StatusExpectation] }),
+  };
+}
+
+function healthConfig(
+  cmd: Command,
+  base: HealthCheckConfig | undefined,
+  check: string,
+): HealthCheckConfig {
+  const p = cmd.params;
+  const num = (v: string | undefined, fallback: number | undefined, name: string): number => {
+    if (v !== undefined) return Number(v);
+    if (fallback === undefined)
+      throw new VproxyError('ERR_COMMAND_INVALID', `missing argument ${name}`);
+    return fallback;
+  };
+  return {
+    timeoutMs: num(p.timeout, base?.timeoutMs, 'timeout'),
+    periodMs: num(p.period, base?.periodMs, 'period'),
+    up: num(p.up, base?.up, 'up'),
+    down: num(p.down, base?.down, 'down'),
+    check: parseCheck(check),
+  };
+}
+
+function name(cmd: Command): string {
+  return cmd.name ?? '';
+}
+
+function parent(cmd: Command): string {
+  return cmd.location[0]?.name ?? '';
+}
+
+export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResult {
+  switch (cmd.action) {
+    case 'list':
+    case 'list-detail':
+      return { kind: 'list', items: [...store.upstreams.keys()] };
+    case 'add':
+      mustBeNew(store.upstreams, 'upstream', name(cmd));
+      store.upstreams.set(name(cmd), new Upstream(name(cmd)));
+      return DONE;
+    default: {
+      mustGet(store.upstreams, 'upstream', name(cmd));
+      if (cmd.action === 'remove') {
+        for (const [lbName, lb] of store.tcpLbs) {
+          if (lb.upstream === name(cmd)) inUse('upstream', name(cmd), 'tcp-lb', lbName);
+        }
+      }
+      store.upstreams.delete(name(cmd));
+      return DONE;
+    }
+  }
+}
+
+function describeGroup(
+  entry: { group: ServerGroup; check: string; elg: string },
+  weight?: number,
+): string {
+  const { group } = entry;
+  const h = group.healthCheck;
+  return (
+    `${group.name} -> timeout ${h.timeoutMs} period ${h.periodMs} up ${h.up} down ${h.down}` +
+    ` method ${group.method} check ${entry.check} event-loop-group ${entry.elg}` +
+    (weight === undefined ? '' : ` weight ${weight}`)
+  );
+}
+
+export function serverGroupCommand(
+  store: ResourceStore,
+  cmd: Command,
+): Promise<CommandResult> | CommandResult {
+  const inUpstream = cmd.location[0]?.type === 'upstream';
+  if (inUpstream) return groupInUpstream(store, cmd);
+  switch (cmd.action) {
+    case 'list':
+      return { kind: 'list', items: [...store.serverGroups.keys()] };
+    case 'list-detail':
+      return { kind: 'list', items: [...store.serverGroups.values()].map((e) => describeGroup(e)) };
+    case 'add': {
+      mustBeNew(store.serverGroups, 'server-group', name(cmd));
+      const elgName = cmd.params['event-loop-group'] ?? '(control-elg)';
+      const check = cmd.params.check ?? 'tcp';
+      const group = new ServerGroup({
+        name: name(cmd),
+        method: (cmd.params.method ?? 'wrr') as MethodName,
+        healthCheck: healthConfig(cmd, undefined, check),
+        registry: store.registry,
+        eventLoopGroup: mustGet(store.elgs, 'event-loop-group', elgName),
+      });
+      store.serverGroups.set(name(cmd), { group, check, elg: elgName });
+      return DONE;
+    }
+    case 'update': {
+      const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
+      if (cmd.params.method !== undefined) entry.group.method = cmd.params.method as MethodName;
+      const check = cmd.params.check ?? entry.check;
+      if (cmd.params.timeout !== undefined || cmd.params.check !== undefined) {
+        entry.group.setHealthCheck(healthConfig(cmd, entry.group.healthCheck, check));
+        entry.check = check;
+      }
+      return DONE;
+    }
+    default:
+      return removeGroup(store, cmd);
+  }
+}
+
+async function removeGroup(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+  const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
+  if (cmd.action === 'remove') {
+    for (const [upsName, ups] of store.upstreams) {
+      if (ups.get(name(cmd))) inUse('server-group', name(cmd), 'upstream', upsName);
+    }
+  }
+  for (const ups of store.upstreams.values()) if (ups.get(name(cmd))) ups.remove(name(cmd));
+  store.serverGroups.delete(name(cmd));
+  await entry.group.close();
+  return DONE;
+}
+
+function groupInUpstream(store: ResourceStore, cmd: Command): CommandResult {
+  const ups = mustGet(store.upstreams, 'upstream', parent(cmd));
+  switch (cmd.action) {
+    case 'list':
+      return { kind: 'list', items: ups.members().map((m) => m.group.name) };
+    case 'list-detail':
+      return {
+        kind: 'list',
+        items: ups.members().map((m) => {
+          const entry = store.serverGroups.get(m.group.name);
+          return entry ? describeGroup(entry, m.weight) : `${m.group.name} -> weight ${m.weight}`;
+        }),
+      };
+    case 'add': {
+      const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
+      if (ups.get(name(cmd))) {
+        throw new VproxyError(
+          'ERR_ALREADY_EXISTS',
+          `Duplicated entry for server-group with ${name(cmd)}.`,
+        );
+      }
+      ups.add(entry.group, { weight: Number(cmd.params.weight ?? 10) });
+      return DONE;
+    }
+    case 'update':
+      mustGet(new Map(ups.members().map((m) => [m.group.name, m])), 'server-group', name(cmd));
+      ups.update(name(cmd), { weight: Number(cmd.params.weight) });
+      return DONE;
+    default:
+      if (!ups.get(name(cmd))) {
+        throw new VproxyError('ERR_NOT_FOUND', `Cannot find server-group with name ${name(cmd)}.`);
+      }
+      ups.remove(name(cmd));
+      return DONE;
+  }
+}
+
+export function serverCommand(store: ResourceStore, cmd: Command): CommandResult {
+  const { group } = mustGet(store.serverGroups, 'server-group', parent(cmd));
+  switch (cmd.action) {
+    case 'list':
+      return { kind: 'list', items: group.servers().map((s) => s.name) };
+    case 'list-detail':
+      return {
+        kind: 'list',
+        items: group
+          .servers()
+          .map(
+            (s) =>
+              `${s.name} -> connect-to ${s.addressText} weight ${s.weight} currently ${s.healthy ? 'UP' : 'DOWN'}`,
+          ),
+      };
+    case 'add':
+      group.add(name(cmd), cmd.params.address ?? '', Number(cmd.params.weight ?? 10));
+      return DONE;
+    case 'update':
+      group.setWeight(name(cmd), Number(cmd.params.weight));
+      return DONE;
+    default:
+      group.remove(name(cmd));
+      return DONE;
+  }
+}

@@ -1,0 +1,102 @@
+import { VproxyError } from '../fd/errors.js';
+import type { Registry } from '../fd/registry.js';
+import { EventLoopGroup } from '../lb/event-loop-group.js';
+import { SecurityGroup } from '../lb/security-group.js';
+import type { ServerGroup } from '../lb/server-group.js';
+import type { TcpLB } from '../lb/tcp-lb.js';
+import type { Upstream } from '../lb/upstream.js';
+import type { ResourceType } from './command/keywords.js';
+
+/** A server group with what its commands said, so `list config` can say it again. */
+export interface ServerGroupEntry {
+  readonly group: ServerGroup;
+  /** The `check` param as given (tcp, none, http:…). */
+  check: string;
+  readonly elg: string;
+}
+
+/** A tcp-lb with the params it was created with (for list-detail and list config). */
+export interface TcpLbEntry {
+  readonly lb: TcpLB;
+  readonly address: string;
+  readonly upstream: string;
+  readonly acceptorElg: string;
+  readonly elg: string;
+  readonly certKeys: readonly string[];
+}
+
+export interface CertKeyEntry {
+  readonly certs: readonly string[];
+  readonly key: string;
+}
+
+export const DEFAULT_ELGS = ['(control-elg)', '(worker-elg)', '(acceptor-elg)'] as const;
+export const ALLOW_ALL = '(allow-all)';
+
+/**
+ * Every named resource of a running vproxy, by kind. The executor is the only
+ * writer; insertion order is creation order, which `list config` relies on.
+ */
+export class ResourceStore {
+  readonly registry: Registry;
+  readonly elgs = new Map<string, EventLoopGroup>();
+  readonly upstreams = new Map<string, Upstream>();
+  readonly serverGroups = new Map<string, ServerGroupEntry>();
+  readonly securityGroups = new Map<string, SecurityGroup>();
+  readonly certKeys = new Map<string, CertKeyEntry>();
+  readonly tcpLbs = new Map<string, TcpLbEntry>();
+
+  constructor(registry: Registry) {
+    this.registry = registry;
+    for (const name of DEFAULT_ELGS) {
+      const elg = new EventLoopGroup(name);
+      elg.add(name.replace('-elg)', '-el)'));
+      this.elgs.set(name, elg);
+    }
+  }
+
+  /** The security group by name; `(allow-all)` always exists and is never stored. */
+  securityGroup(name: string): SecurityGroup {
+    if (name === ALLOW_ALL) return SecurityGroup.allowAll();
+    return mustGet(this.securityGroups, 'security-group', name);
+  }
+
+  /** Close everything, listeners first so no new work arrives while the rest goes. */
+  async close(): Promise<void> {
+    await Promise.all([...this.tcpLbs.values()].map((e) => e.lb.close()));
+    await Promise.all([...this.serverGroups.values()].map((e) => e.group.close()));
+    await Promise.all([...this.elgs.values()].map((e) => e.close()));
+    this.tcpLbs.clear();
+    this.serverGroups.clear();
+    this.upstreams.clear();
+    this.securityGroups.clear();
+    this.certKeys.clear();
+    this.elgs.clear();
+  }
+}
+
+export function mustGet<V>(map: ReadonlyMap<string, V>, type: ResourceType, name: string): V {
+  const value = map.get(name);
+  if (value === undefined)
+    throw new VproxyError('ERR_NOT_FOUND', `Cannot find ${type} with name ${name}.`);
+  return value;
+}
+
+export function mustBeNew(
+  map: ReadonlyMap<string, unknown>,
+  type: ResourceType,
+  name: string,
+): void {
+  if (map.has(name))
+    throw new VproxyError('ERR_ALREADY_EXISTS', `Duplicated entry for ${type} with ${name}.`);
+}
+
+/** The usage pre-check of `remove`: `T A is used by U B`. */
+export function inUse(
+  type: ResourceType,
+  name: string,
+  userType: ResourceType,
+  user: string,
+): never {
+  throw new VproxyError('ERR_IN_USE', `${type} ${name} is used by ${userType} ${user}`);
+}
