@@ -1,7 +1,12 @@
 #!/usr/bin/env node
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { VERSION } from '../src/control/config.js';
 import { isVproxyError } from '../src/fd/errors.js';
 import { createDefaultRegistry } from '../transports/default-registry.js';
+import { Daemon } from './daemon/run-daemon.js';
+import { statusPages } from './daemon/status-pages.js';
 import { runSimple } from './simple/run-simple.js';
 
 function positiveInt(value: string): number {
@@ -13,13 +18,59 @@ function list(value: string, previous: string[] = []): string[] {
   return previous.concat(value.split(',').filter((v) => v.length > 0));
 }
 
+interface DaemonFlags {
+  load?: string;
+  loadLast: boolean;
+  save: boolean;
+  stdio: boolean;
+  respController: string;
+  respPassword?: string;
+  httpController: string;
+  httpToken?: string;
+  pidFile?: string;
+  configDir: string;
+  allowRemoteFileCommands: boolean;
+}
+
 const program = new Command()
   .name('vproxy')
   .description(
-    'Transport-pluggable tunnelling and load balancing (TCP, TLS; KCP and WebSocket to come)',
+    'Transport-pluggable tunnelling and load balancing. Without a subcommand: the daemon.',
   )
-  .version('0.1.0')
-  .showHelpAfterError();
+  .version(VERSION)
+  .showHelpAfterError()
+  .option('--load <file>', 'load this config instead of the last saved one')
+  .option('--no-load-last', 'do not load <config-dir>/last at start')
+  .option('--no-save', 'never save the config (no hourly or exit save)')
+  .option('--no-stdio', 'no interactive prompt on stdin')
+  .option('--resp-controller <address>', 'RESP controller address, or "off"', '127.0.0.1:16309')
+  .option(
+    '--resp-password <password>',
+    'RESP password (default: generated, kept in the config dir)',
+  )
+  .option('--http-controller <address>', 'HTTP controller address, or "off"', '127.0.0.1:18776')
+  .option('--http-token <token>', 'HTTP bearer token (default: generated, kept in the config dir)')
+  .option('--pid-file <file>', 'write the process id here')
+  .option(
+    '--config-dir <dir>',
+    'where last config and generated secrets live',
+    join(homedir(), '.vproxy-ts'),
+  )
+  .option('--allow-remote-file-commands', 'let RESP/HTTP run save and load', false)
+  .action(async (flags: DaemonFlags) => {
+    const daemon = new Daemon(createDefaultRegistry(), {
+      ...flags,
+      autoSaveMs: 3_600_000,
+      pages: statusPages,
+    });
+    const stop = (signal: string) => {
+      console.log(`vproxy: ${signal}, saving and stopping`);
+      void daemon.stop().then(() => process.exit(0));
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      process.once(signal, () => stop(signal));
+    await daemon.start();
+  });
 
 program
   .command('simple')
@@ -66,12 +117,6 @@ program
       process.once('SIGTERM', stop);
     },
   );
-
-if (process.argv.length <= 2) {
-  // No daemon mode yet (the control-plane issue brings it): show what there is.
-  program.outputHelp();
-  process.exit(0);
-}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = isVproxyError(err) ? `${err.message} [${err.code}]` : (err as Error).message;

@@ -98,8 +98,8 @@ describe('vproxy simple', () => {
     expect((result as { stderr: string }).stderr).toMatch(/no stream transport "quic"/);
   });
 
-  it('prints usage and exits 0 without arguments', async () => {
-    const { stdout } = await run(process.execPath, [VPROXY_BIN]);
+  it('prints usage with --help', async () => {
+    const { stdout } = await run(process.execPath, [VPROXY_BIN, '--help']);
     expect(stdout).toMatch(/Usage: vproxy/);
     expect(stdout).toMatch(/simple/);
   });

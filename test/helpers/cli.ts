@@ -13,9 +13,14 @@ export interface RunningCli {
 }
 
 /** Start the built CLI and wait until it prints a line matching `ready`. */
-export async function startCli(args: readonly string[], ready: RegExp, timeoutMs = 10_000) {
+export async function startCli(
+  args: readonly string[],
+  ready: RegExp,
+  options: { timeoutMs?: number; stdin?: boolean } = {},
+) {
+  const timeoutMs = options.timeoutMs ?? 10_000;
   const child = spawn(process.execPath, [VPROXY_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {

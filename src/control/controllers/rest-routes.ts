@@ -1,0 +1,209 @@
+import { VproxyError } from '../../fd/errors.js';
+import { type Action, FLAGS, PARAMS, type ResourceType, TYPES } from '../command/keywords.js';
+import { type ActionRule, RESOURCES } from '../command/resources.js';
+
+// REST under /api/v1/module is a spelling of the command language: each
+// request becomes one command line, so HTTP can do exactly what the other
+// controllers do, with the same validation and the same results.
+
+export interface RestTarget {
+  readonly type: ResourceType;
+  readonly name: string | undefined;
+  readonly parent: { readonly type: ResourceType; readonly name: string } | undefined;
+}
+
+function bad(message: string): never {
+  throw new VproxyError('ERR_COMMAND_INVALID', message);
+}
+
+function typeOf(segment: string): ResourceType {
+  const k = TYPES.get(segment);
+  if (!k || k.full !== segment)
+    throw new VproxyError('ERR_NOT_FOUND', `no resource type ${segment}`);
+  return k.full;
+}
+
+/** `/type[/name]` or `/parentType/parentName/type[/name]`, already split and decoded. */
+export function parseRestPath(segments: readonly string[]): RestTarget {
+  if (segments.length === 1 || segments.length === 2) {
+    return { type: typeOf(segments[0] ?? ''), name: segments[1], parent: undefined };
+  }
+  if (segments.length === 3 || segments.length === 4) {
+    return {
+      type: typeOf(segments[2] ?? ''),
+      name: segments[3],
+      parent: { type: typeOf(segments[0] ?? ''), name: segments[1] ?? '' },
+    };
+  }
+  throw new VproxyError('ERR_NOT_FOUND', 'no such route');
+}
+
+function place(target: RestTarget, prep: 'in' | 'to' | 'from'): string {
+  return target.parent ? ` ${prep} ${target.parent.type} ${target.parent.name}` : '';
+}
+
+/** The rule a write would use, to validate body keys before anything runs. */
+function ruleFor(target: RestTarget, action: Action): ActionRule {
+  const rules = RESOURCES[target.type][action];
+  const where = target.parent?.type ?? 'top';
+  const rule = rules?.find((r) => r.where.includes(where));
+  if (!rule)
+    bad(`cannot ${action} ${target.type}${target.parent ? ` in ${target.parent.type}` : ''}`);
+  return rule;
+}
+
+/** Turn a JSON body into `param value` / `flag` words, refusing unknown keys by name. */
+function bodyWords(
+  body: unknown,
+  rule: ActionRule,
+  nameInBody: boolean,
+): { name?: string; words: string[] } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    bad('the body must be a JSON object');
+  const words: string[] = [];
+  let name: string | undefined;
+  const params = (rule.params ?? []).map((p) => p.param as string);
+  const flags = (rule.flags ?? []) as string[];
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (key === 'name' && nameInBody) {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9_$().:-]{1,128}$/.test(value))
+        bad('name must match [A-Za-z0-9_$().:-]{1,128}');
+      name = value;
+    } else if (params.includes(key)) {
+      if (typeof value !== 'string' && typeof value !== 'number')
+        bad(`${key} must be a string or a number`);
+      const text = String(value);
+      if (/\s/.test(text) || text.length === 0)
+        bad(`${key} must be non-empty and without white space`);
+      words.push(key, text);
+    } else if (flags.includes(key)) {
+      if (value !== true) bad(`${key} is a flag: its value must be true`);
+      words.push(key);
+    } else {
+      bad(
+        `unknown key ${key}; expected one of: ${[...(nameInBody ? ['name'] : []), ...params, ...flags].join(', ') || 'none'}`,
+      );
+    }
+  }
+  return name === undefined ? { words } : { name, words };
+}
+
+export function listCommand(target: RestTarget): string {
+  return `list-detail ${target.type}${place(target, 'in')}`;
+}
+
+export function createCommand(target: RestTarget, body: unknown): string {
+  const rule = ruleFor(target, 'add');
+  const { name, words } = bodyWords(body, rule, true);
+  if (name === undefined) bad('missing key name');
+  return [`add ${target.type} ${name}${place(target, 'to')}`, ...words].join(' ');
+}
+
+export function updateCommand(target: RestTarget, body: unknown): string {
+  const rule = ruleFor(target, 'update');
+  const { words } = bodyWords(body, rule, false);
+  return [`update ${target.type} ${target.name}${place(target, 'in')}`, ...words].join(' ');
+}
+
+export function deleteCommand(target: RestTarget, force: boolean): string {
+  return `${force ? 'force-remove' : 'remove'} ${target.type} ${target.name}${place(target, 'from')}`;
+}
+
+/** An OpenAPI 3 document of every route, generated from the resource model. */
+export function openApi(version: string): Record<string, unknown> {
+  const paths: Record<string, unknown> = {
+    '/healthz': {
+      get: { summary: 'liveness (no auth)', responses: { 200: { description: 'ok' } } },
+    },
+    '/api/v1/command': {
+      post: {
+        summary: 'run one command line (same language as StdIO and RESP)',
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['command'],
+                properties: { command: { type: 'string' } },
+              },
+            },
+          },
+        },
+        responses: { 200: { description: 'the result' }, 400: { description: 'bad command' } },
+      },
+    },
+  };
+  for (const type of new Set(TYPES.values())) {
+    const rules = RESOURCES[type.full];
+    for (const where of new Set(Object.values(rules).flatMap((rs) => rs.flatMap((r) => r.where)))) {
+      const base =
+        where === 'top'
+          ? `/api/v1/module/${type.full}`
+          : `/api/v1/module/${where}/{parent}/${type.full}`;
+      const schema = (action: Action) => {
+        const rule = rules[action]?.find((r) => r.where.includes(where));
+        if (!rule) return undefined;
+        const props: Record<string, unknown> = action === 'add' ? { name: { type: 'string' } } : {};
+        for (const p of rule.params ?? [])
+          props[p.param] = { type: 'string', description: PARAMS.get(p.param)?.description };
+        for (const f of rule.flags ?? [])
+          props[f] = { type: 'boolean', description: FLAGS.get(f)?.description };
+        const required = [
+          ...(action === 'add' ? ['name'] : []),
+          ...(rule.params ?? []).filter((p) => p.required).map((p) => p.param),
+        ];
+        return {
+          content: {
+            'application/json': {
+              schema: { type: 'object', additionalProperties: false, required, properties: props },
+            },
+          },
+        };
+      };
+      const collection: Record<string, unknown> = {};
+      if (rules['list-detail'])
+        collection.get = {
+          summary: `list ${type.full}`,
+          responses: { 200: { description: 'items' } },
+        };
+      const add = schema('add');
+      if (add)
+        collection.post = {
+          summary: `create ${type.full}`,
+          requestBody: add,
+          responses: {
+            201: { description: 'created' },
+            400: { description: 'invalid' },
+            409: { description: 'exists' },
+          },
+        };
+      paths[base] = collection;
+      const item: Record<string, unknown> = {};
+      if (rules['list-detail'])
+        item.get = {
+          summary: `one ${type.full}`,
+          responses: { 200: { description: 'detail' }, 404: { description: 'missing' } },
+        };
+      const update = schema('update');
+      if (update)
+        item.put = {
+          summary: `update ${type.full}`,
+          requestBody: update,
+          responses: { 204: { description: 'updated' } },
+        };
+      if (rules.remove || rules['force-remove'])
+        item.delete = {
+          summary: `remove ${type.full} (?force=1 skips usage checks)`,
+          responses: { 204: { description: 'removed' }, 409: { description: 'in use' } },
+        };
+      paths[`${base}/{name}`] = item;
+    }
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'vproxy-ts control API', version },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
