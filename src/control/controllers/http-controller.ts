@@ -211,7 +211,10 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     if (method === 'GET') {
       const result = await run(listCommand(target));
       const items = result.kind === 'list' ? result.items : [];
-      if (target.name === undefined) return (send(res, 200, { items }), true);
+      if (target.name === undefined) {
+        send(res, 200, { items });
+        return true;
+      }
       const item = items.find(
         (i) => typeof i === 'string' && (i === target.name || i.startsWith(`${target.name} ->`)),
       );
