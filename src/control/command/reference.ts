@@ -1,0 +1,69 @@
+import { ACTIONS, type Action, FLAGS, type Keyword, PARAMS, TYPES } from './keywords.js';
+import { type ActionRule, RESOURCES } from './resources.js';
+
+// The README's command reference, generated from the model that parses, so the
+// docs cannot drift (a unit test compares the README with this output).
+
+function spelled(k: Keyword): string {
+  return k.short === undefined ? `\`${k.full}\`` : `\`${k.full}\` (\`${k.short}\`)`;
+}
+
+function unique<T>(map: ReadonlyMap<string, T>): T[] {
+  return [...new Set(map.values())];
+}
+
+function form(type: string, action: Action, rule: ActionRule): string {
+  const isList = action === 'list' || action === 'list-detail';
+  const prep =
+    action === 'add' ? 'to' : action === 'remove' || action === 'force-remove' ? 'from' : 'in';
+  const parent = rule.where.filter((w) => w !== 'top');
+  let text = `${action} ${type}${isList ? '' : ' <name>'}`;
+  if (parent.length > 0) text += ` ${prep} ${parent.join('|')} <name>`;
+  for (const p of rule.params ?? []) {
+    const def = p.default === undefined ? '' : `=${p.default}`;
+    text += p.required ? ` ${p.param} <v>` : ` [${p.param} <v${def}>]`;
+  }
+  for (const f of rule.flags ?? []) text += ` [${f}]`;
+  return `\`${text}\``;
+}
+
+export function commandReferenceMarkdown(): string {
+  const out: string[] = [
+    '```',
+    '<action> <type> [<name>] [in <type> <name>]* [to|from <type> <name>] [<param> <value> | <flag>]*',
+    '```',
+    '',
+    '| action | meaning |',
+    '| --- | --- |',
+    ...unique(ACTIONS).map((k) => `| ${spelled(k)} | ${k.description} |`),
+    '',
+    '| resource | forms |',
+    '| --- | --- |',
+  ];
+  for (const type of unique(TYPES)) {
+    const forms: string[] = [];
+    for (const [action, rules] of Object.entries(RESOURCES[type.full]) as [
+      Action,
+      readonly ActionRule[],
+    ][]) {
+      for (const rule of rules) forms.push(form(type.full, action, rule));
+    }
+    out.push(`| ${spelled(type)}: ${type.description} | ${forms.join('<br>')} |`);
+  }
+  out.push(
+    '',
+    '| param | meaning |',
+    '| --- | --- |',
+    ...unique(PARAMS).map((k) => `| ${spelled(k)} | ${k.description} |`),
+    '',
+    '| flag | meaning |',
+    '| --- | --- |',
+    ...unique(FLAGS).map((k) => `| ${spelled(k)} | ${k.description} |`),
+    '',
+    'System commands: `help`, `man [topic [action]]`, `version`, `list config`, `save <file>`, `load <file>`,',
+    '`shutdown` (StdIO only; save/load over RESP/HTTP only with `--allow-remote-file-commands`),',
+    '`add resp-controller <name> address <addr> password <pw>`, `add http-controller <name> address <addr> token <t>`,',
+    '`list[-detail] resp-controller|http-controller`, `remove resp-controller|http-controller <name>`.',
+  );
+  return out.join('\n');
+}
