@@ -60,6 +60,8 @@ export function hashUntilEnd(stream: Duplex): Promise<{ bytes: number; sha256: s
     });
     stream.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
     stream.once('error', reject);
+    // Accepted streams start explicitly paused: a 'data' listener alone would not start them.
+    stream.resume();
   });
 }
 
@@ -96,6 +98,7 @@ export async function startServer(
 export async function readAll(stream: Duplex): Promise<Buffer> {
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.resume();
   await once(stream, 'end');
   return Buffer.concat(chunks);
 }

@@ -207,8 +207,8 @@ function decodeV2(buf: Buffer, length: number, verify: boolean): ProxyHeader {
     destination = { host: formatIPv6(buf, 32), port: buf.readUInt16BE(50) };
   }
   const tlvs = decodeTlvs(buf, 16 + addrLength, length, verify);
-  const base = { version: 2 as const, command: 'proxy' as const, family, tlvs, length };
-  return source === undefined ? base : { ...base, source, destination };
+  if (source === undefined) return { version: 2, command: 'proxy', family, tlvs, length };
+  return { version: 2, command: 'proxy', family, source, destination, tlvs, length };
 }
 
 function decodeTlvs(buf: Buffer, start: number, end: number, verify: boolean): ProxyTlv[] {
