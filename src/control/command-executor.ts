@@ -11,7 +11,7 @@ import {
   securityGroupCommand,
 } from './handlers/basics.js';
 import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
-import { inspectListener, tcpLbCommand } from './handlers/listeners.js';
+import { inspectListener, listenerCommand } from './handlers/listeners.js';
 import { mustGet, type ResourceStore } from './store.js';
 
 export type ControllerKind = 'resp-controller' | 'http-controller';
@@ -160,7 +160,8 @@ export class StoreExecutor implements CommandExecutor {
     const store = this.#options.store;
     switch (cmd.type) {
       case 'tcp-lb':
-        return tcpLbCommand(store, cmd);
+      case 'socks5-server':
+        return listenerCommand(store, cmd);
       case 'event-loop-group':
         return elgCommand(store, cmd);
       case 'event-loop':

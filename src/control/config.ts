@@ -1,6 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { formatCidr } from '../lb/cidr.js';
+import { Socks5Server } from '../lb/socks5-server.js';
 import { type Command, parseCommand } from './command/parse.js';
 import { ALLOW_ALL, DEFAULT_ELGS, type ResourceStore } from './store.js';
 
@@ -42,14 +43,17 @@ export function configLines(store: ResourceStore): string[] {
       );
     }
   }
-  for (const [name, e] of store.tcpLbs) {
+  for (const [type, name, e] of store.listeners()) {
     const s = e.lb.settings();
     let line =
-      `add tcp-lb ${name} address ${e.address} upstream ${e.upstream} acceptor-elg ${e.acceptorElg}` +
+      `add ${type} ${name} address ${e.address} upstream ${e.upstream} acceptor-elg ${e.acceptorElg}` +
       ` event-loop-group ${e.elg} in-buffer-size ${s.inBufferSize} out-buffer-size ${s.outBufferSize}` +
-      ` timeout ${s.idleTimeoutMs} protocol tcp`;
+      ` timeout ${s.idleTimeoutMs}`;
+    if (type === 'tcp-lb') line += ' protocol tcp';
     if (s.securityGroup.name !== ALLOW_ALL) line += ` security-group ${s.securityGroup.name}`;
     if (e.certKeys.length > 0) line += ` cert-key ${e.certKeys.join(',')}`;
+    if (e.lb instanceof Socks5Server)
+      line += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
     lines.push(line);
   }
   for (const [name, e] of store.serverGroups) {

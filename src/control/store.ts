@@ -1,8 +1,10 @@
 import { VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import { EventLoopGroup } from '../lb/event-loop-group.js';
+import type { LbListener } from '../lb/lb-listener.js';
 import { SecurityGroup } from '../lb/security-group.js';
 import type { ServerGroup } from '../lb/server-group.js';
+import type { Socks5Server } from '../lb/socks5-server.js';
 import type { TcpLB } from '../lb/tcp-lb.js';
 import type { Upstream } from '../lb/upstream.js';
 import type { ResourceType } from './command/keywords.js';
@@ -15,15 +17,18 @@ export interface ServerGroupEntry {
   readonly elg: string;
 }
 
-/** A tcp-lb with the params it was created with (for list-detail and list config). */
-export interface TcpLbEntry {
-  readonly lb: TcpLB;
+/** A tcp-lb or socks5-server with the params it was created with (for list-detail and list config). */
+export interface ListenerEntry<L extends LbListener> {
+  readonly lb: L;
   readonly address: string;
   readonly upstream: string;
   readonly acceptorElg: string;
   readonly elg: string;
   readonly certKeys: readonly string[];
 }
+
+export type TcpLbEntry = ListenerEntry<TcpLB>;
+export type Socks5Entry = ListenerEntry<Socks5Server>;
 
 export interface CertKeyEntry {
   readonly certs: readonly string[];
@@ -45,6 +50,7 @@ export class ResourceStore {
   readonly securityGroups = new Map<string, SecurityGroup>();
   readonly certKeys = new Map<string, CertKeyEntry>();
   readonly tcpLbs = new Map<string, TcpLbEntry>();
+  readonly socks5Servers = new Map<string, Socks5Entry>();
 
   constructor(registry: Registry) {
     this.registry = registry;
@@ -61,12 +67,19 @@ export class ResourceStore {
     return mustGet(this.securityGroups, 'security-group', name);
   }
 
+  /** Every tcp-lb and socks5-server, with its type and name (usage checks look at both). */
+  *listeners(): Generator<['tcp-lb' | 'socks5-server', string, ListenerEntry<LbListener>]> {
+    for (const [name, e] of this.tcpLbs) yield ['tcp-lb', name, e];
+    for (const [name, e] of this.socks5Servers) yield ['socks5-server', name, e];
+  }
+
   /** Close everything, listeners first so no new work arrives while the rest goes. */
   async close(): Promise<void> {
-    await Promise.all([...this.tcpLbs.values()].map((e) => e.lb.close()));
+    await Promise.all([...this.listeners()].map(([, , e]) => e.lb.close()));
     await Promise.all([...this.serverGroups.values()].map((e) => e.group.close()));
     await Promise.all([...this.elgs.values()].map((e) => e.close()));
     this.tcpLbs.clear();
+    this.socks5Servers.clear();
     this.serverGroups.clear();
     this.upstreams.clear();
     this.securityGroups.clear();

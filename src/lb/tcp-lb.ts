@@ -1,27 +1,23 @@
-import { type Address, formatAddress, formatHostPort, toAddress } from '../fd/address.js';
+import { type Address, formatAddress, toAddress } from '../fd/address.js';
 import type { Registry } from '../fd/registry.js';
-import type { BoundAddress } from '../fd/server-fd.js';
 import { encodeProxyHeader } from '../protocols/proxy-protocol/encode.js';
 import { proxyHeaderFor, readProxyHeader } from '../protocols/proxy-protocol/read-header.js';
 import type { ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
-import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
-import type { SessionInfo } from '../proxy/session.js';
+import { ProxyEngine } from '../proxy/proxy.js';
+import {
+  type Access,
+  LbListener,
+  LISTENER_DEFAULTS,
+  type ListenerSettings,
+} from './lb-listener.js';
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Upstream } from './upstream.js';
 
 export type ProxyProtocolVersion = 1 | 2;
 
-/** Settings that `update tcp-lb` may change while the LB runs (they apply to new sessions). */
-export interface TcpLbSettings {
-  readonly idleTimeoutMs: number;
-  readonly inBufferSize: number;
-  readonly outBufferSize: number;
-  readonly securityGroup: SecurityGroup;
-}
-
-export interface TcpLbOptions extends Partial<TcpLbSettings> {
+export interface TcpLbOptions extends Partial<ListenerSettings> {
   readonly name: string;
   /** Where to listen: any stream scheme (`tcp://`, `tls://…?cert=…`, `kcp://`, `ws://`…). */
   readonly address: string | Address;
@@ -34,43 +30,31 @@ export interface TcpLbOptions extends Partial<TcpLbSettings> {
   readonly sendProxyProtocol?: ProxyProtocolVersion;
 }
 
-const DEFAULTS = { idleTimeoutMs: 900_000, inBufferSize: 16_384, outBufferSize: 16_384 };
-
 /**
  * A TCP load balancer: a listener on any transport, a security group checked at
  * accept time, an upstream that picks the backend (on any transport), and the
  * proxy engine in between. Optional PROXY protocol in and out.
  */
-export class TcpLB {
-  readonly name: string;
-  readonly address: Address;
-  readonly upstream: Upstream;
+export class TcpLB extends LbListener {
   readonly acceptProxyProtocol: boolean;
   readonly sendProxyProtocol: ProxyProtocolVersion | undefined;
-  readonly #engine: ProxyEngine;
-  /** Shared with the accept handshake, so `update` takes effect on the next client. */
-  readonly #access: { group: SecurityGroup };
 
   private constructor(
     options: TcpLbOptions,
     address: Address,
     engine: ProxyEngine,
-    access: { group: SecurityGroup },
+    access: Access,
   ) {
-    this.name = options.name;
-    this.address = address;
-    this.upstream = options.upstream;
+    super(options.name, address, options.upstream, engine, access);
     this.acceptProxyProtocol = options.acceptProxyProtocol ?? false;
     this.sendProxyProtocol = options.sendProxyProtocol;
-    this.#engine = engine;
-    this.#access = access;
   }
 
   static async start(options: TcpLbOptions): Promise<TcpLB> {
     const address = toAddress(options.address);
     const server = await options.registry.listen(address);
     const listenPort = server.address().port;
-    const access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
+    const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
     // The security group judges the real client: the one a PROXY header names, if any.
     const handshake: ClientHandshake = async (client) => {
       const source = options.acceptProxyProtocol
@@ -86,9 +70,9 @@ export class TcpLB {
       registry: options.registry,
       picker: new ServerPicker(options.upstream),
       handshake,
-      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-      inBufferSize: options.inBufferSize ?? DEFAULTS.inBufferSize,
-      outBufferSize: options.outBufferSize ?? DEFAULTS.outBufferSize,
+      idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
+      inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
+      outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
       ...(options.connectTimeoutMs === undefined
         ? {}
         : { connectTimeoutMs: options.connectTimeoutMs }),
@@ -99,43 +83,6 @@ export class TcpLB {
     return new TcpLB(options, address, engine, access);
   }
 
-  get securityGroup(): SecurityGroup {
-    return this.#access.group;
-  }
-
-  settings(): TcpLbSettings {
-    return { ...this.#engine.limits(), securityGroup: this.#access.group };
-  }
-
-  update(settings: Partial<TcpLbSettings>): void {
-    const { securityGroup, ...limits } = settings;
-    if (securityGroup) this.#access.group = securityGroup;
-    this.#engine.updateLimits(limits);
-  }
-
-  /** The bound address (the port is real when the LB was asked for port 0). */
-  bound(): BoundAddress {
-    return this.#engine.server.address();
-  }
-
-  /** `ip:port` of the listener, as inspection commands name it. */
-  serverSockId(): string {
-    const b = this.bound();
-    return formatHostPort(b.host, b.port);
-  }
-
-  stats(): ProxyStats {
-    return this.#engine.stats();
-  }
-
-  sessions(): SessionInfo[] {
-    return this.#engine.sessions();
-  }
-
-  kill(id: number): boolean {
-    return this.#engine.kill(id);
-  }
-
   describe(): string {
     const s = this.settings();
     return (
@@ -143,10 +90,6 @@ export class TcpLB {
       ` timeout ${s.idleTimeoutMs} in-buffer-size ${s.inBufferSize} out-buffer-size ${s.outBufferSize}` +
       ` security-group ${s.securityGroup.name}`
     );
-  }
-
-  async close(): Promise<void> {
-    await this.#engine.close();
   }
 }
 

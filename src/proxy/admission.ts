@@ -21,9 +21,17 @@ export interface Admission {
   failed?(reason: AdmissionFailure, err?: Error): void;
 }
 
+/** A handshake result saying: this client is mine now (a socks5 UDP ASSOCIATE control connection). */
+export const TAKEN = 'taken';
+
 /**
- * Runs on an accepted client before anything else. Resolves with an Admission,
+ * Runs on an accepted client before anything else. Resolves with an Admission;
  * or null to refuse the client (the handshake has answered it; the engine then
- * closes it). Must stop when `signal` aborts (handshake timeout or shutdown).
+ * closes it); or TAKEN when the handshake keeps the client for itself (the
+ * engine forgets it, the handshake's owner closes it). Must stop when `signal`
+ * aborts (handshake timeout or shutdown).
  */
-export type ClientHandshake = (client: StreamFD, signal: AbortSignal) => Promise<Admission | null>;
+export type ClientHandshake = (
+  client: StreamFD,
+  signal: AbortSignal,
+) => Promise<Admission | null | typeof TAKEN>;

@@ -4,7 +4,7 @@ import { isVproxyError, VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import type { ServerFD } from '../fd/server-fd.js';
 import type { StreamFD } from '../fd/stream-fd.js';
-import type { Admission, ClientHandshake } from './admission.js';
+import { type Admission, type ClientHandshake, TAKEN } from './admission.js';
 import type { BackendChoice, BackendPicker, PickContext } from './backend-picker.js';
 import { closeAfterFlush } from './pump.js';
 import { Session, type SessionInfo, type SessionLimits } from './session.js';
@@ -167,6 +167,10 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     const early = () => {};
     client.on('error', early);
     const admission = await this.#admit(client);
+    if (admission === TAKEN) {
+      client.off('error', early);
+      return;
+    }
     const context: PickContext | null = admission === null ? null : { client, admission };
     const choice = context === null ? null : await this.#pick(context);
     client.off('error', early);
@@ -209,7 +213,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   }
 
   /** Run the handshake under a hard deadline (a client trickling bytes cannot hold it open). */
-  async #admit(client: StreamFD): Promise<Admission | null> {
+  async #admit(client: StreamFD): Promise<Admission | null | typeof TAKEN> {
     const handshake = this.#options.handshake;
     if (!handshake) return {};
     const abort = new AbortController();

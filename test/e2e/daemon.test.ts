@@ -27,7 +27,11 @@ beforeAll(async () => {
   backendPort = a.port;
 });
 
+/** Every daemon started, so a failed test cannot leave one holding its ports. */
+const daemons: RunningCli[] = [];
+
 afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
   backend.closeAllConnections();
   await new Promise((r) => backend.close(r));
   rmSync(dir, { recursive: true, force: true });
@@ -35,6 +39,7 @@ afterAll(async () => {
 
 interface Ports {
   lb: number;
+  s5: number;
   resp: number;
   http: number;
 }
@@ -50,6 +55,7 @@ function script(ports: Ports): string[] {
     'add security-group secg0 default allow',
     'add security-group-rule r0 to security-group secg0 network 10.0.0.0/8 protocol tcp port-range 0,65535 default deny',
     `add tcp-lb lb0 address 127.0.0.1:${ports.lb} upstream ups0 security-group secg0`,
+    `add socks5-server s5 address 127.0.0.1:${ports.s5} upstream ups0 security-group secg0`,
   ];
 }
 
@@ -101,11 +107,17 @@ function restScript(ports: Ports): [string, string, Record<string, unknown>][] {
         'security-group': 'secg0',
       },
     ],
+    [
+      'POST',
+      '/api/v1/module/socks5-server',
+      { name: 's5', address: `127.0.0.1:${ports.s5}`, upstream: 'ups0', 'security-group': 'secg0' },
+    ],
   ];
 }
 
 const LISTINGS = [
   'list-detail tcp-lb',
+  'list-detail socks5-server',
   'list-detail server-group',
   'list-detail server in server-group sg0',
   'list-detail upstream',
@@ -115,7 +127,12 @@ const LISTINGS = [
 ];
 
 async function freePorts(): Promise<Ports> {
-  return { lb: await closedPort(), resp: await closedPort(), http: await closedPort() };
+  return {
+    lb: await closedPort(),
+    s5: await closedPort(),
+    resp: await closedPort(),
+    http: await closedPort(),
+  };
 }
 
 async function startDaemon(ports: Ports, configDir: string, extra: string[] = []) {
@@ -136,6 +153,7 @@ async function startDaemon(ports: Ports, configDir: string, extra: string[] = []
     /started; type/,
     { stdin: true },
   );
+  daemons.push(running);
   return running;
 }
 
@@ -195,11 +213,20 @@ async function trafficFlows(ports: Ports): Promise<void> {
   await untilUp(ports);
   const { stdout } = await run('curl', ['-sS', '--max-time', '3', `http://127.0.0.1:${ports.lb}/`]);
   expect(stdout).toBe('hello from the backend\n');
+  const viaSocks = await run('curl', [
+    '-sS',
+    '--max-time',
+    '3',
+    '--socks5',
+    `127.0.0.1:${ports.s5}`,
+    `http://127.0.0.1:${backendPort}/`,
+  ]);
+  expect(viaSocks.stdout).toBe('hello from the backend\n');
 }
 
 describe('vproxy daemon', () => {
   let expected: string[][];
-  const ports: Ports = { lb: 0, resp: 0, http: 0 };
+  const ports: Ports = { lb: 0, s5: 0, resp: 0, http: 0 };
 
   it('StdIO: the typed script builds a working LB', async () => {
     Object.assign(ports, await freePorts());

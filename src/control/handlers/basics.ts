@@ -89,8 +89,8 @@ export function securityGroupCommand(store: ResourceStore, cmd: Command): Comman
     default:
       mustGet(store.securityGroups, 'security-group', name);
       if (cmd.action === 'remove') {
-        for (const [lb, entry] of store.tcpLbs) {
-          if (entry.lb.securityGroup.name === name) inUse('security-group', name, 'tcp-lb', lb);
+        for (const [type, lb, entry] of store.listeners()) {
+          if (entry.lb.securityGroup.name === name) inUse('security-group', name, type, lb);
         }
       }
       store.securityGroups.delete(name);

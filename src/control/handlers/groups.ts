@@ -64,8 +64,8 @@ export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResu
     default: {
       mustGet(store.upstreams, 'upstream', name(cmd));
       if (cmd.action === 'remove') {
-        for (const [lbName, lb] of store.tcpLbs) {
-          if (lb.upstream === name(cmd)) inUse('upstream', name(cmd), 'tcp-lb', lbName);
+        for (const [type, lbName, lb] of store.listeners()) {
+          if (lb.upstream === name(cmd)) inUse('upstream', name(cmd), type, lbName);
         }
       }
       store.upstreams.delete(name(cmd));

@@ -1,10 +1,12 @@
 import { type Address, formatHostPort, parseAddress } from '../../fd/address.js';
 import { VproxyError } from '../../fd/errors.js';
+import type { LbListener } from '../../lb/lb-listener.js';
+import { Socks5Server } from '../../lb/socks5-server.js';
 import { TcpLB } from '../../lb/tcp-lb.js';
 import type { SessionInfo } from '../../proxy/session.js';
 import type { Command } from '../command/parse.js';
 import type { CommandResult, ListItem } from '../executor.js';
-import { ALLOW_ALL, mustBeNew, mustGet, type ResourceStore, type TcpLbEntry } from '../store.js';
+import { ALLOW_ALL, type ListenerEntry, mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
 // tcp-lb, and what can be inspected inside one: server-sock, connection, session, bytes.
 
@@ -29,23 +31,30 @@ function listenAddress(
   return { ...parsed, options: { ...parsed.options, cert: ck.certs[0] ?? '', 'cert-key': ck.key } };
 }
 
-export async function tcpLbCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+type ListenerType = 'tcp-lb' | 'socks5-server';
+
+/** tcp-lb and socks5-server: the same life cycle, different listeners. */
+export async function listenerCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+  const type = cmd.type as ListenerType;
+  const map: Map<string, ListenerEntry<LbListener>> = type === 'tcp-lb'
+    ? store.tcpLbs
+    : store.socks5Servers;
   const name = cmd.name ?? '';
   const p = cmd.params;
   switch (cmd.action) {
     case 'list':
-      return { kind: 'list', items: [...store.tcpLbs.keys()] };
+      return { kind: 'list', items: [...map.keys()] };
     case 'list-detail':
-      return { kind: 'list', items: [...store.tcpLbs.entries()].map(([n, e]) => describe(n, e)) };
+      return { kind: 'list', items: [...map.entries()].map(([n, e]) => describe(type, n, e)) };
     case 'add': {
-      mustBeNew(store.tcpLbs, 'tcp-lb', name);
+      mustBeNew(map, type, name);
       const upstream = mustGet(store.upstreams, 'upstream', p.upstream ?? '');
       const acceptorElg = p['acceptor-elg'] ?? '(acceptor-elg)';
       const elg = p['event-loop-group'] ?? '(worker-elg)';
       mustGet(store.elgs, 'event-loop-group', acceptorElg);
       mustGet(store.elgs, 'event-loop-group', elg);
       const certKeys = p['cert-key'] === undefined ? [] : p['cert-key'].split(',');
-      const lb = await TcpLB.start({
+      const common = {
         name,
         address: listenAddress(store, p.address ?? '', certKeys),
         upstream,
@@ -54,19 +63,27 @@ export async function tcpLbCommand(store: ResourceStore, cmd: Command): Promise<
         idleTimeoutMs: Number(p.timeout ?? 900_000),
         inBufferSize: Number(p['in-buffer-size'] ?? 16_384),
         outBufferSize: Number(p['out-buffer-size'] ?? 16_384),
-      });
-      store.tcpLbs.set(name, {
-        lb,
+      };
+      const entry = {
         address: p.address ?? '',
         upstream: upstream.name,
         acceptorElg,
         elg,
         certKeys,
-      });
+      };
+      if (type === 'tcp-lb') {
+        store.tcpLbs.set(name, { ...entry, lb: await TcpLB.start(common) });
+      } else {
+        const allowNonBackend = cmd.flags.includes('allow-non-backend');
+        store.socks5Servers.set(name, {
+          ...entry,
+          lb: await Socks5Server.start({ ...common, allowNonBackend }),
+        });
+      }
       return DONE;
     }
     case 'update': {
-      const { lb } = mustGet(store.tcpLbs, 'tcp-lb', name);
+      const { lb } = mustGet(map, type, name);
       lb.update({
         ...(p.timeout === undefined ? {} : { idleTimeoutMs: Number(p.timeout) }),
         ...(p['in-buffer-size'] === undefined ? {} : { inBufferSize: Number(p['in-buffer-size']) }),
@@ -77,29 +94,36 @@ export async function tcpLbCommand(store: ResourceStore, cmd: Command): Promise<
           ? {}
           : { securityGroup: store.securityGroup(p['security-group']) }),
       });
+      if (lb instanceof Socks5Server && cmd.flags.length > 0) {
+        lb.allowNonBackend = cmd.flags.includes('allow-non-backend');
+      }
       return DONE;
     }
     default: {
-      const { lb } = mustGet(store.tcpLbs, 'tcp-lb', name);
-      store.tcpLbs.delete(name);
+      const { lb } = mustGet(map, type, name);
+      map.delete(name);
       await lb.close();
       return DONE;
     }
   }
 }
 
-function describe(name: string, e: TcpLbEntry): string {
+function describe(type: ListenerType, name: string, e: ListenerEntry<LbListener>): string {
   const s = e.lb.settings();
-  return (
+  let text =
     `${name} -> acceptor ${e.acceptorElg} worker ${e.elg} bind ${e.lb.serverSockId()} address ${e.address}` +
     ` backends ${e.upstream} timeout ${s.idleTimeoutMs} in-buffer-size ${s.inBufferSize}` +
-    ` out-buffer-size ${s.outBufferSize} protocol tcp security-group ${s.securityGroup.name}` +
-    (e.certKeys.length > 0 ? ` cert-key ${e.certKeys.join(',')}` : '')
-  );
+    ` out-buffer-size ${s.outBufferSize}`;
+  if (type === 'tcp-lb') text += ' protocol tcp';
+  text += ` security-group ${s.securityGroup.name}`;
+  if (e.lb instanceof Socks5Server)
+    text += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
+  if (e.certKeys.length > 0) text += ` cert-key ${e.certKeys.join(',')}`;
+  return text;
 }
 
 /** Connection ids as the reference prints them: accepted `remote/local`, outbound `local/remote`. */
-function connectionIds(lb: TcpLB, s: SessionInfo): [string, string | null] {
+function connectionIds(lb: LbListener, s: SessionInfo): [string, string | null] {
   const target = parseAddress(s.target);
   return [
     `${s.client}/${lb.serverSockId()}`,
@@ -177,7 +201,7 @@ export function inspectListener(store: ResourceStore, cmd: Command): CommandResu
 }
 
 function killWhere(
-  lb: TcpLB,
+  lb: LbListener,
   sessions: readonly SessionInfo[],
   match: (ids: string[]) => boolean,
   whole: boolean,

@@ -1,0 +1,248 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { ServerStats } from '../../lb/server.js';
+import type { ProxyStats } from '../../proxy/proxy.js';
+import type { ResourceStore } from '../store.js';
+
+// Prometheus metrics of a running vproxy, read from the resource store when
+// scraped: nothing in the data path pushes anything. Totals that only grow are
+// counters (`_total`); values that go up and down are gauges.
+
+type ListenerLabel = 'type' | 'listener';
+type ServerLabel = 'group' | 'server' | 'address';
+
+interface ListenerSample {
+  readonly labels: Record<ListenerLabel, string>;
+  readonly stats: ProxyStats;
+}
+
+interface ServerSample {
+  readonly labels: Record<ServerLabel, string>;
+  readonly stats: ServerStats;
+}
+
+/** Everything one scrape reports, read once so every metric sees the same instant. */
+interface Snapshot {
+  readonly listeners: readonly ListenerSample[];
+  readonly servers: readonly ServerSample[];
+}
+
+function takeSnapshot(store: ResourceStore): Snapshot {
+  const listeners = [...store.listeners()].map(([type, name, e]) => ({
+    labels: { type, listener: name },
+    stats: e.lb.stats(),
+  }));
+  const servers: ServerSample[] = [];
+  for (const [group, e] of store.serverGroups) {
+    for (const server of e.group.servers()) {
+      const stats = server.stats();
+      servers.push({ labels: { group, server: stats.name, address: stats.address }, stats });
+    }
+  }
+  return { listeners, servers };
+}
+
+type Kind = 'counter' | 'gauge';
+
+/** One listener series: name, help, counter or gauge, and how to read it. */
+const LISTENER_METRICS: readonly [string, string, Kind, (s: ProxyStats) => number][] = [
+  [
+    'vproxy_listener_accepted_connections_total',
+    'Client connections accepted.',
+    'counter',
+    (s) => s.accepted,
+  ],
+  ['vproxy_listener_active_sessions', 'Sessions open now.', 'gauge', (s) => s.active],
+  ['vproxy_listener_bytes_in_total', 'Bytes received from clients.', 'counter', (s) => s.bytesIn],
+  ['vproxy_listener_bytes_out_total', 'Bytes sent to clients.', 'counter', (s) => s.bytesOut],
+  [
+    'vproxy_listener_connect_failures_total',
+    'Backend connects that failed.',
+    'counter',
+    (s) => s.connectFailures,
+  ],
+  [
+    'vproxy_listener_refused_total',
+    'Clients refused by the security group or a failed handshake.',
+    'counter',
+    (s) => s.refused,
+  ],
+  [
+    'vproxy_listener_no_backend_total',
+    'Clients closed because no backend was available.',
+    'counter',
+    (s) => s.noBackend,
+  ],
+  [
+    'vproxy_listener_idle_timeouts_total',
+    'Sessions closed by the idle timeout.',
+    'counter',
+    (s) => s.idleTimeouts,
+  ],
+  [
+    'vproxy_listener_errors_total',
+    'Sessions that ended with an error.',
+    'counter',
+    (s) => s.errors,
+  ],
+];
+
+const MS = 1 / 1000;
+
+/** One server series; `null` leaves the series out (no value yet). */
+const SERVER_METRICS: readonly [string, string, Kind, (s: ServerStats) => number | null][] = [
+  ['vproxy_server_up', 'Health state: 1 UP, 0 DOWN.', 'gauge', (s) => (s.healthy ? 1 : 0)],
+  ['vproxy_server_weight', 'Configured weight (0 drains).', 'gauge', (s) => s.weight],
+  [
+    'vproxy_server_active_connections',
+    'Backend connections open now.',
+    'gauge',
+    (s) => s.activeConnections,
+  ],
+  [
+    'vproxy_server_connections_total',
+    'Backend connections made.',
+    'counter',
+    (s) => s.totalConnections,
+  ],
+  ['vproxy_server_bytes_in_total', 'Bytes received from the server.', 'counter', (s) => s.bytesIn],
+  ['vproxy_server_bytes_out_total', 'Bytes sent to the server.', 'counter', (s) => s.bytesOut],
+  [
+    'vproxy_server_connect_failures_total',
+    'Connects to the server that failed.',
+    'counter',
+    (s) => s.connectFailures,
+  ],
+  [
+    'vproxy_server_health_checks_total',
+    'Health-check probes run.',
+    'counter',
+    (s) => s.health.checks,
+  ],
+  [
+    'vproxy_server_health_check_failures_total',
+    'Health-check probes that failed.',
+    'counter',
+    (s) => s.health.failures,
+  ],
+  [
+    'vproxy_server_health_check_latency_seconds',
+    'Latency of the last successful health-check probe.',
+    'gauge',
+    (s) => (s.health.lastLatencyMs === null ? null : s.health.lastLatencyMs * MS),
+  ],
+  [
+    'vproxy_server_health_check_latency_mean_seconds',
+    'Mean latency of the last (up to 8) successful health-check probes.',
+    'gauge',
+    (s) => (s.health.avgLatencyMs === null ? null : s.health.avgLatencyMs * MS),
+  ],
+];
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Process metrics (CPU, memory, event loop lag, GC…), one registry per process:
+ * collectDefaultMetrics installs a GC observer and an event-loop-delay monitor
+ * that can never be removed, so each HTTP controller must not add its own.
+ */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** The vproxy metrics of one resource store, plus the process metrics. */
+export class StoreMetrics {
+  /** Owned by this object; never prom-client's global default registry. */
+  readonly registry: Registry;
+  readonly #store: ResourceStore;
+  #snapshot: Snapshot | undefined;
+
+  constructor(store: ResourceStore, version: string) {
+    this.#store = store;
+    const own = new Registry();
+    const registers = [own];
+    const read = () => this.#read();
+    new Gauge({
+      name: 'vproxy_info',
+      help: 'Always 1; the version is a label.',
+      labelNames: ['version'],
+      registers,
+    }).set({ version }, 1);
+    for (const [name, help, kind, value] of LISTENER_METRICS) {
+      define(kind, name, help, ['type', 'listener'], registers, (emit) => {
+        for (const l of read().listeners) emit(l.labels, value(l.stats));
+      });
+    }
+    for (const [name, help, kind, value] of SERVER_METRICS) {
+      define(kind, name, help, ['group', 'server', 'address'], registers, (emit) => {
+        for (const s of read().servers) {
+          const v = value(s.stats);
+          if (v !== null) emit(s.labels, v);
+        }
+      });
+    }
+    this.registry = Registry.merge([own, processMetrics()]);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text; the store is read once for the whole scrape. */
+  async metrics(): Promise<string> {
+    this.#snapshot = takeSnapshot(this.#store);
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#snapshot = undefined;
+    }
+  }
+
+  #read(): Snapshot {
+    // Someone may scrape `registry` directly: then each metric reads afresh.
+    return this.#snapshot ?? takeSnapshot(this.#store);
+  }
+}
+
+type Emit = (labels: Record<string, string>, value: number) => void;
+
+/**
+ * A metric whose values are replaced at every collect: a counter is reset and
+ * incremented by the store's total (so it shows exactly the monotonic total it
+ * mirrors), a gauge is set. Series of resources that are gone disappear.
+ */
+function define(
+  kind: Kind,
+  name: string,
+  help: string,
+  labelNames: string[],
+  registers: Registry[],
+  fill: (emit: Emit) => void,
+): void {
+  if (kind === 'counter') {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        fill((labels, value) => this.inc(labels, value));
+      },
+    });
+    return;
+  }
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      this.reset();
+      fill((labels, value) => this.set(labels, value));
+    },
+  });
+}

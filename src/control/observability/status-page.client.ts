@@ -1,0 +1,318 @@
+// The status page's script, inlined. It renders the StatusModel (embedded at
+// first paint, then polled from /api/v1/status every second) with DOM calls
+// only: every name and address goes in through textContent, never as markup,
+// so nothing a resource is called can become HTML or script.
+// Plain ES2020 in a string (the build has no DOM types); no template literals
+// inside, so nothing here can be mistaken for a TypeScript interpolation.
+
+export const STATUS_PAGE_SCRIPT = String.raw`
+'use strict';
+(function () {
+  var POLL_MS = 1000;
+  var RETRY_MS = 3000;
+  var COLORS = { in: '#1f6feb', out: '#e16f24', grid: '#eaeef2', axis: '#656d76' };
+
+  function $(id) { return document.getElementById(id); }
+
+  /** Build an element; strings become text nodes (never parsed as HTML). */
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) for (var k in attrs) if (attrs[k] !== undefined && attrs[k] !== null) el.setAttribute(k, String(attrs[k]));
+    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  }
+  function append(el, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
+    el.appendChild(typeof child === 'object' ? child : document.createTextNode(String(child)));
+  }
+
+  var UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  function bytes(n) {
+    var i = 0;
+    while (n >= 1024 && i < UNITS.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? String(Math.round(n)) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)) + ' ' + UNITS[i];
+  }
+  function rate(n) { return bytes(n) + '/s'; }
+  function count(n) { return Number(n).toLocaleString('en-US'); }
+  function age(ms) {
+    var s = Math.floor(ms / 1000);
+    if (s < 60) return s + 's';
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + 'm ' + String(s % 60).padStart(2, '0') + 's';
+    var hr = Math.floor(m / 60);
+    if (hr < 48) return hr + 'h ' + String(m % 60).padStart(2, '0') + 'm';
+    return Math.floor(hr / 24) + 'd ' + (hr % 24) + 'h';
+  }
+  function latency(ms) { return ms === null ? '–' : ms < 10 ? ms.toFixed(2) + ' ms' : Math.round(ms) + ' ms'; }
+  function last(arr) { return arr.length ? arr[arr.length - 1] : 0; }
+
+  function badge(state) {
+    return h('span', { class: 'badge ' + (state === 'UP' ? 'up' : 'down'), 'data-state': state }, state);
+  }
+  function table(headers, rows, empty) {
+    if (!rows.length) return h('div', { class: 'empty' }, empty);
+    return h('table', null,
+      h('thead', null, h('tr', null, headers.map(function (c) {
+        return h('th', { class: c.charAt(0) === '#' ? 'num' : null }, c.charAt(0) === '#' ? c.slice(1) : c);
+      }))),
+      h('tbody', null, rows));
+  }
+  function td(content, cls, title) { return h('td', { class: cls || null, title: title || null }, content); }
+  function num(content) { return td(content, 'num'); }
+
+  function card(label, value, sub, cls) {
+    return h('div', { class: 'card' },
+      h('div', { class: 'label' }, label),
+      h('div', { class: 'value' + (cls ? ' ' + cls : '') }, value),
+      h('div', { class: 'sub' }, sub));
+  }
+
+  function renderSummary(m) {
+    var s = m.summary;
+    var t = m.throughput;
+    var allUp = s.serversUp === s.serversTotal;
+    $('cards').replaceChildren(
+      card('Listeners', count(s.listeners), count(s.accepted) + ' connections accepted'),
+      card('Sessions', count(s.activeSessions), 'open now'),
+      card('Servers up', s.serversUp + ' / ' + s.serversTotal,
+        allUp ? 'all healthy' : (s.serversTotal - s.serversUp) + ' down', s.serversTotal === 0 ? null : allUp ? 'good' : 'bad'),
+      card('Throughput in', rate(last(t.total.in)), bytes(s.bytesIn) + ' from clients'),
+      card('Throughput out', rate(last(t.total.out)), bytes(s.bytesOut) + ' to clients'));
+  }
+
+  function renderListeners(m) {
+    var rates = {};
+    m.throughput.listeners.forEach(function (l) { rates[l.type + '/' + l.name] = l; });
+    var rows = m.listeners.map(function (l) {
+      var spark = h('canvas', { class: 'spark', width: 120, height: 26 });
+      var id = l.type + '/' + l.name;
+      var r = rates[id] || { in: [], out: [] };
+      queueSpark(spark, r);
+      return h('tr', { 'data-listener': id },
+        td([h('span', { class: 'name' }, l.name), h('span', { class: 'tag' }, l.type)]),
+        td(l.bound, 'mono', l.address), td(l.upstream),
+        num(count(l.activeSessions)), num(count(l.accepted)),
+        num(bytes(l.bytesIn)), num(bytes(l.bytesOut)),
+        num(rate(last(r.in)) + ' / ' + rate(last(r.out))), td(spark),
+        num(count(l.refused)), num(count(l.noBackend)), num(count(l.connectFailures)),
+        num(count(l.idleTimeouts)), td(l.securityGroup, 'muted'));
+    });
+    $('listeners').replaceChildren(table(
+      ['Listener', 'Bound', 'Upstream', '#Sessions', '#Accepted', '#Bytes in', '#Bytes out',
+        '#Now in / out', 'Last minute', '#Refused', '#No backend', '#Conn. fail', '#Idle t/o', 'Security group'],
+      rows, 'No listener yet: add one with "add tcp-lb NAME address HOST:PORT upstream UPS".'));
+  }
+
+  function renderUpstreams(m) {
+    var rows = m.upstreams.map(function (u) {
+      var groups = u.groups.map(function (g) {
+        return h('div', null,
+          h('span', { class: 'name' }, g.name), ' ',
+          h('span', { class: 'muted' }, 'weight ' + g.weight + ' · ' + g.serversUp + '/' + g.serversTotal + ' up'),
+          g.isDefault ? h('span', { class: 'tag' }, 'default') : null,
+          g.hosts.length ? h('span', { class: 'tag mono' }, g.hosts.join(', ')) : null);
+      });
+      return h('tr', { 'data-upstream': u.name },
+        td(u.name, 'name'), td(badge(u.available ? 'UP' : 'DOWN')),
+        td(groups.length ? groups : h('span', { class: 'muted' }, 'no server groups')));
+    });
+    $('upstreams').replaceChildren(table(['Upstream', 'State', 'Server groups'], rows, 'No upstream yet.'));
+  }
+
+  function renderGroups(m) {
+    if (!m.serverGroups.length) {
+      $('groups').replaceChildren(h('div', { class: 'empty' }, 'No server group yet.'));
+      return;
+    }
+    $('groups').replaceChildren.apply($('groups'), m.serverGroups.map(function (g) {
+      var total = g.servers.length;
+      var rows = g.servers.map(function (s) {
+        var drained = s.state === 'UP' && s.weight === 0;
+        return h('tr', { 'data-server': g.name + '/' + s.name, class: s.state === 'DOWN' ? 'is-down' : null },
+          td(s.name, 'name'), td(s.address, 'mono'),
+          td([badge(s.state), drained ? h('span', { class: 'tag' }, 'drain') : null]),
+          num(s.weight), num(count(s.activeConnections)), num(count(s.totalConnections)),
+          num(bytes(s.bytesIn)), num(bytes(s.bytesOut)), num(count(s.connectFailures)),
+          num(latency(s.lastLatencyMs)), num(latency(s.avgLatencyMs)),
+          num(count(s.checks) + ' / ' + count(s.checkFailures)),
+          td(s.lastError === null ? '' : s.lastError, 'err', s.lastError));
+      });
+      var state = g.serversUp === total && total > 0 ? 'up' : g.serversUp === 0 ? 'down' : 'warn';
+      return h('div', { class: 'group', 'data-group': g.name },
+        h('h3', null, g.name,
+          h('span', { class: 'badge ' + state }, g.serversUp + '/' + total + ' UP'),
+          h('span', { class: 'detail' }, g.method + ' · check ' + g.check + ' every ' + g.periodMs +
+            ' ms, timeout ' + g.timeoutMs + ' ms, up ' + g.up + ' / down ' + g.down + ' · ' + g.eventLoopGroup)),
+        table(['Server', 'Address', 'State', '#Weight', '#Active', '#Total', '#Bytes in', '#Bytes out',
+          '#Conn. fail', '#Check last', '#Check mean', '#Checks / failed', 'Last error'], rows, 'No servers.'));
+    }));
+  }
+
+  function renderSessions(m) {
+    var s = m.sessions;
+    $('sessions-hint').textContent = s.total === 0 ? 'none open'
+      : s.total > s.recent.length ? count(s.total) + ' open · newest ' + s.recent.length + ' shown' : count(s.total) + ' open';
+    $('sessions').replaceChildren(table(
+      ['Listener', 'Client', 'Target', 'State', '#From client', '#To client', '#Age'],
+      s.recent.map(function (x) {
+        return h('tr', null, td(x.listener), td(x.client, 'mono'), td(x.target, 'mono'), td(x.state, 'muted'),
+          num(bytes(x.bytesFromClient)), num(bytes(x.bytesToClient)), num(age(x.ageMs)));
+      }), 'No open sessions.'));
+  }
+
+  /** A 1-2-5 step so that 4 grid lines cover max. */
+  function niceMax(max) {
+    if (!(max > 0)) return 1024;
+    var raw = max / 4;
+    var p = Math.pow(10, Math.floor(Math.log10(raw)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= raw) return steps[i] * p * 4;
+    return raw * 4;
+  }
+
+  function sized(canvas) {
+    var dpr = window.devicePixelRatio || 1;
+    var w = canvas.clientWidth || Number(canvas.getAttribute('width'));
+    var hgt = canvas.clientHeight || Number(canvas.getAttribute('height'));
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(hgt * dpr);
+    var ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    return { ctx: ctx, w: w, h: hgt };
+  }
+
+  /** Lines through (time, value); a gap longer than 2.5 intervals breaks the line. */
+  function line(ctx, times, values, x, y, gapMs, color, fill, baseY) {
+    ctx.beginPath();
+    var started = false;
+    for (var i = 0; i < values.length; i++) {
+      var px = x(times[i]);
+      var py = y(values[i]);
+      if (!started || times[i] - times[i - 1] > gapMs) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+      started = true;
+    }
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1.6;
+    ctx.stroke();
+    if (fill && values.length > 1) {
+      ctx.lineTo(x(times[times.length - 1]), baseY);
+      ctx.lineTo(x(times[0]), baseY);
+      ctx.closePath();
+      ctx.fillStyle = fill;
+      ctx.fill();
+    }
+  }
+
+  function drawChart(m) {
+    var t = m.throughput;
+    var c = sized($('chart'));
+    var ctx = c.ctx;
+    var pad = { left: 78, right: 14, top: 10, bottom: 24 };
+    var plotW = c.w - pad.left - pad.right;
+    var plotH = c.h - pad.top - pad.bottom;
+    ctx.clearRect(0, 0, c.w, c.h);
+    var max = niceMax(Math.max.apply(null, [0].concat(t.total.in, t.total.out)));
+    var end = m.now;
+    var start = end - t.windowMs;
+    var x = function (time) { return pad.left + ((time - start) / t.windowMs) * plotW; };
+    var y = function (v) { return pad.top + plotH - (v / max) * plotH; };
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.fillStyle = COLORS.axis;
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (var g = 0; g <= 4; g++) {
+      var v = (max / 4) * g;
+      var gy = Math.round(y(v)) + 0.5;
+      ctx.strokeStyle = COLORS.grid;
+      ctx.lineWidth = 1;
+      ctx.beginPath(); ctx.moveTo(pad.left, gy); ctx.lineTo(pad.left + plotW, gy); ctx.stroke();
+      ctx.fillText(rate(v), pad.left - 8, gy);
+    }
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    var minutes = Math.round(t.windowMs / 60000);
+    for (var k = 0; k <= minutes; k++) {
+      var tx = x(start + k * 60000);
+      ctx.strokeStyle = COLORS.grid;
+      ctx.beginPath(); ctx.moveTo(Math.round(tx) + 0.5, pad.top); ctx.lineTo(Math.round(tx) + 0.5, pad.top + plotH); ctx.stroke();
+      ctx.fillText(k === minutes ? 'now' : '−' + (minutes - k) + ' min', tx, pad.top + plotH + 6);
+    }
+    if (t.times.length < 2) {
+      ctx.fillStyle = COLORS.axis;
+      ctx.textBaseline = 'middle';
+      ctx.fillText('collecting samples…', pad.left + plotW / 2, pad.top + plotH / 2);
+      return;
+    }
+    var gap = t.intervalMs * 2.5;
+    var base = pad.top + plotH;
+    line(ctx, t.times, t.total.in, x, y, gap, COLORS.in, 'rgba(31,111,235,0.10)', base);
+    line(ctx, t.times, t.total.out, x, y, gap, COLORS.out, null, base);
+    $('legend-in').textContent = 'in ' + rate(last(t.total.in));
+    $('legend-out').textContent = 'out ' + rate(last(t.total.out));
+  }
+
+  var sparks = [];
+  function queueSpark(canvas, series) { sparks.push([canvas, series]); }
+  function drawSparks() {
+    sparks.forEach(function (pair) {
+      var c = sized(pair[0]);
+      var s = pair[1];
+      var n = Math.max(s.in.length, 2);
+      var max = Math.max.apply(null, [1].concat(s.in, s.out));
+      var x = function (i) { return (i / (n - 1)) * (c.w - 2) + 1; };
+      var y = function (v) { return c.h - 2 - (v / max) * (c.h - 4); };
+      [[s.in, COLORS.in], [s.out, COLORS.out]].forEach(function (p) {
+        c.ctx.beginPath();
+        p[0].forEach(function (v, i) { if (i === 0) c.ctx.moveTo(x(i), y(v)); else c.ctx.lineTo(x(i), y(v)); });
+        c.ctx.strokeStyle = p[1];
+        c.ctx.lineWidth = 1.2;
+        c.ctx.stroke();
+      });
+    });
+    sparks = [];
+  }
+
+  var lastModel = null;
+  function render(m) {
+    lastModel = m;
+    $('version').textContent = 'vproxy-ts ' + m.version + ' · up ' + age(m.uptimeSeconds * 1000);
+    $('updated').textContent = 'live · ' + new Date(m.now).toLocaleTimeString('en-GB');
+    $('live').className = 'live ok';
+    $('banner').className = 'banner';
+    renderSummary(m);
+    renderListeners(m);
+    renderUpstreams(m);
+    renderGroups(m);
+    renderSessions(m);
+    drawChart(m);
+    drawSparks();
+  }
+
+  function lost(message) {
+    $('live').className = 'live lost';
+    $('updated').textContent = 'disconnected';
+    $('banner').textContent = message;
+    $('banner').className = 'banner show';
+  }
+
+  function poll() {
+    if (document.hidden) { setTimeout(poll, POLL_MS); return; }
+    fetch('/api/v1/status', { cache: 'no-store', credentials: 'same-origin' })
+      .then(function (res) {
+        if (res.status === 401) throw new Error('Not authorized any more: open /?token=… again.');
+        if (!res.ok) throw new Error('The controller answered ' + res.status + '.');
+        return res.json();
+      })
+      .then(function (m) { render(m); setTimeout(poll, POLL_MS); })
+      .catch(function (err) {
+        lost('Lost contact with the vproxy controller (' + err.message + '); retrying…');
+        setTimeout(poll, RETRY_MS);
+      });
+  }
+
+  window.addEventListener('resize', function () { if (lastModel) drawChart(lastModel); });
+  render(JSON.parse($('initial-model').textContent));
+  setTimeout(poll, POLL_MS);
+})();
+`;

@@ -1,0 +1,92 @@
+import { type Address, formatHostPort } from '../fd/address.js';
+import type { BoundAddress } from '../fd/server-fd.js';
+import type { ProxyEngine, ProxyStats } from '../proxy/proxy.js';
+import type { SessionInfo } from '../proxy/session.js';
+import type { SecurityGroup } from './security-group.js';
+import type { Upstream } from './upstream.js';
+
+/** Settings that `update` may change while a listener runs (they apply to new sessions). */
+export interface ListenerSettings {
+  readonly idleTimeoutMs: number;
+  readonly inBufferSize: number;
+  readonly outBufferSize: number;
+  readonly securityGroup: SecurityGroup;
+}
+
+export const LISTENER_DEFAULTS = {
+  idleTimeoutMs: 900_000,
+  inBufferSize: 16_384,
+  outBufferSize: 16_384,
+};
+
+/** The security group a listener's accept handshake reads, shared so `update` applies at once. */
+export interface Access {
+  group: SecurityGroup;
+}
+
+/**
+ * What TcpLB and Socks5Server have in common: a proxy engine on a listener,
+ * an upstream, a security group, live settings, statistics and sessions.
+ */
+export abstract class LbListener {
+  readonly name: string;
+  readonly address: Address;
+  readonly upstream: Upstream;
+  protected readonly engine: ProxyEngine;
+  protected readonly access: Access;
+
+  protected constructor(
+    name: string,
+    address: Address,
+    upstream: Upstream,
+    engine: ProxyEngine,
+    access: Access,
+  ) {
+    this.name = name;
+    this.address = address;
+    this.upstream = upstream;
+    this.engine = engine;
+    this.access = access;
+  }
+
+  get securityGroup(): SecurityGroup {
+    return this.access.group;
+  }
+
+  settings(): ListenerSettings {
+    return { ...this.engine.limits(), securityGroup: this.access.group };
+  }
+
+  update(settings: Partial<ListenerSettings>): void {
+    const { securityGroup, ...limits } = settings;
+    if (securityGroup) this.access.group = securityGroup;
+    this.engine.updateLimits(limits);
+  }
+
+  /** The bound address (the port is real when the listener was asked for port 0). */
+  bound(): BoundAddress {
+    return this.engine.server.address();
+  }
+
+  /** `ip:port` of the listener, as inspection commands name it. */
+  serverSockId(): string {
+    const b = this.bound();
+    return formatHostPort(b.host, b.port);
+  }
+
+  stats(): ProxyStats {
+    return this.engine.stats();
+  }
+
+  sessions(): SessionInfo[] {
+    return this.engine.sessions();
+  }
+
+  kill(id: number): boolean {
+    return this.engine.kill(id);
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

@@ -1,0 +1,208 @@
+import { type Address, formatHostPort, toAddress } from '../fd/address.js';
+import type { Registry } from '../fd/registry.js';
+import type { Socks5Auth } from '../protocols/socks5/auth.js';
+import { Socks5Reply } from '../protocols/socks5/constants.js';
+import { replyCodeForError } from '../protocols/socks5/reply-code.js';
+import { type Socks5Accepted, socks5Handshake } from '../protocols/socks5/server-handshake.js';
+import { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
+import { type Admission, type ClientHandshake, TAKEN } from '../proxy/admission.js';
+import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
+import { ProxyEngine } from '../proxy/proxy.js';
+import {
+  type Access,
+  LbListener,
+  LISTENER_DEFAULTS,
+  type ListenerSettings,
+} from './lb-listener.js';
+import { ServerPicker } from './picker.js';
+import { SecurityGroup } from './security-group.js';
+import type { Server } from './server.js';
+import { ServerGroup } from './server-group.js';
+import type { Upstream } from './upstream.js';
+
+export interface Socks5ServerOptions extends Partial<ListenerSettings> {
+  readonly name: string;
+  /** Where to listen: any stream scheme. */
+  readonly address: string | Address;
+  readonly upstream: Upstream;
+  readonly registry: Registry;
+  /** Default `none`; a user table or a verify function for RFC 1929 username/password. */
+  readonly auth?: Socks5Auth;
+  /** Let clients reach any target, not only backends of the upstream (default false: no open proxy). */
+  readonly allowNonBackend?: boolean;
+  /** Serve UDP ASSOCIATE (a relay socket per association on the listener's host). */
+  readonly udp?: boolean;
+  readonly handshakeTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+}
+
+/** Where a request goes: a group of the upstream, one backend, anywhere (allowed), or nowhere. */
+type Route =
+  | { kind: 'group'; group: ServerGroup }
+  | { kind: 'server'; server: Server }
+  | { kind: 'direct' }
+  | null;
+
+/**
+ * A socks5 proxy whose targets are, by default, only the backends of its
+ * upstream: a domain request `name:port` goes to the server group that name
+ * matches (load balanced and health checked), an address request to the
+ * backend with that address. With allow-non-backend any other target is
+ * reached directly. Failures get the RFC 1928 reply code, then a close.
+ */
+export class Socks5Server extends LbListener {
+  readonly #policy: { allowNonBackend: boolean };
+  readonly #relays: Set<Socks5UdpRelay>;
+
+  private constructor(
+    options: Socks5ServerOptions,
+    address: Address,
+    engine: ProxyEngine,
+    access: Access,
+    policy: { allowNonBackend: boolean },
+    relays: Set<Socks5UdpRelay>,
+  ) {
+    super(options.name, address, options.upstream, engine, access);
+    this.#policy = policy;
+    this.#relays = relays;
+  }
+
+  static async start(options: Socks5ServerOptions): Promise<Socks5Server> {
+    const address = toAddress(options.address);
+    const server = await options.registry.listen(address);
+    const bound = server.address();
+    const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
+    const policy = { allowNonBackend: options.allowNonBackend ?? false };
+    const relays = new Set<Socks5UdpRelay>();
+    const route = (host: string, port: number): Route =>
+      routeOf(options.upstream, host, port, policy.allowNonBackend);
+
+    const handshake: ClientHandshake = async (client) => {
+      const accepted = await socks5Handshake(client, {
+        auth: options.auth ?? 'none',
+        ...(options.handshakeTimeoutMs === undefined
+          ? {}
+          : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+        commands: options.udp ? ['connect', 'udp-associate'] : ['connect'],
+      });
+      const { request } = accepted;
+      const allowed = access.group.allows(client.remoteAddress, 'tcp', bound.port);
+      if (
+        !allowed ||
+        (request.command === 'connect' && route(request.host, request.port) === null)
+      ) {
+        accepted.reply(Socks5Reply.NOT_ALLOWED);
+        return null;
+      }
+      if (request.command === 'udp-associate') {
+        await associate(options.registry, bound.host, accepted, route, relays);
+        return TAKEN;
+      }
+      return admission(accepted);
+    };
+
+    const picker: BackendPicker = {
+      pick: (ctx: PickContext): BackendChoice | null => {
+        const target = ctx.admission.requested;
+        if (target === undefined) return null;
+        const r = route(target.host, target.port);
+        if (r === null) return null;
+        if (r.kind === 'direct') return { address: target };
+        const source =
+          r.kind === 'group' ? r.group : { next: () => (r.server.available ? r.server : null) };
+        return new ServerPicker(source).pick(ctx);
+      },
+    };
+    const engine = new ProxyEngine({
+      server,
+      registry: options.registry,
+      picker,
+      handshake,
+      // socks5Handshake enforces its own deadline; this one only backs it up.
+      handshakeTimeoutMs: (options.handshakeTimeoutMs ?? 10_000) + 1_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
+      inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
+      outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.connectTimeoutMs }),
+    });
+    return new Socks5Server(options, address, engine, access, policy, relays);
+  }
+
+  get allowNonBackend(): boolean {
+    return this.#policy.allowNonBackend;
+  }
+
+  set allowNonBackend(allow: boolean) {
+    this.#policy.allowNonBackend = allow;
+  }
+
+  /** UDP associations alive now. */
+  get associations(): number {
+    return this.#relays.size;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await Promise.all([...this.#relays].map((r) => r.close()));
+  }
+}
+
+function routeOf(upstream: Upstream, host: string, port: number, allowNonBackend: boolean): Route {
+  const member = upstream.match(formatHostPort(host, port));
+  if (member !== null && member.group instanceof ServerGroup)
+    return { kind: 'group', group: member.group };
+  for (const m of upstream.members()) {
+    if (!(m.group instanceof ServerGroup)) continue;
+    const server = m.group
+      .servers()
+      .find((s) => s.address.host === host && s.address.port === port);
+    if (server) return { kind: 'server', server };
+  }
+  return allowNonBackend ? { kind: 'direct' } : null;
+}
+
+/** The admission of a CONNECT: the target, and the reply once the engine knows how it went. */
+function admission(accepted: Socks5Accepted): Admission {
+  const { request } = accepted;
+  return {
+    requested: { scheme: 'tcp', host: request.host, port: request.port, path: '', options: {} },
+    hint: formatHostPort(request.host, request.port),
+    // BND: the proxy's local end towards the target (0.0.0.0:0 on transports without one).
+    connected: (backend) =>
+      accepted.reply(Socks5Reply.SUCCEEDED, {
+        host: backend.localAddress ?? '0.0.0.0',
+        port: backend.localPort ?? 0,
+      }),
+    failed: (reason, err) =>
+      accepted.reply(
+        reason === 'no-backend' ? Socks5Reply.HOST_UNREACHABLE : replyCodeForError(err),
+      ),
+  };
+}
+
+async function associate(
+  registry: Registry,
+  host: string,
+  accepted: Socks5Accepted,
+  route: (host: string, port: number) => Route,
+  relays: Set<Socks5UdpRelay>,
+): Promise<void> {
+  const socket = await registry.bindDatagram({
+    scheme: 'udp',
+    host,
+    port: 0,
+    path: '',
+    options: {},
+  });
+  const relay = new Socks5UdpRelay({
+    socket,
+    control: accepted.client,
+    clientHint: { host: accepted.request.host, port: accepted.request.port },
+    allowTarget: (h, p) => route(h, p) !== null,
+  });
+  relays.add(relay);
+  relay.once('close', () => relays.delete(relay));
+  accepted.reply(Socks5Reply.SUCCEEDED, socket.address());
+}
