@@ -25,6 +25,8 @@ export class Registry {
   readonly #datagrams = new Map<string, DatagramTransport>();
   readonly #aliases = new Map<string, string>();
   readonly #composed = new Map<string, Transport>();
+  /** Addresses whose options were already checked: backends are dialled again and again. */
+  readonly #checked = new WeakSet<Address>();
   readonly #defaultBase: string;
 
   /** `defaultBase` is the transport under a stack that names only layers (`tls://`). */
@@ -96,7 +98,10 @@ export class Registry {
   async connect(address: string | Address, options?: ConnectOptions): Promise<StreamFD> {
     const addr = toAddress(address);
     const transport = this.resolve(addr.scheme);
-    checkOptions(addr, transport.options);
+    if (!this.#checked.has(addr)) {
+      checkOptions(addr, transport.options);
+      this.#checked.add(addr);
+    }
     return transport.connect(addr, options);
   }
 

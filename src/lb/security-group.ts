@@ -179,6 +179,8 @@ export class SecurityGroup {
   }
 
   allows(client: string | IpAddress | undefined, protocol: Protocol, listenPort: number): boolean {
+    // Accept-path fast lane: with no rule for the protocol, the client's address is irrelevant.
+    if (this.#rules[protocol].length === 0) return this.#defaultAction === 'allow';
     return this.decide(client, protocol, listenPort).allowed;
   }
 }

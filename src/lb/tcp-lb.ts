@@ -1,5 +1,6 @@
 import { type Address, formatAddress, toAddress } from '../fd/address.js';
 import type { Registry } from '../fd/registry.js';
+import type { StreamFD } from '../fd/stream-fd.js';
 import { encodeProxyHeader } from '../protocols/proxy-protocol/encode.js';
 import { proxyHeaderFor, readProxyHeader } from '../protocols/proxy-protocol/read-header.js';
 import type { ClientHandshake } from '../proxy/admission.js';
@@ -55,21 +56,21 @@ export class TcpLB extends LbListener {
     const server = await options.registry.listen(address);
     const listenPort = server.address().port;
     const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
-    // The security group judges the real client: the one a PROXY header names, if any.
+    // The security group judges the real client: the one a PROXY header names, if
+    // any. Without PROXY protocol the check is a synchronous gate (no promise per accept).
     const handshake: ClientHandshake = async (client) => {
-      const source = options.acceptProxyProtocol
-        ? (await readProxyHeader(client)).source
-        : undefined;
+      const source = (await readProxyHeader(client)).source;
       if (!access.group.allows(source?.host ?? client.remoteAddress, 'tcp', listenPort))
         return null;
       return source === undefined ? {} : { source };
     };
+    const gate = (client: StreamFD) => access.group.allows(client.remoteAddress, 'tcp', listenPort);
     const version = options.sendProxyProtocol;
     const engine = new ProxyEngine({
       server,
       registry: options.registry,
       picker: new ServerPicker(options.upstream),
-      handshake,
+      ...(options.acceptProxyProtocol ? { handshake } : { gate }),
       idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
       inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
       outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,

@@ -19,7 +19,12 @@ export interface ProxyOptions {
   readonly idleTimeoutMs?: number;
   /** A backend that is not connected after this long counts as failed (default 10 s). */
   readonly connectTimeoutMs?: number;
-  /** Runs first on every client (socks5, PROXY protocol, access checks). */
+  /**
+   * A synchronous check of every new client (a security group): false closes it.
+   * Cheaper than a handshake on the accept path: no promise, no timer.
+   */
+  readonly gate?: (client: StreamFD) => boolean;
+  /** Runs on every admitted client before a backend is picked (socks5, PROXY protocol). */
   readonly handshake?: ClientHandshake;
   /** A client that has not finished the handshake after this long is dropped (default 10 s). */
   readonly handshakeTimeoutMs?: number;
@@ -162,6 +167,11 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       return;
     }
     this.#accepted++;
+    if (this.#options.gate && !this.#options.gate(client)) {
+      this.#refused++;
+      client.destroy();
+      return;
+    }
     // Until a session owns the client, an error (a reset during the handshake or
     // an async pick) must not go unhandled; the destroyed checks then drop it.
     const early = () => {};
@@ -255,6 +265,6 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     });
     if (isVproxyError(err, 'ERR_IDLE_TIMEOUT')) this.#idleTimeouts++;
     else if (err !== undefined && !isVproxyError(err)) this.#errors++;
-    this.emit('sessionClosed', session.info(), err);
+    if (this.listenerCount('sessionClosed') > 0) this.emit('sessionClosed', session.info(), err);
   }
 }

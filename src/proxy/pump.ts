@@ -17,7 +17,12 @@ export function pump(src: Duplex, dst: Duplex, limit = 0): void {
     if (dst.writableLength >= bound) src.pause();
   });
   dst.on('drain', () => src.resume());
-  src.on('end', () => dst.end());
+  src.on('end', () => {
+    // Both directions are done and nothing is queued: close() sends the FIN,
+    // so skip the extra shutdown() that end() would make.
+    if (dst.readableEnded && dst.writableLength === 0) dst.destroy();
+    else dst.end();
+  });
   src.resume();
 }
 

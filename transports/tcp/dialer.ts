@@ -4,10 +4,17 @@ import type { Address } from '../../src/fd/address.js';
 import { awaitReady } from '../../src/fd/deadline.js';
 import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
 import type { ConnectOptions } from '../../src/fd/transport.js';
-import { tcpOptions } from './options.js';
+import { type TcpOptions, tcpOptions } from './options.js';
+
+// Backends are dialled again and again with the same Address object: parse its options once.
+const parsed = new WeakMap<Address, TcpOptions>();
 
 export async function dialTcp(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
-  const opts = tcpOptions(address);
+  let opts = parsed.get(address);
+  if (opts === undefined) {
+    opts = tcpOptions(address);
+    parsed.set(address, opts);
+  }
   const socket: Socket = connect({
     host: address.host,
     port: address.port,
