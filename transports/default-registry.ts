@@ -1,4 +1,5 @@
 import { Registry } from '../src/fd/registry.js';
+import { muxLayer } from './mux/index.js';
 import { tcpTransport } from './tcp/index.js';
 import { tlsLayer } from './tls/index.js';
 import { udpTransport } from './udp/index.js';
@@ -8,5 +9,6 @@ export function createDefaultRegistry(): Registry {
   return new Registry()
     .registerTransport(tcpTransport)
     .registerDatagram(udpTransport)
-    .registerLayer(tlsLayer());
+    .registerLayer(tlsLayer())
+    .registerLayer(muxLayer());
 }

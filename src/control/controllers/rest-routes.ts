@@ -1,6 +1,7 @@
 import { VproxyError } from '../../fd/errors.js';
 import { type Action, FLAGS, PARAMS, type ResourceType, TYPES } from '../command/keywords.js';
 import { type ActionRule, RESOURCES } from '../command/resources.js';
+import { STATUS_OPENAPI_PATHS } from '../observability/status-pages.js';
 
 // REST under /api/v1/module is a spelling of the command language: each
 // request becomes one command line, so HTTP can do exactly what the other
@@ -199,6 +200,7 @@ export function openApi(version: string): Record<string, unknown> {
       paths[`${base}/{name}`] = item;
     }
   }
+  Object.assign(paths, STATUS_OPENAPI_PATHS);
   return {
     openapi: '3.0.3',
     info: { title: 'vproxy-ts control API', version },

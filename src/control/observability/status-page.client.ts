@@ -2,10 +2,10 @@
 // first paint, then polled from /api/v1/status every second) with DOM calls
 // only: every name and address goes in through textContent, never as markup,
 // so nothing a resource is called can become HTML or script.
-// Plain ES2020 in a string (the build has no DOM types); no template literals
-// inside, so nothing here can be mistaken for a TypeScript interpolation.
+// Plain ES2020 in a string (the build has no DOM types). Keep it free of
+// backticks, `${` and backslashes: the outer template literal would eat them.
 
-export const STATUS_PAGE_SCRIPT = String.raw`
+export const STATUS_PAGE_SCRIPT = `
 'use strict';
 (function () {
   var POLL_MS = 1000;
@@ -52,11 +52,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }
   function table(headers, rows, empty) {
     if (!rows.length) return h('div', { class: 'empty' }, empty);
-    return h('table', null,
+    return h('div', { class: 'scroll' }, h('table', null,
       h('thead', null, h('tr', null, headers.map(function (c) {
         return h('th', { class: c.charAt(0) === '#' ? 'num' : null }, c.charAt(0) === '#' ? c.slice(1) : c);
       }))),
-      h('tbody', null, rows));
+      h('tbody', null, rows)));
   }
   function td(content, cls, title) { return h('td', { class: cls || null, title: title || null }, content); }
   function num(content) { return td(content, 'num'); }
@@ -90,17 +90,17 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       var r = rates[id] || { in: [], out: [] };
       queueSpark(spark, r);
       return h('tr', { 'data-listener': id },
-        td([h('span', { class: 'name' }, l.name), h('span', { class: 'tag' }, l.type)]),
+        td([h('span', { class: 'name' }, l.name), h('span', { class: 'tag' }, l.type),
+          h('div', { class: 'sub' }, 'security group ' + l.securityGroup)]),
         td(l.bound, 'mono', l.address), td(l.upstream),
         num(count(l.activeSessions)), num(count(l.accepted)),
-        num(bytes(l.bytesIn)), num(bytes(l.bytesOut)),
+        num(bytes(l.bytesIn) + ' / ' + bytes(l.bytesOut)),
         num(rate(last(r.in)) + ' / ' + rate(last(r.out))), td(spark),
         num(count(l.refused)), num(count(l.noBackend)), num(count(l.connectFailures)),
-        num(count(l.idleTimeouts)), td(l.securityGroup, 'muted'));
+        num(count(l.idleTimeouts)));
     });
     $('listeners').replaceChildren(table(
-      ['Listener', 'Bound', 'Upstream', '#Sessions', '#Accepted', '#Bytes in', '#Bytes out',
-        '#Now in / out', 'Last minute', '#Refused', '#No backend', '#Conn. fail', '#Idle t/o', 'Security group'],
+      ['Listener', 'Bound', 'Upstream', '#Sessions', '#Accepted', '#Total in / out', '#Now in / out', 'Last minute', '#Refused', '#No backend', '#Conn. fail', '#Idle t/o'],
       rows, 'No listener yet: add one with "add tcp-lb NAME address HOST:PORT upstream UPS".'));
   }
 
@@ -134,7 +134,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
           td([badge(s.state), drained ? h('span', { class: 'tag' }, 'drain') : null]),
           num(s.weight), num(count(s.activeConnections)), num(count(s.totalConnections)),
           num(bytes(s.bytesIn)), num(bytes(s.bytesOut)), num(count(s.connectFailures)),
-          num(latency(s.lastLatencyMs)), num(latency(s.avgLatencyMs)),
+          td(latency(s.lastLatencyMs), s.state === 'UP' ? 'num' : 'num muted', 'last successful probe'),
+          td(latency(s.avgLatencyMs), s.state === 'UP' ? 'num' : 'num muted', 'mean of the last 8 successful probes'),
           num(count(s.checks) + ' / ' + count(s.checkFailures)),
           td(s.lastError === null ? '' : s.lastError, 'err', s.lastError));
       });
@@ -161,14 +162,31 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       }), 'No open sessions.'));
   }
 
-  /** A 1-2-5 step so that 4 grid lines cover max. */
-  function niceMax(max) {
-    if (!(max > 0)) return 1024;
-    var raw = max / 4;
+  /**
+   * The y scale: 4 grid steps of 1, 2, 2.5 or 5 × 10^n in the binary unit of
+   * the maximum, so the labels read 0.5 MiB/s, 1 MiB/s… rather than 488 KiB/s.
+   */
+  function yScale(max) {
+    var u = max > 0 ? Math.min(UNITS.length - 1, Math.max(0, Math.floor(Math.log(max) / Math.log(1024)))) : 1;
+    var div = Math.pow(1024, u);
+    var raw = Math.max(max / div, 1e-9) / 4;
     var p = Math.pow(10, Math.floor(Math.log10(raw)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * p >= raw) return steps[i] * p * 4;
-    return raw * 4;
+    var step = [1, 2, 2.5, 5, 10].map(function (k) { return k * p; }).filter(function (v) { return v >= raw; })[0];
+    if (max <= 0) step = 0.25;
+    return {
+      max: step * 4 * div,
+      label: function (v) {
+        if (v === 0) return '0';
+        var x = v / div;
+        return (Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(3)))) + ' ' + UNITS[u] + '/s';
+      },
+    };
+  }
+
+  /** The x span: the data so far rounded up to a whole minute, at most the window. */
+  function xSpan(t) {
+    var have = t.times.length ? t.times[t.times.length - 1] - t.times[0] : 0;
+    return Math.min(t.windowMs, Math.max(60000, Math.ceil(have / 60000) * 60000));
   }
 
   function sized(canvas) {
@@ -212,10 +230,12 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     var plotW = c.w - pad.left - pad.right;
     var plotH = c.h - pad.top - pad.bottom;
     ctx.clearRect(0, 0, c.w, c.h);
-    var max = niceMax(Math.max.apply(null, [0].concat(t.total.in, t.total.out)));
+    var scale = yScale(Math.max.apply(null, [0].concat(t.total.in, t.total.out)));
+    var max = scale.max;
+    var span = xSpan(t);
     var end = m.now;
-    var start = end - t.windowMs;
-    var x = function (time) { return pad.left + ((time - start) / t.windowMs) * plotW; };
+    var start = end - span;
+    var x = function (time) { return pad.left + ((time - start) / span) * plotW; };
     var y = function (v) { return pad.top + plotH - (v / max) * plotH; };
     ctx.font = '11px system-ui, sans-serif';
     ctx.fillStyle = COLORS.axis;
@@ -227,17 +247,18 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       ctx.strokeStyle = COLORS.grid;
       ctx.lineWidth = 1;
       ctx.beginPath(); ctx.moveTo(pad.left, gy); ctx.lineTo(pad.left + plotW, gy); ctx.stroke();
-      ctx.fillText(rate(v), pad.left - 8, gy);
+      ctx.fillText(scale.label(v), pad.left - 8, gy);
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
-    var minutes = Math.round(t.windowMs / 60000);
-    for (var k = 0; k <= minutes; k++) {
-      var tx = x(start + k * 60000);
+    var tick = span <= 60000 ? 10000 : span <= 180000 ? 30000 : 60000;
+    for (var ago = span; ago >= 0; ago -= tick) {
+      var tx = Math.round(x(end - ago)) + 0.5;
       ctx.strokeStyle = COLORS.grid;
-      ctx.beginPath(); ctx.moveTo(Math.round(tx) + 0.5, pad.top); ctx.lineTo(Math.round(tx) + 0.5, pad.top + plotH); ctx.stroke();
-      ctx.fillText(k === minutes ? 'now' : '−' + (minutes - k) + ' min', tx, pad.top + plotH + 6);
+      ctx.beginPath(); ctx.moveTo(tx, pad.top); ctx.lineTo(tx, pad.top + plotH); ctx.stroke();
+      ctx.fillText(ago === 0 ? 'now' : '−' + (ago % 60000 ? ago / 1000 + ' s' : ago / 60000 + ' min'), tx, pad.top + plotH + 6);
     }
+    $('chart-span').textContent = 'last ' + (span / 60000) + ' min (keeps ' + Math.round(t.windowMs / 60000) + ')';
     if (t.times.length < 2) {
       ctx.fillStyle = COLORS.axis;
       ctx.textBaseline = 'middle';
@@ -246,8 +267,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     }
     var gap = t.intervalMs * 2.5;
     var base = pad.top + plotH;
+    ctx.save();
+    ctx.beginPath(); ctx.rect(pad.left, pad.top - 2, plotW, plotH + 4); ctx.clip();
     line(ctx, t.times, t.total.in, x, y, gap, COLORS.in, 'rgba(31,111,235,0.10)', base);
     line(ctx, t.times, t.total.out, x, y, gap, COLORS.out, null, base);
+    ctx.restore();
     $('legend-in').textContent = 'in ' + rate(last(t.total.in));
     $('legend-out').textContent = 'out ' + rate(last(t.total.out));
   }

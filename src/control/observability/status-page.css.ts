@@ -42,9 +42,10 @@ section > h2 .hint { font-weight: 400; color: var(--muted); font-size: 12px; }
 .chart { padding: 8px 10px 4px; }
 .chart canvas { width: 100%; height: 200px; display: block; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 6px 12px; text-align: left; border-bottom: 1px solid #eaeef2; white-space: nowrap; }
+.scroll { overflow-x: auto; }
+th, td { padding: 6px 10px; text-align: left; border-bottom: 1px solid #eaeef2; white-space: nowrap; }
 th { font-size: 11px; text-transform: uppercase; letter-spacing: .5px; color: var(--muted);
-  font-weight: 600; background: #fbfcfd; }
+  font-weight: 600; background: #fbfcfd; white-space: normal; vertical-align: bottom; line-height: 1.25; }
 td.num, th.num { text-align: right; }
 tbody tr:hover { background: #f6f8fa; }
 tbody tr:last-child td { border-bottom: none; }
@@ -64,7 +65,8 @@ tbody tr:last-child td { border-bottom: none; }
 .group h3 { margin: 0; padding: 8px 14px; font-size: 14px; display: flex; align-items: center; gap: 10px; }
 .group h3 .detail { font-weight: 400; color: var(--muted); font-size: 12px; }
 tr.is-down td { background: #fff5f5; }
-.err { color: var(--down); max-width: 260px; overflow: hidden; text-overflow: ellipsis; }
+.err { color: var(--down); white-space: normal; min-width: 160px; max-width: 320px; overflow-wrap: anywhere; font-size: 12.5px; }
+td .sub { color: var(--muted); font-size: 11.5px; }
 canvas.spark { width: 120px; height: 26px; display: block; }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding-bottom: 16px; }
 `;

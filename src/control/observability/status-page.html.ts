@@ -55,7 +55,7 @@ export function renderStatusPage(model: StatusModel, nonce: string): string {
   <div class="banner" id="banner" role="alert"></div>
   <div class="cards" id="cards"></div>
   <section>
-    <h2>Throughput <span class="hint">all listeners, bytes per second, last ${Math.round(model.throughput.windowMs / 60000)} minutes</span>
+    <h2>Throughput <span class="hint">all listeners, bytes per second, <span id="chart-span"></span></span>
       <span class="legend"><span><span class="swatch in"></span><span id="legend-in">in</span></span><span><span class="swatch out"></span><span id="legend-out">out</span></span></span>
     </h2>
     <div class="chart"><canvas id="chart" role="img" aria-label="throughput chart"></canvas></div>

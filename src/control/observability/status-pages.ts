@@ -21,6 +21,35 @@ const ROUTES = new Map<string, 'page' | 'status' | 'metrics'>([
   ['/metrics', 'metrics'],
 ]);
 
+/** The routes above as OpenAPI path items, for the controller's OpenAPI document. */
+export const STATUS_OPENAPI_PATHS: Record<string, unknown> = {
+  '/': {
+    get: {
+      summary: 'live status page (HTML); a browser logs in once with /?token=TOKEN (sets a cookie)',
+      responses: { 200: { description: 'the page' }, 303: { description: 'logged in' } },
+    },
+  },
+  '/status': {
+    get: {
+      summary: 'the live status page (HTML)',
+      responses: { 200: { description: 'the page' } },
+    },
+  },
+  '/api/v1/status': {
+    get: {
+      summary:
+        'the status model the page polls: listeners, upstreams, server groups, sessions, throughput',
+      responses: { 200: { description: 'StatusModel (JSON)' } },
+    },
+  },
+  '/metrics': {
+    get: {
+      summary: 'Prometheus metrics (text exposition format 0.0.4)',
+      responses: { 200: { description: 'metrics' } },
+    },
+  },
+};
+
 const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',

@@ -1,0 +1,210 @@
+import { VproxyError } from '../../../src/fd/errors.js';
+import { OVERHEAD } from './wire.js';
+
+/**
+ * Tunables of a KCP control block and the named presets vproxy uses (spec apps.md §1.10).
+ * Without a preset the defaults are the C reference's (ikcp.c), so a bare block behaves like
+ * `ikcp_create` + nothing else.
+ */
+
+/** How the sender limits what it puts on the wire. */
+export type CongestionMode =
+  /** The reference behaviour: window-based (cwnd unless `noCwnd`), bursts once per flush. */
+  | 'classic'
+  /**
+   * Our extension: a delivery-rate estimator (BBR-like) sets a pacing rate and an in-flight cap,
+   * and each flush releases only what the rate allows since the previous one. Wire-identical.
+   */
+  | 'pacing';
+
+export interface KcpTunables {
+  /** Stream mode: messages merge into a byte stream, frg is always 0. */
+  stream: boolean;
+  /** Low-latency RTO: no rto/8 extra on first timeout, rto grows by half on each timeout. */
+  nodelay: boolean;
+  /** Flush cadence of update() in ms, clamped to [10, 5000] like the reference. */
+  interval: number;
+  /** Fast retransmit after this many later ACKs (0 = off). */
+  resend: number;
+  /** Ignore the congestion window when sending (kcptun's `nc`). It is still computed. */
+  noCwnd: boolean;
+  /** Send window in segments. */
+  sndWnd: number;
+  /** Receive window in segments (what we advertise when the queue is empty). */
+  rcvWnd: number;
+  /** Largest datagram produced, header included; mss = mtu − 24. */
+  mtu: number;
+  /** RTO floor in ms. */
+  minRto: number;
+  /** A segment transmitted this many times marks the link dead. */
+  deadLink: number;
+  /** Fast retransmit only while a segment's transmit count ≤ this (≤ 0 = unlimited). */
+  fastLimit: number;
+  /** Count fast-acks only for segments sent no later than the acked one (newer C option). */
+  fastAckConserve: boolean;
+  /** Sending discipline; `classic` is the reference behaviour. */
+  congestion: CongestionMode;
+  /**
+   * Our extension: while the receive buffer has a gap, repeat the previous flush's ACKs once,
+   * so one lost ACK datagram (up to mtu/24 ACKs) does not cause a burst of spurious fast
+   * retransmissions. Costs 24 bytes per repeated ACK on the reverse path.
+   */
+  ackRepeat: boolean;
+}
+
+export type KcpPresetName = 'normal' | 'fast1' | 'fast2' | 'fast3' | 'fast4';
+
+/**
+ * vproxy's presets (spec §1.10). nodelay/interval/resend/nc of normal..fast3 equal kcptun's
+ * normal/fast/fast2/fast3 ((0,40,2,1), (0,30,2,1), (1,20,2,1), (1,10,2,1)); fast4 is vproxy's
+ * default (resend 1, interval 5 clamped to 10). minRto is vproxy's explicit override, which is
+ * lower than kcptun's for normal/fast1 (kcptun keeps 100 when nodelay is off). Windows are
+ * 1024/1024 and mtu 1250 (mss 1226) as in vproxy; kcptun uses mtu 1350.
+ */
+export const PRESETS: Readonly<Record<KcpPresetName, Readonly<Partial<KcpTunables>>>> = {
+  normal: {
+    nodelay: false,
+    interval: 40,
+    resend: 2,
+    noCwnd: true,
+    sndWnd: 1024,
+    rcvWnd: 1024,
+    mtu: 1250,
+    minRto: 100,
+  },
+  fast1: {
+    nodelay: false,
+    interval: 30,
+    resend: 2,
+    noCwnd: true,
+    sndWnd: 1024,
+    rcvWnd: 1024,
+    mtu: 1250,
+    minRto: 60,
+  },
+  fast2: {
+    nodelay: true,
+    interval: 20,
+    resend: 2,
+    noCwnd: true,
+    sndWnd: 1024,
+    rcvWnd: 1024,
+    mtu: 1250,
+    minRto: 30,
+  },
+  fast3: {
+    nodelay: true,
+    interval: 10,
+    resend: 2,
+    noCwnd: true,
+    sndWnd: 1024,
+    rcvWnd: 1024,
+    mtu: 1250,
+    minRto: 30,
+  },
+  fast4: {
+    nodelay: true,
+    interval: 10,
+    resend: 1,
+    noCwnd: true,
+    sndWnd: 1024,
+    rcvWnd: 1024,
+    mtu: 1250,
+    minRto: 30,
+  },
+};
+
+/**
+ * The C reference's defaults (ikcp_create). fastAckConserve is on as in the current ikcp.c
+ * (IKCP_FASTACK_CONSERVE) and kcp-go: without it, ACKs for segments sent before a fast
+ * retransmission count again and burn the fastLimit on spurious resends, so a lost resend
+ * then waits for the RTO.
+ */
+export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
+  stream: false,
+  nodelay: false,
+  interval: 100,
+  resend: 0,
+  noCwnd: false,
+  sndWnd: 32,
+  rcvWnd: 128,
+  mtu: 1400,
+  minRto: 100,
+  deadLink: 20,
+  fastLimit: 5,
+  fastAckConserve: true,
+  congestion: 'classic',
+  ackRepeat: false,
+};
+
+export interface KcpOptions extends Partial<KcpTunables> {
+  /** Start from a named preset; explicit fields override it. */
+  preset?: KcpPresetName;
+}
+
+export function isPresetName(name: string): name is KcpPresetName {
+  return Object.hasOwn(PRESETS, name);
+}
+
+/**
+ * Merges reference defaults, the preset and explicit fields, then validates. When `nodelay` is
+ * set but `minRto` is not, minRto follows the reference's nodelay rule (30 with, 100 without).
+ */
+export function resolveTunables(options: KcpOptions = {}): KcpTunables {
+  const { preset, ...explicit } = options;
+  if (preset !== undefined && !isPresetName(preset)) {
+    throw new VproxyError('ERR_KCP_CONFIG', `unknown KCP preset ${JSON.stringify(preset)}`);
+  }
+  const base = preset === undefined ? {} : PRESETS[preset];
+  const merged: KcpTunables = { ...REFERENCE_DEFAULTS, ...base, ...dropUndefined(explicit) };
+  if (explicit.minRto === undefined && base.minRto === undefined) {
+    merged.minRto = merged.nodelay ? 30 : 100;
+  }
+  return validateTunables(merged);
+}
+
+/** Applies `changes` on top of `current`, validating the result (used for runtime changes). */
+export function updateTunables(current: KcpTunables, changes: Partial<KcpTunables>): KcpTunables {
+  return validateTunables({ ...current, ...dropUndefined(changes) });
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(o) as (keyof T)[]) {
+    if (o[key] !== undefined) out[key] = o[key];
+  }
+  return out;
+}
+
+function validateTunables(t: KcpTunables): KcpTunables {
+  checkInt('interval', t.interval, 0, 0x7fffffff);
+  checkInt('resend', t.resend, 0, 0x7fffffff);
+  checkInt('sndWnd', t.sndWnd, 1, 0xffff);
+  checkInt('rcvWnd', t.rcvWnd, 1, 0xffff);
+  checkInt('mtu', t.mtu, 50, 0xffff);
+  checkInt('minRto', t.minRto, 1, 60000);
+  checkInt('deadLink', t.deadLink, 1, 0x7fffffff);
+  checkInt('fastLimit', t.fastLimit, -0x80000000, 0x7fffffff);
+  for (const key of ['stream', 'nodelay', 'noCwnd', 'fastAckConserve', 'ackRepeat'] as const) {
+    if (typeof t[key] !== 'boolean') invalid(key, t[key], 'a boolean');
+  }
+  if (t.congestion !== 'classic' && t.congestion !== 'pacing') {
+    invalid('congestion', t.congestion, "'classic' or 'pacing'");
+  }
+  return { ...t, interval: Math.min(5000, Math.max(10, t.interval)) };
+}
+
+function checkInt(name: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    invalid(name, v, `an integer in [${min}, ${max}]`);
+  }
+}
+
+function invalid(name: string, v: unknown, want: string): never {
+  throw new VproxyError('ERR_KCP_CONFIG', `KCP ${name} must be ${want}, got ${String(v)}`);
+}
+
+/** Payload bytes per segment for a given mtu. */
+export function mssOf(mtu: number): number {
+  return mtu - OVERHEAD;
+}

@@ -1,0 +1,203 @@
+import type { Address } from '../../src/fd/address.js';
+import { awaitReady } from '../../src/fd/deadline.js';
+import { type ErrorCode, isVproxyError, VproxyError } from '../../src/fd/errors.js';
+import type { ConnectOptions, Transport } from '../../src/fd/transport.js';
+import type { MuxOptions, PoolOptions } from './config.js';
+import { MuxSession } from './session.js';
+import type { MuxStream } from './stream.js';
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const RETRYABLE: readonly ErrorCode[] = [
+  'ERR_MUX_RESET',
+  'ERR_MUX_LIMIT',
+  'ERR_MUX_SESSION_CLOSED',
+];
+
+/** One pooled session, or the promise of one while its inner connection is being made. */
+class Entry {
+  /** Resolves once the session's handshake is done. */
+  ready!: Promise<MuxSession>;
+  session: MuxSession | null = null;
+  /** connect() calls that picked this entry and have not opened their stream yet. */
+  reserved = 0;
+  idleTimer: NodeJS.Timeout | null = null;
+  dead = false;
+}
+
+/**
+ * The client sessions to one target. The inner connection is made lazily, on
+ * the first connect(); sessions are reused while healthy and dropped when they
+ * fail or drain, so the next connect() opens a fresh one. With `sessions=N`
+ * streams are spread over up to N sessions (least loaded first); with
+ * `streams-per-session=M` another session is opened once every one carries M.
+ */
+export class SessionPool {
+  readonly #inner: Transport;
+  readonly #address: Address;
+  readonly #mux: MuxOptions;
+  readonly #pool: PoolOptions;
+  readonly #entries: Entry[] = [];
+  readonly #onEmpty: () => void;
+
+  constructor(
+    inner: Transport,
+    address: Address,
+    mux: MuxOptions,
+    pool: PoolOptions,
+    onEmpty: () => void,
+  ) {
+    this.#inner = inner;
+    this.#address = address;
+    this.#mux = mux;
+    this.#pool = pool;
+    this.#onEmpty = onEmpty;
+  }
+
+  /** Sessions alive or being set up (for tests and status pages). */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  sessions(): MuxSession[] {
+    return this.#entries.flatMap((e) => (e.session === null ? [] : [e.session]));
+  }
+
+  /** Open a stream, waiting for its SYN-ACK; one retry on a fresh session if it was refused. */
+  async open(options: ConnectOptions): Promise<MuxStream> {
+    const started = Date.now();
+    try {
+      return await this.#openOnce(options, options.timeoutMs);
+    } catch (err) {
+      // A session that started draining (GOAWAY), hit its peer's stream limit or
+      // died under us refuses new streams: worth one more try on a fresh session.
+      if (!RETRYABLE.some((code) => isVproxyError(err, code)) || options.signal?.aborted) {
+        throw err;
+      }
+      const left =
+        options.timeoutMs === undefined
+          ? undefined
+          : Math.max(1, options.timeoutMs - (Date.now() - started));
+      return this.#openOnce(options, left);
+    }
+  }
+
+  async #openOnce(options: ConnectOptions, timeoutMs: number | undefined): Promise<MuxStream> {
+    let stream: MuxStream | undefined;
+    let gaveUp = false;
+    const entry = this.#pick(timeoutMs);
+    entry.reserved++;
+    const ready = (async () => {
+      let session: MuxSession;
+      try {
+        session = await entry.ready;
+      } finally {
+        entry.reserved--;
+      }
+      if (gaveUp) return;
+      stream = session.openStream();
+      this.#busy(entry);
+      await connected(stream);
+    })();
+    const { host, port } = this.#address;
+    await awaitReady(
+      ready,
+      { timeoutMs, signal: options.signal },
+      `mux stream to ${host}:${port}`,
+      () => {
+        gaveUp = true;
+        stream?.destroy();
+      },
+    );
+    return stream as MuxStream;
+  }
+
+  /** The least loaded usable entry, or a new one when fewer than `sessions` are usable. */
+  #pick(timeoutMs: number | undefined): Entry {
+    let best: Entry | null = null;
+    let usable = 0;
+    let bestLoad = Infinity;
+    for (const entry of this.#entries) {
+      const session = entry.session;
+      if (entry.dead || (session !== null && !session.canOpen)) continue;
+      const load = (session?.localStreamCount ?? 0) + entry.reserved;
+      if (load >= this.#pool.streamsPerSession) continue;
+      usable++;
+      if (load < bestLoad) {
+        best = entry;
+        bestLoad = load;
+      }
+    }
+    if (best !== null && usable >= this.#pool.sessions) return best;
+    return this.#create(timeoutMs);
+  }
+
+  #create(timeoutMs: number | undefined): Entry {
+    const entry = new Entry();
+    entry.ready = (async () => {
+      // Shared by every caller that picks this entry: no one caller's signal may abort it.
+      const fd = await this.#inner.connect(this.#address, {
+        timeoutMs: timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      });
+      const session = MuxSession.client(fd, this.#mux);
+      entry.session = session;
+      session.once('close', () => this.#remove(entry));
+      session.on('goaway', () => this.#remove(entry));
+      session.on('idle', () => this.#idle(entry));
+      await session.whenReady();
+      return session;
+    })();
+    entry.ready.catch(() => this.#remove(entry));
+    this.#entries.push(entry);
+    return entry;
+  }
+
+  #busy(entry: Entry): void {
+    if (entry.idleTimer !== null) clearTimeout(entry.idleTimer);
+    entry.idleTimer = null;
+  }
+
+  #idle(entry: Entry): void {
+    const ms = this.#pool.sessionIdleMs;
+    if (ms <= 0 || entry.dead) return;
+    this.#busy(entry);
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = null;
+      if (entry.session !== null && entry.session.streamCount === 0 && entry.reserved === 0) {
+        this.#remove(entry);
+        void entry.session.close();
+      }
+    }, ms).unref();
+  }
+
+  /** Forget an entry (a draining session still serves the streams it has). */
+  #remove(entry: Entry): void {
+    entry.dead = true;
+    this.#busy(entry);
+    const at = this.#entries.indexOf(entry);
+    if (at >= 0) this.#entries.splice(at, 1);
+    if (this.#entries.length === 0) this.#onEmpty();
+  }
+}
+
+/** Resolves on 'connect' (SYN-ACK); rejects on 'error' or a close without it. */
+function connected(stream: MuxStream): Promise<void> {
+  if (!stream.connecting) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off('connect', onConnect);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onConnect = () => done();
+    const onError = (err: Error) => done(err);
+    const onClose = () =>
+      done(
+        new VproxyError('ERR_MUX_SESSION_CLOSED', `mux stream ${stream.id} closed while opening`),
+      );
+    stream.on('connect', onConnect);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
+}
