@@ -1,4 +1,5 @@
 import { Registry } from '../src/fd/registry.js';
+import { kcpTransport } from './kcp/index.js';
 import { muxLayer } from './mux/index.js';
 import { tcpTransport } from './tcp/index.js';
 import { tlsLayer } from './tls/index.js';
@@ -8,6 +9,7 @@ import { udpTransport } from './udp/index.js';
 export function createDefaultRegistry(): Registry {
   return new Registry()
     .registerTransport(tcpTransport)
+    .registerTransport(kcpTransport())
     .registerDatagram(udpTransport)
     .registerLayer(tlsLayer())
     .registerLayer(muxLayer());

@@ -1,0 +1,80 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+
+/**
+ * A UDP forwarder on 127.0.0.1 between KCP clients and a server at `targetPort`, dropping a
+ * fraction of datagrams at random in both directions. Each client source address gets its
+ * own upstream socket, so the server sees one peer per client, as without the relay.
+ * `blackhole()` silently drops everything from then on (a peer that vanished).
+ */
+export class LossyRelay {
+  readonly #front: Socket;
+  readonly #targetPort: number;
+  readonly #upstreams = new Map<string, Socket>();
+  loss: number;
+  dropped = 0;
+  forwarded = 0;
+  #blackholed = false;
+  port = 0;
+
+  private constructor(targetPort: number, loss: number) {
+    this.#targetPort = targetPort;
+    this.loss = loss;
+    this.#front = createSocket('udp4');
+    this.#front.on('message', (msg, from) => this.#fromClient(msg, from));
+    this.#front.on('error', () => {});
+  }
+
+  static async start(targetPort: number, loss: number): Promise<LossyRelay> {
+    const relay = new LossyRelay(targetPort, loss);
+    relay.#front.bind(0, '127.0.0.1');
+    await once(relay.#front, 'listening');
+    relay.port = relay.#front.address().port;
+    return relay;
+  }
+
+  blackhole(): void {
+    this.#blackholed = true;
+  }
+
+  #drop(): boolean {
+    if (this.#blackholed || Math.random() < this.loss) {
+      this.dropped++;
+      return true;
+    }
+    this.forwarded++;
+    return false;
+  }
+
+  #fromClient(msg: Buffer, from: RemoteInfo): void {
+    const key = `${from.address}:${from.port}`;
+    let up = this.#upstreams.get(key);
+    if (up === undefined) {
+      const socket = createSocket('udp4');
+      socket.on('error', () => {});
+      socket.on('message', (back) => {
+        if (!this.#drop()) this.#front.send(back, from.port, from.address);
+      });
+      socket.connect(this.#targetPort, '127.0.0.1');
+      this.#upstreams.set(key, socket);
+      up = socket;
+      // Datagrams sent before 'connect' would throw: hold this one until then.
+      socket.once('connect', () => {
+        if (!this.#drop()) socket.send(msg);
+      });
+      return;
+    }
+    if (this.#drop()) return;
+    try {
+      up.send(msg);
+    } catch {
+      // not connected yet: drop, like a lossy link
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = [this.#front, ...this.#upstreams.values()];
+    this.#upstreams.clear();
+    await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+}

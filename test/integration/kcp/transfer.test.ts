@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServerFD } from '../../../src/fd/server-fd.js';
+import { ProxyEngine } from '../../../src/proxy/proxy.js';
+import { RoundRobinPicker } from '../../../src/proxy/round-robin.js';
+import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { LossyRelay } from './lossy-relay.js';
+
+// tcp → proxy → kcp → proxy → tcp echo, sha256-checked both ways, over real UDP on loopback:
+// 100 MB lossless, 100 MB with 5% of the datagrams dropped at random in each direction by a
+// relay, and 20 MB encrypted with 5% loss.
+
+const MB = 1024 * 1024;
+const registry = createDefaultRegistry();
+let baseline: string[];
+let echo: { server: Server; port: number; sockets: Set<Socket> };
+
+beforeAll(async () => {
+  baseline = snapshotSockets();
+  echo = await startEchoServer();
+});
+
+afterAll(async () => {
+  await stopServer(echo.server, echo.sockets);
+  await expectNoLeakedSockets(baseline, 8000);
+});
+
+interface Chain {
+  readonly front: ServerFD;
+  readonly engines: ProxyEngine[];
+  readonly relay: LossyRelay | null;
+}
+
+/** kcp server (→ tcp echo) and a tcp front (→ kcp, through the relay when loss > 0). */
+async function chain(loss: number | null, query: string): Promise<Chain> {
+  const kcpServer = await registry.listen(`kcp://127.0.0.1:0${query}`);
+  const back = new ProxyEngine({
+    server: kcpServer,
+    registry,
+    picker: new RoundRobinPicker([`tcp://127.0.0.1:${echo.port}`]),
+  });
+  const relay = loss === null ? null : await LossyRelay.start(kcpServer.address().port, loss);
+  const kcpPort = relay?.port ?? kcpServer.address().port;
+  const front = await registry.listen('tcp://127.0.0.1:0');
+  const forward = new ProxyEngine({
+    server: front,
+    registry,
+    picker: new RoundRobinPicker([
+      `kcp://127.0.0.1:${kcpPort}${query}${query ? '&' : '?'}session-idle=50`,
+    ]),
+  });
+  return { front, engines: [forward, back], relay };
+}
+
+async function moveThrough(c: Chain, bytes: number): Promise<number> {
+  const started = performance.now();
+  const client = await registry.connect(`tcp://127.0.0.1:${c.front.address().port}`);
+  const [sent, received] = await Promise.all([writeRandom(client, bytes), hashUntilEnd(client)]);
+  const seconds = (performance.now() - started) / 1000;
+  expect(received.bytes).toBe(bytes);
+  expect(received.sha256).toBe(sent);
+  if (!client.destroyed) await once(client, 'close');
+  for (const engine of c.engines) await engine.close();
+  await c.relay?.close();
+  return seconds;
+}
+
+describe('tcp → kcp → tcp through the proxy engine', () => {
+  it('moves 100 MB each way byte-exact on a clean link', async () => {
+    const c = await chain(null, '');
+    const s = await moveThrough(c, 100 * MB);
+    console.log(
+      `kcp lossless: 100 MB each way in ${s.toFixed(2)} s = ${((100 * 8) / s).toFixed(0)} Mbit/s per direction`,
+    );
+    expect(c.engines[0]?.stats().bytesIn).toBe(100 * MB);
+  }, 60_000);
+
+  it('moves 100 MB each way byte-exact with 5% loss in both directions', async () => {
+    const c = await chain(0.05, '?ack-repeat=1');
+    const relay = c.relay as LossyRelay;
+    const s = await moveThrough(c, 100 * MB);
+    console.log(
+      `kcp 5% loss: 100 MB each way in ${s.toFixed(2)} s = ${((100 * 8) / s).toFixed(0)} Mbit/s per direction; relay dropped ${relay.dropped} of ${relay.dropped + relay.forwarded}`,
+    );
+    expect(relay.dropped).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('moves 20 MB with 5% loss and encryption', async () => {
+    const c = await chain(0.05, '?key=s3cret&mode=fast4');
+    const s = await moveThrough(c, 20 * MB);
+    console.log(`kcp 5% loss + secretbox: 20 MB each way in ${s.toFixed(2)} s`);
+  }, 60_000);
+});

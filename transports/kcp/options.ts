@@ -1,0 +1,120 @@
+import type { Address } from '../../src/fd/address.js';
+import { VproxyError } from '../../src/fd/errors.js';
+import { boolOption, intOption, stringOption } from '../../src/fd/options.js';
+import type { OptionSpec } from '../../src/fd/transport.js';
+import {
+  type CongestionMode,
+  type KcpOptions,
+  type KcpPresetName,
+  mssOf,
+  PRESETS,
+} from './arq/index.js';
+import { SEAL_OVERHEAD } from './crypto.js';
+import type { SessionConfig } from './session/session.js';
+
+// Names chosen not to collide with the mux layer's (window, ping, max-streams, …), which
+// `kcp://` also reads, since kcp:// is mux over KCP sessions.
+export const KCP_OPTIONS: readonly OptionSpec[] = [
+  { name: 'mode', description: 'kcp: preset normal|fast|fast2|fast3|fast4 (default fast3)' },
+  { name: 'mtu', description: 'kcp: largest UDP payload in bytes, encryption included (1350)' },
+  { name: 'sndwnd', description: 'kcp: send window in segments (preset: 1024)' },
+  { name: 'rcvwnd', description: 'kcp: receive window in segments (preset: 1024)' },
+  { name: 'congestion', description: 'kcp: classic (reference) or pacing (BBR-like) (classic)' },
+  { name: 'ack-repeat', description: 'kcp: repeat ACKs once while a gap is open (0)' },
+  { name: 'key', description: 'kcp: passphrase; datagrams sealed with secretbox (default: none)' },
+  {
+    name: 'dead-link',
+    description: 'kcp: the link is dead once a segment was sent this many times (20)',
+  },
+  {
+    name: 'idle-timeout',
+    description: 'kcp: fail a session after this many ms of silence (60000)',
+  },
+  { name: 'close-timeout', description: 'kcp: ms a clean close waits for ACKs (5000)' },
+  { name: 'max-sessions', description: 'kcp listener: most sessions at once (1024)' },
+  {
+    name: 'session-buffer',
+    description: 'kcp: cap on bytes one session buffers, lowers both windows (unlimited)',
+  },
+  { name: 'rcvbuf', description: 'kcp: SO_RCVBUF bytes of the UDP socket (4 MiB)' },
+  { name: 'sndbuf', description: 'kcp: SO_SNDBUF bytes of the UDP socket (4 MiB)' },
+];
+
+export interface KcpAddressOptions {
+  readonly session: SessionConfig;
+  readonly key: string | undefined;
+  readonly maxSessions: number;
+  readonly rcvbuf: number;
+  readonly sndbuf: number;
+}
+
+const MODES: Record<string, KcpPresetName> = {
+  normal: 'normal',
+  fast: 'fast1',
+  fast1: 'fast1',
+  fast2: 'fast2',
+  fast3: 'fast3',
+  fast4: 'fast4',
+};
+const MiB = 1024 * 1024;
+const parsed = new WeakMap<Address, KcpAddressOptions>();
+
+function invalid(address: Address, name: string, expected: string): never {
+  throw new VproxyError(
+    'ERR_OPTION_INVALID',
+    `option "${name}=${address.options[name]}" of a ${address.scheme} address: expected ${expected}`,
+  );
+}
+
+/** Reads and validates every kcp option of an address (cached per Address object). */
+export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
+  const cached = parsed.get(address);
+  if (cached !== undefined) return cached;
+  const modeText = address.options.mode ?? 'fast3';
+  const preset = MODES[modeText];
+  if (preset === undefined) invalid(address, 'mode', 'one of normal, fast, fast2, fast3, fast4');
+  const congestion = address.options.congestion ?? 'classic';
+  if (congestion !== 'classic' && congestion !== 'pacing') {
+    invalid(address, 'congestion', 'classic or pacing');
+  }
+  const key = stringOption(address, 'key');
+  // The UDP payload stays within `mtu`: the arq's segments shrink by the seal overhead.
+  const mtu = intOption(address, 'mtu', 1350, 128, 65_000);
+  const arqMtu = key === undefined ? mtu : mtu - SEAL_OVERHEAD;
+  let sndWnd = intOption(address, 'sndwnd', PRESETS[preset].sndWnd ?? 1024, 1, 65_535);
+  let rcvWnd = intOption(address, 'rcvwnd', PRESETS[preset].rcvWnd ?? 1024, 1, 65_535);
+  const budget = intOption(address, 'session-buffer', 0, 0, 2 ** 40);
+  if (budget > 0) {
+    // Everything a session holds lives in its windows: split the budget between them.
+    const segments = Math.floor(budget / mssOf(arqMtu));
+    if (segments < 2)
+      invalid(address, 'session-buffer', `at least two segments (${2 * mssOf(arqMtu)} bytes)`);
+    const total = sndWnd + rcvWnd;
+    if (total > segments) {
+      sndWnd = Math.max(1, Math.floor((segments * sndWnd) / total));
+      rcvWnd = Math.max(1, segments - sndWnd);
+    }
+  }
+  const kcp: KcpOptions = {
+    preset,
+    mtu: arqMtu,
+    sndWnd,
+    rcvWnd,
+    congestion: congestion as CongestionMode,
+    ackRepeat: boolOption(address, 'ack-repeat', false),
+    deadLink: intOption(address, 'dead-link', 20, 2, 1000),
+  };
+  const options: KcpAddressOptions = {
+    session: {
+      kcp,
+      idleTimeoutMs: intOption(address, 'idle-timeout', 60_000, 0, 86_400_000),
+      closeTimeoutMs: intOption(address, 'close-timeout', 5_000, 0, 3_600_000),
+    },
+    key,
+    maxSessions: intOption(address, 'max-sessions', 1024, 1, 1 << 20),
+    rcvbuf: intOption(address, 'rcvbuf', 4 * MiB, 0, 1 << 30),
+    sndbuf: intOption(address, 'sndbuf', 4 * MiB, 0, 1 << 30),
+  };
+  parsed.set(address, options);
+  return options;
+}
