@@ -14,6 +14,7 @@ import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { BACKS, FRONTS } from './matrix.js';
 
 // Socks5Server with real curl (and our own socks5 client over tls): backends
 // only by default, domain names routed to server groups, auth, UDP ASSOCIATE.
@@ -133,27 +134,38 @@ describe('Socks5Server with curl', () => {
   });
 });
 
-describe.each(['tcp', 'tls'] as const)('Socks5Server listening on %s', (front) => {
-  it('carries 20 MB byte-exact through our own socks5 client', async () => {
-    const echo = await startEchoServer();
-    const s5 = await start({
-      allowNonBackend: true,
-      address:
-        front === 'tls'
-          ? `tls://127.0.0.1:0?cert=${certs.cert}&cert-key=${certs.key}`
-          : '127.0.0.1:0',
-    });
-    const fd = await registry.connect(
-      front === 'tls'
-        ? `tls://localhost:${s5.bound().port}?ca=${certs.caCert}`
-        : `127.0.0.1:${s5.bound().port}`,
-    );
-    await socks5Connect(fd, { target: { host: '127.0.0.1', port: echo.port } });
-    const [sent, got] = await Promise.all([writeRandom(fd, 20 * 1024 * 1024), hashUntilEnd(fd)]);
-    expect(got.sha256).toBe(sent);
-    await s5.close();
-    await stopServer(echo.server, echo.sockets);
-  });
+describe.each(FRONTS)('Socks5Server listening on $name', (front) => {
+  it.each(BACKS)(
+    'carries 8 MB byte-exact to a $name target through our own socks5 client',
+    async (back) => {
+      const echo = await registry.listen(back.listen(certs));
+      echo.on('connection', (fd) => {
+        fd.on('error', () => {});
+        fd.pipe(fd);
+      });
+      // A kcp target is a backend of the upstream (socks5 requests name host:port only).
+      const sg = new ServerGroup({
+        name: 'echo-target',
+        healthCheck: { timeoutMs: 200, periodMs: 1000, up: 1, down: 1, check: { kind: 'none' } },
+      });
+      sg.add('echo', back.dial(certs, echo.address().port));
+      const ups = new Upstream('ups-echo');
+      ups.add(sg);
+      const s5 = await Socks5Server.start({
+        name: 's5',
+        address: front.listen(certs),
+        upstream: ups,
+        registry,
+      });
+      const fd = await registry.connect(front.dial(certs, s5.bound().port));
+      await socks5Connect(fd, { target: { host: '127.0.0.1', port: echo.address().port } });
+      const [sent, got] = await Promise.all([writeRandom(fd, 8 * 1024 * 1024), hashUntilEnd(fd)]);
+      expect(got.sha256).toBe(sent);
+      await s5.close();
+      await sg.close();
+      await echo.close();
+    },
+  );
 });
 
 describe('Socks5Server UDP ASSOCIATE', () => {
