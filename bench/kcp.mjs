@@ -1,0 +1,254 @@
+// KCP benchmark (issue 3): our kcp:// transport against plain TCP (cubic, bbr) and kcptun.
+//   (a) loopback single-stream throughput: tcp direct, vproxy tcp→tcp, ours tcp→kcp→tcp,
+//       kcptun tcp→kcp→tcp (all inside one private namespace);
+//   (b) over ../shared/tools/linkem.py (25 ms one-way, 50 Mbit/s, loss 0/1/2/5 %): goodput and
+//       time to move BENCH_MB (default 10) from a sender in namespace A to a receiver in B;
+//   (c) CPU seconds per GB of the proxy processes (utime+stime from /proc/PID/stat).
+// Every cell is the median of BENCH_RUNS runs (default 3); each transfer has a hard deadline
+// (BENCH_TIMEOUT_S, default 60 s; a transfer cut by it counts what arrived so far).
+//
+// Our rows need `kcp` registered in the build; until then they print "not available yet".
+// Needs root, python3, iproute2, /dev/net/tun and kcptun (apt-get install -y kcptun).
+// Run: npm run bench:kcp        (= npm run build && node bench/kcp.mjs)
+// Smoke run: BENCH_RUNS=1 BENCH_MB=2 node bench/kcp.mjs
+// Other env: BENCH_LOOP_MB (loopback transfer, default 20 × BENCH_MB), BENCH_LOSSES
+// (default 0,1,2,5), BENCH_LINKEM_RT (SCHED_FIFO priority for linkem, default 10, 0 = off),
+// BENCH_KCP_QUERY (extra options for our rows, e.g. window=1048576 for the mux stream window).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { NotAvailable, RECV_PORT, startPath, VPROXY } from './lib/kcp-paths.mjs';
+import { printLink, printLoopback, printTargets } from './lib/kcp-report.mjs';
+import { inNs, makeLink, nsExec } from './lib/netns.mjs';
+import {
+  cpuSeconds,
+  isInterrupted,
+  log,
+  machineLine,
+  median,
+  requireTool,
+  runMain,
+  startChild,
+  stopChild,
+  waitOutput,
+} from './lib/procs.mjs';
+
+const MB = 1e6;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const LINK_BYTES = Math.round(Number(process.env.BENCH_MB ?? 10) * MB);
+const LOOP_BYTES = Math.round(Number(process.env.BENCH_LOOP_MB ?? (20 * LINK_BYTES) / MB) * MB);
+const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 60) * 1000;
+const LOSSES = (process.env.BENCH_LOSSES ?? '0,1,2,5').split(',').map(Number);
+const LINK = { delayMs: 25, rateMbit: 50, queueMs: 100 };
+const PUMP = fileURLToPath(new URL('./lib/pump.mjs', import.meta.url));
+const PUMP_CC = fileURLToPath(new URL('./lib/pump-send-cc.py', import.meta.url));
+const DIST_REGISTRY = new URL('../dist/transports/default-registry.js', import.meta.url);
+
+const sumCpu = (procs) => procs.reduce((s, c) => s + cpuSeconds(c), 0);
+
+/**
+ * Move `bytes` from a fresh sender in ns.client to a fresh receiver in ns.server through
+ * `path`. Time = receiver's last byte − sender's start (one monotonic clock for both).
+ */
+async function transfer(ns, path, bytes) {
+  const node = process.execPath;
+  const recvArgs = [PUMP, 'recv', '0.0.0.0', RECV_PORT, bytes];
+  const receiver = startChild('receiver', ...inNs(ns.server, node, recvArgs));
+  let sender = null;
+  try {
+    await waitOutput(receiver, /READY/);
+    const cpu0 = sumCpu(path.procs);
+    // TCP rows pin the congestion control per socket (python sender), the rest use Node.
+    sender = path.cc
+      ? startChild(
+          'sender',
+          ...inNs(ns.client, 'python3', [PUMP_CC, path.host, path.port, bytes, path.cc]),
+        )
+      : startChild('sender', ...inNs(ns.client, node, [PUMP, 'send', path.host, path.port, bytes]));
+    try {
+      await waitOutput(receiver, /RESULT .*\n/, TIMEOUT_MS);
+    } catch (err) {
+      if (receiver.exit) throw err;
+      receiver.proc.kill('SIGUSR2'); // deadline: take the partial count
+      await waitOutput(receiver, /RESULT .*\n/, 5000);
+    }
+    const cpu = sumCpu(path.procs) - cpu0;
+    const r = JSON.parse(/RESULT (.*)\n/.exec(receiver.output)[1]);
+    const t0 = /T0 (\d+)/.exec(sender.output)?.[1];
+    if (!t0) throw new Error(`sender printed no T0: ${sender.output}`);
+    const cc = /CC (\w+)/.exec(sender.output)?.[1];
+    if (path.cc && cc !== path.cc) throw new Error(`sender's socket uses ${cc}, not ${path.cc}`);
+    const seconds = Number(BigInt(r.tLast) - BigInt(t0)) / 1e9;
+    const error = r.error ?? (r.bytes !== bytes ? `got ${r.bytes} of ${bytes} bytes` : undefined);
+    if (error && error !== 'timeout') log(`   !! ${error}; sender said: ${sender.output.trim()}`);
+    return { bytes: r.bytes, seconds, error, cpuPerGB: cpu / (bytes / 1e9) };
+  } finally {
+    await stopChild(sender);
+    await stopChild(receiver);
+  }
+}
+
+/** RUNS transfers through one started path; medians of rate, time and CPU per GB. */
+async function measure(label, ns, path, bytes) {
+  const runs = [];
+  for (let i = 1; i <= RUNS; i++) {
+    const dead = path.procs.find((c) => c.exit);
+    if (dead) throw new Error(`${dead.name} died: ${dead.output.trim().slice(-500)}`);
+    const r = await transfer(ns, path, bytes);
+    const mbit = (r.bytes * 8) / r.seconds / 1e6;
+    log(
+      `   ${label} run ${i}/${RUNS}: ${mbit.toFixed(1)} Mbit/s, ${r.seconds.toFixed(2)} s` +
+        `${r.error ? ` (${r.error})` : ''}${path.procs.length ? `, ${r.cpuPerGB.toFixed(1)} CPU s/GB` : ''}`,
+    );
+    runs.push({ ...r, mbit });
+  }
+  return {
+    mbit: median(runs.map((r) => r.mbit)),
+    // A run cut by the deadline has no completion time: it sorts last (Infinity).
+    seconds: median(runs.map((r) => (r.error ? Number.POSITIVE_INFINITY : r.seconds))),
+    cpuPerGB: path.procs.length ? median(runs.map((r) => r.cpuPerGB)) : null,
+    failures: runs.filter((r) => r.error).length,
+  };
+}
+
+/** Is `kcp` registered in the built registry? Also its option names (for the query string). */
+async function kcpStatus() {
+  try {
+    const { createDefaultRegistry } = await import(DIST_REGISTRY);
+    const transport = createDefaultRegistry().resolve('kcp');
+    return { available: true, options: transport.options.map((o) => o.name) };
+  } catch (err) {
+    return { available: false, reason: err.message.split('\n')[0] };
+  }
+}
+
+/** Query strings for our rows: fast3, windows 1024, and a pacing row if the option exists. */
+function ourVariants(kcp) {
+  const opt = (re) => kcp.options?.find((n) => re.test(n));
+  const parts = ['mode=fast3'];
+  const snd = opt(/^snd-?wnd$/i);
+  const rcv = opt(/^rcv-?wnd$/i);
+  if (snd) parts.push(`${snd}=1024`);
+  if (rcv) parts.push(`${rcv}=1024`);
+  if (process.env.BENCH_KCP_QUERY) parts.push(process.env.BENCH_KCP_QUERY);
+  const base = parts.join('&');
+  const variants = [{ label: 'ours kcp fast3', path: 'ours', kcpQuery: base }];
+  const congestion = opt(/^congestion$/i);
+  if (!kcp.available || congestion) {
+    const q = `${base}&${congestion ?? 'congestion'}=pacing`;
+    variants.push({ label: 'ours kcp fast3 pacing', path: 'ours', kcpQuery: q });
+  }
+  return variants;
+}
+
+/** Start a path, measure it, stop it; a missing kcp transport becomes a marked row. */
+async function measureRow(row, ns, serverIp, bytes, kcp) {
+  if (row.path === 'ours' && !kcp.available) return { unavailable: true };
+  let path;
+  try {
+    const where = { clientNs: ns.client, serverNs: ns.server, serverIp };
+    path = await startPath(row.path, { ...where, kcpQuery: row.kcpQuery });
+  } catch (err) {
+    if (err instanceof NotAvailable) {
+      kcp.available = false;
+      return { unavailable: true };
+    }
+    log(`   !! ${row.label} failed to start: ${err.message}`);
+    return { failed: err.message.split('\n')[0] };
+  }
+  try {
+    return await measure(row.label, ns, { ...path, cc: row.cc }, bytes);
+  } catch (err) {
+    if (isInterrupted()) throw err;
+    log(`   !! ${row.label} failed: ${err.message}`);
+    return { failed: err.message.split('\n')[0] };
+  } finally {
+    await path.stop();
+  }
+}
+
+function environment(kcp, ccAvailable) {
+  const q = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8' }).stdout?.trim() || '?';
+  const kcptun = q('dpkg-query', ['-W', '-f', '\x24{Version}', 'kcptun']);
+  return [
+    `kernel ${release()}, ${machineLine()}`,
+    `kcptun ${kcptun} (Debian package; the binary reports "${q('kcptun-client', ['--version'])}")`,
+    `tcp_available_congestion_control: ${ccAvailable.join(' ')} (TCP rows set it per socket); net.core.rmem_max ${q('sysctl', ['-n', 'net.core.rmem_max'])}`,
+    `our kcp: ${kcp.available ? `registered, options: ${kcp.options.join(', ')}` : `not available yet (${kcp.reason})`}`,
+    `link: linkem ${LINK.delayMs} ms one-way, ${LINK.rateMbit} Mbit/s, drop-tail queue ${LINK.queueMs} ms, random loss per direction; transfer ${LINK_BYTES / MB} MB; loopback ${LOOP_BYTES / MB} MB; median of ${RUNS}; deadline ${TIMEOUT_MS / 1000} s per transfer`,
+  ].join('\n');
+}
+
+async function main() {
+  if (process.getuid() !== 0) throw new Error('needs root (network namespaces)');
+  requireTool('kcptun-client', ['--version'], 'kcptun');
+  requireTool('python3', ['--version'], 'python3');
+  if (!existsSync(VPROXY)) throw new Error(`${VPROXY} missing; run npm run build first`);
+  const kcp = await kcpStatus();
+  const ccAvailable = spawnSync('sysctl', ['-n', 'net.ipv4.tcp_available_congestion_control'], {
+    encoding: 'utf8',
+  })
+    .stdout.trim()
+    .split(/\s+/);
+  const hasBbr = ccAvailable.includes('bbr');
+  console.log(environment(kcp, ccAvailable));
+
+  const id = process.pid;
+  const rt = Number(process.env.BENCH_LINKEM_RT ?? 10);
+  const link = makeLink({ nsA: `kcpbA${id}`, nsB: `kcpbB${id}`, rt });
+  const nsDefaultCc = nsExec(link.nsA, 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control']);
+  console.log(`namespace default congestion control (loopback legs): ${nsDefaultCc}`);
+
+  // (a) loopback, everything inside namespace A.
+  const loopNs = { client: link.nsA, server: link.nsA };
+  const loopRows = [
+    { label: 'tcp direct (no proxy)', path: 'tcp' },
+    { label: 'vproxy simple tcp→tcp', path: 'vproxy' },
+    ...ourVariants(kcp).map((v) => ({ ...v, label: `${v.label} (tcp→kcp→tcp)` })),
+    { label: 'kcptun fast3 (tcp→kcp→tcp)', path: 'kcptun' },
+  ];
+  const loop = [];
+  for (const row of loopRows) {
+    log(`== loopback: ${row.label}`);
+    loop.push({ ...row, r: await measureRow(row, loopNs, '127.0.0.1', LOOP_BYTES, kcp) });
+  }
+
+  // (b) + (c) over the emulated link, sender in A, receiver in B.
+  const linkNs = { client: link.nsA, server: link.nsB };
+  const linkRows = [
+    { label: 'TCP cubic', path: 'tcp', cc: 'cubic' },
+    { label: 'TCP bbr', path: 'tcp', cc: 'bbr', unavailable: !hasBbr },
+    { label: 'kcptun fast3', path: 'kcptun' },
+    ...ourVariants(kcp),
+  ];
+  const cells = [];
+  for (const lossPct of LOSSES) {
+    for (const row of linkRows) {
+      if (row.unavailable) {
+        cells.push({ row, lossPct, r: { unavailable: true } });
+        continue;
+      }
+      log(`== link loss ${lossPct}%: ${row.label}`);
+      const em = await link.start({ ...LINK, lossPct });
+      let r;
+      let counters;
+      try {
+        r = await measureRow(row, linkNs, link.addrB, LINK_BYTES, kcp);
+      } finally {
+        counters = await em.stop();
+      }
+      cells.push({ row, lossPct, r, counters });
+    }
+  }
+  link.teardown();
+
+  console.log('');
+  printLoopback(loop, LOOP_BYTES);
+  console.log('');
+  printLink(cells, linkRows, LOSSES, LINK_BYTES);
+  console.log('');
+  printTargets(loop, cells, linkRows, LOSSES);
+}
+
+await runMain(main);
