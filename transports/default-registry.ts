@@ -4,6 +4,7 @@ import { muxLayer } from './mux/index.js';
 import { tcpTransport } from './tcp/index.js';
 import { tlsLayer } from './tls/index.js';
 import { udpTransport } from './udp/index.js';
+import { wsLayer } from './ws/index.js';
 
 /** A registry with every transport and layer this build ships. */
 export function createDefaultRegistry(): Registry {
@@ -12,5 +13,7 @@ export function createDefaultRegistry(): Registry {
     .registerTransport(kcpTransport())
     .registerDatagram(udpTransport)
     .registerLayer(tlsLayer())
-    .registerLayer(muxLayer());
+    .registerLayer(muxLayer())
+    .registerLayer(wsLayer())
+    .registerAlias('wss', 'ws+tls+tcp');
 }
