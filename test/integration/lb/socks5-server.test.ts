@@ -13,7 +13,7 @@ import { decodeUdpHeader, encodeUdpDatagram } from '../../../src/protocols/socks
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 import { BACKS, FRONTS } from './matrix.js';
 
 // Socks5Server with real curl (and our own socks5 client over tls): backends
