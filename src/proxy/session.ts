@@ -1,4 +1,4 @@
-import { formatAddress } from '../fd/address.js';
+import { formatAddress, formatHostPort } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import { abortStream, describePeer, type StreamFD } from '../fd/stream-fd.js';
 import type { Admission } from './admission.js';
@@ -55,6 +55,9 @@ export class Session {
   #connectError: Error | undefined;
   #resolveClosed!: (err: Error | undefined) => void;
   readonly #limits: SessionLimits;
+  // Read once while the sockets are open: a closed socket no longer knows its addresses.
+  readonly #clientText: string;
+  #backendLocalText: string | null = null;
 
   constructor(
     id: number,
@@ -68,6 +71,7 @@ export class Session {
     this.choice = choice;
     this.admission = admission;
     this.#limits = limits;
+    this.#clientText = describePeer(client);
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -98,6 +102,9 @@ export class Session {
     }
     this.#backend = backend;
     this.#state = 'established';
+    if (backend.localAddress !== undefined) {
+      this.#backendLocalText = formatHostPort(backend.localAddress, backend.localPort ?? 0);
+    }
     this.#watch(backend);
     if (preamble !== null) backend.write(preamble);
     this.admission.connected?.(backend);
@@ -128,10 +135,9 @@ export class Session {
     const backend = this.#backend;
     return {
       id: this.id,
-      client: describePeer(this.client),
+      client: this.#clientText,
       target: formatAddress(this.choice.address),
-      backendLocal:
-        backend?.localAddress === undefined ? null : `${backend.localAddress}:${backend.localPort}`,
+      backendLocal: this.#backendLocalText,
       state: this.#state,
       startedAt: this.startedAt,
       bytesFromClient: this.client.bytesRead,

@@ -254,3 +254,20 @@ describe('backend preamble and buffer bounds', () => {
     },
   );
 });
+
+describe('session snapshots', () => {
+  it('a closed session still names its client and backend', async () => {
+    const { proxy, dial } = await start({
+      picker: { pick: () => ({ address: parseAddress(`127.0.0.1:${echo.port}`) }) },
+    });
+    const closed = once(proxy, 'sessionClosed');
+    const client = await dial();
+    const port = client.localPort;
+    client.end('x');
+    await readAll(client);
+    const [info] = (await closed) as [{ client: string; backendLocal: string | null }];
+    expect(info.client).toBe(`127.0.0.1:${port}`);
+    expect(info.backendLocal).toMatch(/^127\.0\.0\.1:\d+$/);
+    await proxy.close();
+  });
+});
