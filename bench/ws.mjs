@@ -213,7 +213,7 @@ async function runBench() {
       {
         label: 'tcp -> ws raw -> tcp',
         exit: `ws://${HOST}:0/t`,
-        entry: (p) => `ws://${HOST}:${p}/t?mode=raw`,
+        entry: (p) => `ws://${HOST}:${p}/t?ws-mode=raw`,
       },
       {
         label: 'tcp -> tls -> tcp (reference for wss)',
@@ -228,7 +228,7 @@ async function runBench() {
       {
         label: 'tcp -> wss raw -> tcp',
         exit: `wss://${HOST}:0/t?${tls}`,
-        entry: (p) => `wss://127.0.0.1:${p}/t?mode=raw&ca=${cert}`,
+        entry: (p) => `wss://127.0.0.1:${p}/t?ws-mode=raw&ca=${cert}`,
       },
     ];
 

@@ -14,7 +14,8 @@ export const CLOSE_TIMEOUT_MS = 5000;
 
 export const WS_OPTIONS: readonly OptionSpec[] = [
   {
-    name: 'mode',
+    // Not plain `mode`: every layer of a stack reads one query string, and kcp's `mode` picks its preset.
+    name: 'ws-mode',
     description:
       'client: framed (default; bytes travel in binary messages, passes strict gateways) or raw ' +
       '(after the upgrade, one 10-byte max-length frame header, then raw bytes)',
@@ -136,7 +137,7 @@ function hostHeader(address: Address, kind: string): string {
 }
 
 /** Options that only mean something on one side; on the other they are most likely a mistake. */
-const CLIENT_ONLY = ['mode', 'mask', 'host', 'headers', 'subprotocol'];
+const CLIENT_ONLY = ['ws-mode', 'mask', 'host', 'headers', 'subprotocol'];
 const LISTENER_ONLY = ['raw-subprotocols'];
 
 function rejectOptions(address: Address, names: readonly string[], side: string): void {
@@ -152,8 +153,8 @@ function rejectOptions(address: Address, names: readonly string[], side: string)
 
 export function clientSettings(address: Address, kind: string): ClientSettings {
   rejectOptions(address, LISTENER_ONLY, 'listeners');
-  const modeText = address.options.mode ?? 'framed';
-  if (modeText !== 'framed' && modeText !== 'raw') invalid(address, 'mode', 'framed or raw');
+  const modeText = address.options['ws-mode'] ?? 'framed';
+  if (modeText !== 'framed' && modeText !== 'raw') invalid(address, 'ws-mode', 'framed or raw');
   const subprotocol =
     stringOption(address, 'subprotocol') ?? (modeText === 'raw' ? RAW_SUBPROTOCOL : '');
   if (subprotocol !== '' && !TOKEN.test(subprotocol)) {

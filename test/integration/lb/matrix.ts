@@ -27,7 +27,13 @@ export const KCP: Endpoint = {
   dial: (_c, p) => `kcp://127.0.0.1:${p}?mode=fast3`,
 };
 
+export const WS: Endpoint = {
+  name: 'ws',
+  listen: () => 'ws://127.0.0.1:0/lb',
+  dial: (_c, p) => `ws://127.0.0.1:${p}/lb`,
+};
+
 /** Where LBs listen in the matrix. */
-export const FRONTS: readonly Endpoint[] = [TCP, TLS, KCP];
+export const FRONTS: readonly Endpoint[] = [TCP, TLS, KCP, WS];
 /** Where their backends are. */
 export const BACKS: readonly Endpoint[] = [TCP, KCP];

@@ -77,7 +77,7 @@ beforeAll(async () => {
   port = server.address().port;
   good = [
     await registry.connect(`ws://127.0.0.1:${port}/tunnel`),
-    await registry.connect(`ws://127.0.0.1:${port}/tunnel?mode=raw`),
+    await registry.connect(`ws://127.0.0.1:${port}/tunnel?ws-mode=raw`),
   ];
   // A raw client is ready before the server has read its header: wait for both ends.
   await bothAccepted;
@@ -228,7 +228,7 @@ describe('a ws listener given bad input', () => {
       expect(reply.toString()).toMatch(/^HTTP\/1\.1 401 [\s\S]*WWW-Authenticate: Basic realm="ws"/);
       for (const mode of ['framed', 'raw']) {
         const fd = await registry.connect(
-          `ws://127.0.0.1:${port}/tunnel?mode=${mode}&headers=X-Token:open-sesame`,
+          `ws://127.0.0.1:${port}/tunnel?ws-mode=${mode}&headers=X-Token:open-sesame`,
         );
         await echoes(fd);
         fd.destroy();
@@ -330,7 +330,7 @@ describe('a ws client given a bad server', () => {
       const mutePort = (mute.address() as { port: number }).port;
       const started = Date.now();
       const err = await registry
-        .connect(`ws://127.0.0.1:${mutePort}/?mode=${mode}`, { timeoutMs: 200 })
+        .connect(`ws://127.0.0.1:${mutePort}/?ws-mode=${mode}`, { timeoutMs: 200 })
         .then(
           () => null,
           (e: Error) => e,

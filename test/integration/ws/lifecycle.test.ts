@@ -33,7 +33,7 @@ async function throughTunnel(
   run: (client: StreamFD) => Promise<void>,
 ) {
   const exit = await startExit(registry, 'ws://127.0.0.1:0/', `tcp://127.0.0.1:${backend.port}`);
-  const entry = await startEntry(registry, `ws://127.0.0.1:${exit.port}/?mode=${mode}`);
+  const entry = await startEntry(registry, `ws://127.0.0.1:${exit.port}/?ws-mode=${mode}`);
   const client = await registry.connect(`tcp://127.0.0.1:${entry.port}`);
   try {
     await run(client);

@@ -82,7 +82,7 @@ describe.skipIf(!hasNginx)(title, () => {
   }, 60_000);
 
   it('raw mode carries 100 MB each way', async () => {
-    const entry = await startEntry(registry, `ws://127.0.0.1:${nginx.port}/tunnel?mode=raw`);
+    const entry = await startEntry(registry, `ws://127.0.0.1:${nginx.port}/tunnel?ws-mode=raw`);
     try {
       const client = await registry.connect(`tcp://127.0.0.1:${entry.port}`);
       // Before anything can end it: 'close' may follow 'end' within the same tick.

@@ -78,7 +78,7 @@ describe('raw mode, listener side', () => {
   });
 
   it('lets our raw client speak the WebSocks subprotocol (server answers after our header)', async () => {
-    const fd = await registry.connect(`ws://127.0.0.1:${port}/?mode=raw&subprotocol=socks5`);
+    const fd = await registry.connect(`ws://127.0.0.1:${port}/?ws-mode=raw&subprotocol=socks5`);
     fd.end('through socks5-style raw mode');
     expect((await readAll(fd)).toString()).toBe('through socks5-style raw mode');
   });
@@ -119,7 +119,7 @@ describe('raw mode, client side', () => {
     await once(fake, 'listening');
     try {
       const fakePort = (fake.address() as { port: number }).port;
-      const fd = await registry.connect(`ws://127.0.0.1:${fakePort}/?mode=raw`);
+      const fd = await registry.connect(`ws://127.0.0.1:${fakePort}/?ws-mode=raw`);
       expect((await readAll(fd)).toString()).toBe('from the server');
       expect((clientHeader as Buffer | null)?.equals(MAX_LENGTH_FRAME)).toBe(true);
       expect(fd.bytesRead).toBe('from the server'.length);

@@ -61,7 +61,7 @@ describe.each(cases)('100 MB tcp -> $scheme ($mode) -> tcp', ({ scheme, mode }) 
     const host = '127.0.0.1';
     const entry = await startEntry(
       registry,
-      `${scheme}://${host}:${exit.port}/tunnel?mode=${mode}${tls}`,
+      `${scheme}://${host}:${exit.port}/tunnel?ws-mode=${mode}${tls}`,
     );
     // Which mode each accepted stream came in with, by client port (other
     // clients of this listener, if any, do not disturb the count).
@@ -120,7 +120,7 @@ describe('ws stream counters and identity', () => {
       const tls = scheme === 'wss' ? `&ca=${certs.caCert}` : '';
       const host = '127.0.0.1';
       const client = await registry.connect(
-        `${scheme}://${host}:${exit.port}/tunnel?mode=${mode}${tls}`,
+        `${scheme}://${host}:${exit.port}/tunnel?ws-mode=${mode}${tls}`,
       );
       // Before anything can end it: 'close' may follow 'end' within the same tick.
       const closed = once(client, 'close');

@@ -44,8 +44,8 @@ describe('ws client settings', () => {
   });
 
   it('raw mode offers the vproxy-raw subprotocol unless told otherwise', () => {
-    expect(client('ws://h:1?mode=raw').subprotocol).toBe(RAW_SUBPROTOCOL);
-    expect(client('ws://h:1?mode=raw&subprotocol=socks5').subprotocol).toBe('socks5');
+    expect(client('ws://h:1?ws-mode=raw').subprotocol).toBe(RAW_SUBPROTOCOL);
+    expect(client('ws://h:1?ws-mode=raw&subprotocol=socks5').subprotocol).toBe('socks5');
   });
 
   it('reads host, headers, mask and timing options', () => {
@@ -61,7 +61,7 @@ describe('ws client settings', () => {
   });
 
   it('names the bad option and value', () => {
-    invalid(() => client('ws://h:1?mode=fast'), 'mode=fast');
+    invalid(() => client('ws://h:1?ws-mode=fast'), 'ws-mode=fast');
     invalid(() => client('ws://h:1?mask=maybe'), 'mask=maybe');
     invalid(() => client('ws://h:1?max-payload=100'), 'max-payload=100');
     invalid(() => client('ws://h:1?ping-interval=-1'), 'ping-interval');
@@ -108,7 +108,7 @@ describe('ws listener settings', () => {
   });
 
   it('rejects client-only options', () => {
-    invalid(() => server('ws://0.0.0.0:80?mode=raw'), 'clients only');
+    invalid(() => server('ws://0.0.0.0:80?ws-mode=raw'), 'clients only');
     invalid(() => server('ws://0.0.0.0:80?raw-subprotocols=a%20b'), 'raw-subprotocols');
   });
 });
@@ -129,7 +129,7 @@ describe('ws in the default registry', () => {
     await expect(registry.connect('ws://127.0.0.1:9/?nope=1')).rejects.toMatchObject({
       code: 'ERR_OPTION_UNKNOWN',
     });
-    await expect(registry.connect('ws://127.0.0.1:9/?mode=nope')).rejects.toMatchObject({
+    await expect(registry.connect('ws://127.0.0.1:9/?ws-mode=nope')).rejects.toMatchObject({
       code: 'ERR_OPTION_INVALID',
     });
   });
