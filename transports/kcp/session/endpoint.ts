@@ -1,9 +1,9 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { isIPv6 } from 'node:net';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
 import { CMD_PUSH } from '../arq/index.js';
 import { type DatagramCipher, MAX_SKEW_MS, NonceSource, saltKey } from '../crypto.js';
+import { DatagramSlab } from './datagram-slab.js';
 import { type KcpScheduler, sharedScheduler } from './scheduler.js';
 import {
   CMD_CLOSE,
@@ -12,7 +12,9 @@ import {
   KcpSession,
   type SessionConfig,
   type SessionHost,
+  SessionState,
 } from './session.js';
+import { makeUdpSocket, type UdpSocket } from './udp-socket.js';
 
 export interface EndpointOptions {
   readonly session: SessionConfig;
@@ -59,6 +61,12 @@ export class KcpEndpoint implements SessionHost {
   readonly #sessions = new Map<string, KcpSession>();
   readonly #closedSalts = new Map<string, number>();
   readonly #connected: boolean;
+  readonly #slab = new DatagramSlab();
+  /**
+   * The session of the last datagram: a transfer is a run of datagrams from one peer, and
+   * matching it here skips building the string key of the session map per datagram.
+   */
+  #last: KcpSession | null = null;
   #onAccept: ((session: KcpSession) => void) | null;
   #closing = false;
   #socketClosed: Promise<void> | null = null;
@@ -89,18 +97,18 @@ export class KcpEndpoint implements SessionHost {
     options: EndpointOptions,
     onAccept: (session: KcpSession) => void,
   ): Promise<KcpEndpoint> {
-    const socket = makeSocket(host, options);
-    socket.bind(port, host);
-    await settle(socket, 'listening');
-    return new KcpEndpoint(socket, options, false, onAccept);
+    const udp = makeUdpSocket(host, options);
+    udp.socket.bind(port, host);
+    await settle(udp, 'listening');
+    return new KcpEndpoint(udp.socket, options, false, onAccept);
   }
 
   /** A client socket connected to `ip:port` (an IP literal). */
   static async connect(ip: string, port: number, options: EndpointOptions): Promise<KcpEndpoint> {
-    const socket = makeSocket(ip, options);
-    socket.connect(port, ip);
-    await settle(socket, 'connect');
-    return new KcpEndpoint(socket, options, true, null);
+    const udp = makeUdpSocket(ip, options);
+    udp.socket.connect(port, ip);
+    await settle(udp, 'connect');
+    return new KcpEndpoint(udp.socket, options, true, null);
   }
 
   address(): BoundAddress {
@@ -132,7 +140,7 @@ export class KcpEndpoint implements SessionHost {
     const out =
       cipher !== null && session.nonces !== null
         ? cipher.seal(buf, len, session.nonces)
-        : Buffer.from(buf.subarray(0, len));
+        : this.#slab.copy(buf, len);
     this.stats.datagramsOut++;
     if (this.#connected) this.#socket.send(out);
     else this.#socket.send(out, session.peer.port, session.peer.host);
@@ -143,6 +151,7 @@ export class KcpEndpoint implements SessionHost {
       ? keyOfConv(session.conv)
       : keyOf(session.peer.host, session.peer.port, session.conv);
     if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+    if (this.#last === session) this.#last = null;
     if (this.#connected) {
       // Linger: if our CLOSE was lost, the peer's next retransmission gets another one.
       this.#linger ??= setTimeout(() => void this.#closeSocket(), CLIENT_LINGER_MS);
@@ -192,20 +201,34 @@ export class KcpEndpoint implements SessionHost {
       return;
     }
     const conv = readU32(plain, 0);
-    const key = this.#connected ? keyOfConv(conv) : keyOf(rinfo.address, rinfo.port, conv);
-    let session = this.#sessions.get(key);
-    if (session === undefined) {
-      session = this.#accept(plain, rinfo, conv, key);
-      if (session === undefined) return;
-    } else if (
-      cipher !== null &&
-      session.replay !== null &&
-      !session.replay.accept(cipher.lastNonce)
-    ) {
+    let session = this.#last;
+    if (session === null || !this.#isFrom(session, conv, rinfo)) {
+      const key = this.#connected ? keyOfConv(conv) : keyOf(rinfo.address, rinfo.port, conv);
+      session = this.#sessions.get(key) ?? null;
+      if (session === null) {
+        // A new session (its replay window has seen this datagram) or nothing at all.
+        const accepted = this.#accept(plain, rinfo, conv, key);
+        if (accepted === undefined) return;
+        this.#last = accepted;
+        accepted.input(plain);
+        return;
+      }
+      this.#last = session;
+    }
+    if (cipher !== null && session.replay !== null && !session.replay.accept(cipher.lastNonce)) {
       cipher.stats.dropReplayed++;
       return;
     }
     session.input(plain);
+  }
+
+  /** Whether a datagram with `conv` from `rinfo` belongs to `session` (map lookup skipped). */
+  #isFrom(session: KcpSession, conv: number, rinfo: RemoteInfo): boolean {
+    return (
+      session.conv === conv &&
+      session.state !== SessionState.Closed &&
+      (this.#connected || (session.peer.port === rinfo.port && session.peer.host === rinfo.address))
+    );
   }
 
   #accept(plain: Uint8Array, rinfo: RemoteInfo, conv: number, key: string): KcpSession | undefined {
@@ -275,21 +298,14 @@ export class KcpEndpoint implements SessionHost {
   }
 }
 
-function makeSocket(host: string, options: EndpointOptions): Socket {
-  return createSocket({
-    type: isIPv6(host) ? 'udp6' : 'udp4',
-    ...(options.rcvbuf > 0 ? { recvBufferSize: options.rcvbuf } : {}),
-    ...(options.sndbuf > 0 ? { sendBufferSize: options.sndbuf } : {}),
-  });
-}
-
-async function settle(socket: Socket, event: 'listening' | 'connect'): Promise<void> {
+async function settle(udp: UdpSocket, event: 'listening' | 'connect'): Promise<void> {
   try {
-    await once(socket, event);
+    await once(udp.socket, event);
   } catch (err) {
-    socket.close();
+    udp.socket.close();
     throw err;
   }
+  udp.enableFastLookup();
 }
 
 function keyOf(host: string, port: number, conv: number): string {
