@@ -162,17 +162,21 @@ export abstract class SessionCore
     if (this.phase === Phase.Closed) return Promise.reject(this.closedError());
     return new Promise((resolve, reject) => {
       const onReady = () => {
-        this.off('close', onClose);
+        this.#readyWaiters.delete(onFail);
         resolve();
       };
-      const onClose = () => {
+      // Rejected as soon as the session fails, not when the inner stream has
+      // finally closed (that can take the whole linger time over a lossy transport).
+      const onFail = (err: Error) => {
         this.off('ready', onReady);
-        reject(this.closedError());
+        reject(err);
       };
       this.once('ready', onReady);
-      this.once('close', onClose);
+      this.#readyWaiters.add(onFail);
     });
   }
+
+  readonly #readyWaiters = new Set<(err: Error) => void>();
 
   /** Fail now: every stream errors with `err` (default ERR_CLOSED), the peer gets GOAWAY. */
   destroy(err?: Error): void {
@@ -265,6 +269,8 @@ export abstract class SessionCore
     const wasReady = this.phase === Phase.Ready;
     this.phase = Phase.Closed;
     this.#error = err;
+    for (const waiter of this.#readyWaiters) waiter(this.closedError());
+    this.#readyWaiters.clear();
     this.#stopTimers();
     this.out.clear();
     for (const stream of this.table.clear()) {
@@ -337,6 +343,8 @@ export abstract class SessionCore
   /** Clean end, nothing left to carry: end our side; the inner stream closes when both are done. */
   #end(): void {
     this.phase = Phase.Closed;
+    for (const waiter of this.#readyWaiters) waiter(this.closedError());
+    this.#readyWaiters.clear();
     this.#stopTimers();
     this.inner.end();
     this.#linger();
