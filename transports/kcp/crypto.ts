@@ -49,13 +49,17 @@ interface NaclLowLevel {
 }
 const lowlevel = (nacl as unknown as { lowlevel: NaclLowLevel }).lowlevel;
 
+// scrypt is deliberately slow (tens of ms): derive once per passphrase. Bounded, so a
+// program that cycles through many keys does not grow without limit (oldest dropped first).
 const keyCache = new Map<string, Uint8Array>();
+const KEY_CACHE_MAX = 64;
 
 /** The 32-byte secretbox key for a passphrase (memory-hard scrypt; cached per passphrase). */
 export function deriveKey(passphrase: string): Uint8Array {
   let key = keyCache.get(passphrase);
   if (key === undefined) {
     key = new Uint8Array(scryptSync(passphrase, KDF_SALT, nacl.secretbox.keyLength, KDF_PARAMS));
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value as string);
     keyCache.set(passphrase, key);
   }
   return key;
