@@ -11,11 +11,17 @@ import type { Duplex } from 'node:stream';
  * `limit` is raised to `dst`'s high-water mark: below it no 'drain' would come.
  */
 export function pump(src: Duplex, dst: Duplex, limit = 0): void {
-  const bound = Math.max(limit, dst.writableHighWaterMark);
-  src.on('data', (chunk: Buffer) => {
-    dst.write(chunk);
-    if (dst.writableLength >= bound) src.pause();
-  });
+  if (limit <= dst.writableHighWaterMark) {
+    // The common case: write()'s own answer is the bound (no extra getter per chunk).
+    src.on('data', (chunk: Buffer) => {
+      if (!dst.write(chunk)) src.pause();
+    });
+  } else {
+    src.on('data', (chunk: Buffer) => {
+      dst.write(chunk);
+      if (dst.writableLength >= limit) src.pause();
+    });
+  }
   dst.on('drain', () => src.resume());
   src.on('end', () => {
     // Both directions are done and nothing is queued: close() sends the FIN,
