@@ -52,3 +52,26 @@ export function awaitReady(
     );
   });
 }
+
+/** An AbortSignal that fires after a deadline; `cancel()` once the work is done. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  cancel(): void;
+}
+
+/**
+ * Abort `signal` with `reason()` after `timeoutMs` (0 or less: never), then run
+ * `onExpire` (e.g. destroy the stream the work reads from). One construction
+ * for every handshake deadline, so each caller only says what expiry means.
+ */
+export function deadline(timeoutMs: number, reason: () => Error, onExpire?: () => void): Deadline {
+  const abort = new AbortController();
+  const timer =
+    timeoutMs > 0
+      ? setTimeout(() => {
+          abort.abort(reason());
+          onExpire?.();
+        }, timeoutMs)
+      : undefined;
+  return { signal: abort.signal, cancel: () => clearTimeout(timer) };
+}

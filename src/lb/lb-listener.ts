@@ -13,11 +13,30 @@ export interface ListenerSettings {
   readonly securityGroup: SecurityGroup;
 }
 
-export const LISTENER_DEFAULTS = {
+const LISTENER_DEFAULTS = {
   idleTimeoutMs: 900_000,
   inBufferSize: 16_384,
   outBufferSize: 16_384,
 };
+
+/** The proxy-engine settings every listener takes from its options, defaults filled in. */
+export function engineSettings(
+  options: Partial<ListenerSettings> & { readonly connectTimeoutMs?: number },
+): {
+  idleTimeoutMs: number;
+  inBufferSize: number;
+  outBufferSize: number;
+  connectTimeoutMs?: number;
+} {
+  return {
+    idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
+    inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
+    outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
+    ...(options.connectTimeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.connectTimeoutMs }),
+  };
+}
 
 /** The security group a listener's accept handshake reads, shared so `update` applies at once. */
 export interface Access {

@@ -8,12 +8,7 @@ import { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
 import { type Admission, type ClientHandshake, TAKEN } from '../proxy/admission.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine } from '../proxy/proxy.js';
-import {
-  type Access,
-  LbListener,
-  LISTENER_DEFAULTS,
-  type ListenerSettings,
-} from './lb-listener.js';
+import { type Access, engineSettings, LbListener, type ListenerSettings } from './lb-listener.js';
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Server } from './server.js';
@@ -120,12 +115,7 @@ export class Socks5Server extends LbListener {
       handshake,
       // socks5Handshake enforces its own deadline; this one only backs it up.
       handshakeTimeoutMs: (options.handshakeTimeoutMs ?? 10_000) + 1_000,
-      idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
-      inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
-      outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
-      ...(options.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...engineSettings(options),
     });
     return new Socks5Server(options, address, engine, access, policy, relays);
   }

@@ -6,12 +6,7 @@ import { proxyHeaderFor, readProxyHeader } from '../protocols/proxy-protocol/rea
 import type { ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine } from '../proxy/proxy.js';
-import {
-  type Access,
-  LbListener,
-  LISTENER_DEFAULTS,
-  type ListenerSettings,
-} from './lb-listener.js';
+import { type Access, engineSettings, LbListener, type ListenerSettings } from './lb-listener.js';
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Upstream } from './upstream.js';
@@ -71,12 +66,7 @@ export class TcpLB extends LbListener {
       registry: options.registry,
       picker: new ServerPicker(options.upstream),
       ...(options.acceptProxyProtocol ? { handshake } : { gate }),
-      idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
-      inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
-      outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
-      ...(options.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...engineSettings(options),
       ...(version === undefined
         ? {}
         : { backendPreamble: (ctx: PickContext) => preamble(version, ctx) }),

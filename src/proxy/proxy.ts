@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { formatAddress } from '../fd/address.js';
+import { deadline } from '../fd/deadline.js';
 import { isVproxyError, VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import type { ServerFD } from '../fd/server-fd.js';
@@ -226,18 +227,18 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   async #admit(client: StreamFD): Promise<Admission | null | typeof TAKEN> {
     const handshake = this.#options.handshake;
     if (!handshake) return {};
-    const abort = new AbortController();
     const ms = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      abort.abort(new VproxyError('ERR_HANDSHAKE_TIMEOUT', `client handshake took over ${ms} ms`));
-      client.destroy();
-    }, ms);
+    const limit = deadline(
+      ms,
+      () => new VproxyError('ERR_HANDSHAKE_TIMEOUT', `client handshake took over ${ms} ms`),
+      () => client.destroy(),
+    );
     try {
-      return await handshake(client, abort.signal);
+      return await handshake(client, limit.signal);
     } catch {
       return null;
     } finally {
-      clearTimeout(timer);
+      limit.cancel();
     }
   }
 

@@ -1,3 +1,4 @@
+import { deadline } from '../../fd/deadline.js';
 import { VproxyError } from '../../fd/errors.js';
 import { describePeer, type StreamFD } from '../../fd/stream-fd.js';
 import { unmapIPv4 } from '../inet.js';
@@ -24,29 +25,23 @@ export async function readProxyHeader(
 ): Promise<ProxyHeader> {
   const { timeoutMs = 10_000, ...decode } = options;
   const spec = Object.keys(decode).length === 0 ? defaultSpec : proxyHeaderSpec(decode);
-  const abort = new AbortController();
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(
-          () =>
-            abort.abort(
-              new VproxyError(
-                'ERR_HANDSHAKE_TIMEOUT',
-                `PROXY header from ${describePeer(fd)} not complete after ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        )
-      : undefined;
+  const limit = deadline(
+    timeoutMs,
+    () =>
+      new VproxyError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `PROXY header from ${describePeer(fd)} not complete after ${timeoutMs} ms`,
+      ),
+  );
   const guard = () => {};
   fd.on('error', guard);
   try {
-    return await readFrame(fd, spec, abort.signal);
+    return await readFrame(fd, spec, limit.signal);
   } catch (err) {
     fd.destroy();
     throw err;
   } finally {
-    clearTimeout(timer);
+    limit.cancel();
     // After a failure the destroyed stream may still report its reset: keep the guard then.
     if (!fd.destroyed) fd.off('error', guard);
   }

@@ -1,3 +1,4 @@
+import { deadline } from '../../fd/deadline.js';
 import { VproxyError } from '../../fd/errors.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
 import { readFrame } from '../read-frame.js';
@@ -59,20 +60,11 @@ export async function socks5Connect(
     : null;
   const request = encodeRequest(options.command ?? 'connect', target);
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const abort = new AbortController();
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(
-          () =>
-            abort.abort(
-              new VproxyError(
-                'ERR_HANDSHAKE_TIMEOUT',
-                `socks5 handshake not done after ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        )
-      : undefined;
+  const limit = deadline(
+    timeoutMs,
+    () =>
+      new VproxyError('ERR_HANDSHAKE_TIMEOUT', `socks5 handshake not done after ${timeoutMs} ms`),
+  );
   const guard = () => {};
   fd.on('error', guard);
   try {
@@ -81,7 +73,7 @@ export async function socks5Connect(
     } else {
       fd.write(greeting);
     }
-    const selection = await readFrame(fd, methodSelectionSpec, abort.signal);
+    const selection = await readFrame(fd, methodSelectionSpec, limit.signal);
     if (selection.method !== method) {
       throw new Socks5Error(
         'ERR_SOCKS5_NO_ACCEPTABLE_METHOD',
@@ -91,7 +83,7 @@ export async function socks5Connect(
     }
     if (credentials) {
       if (!options.pipeline) fd.write(credentials);
-      const status = await readFrame(fd, authStatusSpec, abort.signal);
+      const status = await readFrame(fd, authStatusSpec, limit.signal);
       if (status.status !== AUTH_SUCCESS) {
         throw new Socks5Error(
           'ERR_SOCKS5_AUTH_FAILED',
@@ -101,7 +93,7 @@ export async function socks5Connect(
       }
     }
     if (!options.pipeline) fd.write(request);
-    const reply = await readFrame(fd, replySpec, abort.signal);
+    const reply = await readFrame(fd, replySpec, limit.signal);
     if (reply.code !== Socks5Reply.SUCCEEDED) {
       throw new Socks5Error(
         'ERR_SOCKS5_REQUEST_FAILED',
@@ -116,6 +108,6 @@ export async function socks5Connect(
     fd.destroy();
     throw err;
   } finally {
-    clearTimeout(timer);
+    limit.cancel();
   }
 }

@@ -1,3 +1,4 @@
+import { deadline } from '../../fd/deadline.js';
 import { VproxyError } from '../../fd/errors.js';
 import type { BoundAddress } from '../../fd/server-fd.js';
 import { describePeer, type StreamFD } from '../../fd/stream-fd.js';
@@ -75,20 +76,16 @@ export async function socks5Handshake(
   // Until a success reply hands the stream over, a reset must not crash the process.
   const guard = () => {};
   client.on('error', guard);
-  const abort = new AbortController();
-  const timer =
-    timeoutMs > 0
-      ? setTimeout(() => {
-          abort.abort(
-            new VproxyError(
-              'ERR_HANDSHAKE_TIMEOUT',
-              `socks5 handshake with ${describePeer(client)} not done after ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs)
-      : undefined;
+  const limit = deadline(
+    timeoutMs,
+    () =>
+      new VproxyError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `socks5 handshake with ${describePeer(client)} not done after ${timeoutMs} ms`,
+      ),
+  );
   try {
-    const greeting = await readFrame(client, greetingSpec, abort.signal);
+    const greeting = await readFrame(client, greetingSpec, limit.signal);
     const method = auth === 'none' ? Socks5Method.NO_AUTH : Socks5Method.USERNAME_PASSWORD;
     if (!greeting.methods.includes(method)) {
       throw new Socks5Error(
@@ -101,8 +98,8 @@ export async function socks5Handshake(
     client.write(encodeMethodSelection(method));
     let username: string | undefined;
     if (auth !== 'none') {
-      const credentials = await readFrame(client, authRequestSpec, abort.signal);
-      const user = await untilAborted(checkCredentials(auth, credentials), abort.signal);
+      const credentials = await readFrame(client, authRequestSpec, limit.signal);
+      const user = await untilAborted(checkCredentials(auth, credentials), limit.signal);
       if (user === null) {
         throw new Socks5Error(
           'ERR_SOCKS5_AUTH_FAILED',
@@ -114,7 +111,7 @@ export async function socks5Handshake(
       username = user;
       client.write(encodeAuthStatus(AUTH_SUCCESS));
     }
-    const request = await readFrame(client, requestSpec, abort.signal);
+    const request = await readFrame(client, requestSpec, limit.signal);
     if (!commands.has(request.command)) {
       throw new Socks5Error(
         'ERR_SOCKS5_COMMAND_NOT_SUPPORTED',
@@ -123,10 +120,10 @@ export async function socks5Handshake(
         { replyCode: Socks5Reply.COMMAND_NOT_SUPPORTED },
       );
     }
-    clearTimeout(timer);
+    limit.cancel();
     return accepted(client, request, username, guard, lingerMs);
   } catch (err) {
-    clearTimeout(timer);
+    limit.cancel();
     const error =
       err instanceof Error ? err : new VproxyError('ERR_CLOSED', `socks5 handshake: ${err}`);
     // A FIN rather than a reset even for a silent close: unread input would
