@@ -1,28 +1,16 @@
-import type { Server, Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ServerGroup } from '../../../src/lb/server-group.js';
 import { TcpLB } from '../../../src/lb/tcp-lb.js';
 import { Upstream } from '../../../src/lb/upstream.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { useEchoBackend } from '../../helpers/echo-fixture.js';
+import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 
 // TcpLB unchanged over KCP: listening on kcp://, and forwarding to a kcp:// backend.
 
 const MB = 1024 * 1024;
 const registry = createDefaultRegistry();
-let baseline: string[];
-let echo: { server: Server; port: number; sockets: Set<Socket> };
-
-beforeAll(async () => {
-  baseline = snapshotSockets();
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await stopServer(echo.server, echo.sockets);
-  await expectNoLeakedSockets(baseline, 8000);
-});
+const echo = useEchoBackend(8000);
 
 function upstreamTo(name: string, address: string): { ups: Upstream; sg: ServerGroup } {
   const sg = new ServerGroup({

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
-import type { Server, Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ServerFD } from '../../../src/fd/server-fd.js';
 import { ProxyEngine } from '../../../src/proxy/proxy.js';
 import { RoundRobinPicker } from '../../../src/proxy/round-robin.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { useEchoBackend } from '../../helpers/echo-fixture.js';
+import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 import { LossyRelay } from './lossy-relay.js';
 
 // tcp → proxy → kcp → proxy → tcp echo, sha256-checked both ways, over real UDP on loopback:
@@ -15,18 +14,7 @@ import { LossyRelay } from './lossy-relay.js';
 
 const MB = 1024 * 1024;
 const registry = createDefaultRegistry();
-let baseline: string[];
-let echo: { server: Server; port: number; sockets: Set<Socket> };
-
-beforeAll(async () => {
-  baseline = snapshotSockets();
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await stopServer(echo.server, echo.sockets);
-  await expectNoLeakedSockets(baseline, 8000);
-});
+const echo = useEchoBackend(8000);
 
 interface Chain {
   readonly front: ServerFD;

@@ -1,29 +1,17 @@
 import { once } from 'node:events';
-import type { Server, Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProxyEngine } from '../../../src/proxy/proxy.js';
 import { RoundRobinPicker } from '../../../src/proxy/round-robin.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
+import { useEchoBackend } from '../../helpers/echo-fixture.js';
+import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 
 // tcp → proxy A → mux+tcp → proxy B → tcp echo, 100 MB each way, byte-exact:
 // the proxy engine runs over a mux stream unchanged.
 
 const MB = 1024 * 1024;
 const registry = createDefaultRegistry();
-let baseline: string[];
-let echo: { server: Server; port: number; sockets: Set<Socket> };
-
-beforeAll(async () => {
-  baseline = snapshotSockets();
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await stopServer(echo.server, echo.sockets);
-  await expectNoLeakedSockets(baseline, 5000);
-});
+const echo = useEchoBackend(5000);
 
 describe('proxy engine over mux+tcp', () => {
   it('100 MB tcp → (mux+tcp) → tcp arrives byte-exact both ways', async () => {
