@@ -140,6 +140,13 @@ async function removeGroup(store: ResourceStore, cmd: Command): Promise<CommandR
   return DONE;
 }
 
+/** The group's place in the upstream, or the executor's usual not-found error. */
+function memberOf(ups: Upstream, groupName: string): void {
+  if (!ups.get(groupName)) {
+    throw new VproxyError('ERR_NOT_FOUND', `Cannot find server-group with name ${groupName}.`);
+  }
+}
+
 function groupInUpstream(store: ResourceStore, cmd: Command): CommandResult {
   const ups = mustGet(store.upstreams, 'upstream', parent(cmd));
   switch (cmd.action) {
@@ -165,13 +172,11 @@ function groupInUpstream(store: ResourceStore, cmd: Command): CommandResult {
       return DONE;
     }
     case 'update':
-      mustGet(new Map(ups.members().map((m) => [m.group.name, m])), 'server-group', name(cmd));
+      memberOf(ups, name(cmd));
       ups.update(name(cmd), { weight: Number(cmd.params.weight) });
       return DONE;
     default:
-      if (!ups.get(name(cmd))) {
-        throw new VproxyError('ERR_NOT_FOUND', `Cannot find server-group with name ${name(cmd)}.`);
-      }
+      memberOf(ups, name(cmd));
       ups.remove(name(cmd));
       return DONE;
   }
