@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { type DirectReadable, directReadable } from '../fd/direct-read.js';
 
 /**
  * Move bytes from `src` to `dst` with backpressure and half-close: once more
@@ -6,11 +7,47 @@ import type { Duplex } from 'node:stream';
  * this process, holds the excess) until `dst` drains; a FIN from `src` becomes
  * a FIN on `dst` once queued bytes are out. This is `Readable#pipe` minus its
  * error/unpipe handling (the session does that for both directions at once),
- * plus a configurable queue bound. No per-chunk allocation.
+ * plus a configurable queue bound.
  *
  * `limit` is raised to `dst`'s high-water mark: below it no 'drain' would come.
  */
 export function pump(src: Duplex, dst: Duplex, limit = 0): void {
+  const reader = directReadable(src);
+  if (reader !== null && directReadable(dst) !== null && src.readableLength === 0) {
+    pumpDirect(reader, dst, Math.max(limit, dst.writableHighWaterMark));
+  } else {
+    pumpChunks(src, dst, limit);
+  }
+  dst.on('drain', () => src.resume());
+  src.on('end', () => {
+    // Both directions are done and nothing is queued: close() sends the FIN,
+    // so skip the extra shutdown() that end() would make.
+    if (dst.readableEnded && dst.writableLength === 0) dst.destroy();
+    else dst.end();
+  });
+  src.resume();
+}
+
+/**
+ * TCP to TCP (the load balancer's hot path): each read is written from the
+ * source's read buffer. Most writes finish inside write() (the kernel took the
+ * bytes); only when some are left queued does the source read into new memory
+ * next. `dst` is a TCP socket, whose queue holds exactly what a write has not
+ * finished, so `writableLength` tells whether the chunk is still referenced.
+ */
+function pumpDirect(reader: DirectReadable, dst: Duplex, bound: number): void {
+  reader.setDirectSink((chunk) => {
+    dst.write(chunk);
+    const queued = dst.writableLength;
+    if (queued === 0) return true;
+    reader.retainReadBuffer();
+    // At or above the bound write() answered false, so a 'drain' will resume us.
+    return queued < bound;
+  });
+}
+
+/** Any other pair: through the source's Readable side. No per-chunk allocation. */
+function pumpChunks(src: Duplex, dst: Duplex, limit: number): void {
   if (limit <= dst.writableHighWaterMark) {
     // The common case: write()'s own answer is the bound (no extra getter per chunk).
     src.on('data', (chunk: Buffer) => {
@@ -22,14 +59,6 @@ export function pump(src: Duplex, dst: Duplex, limit = 0): void {
       if (dst.writableLength >= limit) src.pause();
     });
   }
-  dst.on('drain', () => src.resume());
-  src.on('end', () => {
-    // Both directions are done and nothing is queued: close() sends the FIN,
-    // so skip the extra shutdown() that end() would make.
-    if (dst.readableEnded && dst.writableLength === 0) dst.destroy();
-    else dst.end();
-  });
-  src.resume();
 }
 
 /** Flush what is queued on `fd`, send FIN, then destroy it (its peer has gone). */

@@ -4,6 +4,7 @@ import type { Address } from '../../src/fd/address.js';
 import { awaitReady } from '../../src/fd/deadline.js';
 import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
 import type { ConnectOptions } from '../../src/fd/transport.js';
+import { DirectReader } from './direct-reader.js';
 import { type TcpOptions, tcpOptions } from './options.js';
 
 // Backends are dialled again and again with the same Address object: parse its options once.
@@ -15,6 +16,7 @@ export async function dialTcp(address: Address, options: ConnectOptions = {}): P
     opts = tcpOptions(address);
     parsed.set(address, opts);
   }
+  const reader = new DirectReader();
   const socket: Socket = connect({
     host: address.host,
     port: address.port,
@@ -22,7 +24,9 @@ export async function dialTcp(address: Address, options: ConnectOptions = {}): P
     noDelay: opts.noDelay,
     keepAlive: opts.keepAliveSeconds > 0,
     keepAliveInitialDelay: opts.keepAliveSeconds * 1000,
+    onread: reader.onread,
   });
+  reader.attach(socket);
   await awaitReady(
     once(socket, 'connect'),
     options,

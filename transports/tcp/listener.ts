@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../src/fd/server-fd.js';
 import { brandStreamFD } from '../../src/fd/stream-fd.js';
+import { adoptAccepted } from './direct-reader.js';
 import { tcpOptions } from './options.js';
 
 export async function listenTcp(address: Address): Promise<ServerFD> {
@@ -38,7 +39,7 @@ class TcpServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
     if (info === null || typeof info === 'string') throw new Error('tcp listener has no address');
     this.#bound = { host: info.address, port: info.port };
     server.on('connection', (socket: Socket) =>
-      this.emit('connection', brandStreamFD(socket, 'tcp')),
+      this.emit('connection', brandStreamFD(adoptAccepted(socket), 'tcp')),
     );
     server.on('error', (err) => this.emit('error', err));
   }

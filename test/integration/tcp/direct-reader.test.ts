@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../../../src/fd/address.js';
+import { directReadable } from '../../../src/fd/direct-read.js';
+import type { ServerFD } from '../../../src/fd/server-fd.js';
+import type { StreamFD } from '../../../src/fd/stream-fd.js';
+import { dialTcp } from '../../../transports/tcp/dialer.js';
+import {
+  adoptAccepted,
+  MAX_READ_BUFFER,
+  MIN_READ_BUFFER,
+} from '../../../transports/tcp/direct-reader.js';
+import { listenTcp } from '../../../transports/tcp/listener.js';
+import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { readAll, writeRandom } from '../../helpers/net.js';
+
+// The TCP transport reads through a DirectReader (onread mode, one reused buffer).
+// These tests pin down what its users rely on: without a sink the socket is an
+// ordinary Duplex whose chunks are independent copies; with a sink, chunks are
+// views that the sink must retain explicitly; buffers grow for bulk reads.
+
+let listener: ServerFD;
+let accepted: StreamFD[];
+let baseline: string[];
+
+beforeEach(async () => {
+  baseline = snapshotSockets();
+  listener = await listenTcp(parseAddress('tcp://127.0.0.1:0'));
+  accepted = [];
+  listener.on('connection', (fd) => accepted.push(fd));
+});
+
+afterEach(async () => {
+  for (const fd of accepted) fd.destroy();
+  await listener.close();
+  await expectNoLeakedSockets(baseline);
+});
+
+async function pair(): Promise<{ client: Socket; server: StreamFD }> {
+  const client = connect(listener.address().port, '127.0.0.1');
+  await once(client, 'connect');
+  while (accepted.length === 0) await new Promise((r) => setImmediate(r));
+  const server = accepted[accepted.length - 1];
+  if (server === undefined) throw new Error('no accepted socket');
+  return { client, server };
+}
+
+describe('tcp direct reader', () => {
+  it('both accepted and dialled sockets have one', async () => {
+    const { client, server } = await pair();
+    expect(directReadable(server)).not.toBeNull();
+    const dialled = await dialTcp(parseAddress(`127.0.0.1:${listener.address().port}`));
+    expect(directReadable(dialled)).not.toBeNull();
+    dialled.destroy();
+    client.destroy();
+  });
+
+  it('without a sink, chunks are independent copies (a later read does not overwrite them)', async () => {
+    const { client, server } = await pair();
+    const chunks: Buffer[] = [];
+    server.on('data', (c: Buffer) => chunks.push(c));
+    server.resume();
+    client.write('first');
+    while (chunks.length < 1) await new Promise((r) => setTimeout(r, 5));
+    client.end('SECOND');
+    await once(server, 'end');
+    expect(chunks[0]?.toString()).toBe('first');
+    expect(Buffer.concat(chunks).toString()).toBe('firstSECOND');
+    client.destroy();
+  });
+
+  it('an accepted socket reads nothing before its owner resumes it', async () => {
+    const { client, server } = await pair();
+    client.write('early');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.bytesRead).toBe(0);
+    server.resume();
+    const [chunk] = (await once(server, 'data')) as [Buffer];
+    expect(chunk.toString()).toBe('early');
+    client.destroy();
+  });
+
+  it('a sink that retains chunks gets 8 MB byte-exact, in reads that grow to the largest buffer', async () => {
+    const { client, server } = await pair();
+    const reader = directReadable(server);
+    if (reader === null) throw new Error('no direct reader');
+    const kept: Buffer[] = [];
+    let largest = 0;
+    reader.setDirectSink((chunk) => {
+      kept.push(chunk);
+      reader.retainReadBuffer();
+      largest = Math.max(largest, chunk.length);
+      return true;
+    });
+    server.resume();
+    const sent = writeRandom(client, 8 * 1024 * 1024);
+    await once(server, 'end');
+    const got = createHash('sha256').update(Buffer.concat(kept)).digest('hex');
+    expect(got).toBe(await sent);
+    expect(largest).toBeGreaterThan(64 * 1024);
+    expect(largest).toBeLessThanOrEqual(MAX_READ_BUFFER);
+    client.destroy();
+  });
+
+  it('a sink returning false pauses reading until resume()', async () => {
+    const { client, server } = await pair();
+    const reader = directReadable(server);
+    if (reader === null) throw new Error('no direct reader');
+    let reads = 0;
+    reader.setDirectSink(() => {
+      reads++;
+      return false;
+    });
+    server.resume();
+    client.write('a');
+    while (reads === 0) await new Promise((r) => setTimeout(r, 5));
+    client.write('b');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toBe(1);
+    server.resume();
+    while (reads < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(reads).toBe(2);
+    client.destroy();
+  });
+
+  it('a small first read fits the smallest buffer, and echoing through the Readable side works', async () => {
+    const { client, server } = await pair();
+    server.pipe(server);
+    server.resume();
+    const echoed = readAll(client);
+    client.end(Buffer.alloc(MIN_READ_BUFFER * 3 + 5, 1));
+    expect((await echoed).length).toBe(MIN_READ_BUFFER * 3 + 5);
+  });
+
+  it('adoption leaves net.Server with no connection to wait for, and the adopted socket working', async () => {
+    const raw: Server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    const adopted: Socket[] = [];
+    raw.on('connection', (s: Socket) => adopted.push(adoptAccepted(s)));
+    raw.listen(0, '127.0.0.1');
+    await once(raw, 'listening');
+    const address = raw.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    const c = connect(address.port, '127.0.0.1');
+    await once(c, 'connect');
+    while (adopted.length === 0) await new Promise((r) => setImmediate(r));
+    const closed = new Promise<void>((resolve) => raw.close(() => resolve()));
+    await closed; // would hang if the old socket still counted
+    const s = adopted[0] as Socket;
+    s.pipe(s);
+    s.resume();
+    const echoed = readAll(c);
+    c.end('still here');
+    expect((await echoed).toString()).toBe('still here');
+    s.destroy();
+  });
+});

@@ -1,0 +1,121 @@
+import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
+import {
+  attachDirectReadable,
+  type DirectReadable,
+  type DirectSink,
+} from '../../src/fd/direct-read.js';
+
+/** Smallest read buffer: an idle connection holds no more than this per direction. */
+export const MIN_READ_BUFFER = 4096;
+/** Largest read buffer: a bulk stream reads this much per syscall (Node's own reads are 64 KiB). */
+export const MAX_READ_BUFFER = 262_144;
+/** Reads much smaller than the buffer in a row before it shrinks back (no flapping on one short read). */
+const SHRINK_AFTER = 64;
+
+/**
+ * Reads of one TCP socket, through net's `onread` mode: the kernel copies into
+ * a buffer this reader owns and reuses, instead of Node allocating 64 KiB per
+ * read and pushing it through the Readable machinery. The buffer grows (×4, to
+ * 256 KiB) while reads fill it and shrinks after a run of small reads, so bulk
+ * streams make few large syscalls and idle connections hold 4 KiB.
+ *
+ * Without a sink the socket behaves as any Duplex (each read is copied into a
+ * right-sized chunk and pushed), so handshakes, TLS, WebSocket and the health
+ * checker use it unchanged; the proxy's pump installs a sink to forward reads
+ * without that copy.
+ */
+export class DirectReader implements DirectReadable {
+  readonly onread: OnReadOpts;
+  #socket: Socket | null = null;
+  #buffer = Buffer.allocUnsafe(MIN_READ_BUFFER);
+  #sink: DirectSink | null = null;
+  #retained = false;
+  #smallReads = 0;
+
+  constructor() {
+    this.onread = {
+      buffer: () => this.#buffer,
+      callback: (n, buf) => this.#read(n, buf as Buffer),
+    };
+  }
+
+  /** The socket whose `onread` option this reader is; before its first read. */
+  attach(socket: Socket): void {
+    this.#socket = socket;
+    attachDirectReadable(socket, this);
+  }
+
+  setDirectSink(sink: DirectSink | null): void {
+    this.#sink = sink;
+  }
+
+  retainReadBuffer(): void {
+    this.#retained = true;
+  }
+
+  #read(n: number, buf: Buffer): boolean {
+    const chunk = buf.subarray(0, n);
+    let more: boolean;
+    if (this.#sink !== null) more = this.#sink(chunk);
+    else more = this.#socket?.push(Buffer.from(chunk)) ?? false;
+    this.#next(n, buf.length);
+    return more;
+  }
+
+  /** Pick the buffer for the next read (Node asks `onread.buffer` right after the callback). */
+  #next(n: number, size: number): void {
+    let want = size;
+    if (n === size) {
+      this.#smallReads = 0;
+      if (size < MAX_READ_BUFFER) want = size * 4;
+    } else if (size > MIN_READ_BUFFER && n < size / 16) {
+      if (++this.#smallReads >= SHRINK_AFTER) {
+        this.#smallReads = 0;
+        want = MIN_READ_BUFFER;
+      }
+    } else {
+      this.#smallReads = 0;
+    }
+    if (want !== size || this.#retained) {
+      this.#buffer = Buffer.allocUnsafe(want);
+      this.#retained = false;
+    }
+  }
+}
+
+/** net.Socket's constructor options that Node has and @types/node does not declare. */
+interface AdoptOptions extends SocketConstructorOpts {
+  readonly handle: unknown;
+  readonly pauseOnCreate: boolean;
+  readonly onread: OnReadOpts;
+}
+
+/**
+ * A socket that net.Server accepted, re-made around the same kernel socket with
+ * a DirectReader. net.Server has no `onread` option for accepted sockets, and a
+ * socket gets its reader only at construction, so the accepted socket's handle
+ * moves to a new Socket (the old object is destroyed without its handle, which
+ * also keeps the server's connection count right). This leans on `_handle`,
+ * stable for every Node release but undocumented: should it ever be missing,
+ * the accepted socket is used as it is, without direct reads.
+ */
+export function adoptAccepted(accepted: Socket): Socket {
+  const holder = accepted as unknown as { _handle: unknown };
+  const handle = holder._handle;
+  if (handle === null || handle === undefined || accepted.destroyed) return accepted;
+  holder._handle = null;
+  accepted.destroy();
+  const reader = new DirectReader();
+  const options: AdoptOptions = {
+    handle,
+    allowHalfOpen: true,
+    readable: true,
+    writable: true,
+    // As the listener's pauseOnConnect: nothing is read before the owner wires the socket up.
+    pauseOnCreate: true,
+    onread: reader.onread,
+  };
+  const socket = new Socket(options);
+  reader.attach(socket);
+  return socket;
+}
