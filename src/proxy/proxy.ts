@@ -202,7 +202,14 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       closeAfterFlush(client);
       return;
     }
-    const session = new Session(this.#nextId++, client, choice, context.admission, this.#limits);
+    const session = new Session(
+      this.#nextId++,
+      client,
+      choice,
+      context.admission,
+      this.#limits,
+      this.listenerCount('sessionClosed') > 0,
+    );
     this.#sessions.set(session.id, session);
     session.closed.then((err) => this.#finish(session, err));
     try {

@@ -19,8 +19,10 @@ export type SessionState = 'connecting' | 'established' | 'closing' | 'closed';
 /** A plain snapshot of a session, for listing through the control plane. */
 export interface SessionInfo {
   readonly id: number;
+  /** The client's `ip:port`; `unknown` for a session first described after it closed. */
   readonly client: string;
   readonly target: string;
+  /** Our end of the backend connection; null before it connects (or, as `client`, after it closed). */
   readonly backendLocal: string | null;
   readonly state: SessionState;
   readonly startedAt: number;
@@ -55,9 +57,13 @@ export class Session {
   #connectError: Error | undefined;
   #resolveClosed!: (err: Error | undefined) => void;
   readonly #limits: SessionLimits;
-  // Read once while the sockets are open: a closed socket no longer knows its addresses.
-  readonly #clientText: string;
+  // A closed socket no longer knows its addresses, so they are read while it is
+  // open: at the first info(), or at once when `eagerAddresses` says a closed
+  // session will be described (each read is a getpeername/getsockname syscall,
+  // a few per cent of the cost of a short connection).
+  #clientText: string | null = null;
   #backendLocalText: string | null = null;
+  readonly #eagerAddresses: boolean;
 
   constructor(
     id: number,
@@ -65,13 +71,15 @@ export class Session {
     choice: BackendChoice,
     admission: Admission,
     limits: SessionLimits,
+    eagerAddresses = false,
   ) {
     this.id = id;
     this.client = client;
     this.choice = choice;
     this.admission = admission;
     this.#limits = limits;
-    this.#clientText = describePeer(client);
+    this.#eagerAddresses = eagerAddresses;
+    if (eagerAddresses) this.#readAddresses();
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -102,9 +110,7 @@ export class Session {
     }
     this.#backend = backend;
     this.#state = 'established';
-    if (backend.localAddress !== undefined) {
-      this.#backendLocalText = formatHostPort(backend.localAddress, backend.localPort ?? 0);
-    }
+    if (this.#eagerAddresses) this.#readAddresses();
     this.#watch(backend);
     if (preamble !== null) backend.write(preamble);
     this.admission.connected?.(backend);
@@ -132,10 +138,11 @@ export class Session {
   }
 
   info(): SessionInfo {
+    this.#readAddresses();
     const backend = this.#backend;
     return {
       id: this.id,
-      client: this.#clientText,
+      client: this.#clientText ?? 'unknown',
       target: formatAddress(this.choice.address),
       backendLocal: this.#backendLocalText,
       state: this.#state,
@@ -145,6 +152,18 @@ export class Session {
       queuedToBackend: backend?.writableLength ?? 0,
       queuedToClient: this.client.writableLength,
     };
+  }
+
+  #readAddresses(): void {
+    if (this.#clientText === null && !this.client.destroyed) {
+      this.#clientText = describePeer(this.client);
+    }
+    const backend = this.#backend;
+    if (this.#backendLocalText === null && backend !== null && !backend.destroyed) {
+      if (backend.localAddress !== undefined) {
+        this.#backendLocalText = formatHostPort(backend.localAddress, backend.localPort ?? 0);
+      }
+    }
   }
 
   #watch(fd: StreamFD): void {

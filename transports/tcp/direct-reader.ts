@@ -1,4 +1,5 @@
-import { type OnReadOpts, Socket, type SocketConstructorOpts } from 'node:net';
+import { type OnReadOpts, type Server, Socket, type SocketConstructorOpts } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import {
   attachDirectReadable,
   type DirectReadable,
@@ -84,38 +85,69 @@ export class DirectReader implements DirectReadable {
 }
 
 /** net.Socket's constructor options that Node has and @types/node does not declare. */
-interface AdoptOptions extends SocketConstructorOpts {
-  readonly handle: unknown;
+interface HandleOptions extends SocketConstructorOpts {
+  readonly handle: AcceptedHandle;
   readonly pauseOnCreate: boolean;
   readonly onread: OnReadOpts;
 }
 
+/** The parts of Node's TCP handle (tcp_wrap) that accepting touches. */
+interface AcceptedHandle {
+  setNoDelay(on: boolean): void;
+  setKeepAlive(on: boolean, delaySeconds: number): void;
+}
+
+interface ListenHandle {
+  onconnection: (err: number, client: AcceptedHandle | undefined) => void;
+}
+
+export interface AcceptOptions {
+  readonly noDelay: boolean;
+  readonly keepAliveSeconds: number;
+}
+
 /**
- * A socket that net.Server accepted, re-made around the same kernel socket with
- * a DirectReader. net.Server has no `onread` option for accepted sockets, and a
- * socket gets its reader only at construction, so the accepted socket's handle
- * moves to a new Socket (the old object is destroyed without its handle, which
- * also keeps the server's connection count right). This leans on `_handle`,
- * stable for every Node release but undocumented: should it ever be missing,
- * the accepted socket is used as it is, without direct reads.
+ * Make a listening net.Server hand every accepted connection to `onSocket` as a
+ * socket with a DirectReader. net.Server has no `onread` option for accepted
+ * sockets and a socket gets its reader only at construction, so this takes
+ * over the listen handle's accept callback (`_handle.onconnection`, what
+ * net.Server itself installs) and builds the one socket per connection itself:
+ * paused (as pauseOnConnect: nothing is read before the owner wires it up),
+ * half-open allowed, not counted by net.Server (whose close() we never wait on).
+ * `_handle` is undocumented but has not changed in any Node release; should it
+ * be missing, this returns false and the caller takes net.Server's sockets as
+ * they are (without direct reads).
  */
-export function adoptAccepted(accepted: Socket): Socket {
-  const holder = accepted as unknown as { _handle: unknown };
-  const handle = holder._handle;
-  if (handle === null || handle === undefined || accepted.destroyed) return accepted;
-  holder._handle = null;
-  accepted.destroy();
-  const reader = new DirectReader();
-  const options: AdoptOptions = {
-    handle,
-    allowHalfOpen: true,
-    readable: true,
-    writable: true,
-    // As the listener's pauseOnConnect: nothing is read before the owner wires the socket up.
-    pauseOnCreate: true,
-    onread: reader.onread,
+export function acceptWithDirectReads(
+  server: Server,
+  options: AcceptOptions,
+  onSocket: (socket: Socket) => void,
+): boolean {
+  const handle = (server as unknown as { _handle?: ListenHandle | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.onconnection !== 'function') {
+    return false;
+  }
+  handle.onconnection = (err, client) => {
+    if (err !== 0 || client === undefined) {
+      const name = err !== 0 ? getSystemErrorName(err) : 'no handle';
+      const error = Object.assign(new Error(`accept failed: ${name}`), { code: name });
+      server.emit('error', error);
+      return;
+    }
+    if (options.noDelay) client.setNoDelay(true);
+    if (options.keepAliveSeconds > 0) client.setKeepAlive(true, options.keepAliveSeconds);
+    const reader = new DirectReader();
+    const socketOptions: HandleOptions = {
+      handle: client,
+      allowHalfOpen: true,
+      readable: true,
+      writable: true,
+      pauseOnCreate: true,
+      onread: reader.onread,
+    };
+    const socket = new Socket(socketOptions);
+    reader.attach(socket);
+    onSocket(socket);
   };
-  const socket = new Socket(options);
-  reader.attach(socket);
-  return socket;
+  return true;
 }

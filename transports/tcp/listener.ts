@@ -3,8 +3,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../src/fd/server-fd.js';
 import { brandStreamFD } from '../../src/fd/stream-fd.js';
-import { adoptAccepted } from './direct-reader.js';
-import { tcpOptions } from './options.js';
+import { acceptWithDirectReads } from './direct-reader.js';
+import { type TcpOptions, tcpOptions } from './options.js';
 
 export async function listenTcp(address: Address): Promise<ServerFD> {
   const opts = tcpOptions(address);
@@ -24,7 +24,7 @@ export async function listenTcp(address: Address): Promise<ServerFD> {
     server.close();
     throw err;
   }
-  return new TcpServerFD(server);
+  return new TcpServerFD(server, opts);
 }
 
 class TcpServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
@@ -32,15 +32,14 @@ class TcpServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
   readonly #server: Server;
   readonly #bound: BoundAddress;
 
-  constructor(server: Server) {
+  constructor(server: Server, opts: TcpOptions) {
     super();
     this.#server = server;
     const info = server.address();
     if (info === null || typeof info === 'string') throw new Error('tcp listener has no address');
     this.#bound = { host: info.address, port: info.port };
-    server.on('connection', (socket: Socket) =>
-      this.emit('connection', brandStreamFD(adoptAccepted(socket), 'tcp')),
-    );
+    const accept = (socket: Socket) => this.emit('connection', brandStreamFD(socket, 'tcp'));
+    if (!acceptWithDirectReads(server, opts, accept)) server.on('connection', accept);
     server.on('error', (err) => this.emit('error', err));
   }
 
