@@ -13,6 +13,7 @@
 // (Debian: apt-get install -y iperf3 haproxy nginx wrk).
 // Run: npm run build && node bench/lb.mjs
 // Quick smoke run: BENCH_SECONDS=2 BENCH_RUNS=1 node bench/lb.mjs
+// Some tests only: BENCH_TESTS=keepalive,close (keys: iperf1, iperf8, keepalive, close).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { printReport } from './lib/lb-report.mjs';
 import { LbStats } from './lib/lb-stats.mjs';
 import { nginxCommand, nginxErrors } from './lib/nginx.mjs';
 import {
-  cpuSeconds,
+  cpuTimes,
   freePort,
   HOST,
   log,
@@ -42,10 +43,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WRK = { connections: 50, threads: 2 };
 const RUNNER = fileURLToPath(new URL('./lib/run-tcp-lb.mjs', import.meta.url));
+const PIPE = fileURLToPath(new URL('./lib/node-pipe-proxy.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/src/lb/tcp-lb.js', import.meta.url));
 
 /** The four measurements, in the order they run and are printed. */
-const TESTS = [
+const ALL_TESTS = [
   { key: 'iperf1', label: 'iperf3, 1 stream', unit: 'Gbit/s', backend: 'iperf', streams: 1 },
   { key: 'iperf8', label: 'iperf3, 8 streams', unit: 'Gbit/s', backend: 'iperf', streams: 8 },
   { key: 'keepalive', label: 'wrk -c 50 keep-alive', unit: 'req/s', backend: 'http', close: false },
@@ -57,6 +59,11 @@ const TESTS = [
     close: true,
   },
 ];
+
+const wanted = process.env.BENCH_TESTS?.split(',').filter(Boolean);
+const unknown = wanted?.filter((k) => !ALL_TESTS.some((t) => t.key === k)) ?? [];
+if (unknown.length > 0) throw new Error(`BENCH_TESTS: no test ${unknown.join(', ')}`);
+const TESTS = wanted ? ALL_TESTS.filter((t) => wanted.includes(t.key)) : ALL_TESTS;
 
 async function main() {
   requireTool('iperf3', ['--version'], 'iperf3');
@@ -77,6 +84,7 @@ async function main() {
   // Proxies: each gets one listener per backend, and stays up for the whole run.
   const lbPorts = { iperf: await freePort(), http: await freePort() };
   const haPorts = { iperf: await freePort(), http: await freePort() };
+  const pipePorts = { iperf: await freePort(), http: await freePort() };
   const lbArgs = ['iperf', 'http'].map(
     (b) => `${HOST}:${lbPorts[b]}=${HOST}:${b === 'iperf' ? iperfPort : httpPort}`,
   );
@@ -88,7 +96,12 @@ async function main() {
       { port: haPorts.http, backendPort: httpPort },
     ]),
   );
+  const pipeArgs = ['iperf', 'http'].map(
+    (b) => `${HOST}:${pipePorts[b]}=${HOST}:${b === 'iperf' ? iperfPort : httpPort}`,
+  );
+  const pipe = startChild('node pipe', process.execPath, [PIPE, ...pipeArgs]);
   await waitOutput(lb, /^ready$/m);
+  await waitOutput(pipe, /^ready$/m);
   await waitListening(haproxy, haPorts.iperf);
   await waitListening(haproxy, haPorts.http);
   const lbStats = new LbStats(lb, ['bench-0', 'bench-1']);
@@ -97,6 +110,7 @@ async function main() {
     { label: 'direct', ports: { iperf: iperfPort, http: httpPort }, proxy: null },
     { label: 'TcpLB', ports: lbPorts, proxy: lb },
     { label: 'HAProxy', ports: haPorts, proxy: haproxy },
+    { label: 'node pipe', ports: pipePorts, proxy: pipe },
   ];
   const backends = { iperf, http: nginx };
 
@@ -107,7 +121,7 @@ async function main() {
   for (const test of TESTS) {
     log(`== ${test.label}`);
     results[test.key] = Object.fromEntries(
-      configs.map((c) => [c.label, { samples: [], wrk: [], work: [], cpu: [] }]),
+      configs.map((c) => [c.label, { samples: [], wrk: [], work: [], cpu: [], sys: [] }]),
     );
     for (let run = 1; run <= RUNS; run++) {
       for (const config of configs) {
@@ -115,7 +129,7 @@ async function main() {
         const port = config.ports[test.backend];
         const watched = [backends[test.backend], config.proxy];
         const before = config.proxy === lb ? await lbStats.snapshot() : null;
-        const cpuBefore = config.proxy ? cpuSeconds(config.proxy) : 0;
+        const cpuBefore = config.proxy ? cpuTimes(config.proxy) : null;
         let line;
         if (test.backend === 'iperf') {
           const bps = await measureIperf3(port, test.streams, SECONDS, watched);
@@ -130,9 +144,12 @@ async function main() {
           line = `${Math.round(r.rps)} req/s, ${r.requests} requests`;
           if (errorCount(r) > 0) line += `, ERRORS: ${describeWrkErrors(r)}`;
         }
-        if (config.proxy) {
-          const cpu = cpuSeconds(config.proxy) - cpuBefore;
+        if (config.proxy && cpuBefore) {
+          const after = cpuTimes(config.proxy);
+          const sys = after.system - cpuBefore.system;
+          const cpu = after.user - cpuBefore.user + sys;
           cell.cpu.push(cpu);
+          cell.sys.push(sys);
           line += ` (${config.label} CPU ${cpu.toFixed(2)} s)`;
         }
         if (before) {
@@ -148,7 +165,7 @@ async function main() {
     }
   }
 
-  for (const c of [lb, haproxy, nginx, iperf]) {
+  for (const c of [lb, haproxy, pipe, nginx, iperf]) {
     if (c.exit) throw new Error(`${c.name} died during the run:\n${c.output}`);
   }
   printReport({

@@ -17,15 +17,16 @@ function sumWrk(runs) {
 }
 
 export function printReport(r) {
-  const [direct, lb, ha] = r.configs;
+  // The fourth config, a bare Node pipe proxy, is the floor of any Node proxy.
+  const [direct, lb, ha, pipe] = r.configs;
   const out = [
     r.machine,
     r.tools,
     `${r.seconds} s per run, median of ${r.runs} run(s), runs interleaved across configs; loopback 127.0.0.1;` +
       ` wrk -c ${r.wrk.connections} -t ${r.wrk.threads}; nginx 1 worker; HAProxy mode tcp, nbthread 1`,
     '',
-    `| test | unit | ${direct} | ${lb} | vs direct | ${ha} | vs direct | ${lb} / ${ha} |`,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| test | unit | ${direct} | ${lb} | vs direct | ${ha} | vs direct | ${lb} / ${ha} | ${pipe} | ${lb} / ${pipe} |`,
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const medians = {};
   for (const t of r.tests) {
@@ -33,7 +34,8 @@ export function printReport(r) {
     medians[t.key] = m;
     out.push(
       `| ${t.label} | ${t.unit} | ${fmt(t.unit, m[direct])} | ${fmt(t.unit, m[lb])} | ${ratio(m[lb], m[direct])}` +
-        ` | ${fmt(t.unit, m[ha])} | ${ratio(m[ha], m[direct])} | **${ratio(m[lb], m[ha])}** |`,
+        ` | ${fmt(t.unit, m[ha])} | ${ratio(m[ha], m[direct])} | **${ratio(m[lb], m[ha])}**` +
+        ` | ${fmt(t.unit, m[pipe])} | ${ratio(m[lb], m[pipe])} |`,
     );
   }
 
@@ -48,8 +50,8 @@ export function printReport(r) {
     '',
     'Proxy CPU (user + system, all threads; median over runs): per unit of work, and busy share of the run',
     '',
-    `| test | ${lb} | ${ha} | ${lb} / ${ha} |`,
-    '| --- | ---: | ---: | ---: |',
+    `| test | ${lb} | ${ha} | ${lb} / ${ha} | ${pipe} |`,
+    '| --- | ---: | ---: | ---: | ---: |',
   );
   for (const t of r.tests) {
     const perUnit = (c) => {
@@ -59,8 +61,15 @@ export function printReport(r) {
     const busy = (c) => r.median(r.results[t.key][c].cpu) / r.seconds;
     const unit = (x) =>
       t.unit === 'Gbit/s' ? `${x.toFixed(2)} CPU s/GB` : `${(x * 1e6).toFixed(1)} µs/request`;
-    const cell = (c) => `${unit(perUnit(c))}, ${(100 * busy(c)).toFixed(0)}% busy`;
-    out.push(`| ${t.label} | ${cell(lb)} | ${cell(ha)} | ${ratio(perUnit(lb), perUnit(ha))} |`);
+    const kernel = (c) => {
+      const cell = r.results[t.key][c];
+      return r.median(cell.sys.map((sys, i) => sys / cell.cpu[i]));
+    };
+    const cell = (c) =>
+      `${unit(perUnit(c))}, ${(100 * busy(c)).toFixed(0)}% busy, ${(100 * kernel(c)).toFixed(0)}% in kernel`;
+    out.push(
+      `| ${t.label} | ${cell(lb)} | ${cell(ha)} | ${ratio(perUnit(lb), perUnit(ha))} | ${cell(pipe)} |`,
+    );
   }
 
   out.push('', 'Samples (run order):');

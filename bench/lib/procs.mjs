@@ -126,10 +126,16 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim
 
 /** User + system CPU seconds a child has used so far, all its threads included. */
 export function cpuSeconds(child) {
+  const { user, system } = cpuTimes(child);
+  return user + system;
+}
+
+/** User and system (kernel) CPU seconds of a child so far. */
+export function cpuTimes(child) {
   const stat = readFileSync(`/proc/${child.proc.pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at field 3.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  return { user: Number(f[11]) / CLK_TCK, system: Number(f[12]) / CLK_TCK }; // fields 14, 15
 }
 
 export function cpuModel() {
