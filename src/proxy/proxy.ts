@@ -65,6 +65,22 @@ const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/** What a client without a handshake is admitted with. */
+const NO_ADMISSION: Admission = Object.freeze({});
+
+const isPromise = <T>(x: T | Promise<T>): x is Promise<T> => x instanceof Promise;
+
+/**
+ * Until a session owns the client, an error (a reset during the handshake or an
+ * async pick) must not go unhandled; the destroyed checks then drop the client.
+ * Returns the listener, to remove once the session has its own.
+ */
+function quietUntilOwned(client: StreamFD): () => void {
+  const early = () => {};
+  client.on('error', early);
+  return early;
+}
+
 /**
  * The proxy engine: accept from any ServerFD, pick a backend, connect through the
  * registry, then splice the two streams (see Session). Owns every session it
@@ -77,6 +93,8 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #sessions = new Map<number, Session>();
   #nextId = 1;
   #closing = false;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepPeriodMs = 0;
   #accepted = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
@@ -109,6 +127,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   /** Change the idle timeout and buffer bounds; sessions opened from now on use them. */
   updateLimits(limits: Partial<SessionLimits>): void {
     this.#limits = { ...this.#limits, ...limits };
+    if (this.#sweepTimer !== undefined) this.#sweepIdle();
   }
 
   limits(): SessionLimits {
@@ -154,6 +173,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   /** Stop accepting, close every session, and resolve once all their streams are closed. */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#stopSweep();
     await this.#options.server.close();
     const pending = [...this.#sessions.values()].map((s) => {
       s.kill();
@@ -162,7 +182,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     await Promise.all(pending);
   }
 
-  async #accept(client: StreamFD): Promise<void> {
+  #accept(client: StreamFD): void {
     if (this.#closing) {
       client.destroy();
       return;
@@ -173,23 +193,48 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       client.destroy();
       return;
     }
-    // Until a session owns the client, an error (a reset during the handshake or
-    // an async pick) must not go unhandled; the destroyed checks then drop it.
-    const early = () => {};
-    client.on('error', early);
-    const admission = await this.#admit(client);
+    const handshake = this.#options.handshake;
+    if (handshake) {
+      void this.#acceptAfterHandshake(client, handshake);
+      return;
+    }
+    // No handshake and (usually) a synchronous pick: the session is built in this
+    // same callback, with no promise or microtask per connection on the way.
+    const context: PickContext = { client, admission: NO_ADMISSION };
+    const picked = this.#pick(context);
+    if (isPromise(picked)) {
+      const early = quietUntilOwned(client);
+      void picked.then((choice) => {
+        client.off('error', early);
+        this.#start(context, choice);
+      });
+      return;
+    }
+    this.#start(context, picked);
+  }
+
+  async #acceptAfterHandshake(client: StreamFD, handshake: ClientHandshake): Promise<void> {
+    const early = quietUntilOwned(client);
+    const admission = await this.#admit(client, handshake);
     if (admission === TAKEN) {
       client.off('error', early);
       return;
     }
-    const context: PickContext | null = admission === null ? null : { client, admission };
-    const choice = context === null ? null : await this.#pick(context);
-    client.off('error', early);
-    if (context === null) {
+    if (admission === null) {
+      client.off('error', early);
       this.#refused++;
       closeAfterFlush(client);
       return;
     }
+    const context: PickContext = { client, admission };
+    const choice = await this.#pick(context);
+    client.off('error', early);
+    this.#start(context, choice);
+  }
+
+  /** A backend was picked (or not): start the session and connect. */
+  #start(context: PickContext, choice: BackendChoice | null): void {
+    const client = context.client;
     if (choice !== null && (this.#closing || client.destroyed)) {
       // Picked, but the client left (or we are shutting down) meanwhile: hand the lease back.
       choice.release?.({ connected: false, bytesToBackend: 0, bytesFromBackend: 0 });
@@ -211,7 +256,12 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       this.listenerCount('sessionClosed') > 0,
     );
     this.#sessions.set(session.id, session);
+    this.#sweepIdle();
     session.closed.then((err) => this.#finish(session, err));
+    void this.#connect(session, context, choice);
+  }
+
+  async #connect(session: Session, context: PickContext, choice: BackendChoice): Promise<void> {
     try {
       const backend = await this.#options.registry.connect(choice.address, {
         timeoutMs: this.#connectTimeoutMs,
@@ -231,9 +281,10 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   }
 
   /** Run the handshake under a hard deadline (a client trickling bytes cannot hold it open). */
-  async #admit(client: StreamFD): Promise<Admission | null | typeof TAKEN> {
-    const handshake = this.#options.handshake;
-    if (!handshake) return {};
+  async #admit(
+    client: StreamFD,
+    handshake: ClientHandshake,
+  ): Promise<Admission | null | typeof TAKEN> {
     const ms = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const limit = deadline(
       ms,
@@ -249,18 +300,51 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     }
   }
 
-  async #pick(context: PickContext): Promise<BackendChoice | null> {
+  /** The picker's answer; a throw or a rejection counts as an error and picks nothing. */
+  #pick(context: PickContext): BackendChoice | null | Promise<BackendChoice | null> {
     try {
-      return await this.#options.picker.pick(context);
+      const picked = this.#options.picker.pick(context);
+      return isPromise(picked) ? picked.catch((err: unknown) => this.#pickFailed(err)) : picked;
     } catch (err) {
-      this.#errors++;
-      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
-      return null;
+      return this.#pickFailed(err);
     }
+  }
+
+  #pickFailed(err: unknown): null {
+    this.#errors++;
+    if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+    return null;
+  }
+
+  /**
+   * Keep the idle sweep running while there are sessions: every quarter of the
+   * idle timeout (at most each second), so a session is closed between 1 and
+   * 1.25 idle timeouts after its last byte (or within a second for long ones).
+   * A session keeps the limits it started with, so the period only shrinks
+   * until the sweep stops.
+   */
+  #sweepIdle(): void {
+    const idle = this.#limits.idleTimeoutMs;
+    if (idle <= 0) return;
+    const period = Math.min(1000, Math.max(10, Math.floor(idle / 4)));
+    if (this.#sweepTimer !== undefined && period >= this.#sweepPeriodMs) return;
+    this.#stopSweep();
+    this.#sweepPeriodMs = period;
+    this.#sweepTimer = setInterval(() => {
+      const now = performance.now();
+      for (const s of this.#sessions.values()) s.checkIdle(now);
+    }, period);
+    this.#sweepTimer.unref();
+  }
+
+  #stopSweep(): void {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
   }
 
   #finish(session: Session, err: Error | undefined): void {
     this.#sessions.delete(session.id);
+    if (this.#sessions.size === 0) this.#stopSweep();
     this.#closedBytesIn += session.client.bytesRead;
     this.#closedBytesOut += session.client.bytesWritten;
     const backend = session.backend;

@@ -64,6 +64,8 @@ export class Session {
   #clientText: string | null = null;
   #backendLocalText: string | null = null;
   readonly #eagerAddresses: boolean;
+  #lastTraffic = 0;
+  #lastActive = performance.now();
 
   constructor(
     id: number,
@@ -167,15 +169,32 @@ export class Session {
   }
 
   #watch(fd: StreamFD): void {
-    const { idleTimeoutMs } = this.#limits;
     fd.on('error', (err) => this.#fail(err, true));
     fd.on('close', () => this.#sideClosed(fd));
-    if (idleTimeoutMs > 0) {
-      fd.setTimeout(idleTimeoutMs, () =>
-        this.#fail(
-          new VproxyError('ERR_IDLE_TIMEOUT', `session ${this.id} idle for ${idleTimeoutMs} ms`),
-          false,
-        ),
+  }
+
+  /**
+   * Close the session (both sides, after flushing) when no byte has moved on
+   * either stream for its idle timeout. The engine calls this from one periodic
+   * sweep instead of arming a timer per stream: a per-stream timer is re-armed
+   * on every read and write, which is a cost per chunk.
+   */
+  checkIdle(now: number): void {
+    const { idleTimeoutMs } = this.#limits;
+    // Also while closing: a flush to a peer that never reads must not hold the session forever.
+    if (idleTimeoutMs <= 0 || this.#state === 'closed') return;
+    const backend = this.#backend;
+    const traffic =
+      this.client.bytesRead +
+      this.client.bytesWritten +
+      (backend === null ? 0 : backend.bytesRead + backend.bytesWritten);
+    if (traffic !== this.#lastTraffic) {
+      this.#lastTraffic = traffic;
+      this.#lastActive = now;
+    } else if (now - this.#lastActive >= idleTimeoutMs) {
+      this.#fail(
+        new VproxyError('ERR_IDLE_TIMEOUT', `session ${this.id} idle for ${idleTimeoutMs} ms`),
+        false,
       );
     }
   }

@@ -139,6 +139,32 @@ describe.each<Front>(['tcp', 'tls'])('life cycle with a %s front', (front) => {
     await env.close();
   });
 
+  it('traffic keeps a session past its idle timeout; silence then closes it', async () => {
+    const env = await setup(
+      front,
+      (s) => {
+        s.on('error', () => {});
+        s.pipe(s);
+      },
+      { idleTimeoutMs: 300 },
+    );
+    const client = await env.dial();
+    client.on('error', () => {});
+    client.on('data', () => {});
+    for (let i = 0; i < 9; i++) {
+      client.write('x');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(env.proxy.sessions()).toHaveLength(1);
+    expect(env.proxy.stats().idleTimeouts).toBe(0);
+    const silent = performance.now();
+    await peerClosedWithin(client, 3000);
+    expect(performance.now() - silent).toBeGreaterThanOrEqual(200);
+    expect(env.proxy.stats().idleTimeouts).toBe(1);
+    client.destroy();
+    await env.close();
+  });
+
   it('lists a session and kills it: both sides are closed', async () => {
     const backendClosed: Promise<void>[] = [];
     const env = await setup(front, (s) => {
