@@ -12,6 +12,7 @@ import {
 } from './handlers/basics.js';
 import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
 import { inspectListener, listenerCommand } from './handlers/listeners.js';
+import { socks5UserCommand } from './handlers/socks5-users.js';
 import { mustGet, type ResourceStore } from './store.js';
 
 export type ControllerKind = 'resp-controller' | 'http-controller';
@@ -172,6 +173,8 @@ export class StoreExecutor implements CommandExecutor {
         return serverGroupCommand(store, cmd);
       case 'server':
         return serverCommand(store, cmd);
+      case 'socks5-user':
+        return socks5UserCommand(store, cmd);
       case 'security-group':
         return securityGroupCommand(store, cmd);
       case 'security-group-rule':

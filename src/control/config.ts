@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { formatCidr } from '../lb/cidr.js';
 import { Socks5Server } from '../lb/socks5-server.js';
@@ -55,6 +55,12 @@ export function configLines(store: ResourceStore): string[] {
     if (e.lb instanceof Socks5Server)
       line += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
     lines.push(line);
+    if (type === 'socks5-server') {
+      // The one place passwords are written: this text is what save puts in a 0600 file.
+      for (const [user, password] of store.socks5Servers.get(name)?.auth.users ?? []) {
+        lines.push(`add socks5-user ${user} to socks5-server ${name} password ${password}`);
+      }
+    }
   }
   for (const [name, e] of store.serverGroups) {
     for (const s of e.group.servers()) {
@@ -95,10 +101,16 @@ export async function readConfigFile(file: string): Promise<Command[]> {
   return parseConfig(text, file);
 }
 
-/** Write atomically enough for a config: the previous file is kept as FILE.bak. */
+/**
+ * Write atomically enough for a config: the previous file is kept as FILE.bak.
+ * Both are mode 0600 (they hold socks5 passwords): the new file is created so,
+ * and the old one may predate that or be hand-written, so it is narrowed.
+ */
 export async function writeConfigFile(file: string, lines: readonly string[]): Promise<void> {
+  const bak = `${file}.bak`;
   try {
-    await rename(file, `${file}.bak`);
+    await rename(file, bak);
+    await chmod(bak, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

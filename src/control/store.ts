@@ -28,7 +28,15 @@ export interface ListenerEntry<L extends LbListener> {
 }
 
 export type TcpLbEntry = ListenerEntry<TcpLB>;
-export type Socks5Entry = ListenerEntry<Socks5Server>;
+
+export interface Socks5Entry extends ListenerEntry<Socks5Server> {
+  /**
+   * The socks5-users (name -> password): the live table the server's
+   * credential check reads. One object for the server's life, so its checker
+   * (and HMAC key) is built once; the server uses it while it has any user.
+   */
+  readonly auth: { readonly users: Map<string, string> };
+}
 
 export interface CertKeyEntry {
   readonly certs: readonly string[];

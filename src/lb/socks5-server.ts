@@ -21,7 +21,10 @@ export interface Socks5ServerOptions extends Partial<ListenerSettings> {
   readonly address: string | Address;
   readonly upstream: Upstream;
   readonly registry: Registry;
-  /** Default `none`; a user table or a verify function for RFC 1929 username/password. */
+  /**
+   * Default `none`; a user table or a verify function for RFC 1929
+   * username/password. The `auth` setter changes it while the server runs.
+   */
   readonly auth?: Socks5Auth;
   /** Let clients reach any target, not only backends of the upstream (default false: no open proxy). */
   readonly allowNonBackend?: boolean;
@@ -29,6 +32,12 @@ export interface Socks5ServerOptions extends Partial<ListenerSettings> {
   readonly udp?: boolean;
   readonly handshakeTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+}
+
+/** What `update`-style setters change while the server runs; every handshake reads it afresh. */
+interface Policy {
+  allowNonBackend: boolean;
+  auth: Socks5Auth;
 }
 
 /** Where a request goes: a group of the upstream, one backend, anywhere (allowed), or nowhere. */
@@ -46,7 +55,7 @@ type Route =
  * reached directly. Failures get the RFC 1928 reply code, then a close.
  */
 export class Socks5Server extends LbListener {
-  readonly #policy: { allowNonBackend: boolean };
+  readonly #policy: Policy;
   readonly #relays: Set<Socks5UdpRelay>;
 
   private constructor(
@@ -54,7 +63,7 @@ export class Socks5Server extends LbListener {
     address: Address,
     engine: ProxyEngine,
     access: Access,
-    policy: { allowNonBackend: boolean },
+    policy: Policy,
     relays: Set<Socks5UdpRelay>,
   ) {
     super(options.name, address, options.upstream, engine, access);
@@ -67,14 +76,17 @@ export class Socks5Server extends LbListener {
     const server = await options.registry.listen(address);
     const bound = server.address();
     const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
-    const policy = { allowNonBackend: options.allowNonBackend ?? false };
+    const policy: Policy = {
+      allowNonBackend: options.allowNonBackend ?? false,
+      auth: options.auth ?? 'none',
+    };
     const relays = new Set<Socks5UdpRelay>();
     const route = (host: string, port: number): Route =>
       routeOf(options.upstream, host, port, policy.allowNonBackend);
 
     const handshake: ClientHandshake = async (client) => {
       const accepted = await socks5Handshake(client, {
-        auth: options.auth ?? 'none',
+        auth: policy.auth,
         ...(options.handshakeTimeoutMs === undefined
           ? {}
           : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
@@ -126,6 +138,19 @@ export class Socks5Server extends LbListener {
 
   set allowNonBackend(allow: boolean) {
     this.#policy.allowNonBackend = allow;
+  }
+
+  get auth(): Socks5Auth {
+    return this.#policy.auth;
+  }
+
+  /**
+   * Applies to handshakes that start from now on; sessions already open are
+   * untouched. A user table is read at check time, so changing its entries
+   * needs no call here; pass the same object again to keep its cached checker.
+   */
+  set auth(auth: Socks5Auth) {
+    this.#policy.auth = auth;
   }
 
   /** UDP associations alive now. */

@@ -45,6 +45,7 @@ export type ResourceType =
   | 'upstream'
   | 'server-group'
   | 'server'
+  | 'socks5-user'
   | 'security-group'
   | 'security-group-rule'
   | 'cert-key'
@@ -71,6 +72,11 @@ export const TYPES = table<ResourceType>([
     description: 'health-checked servers and a balancing method',
   },
   { full: 'server', short: 'svr', description: 'one backend address in a server group' },
+  {
+    full: 'socks5-user',
+    short: 's5u',
+    description: 'a username and password of a socks5-server; any user turns on RFC 1929 auth',
+  },
   {
     full: 'security-group',
     short: 'secg',
@@ -122,7 +128,8 @@ export type Param =
   | 'check'
   | 'cert'
   | 'key'
-  | 'cert-key';
+  | 'cert-key'
+  | 'password';
 
 export const PARAMS = table<Param>([
   {
@@ -181,7 +188,18 @@ export const PARAMS = table<Param>([
     short: 'ck',
     description: 'comma-separated cert-key names (TLS termination)',
   },
+  {
+    full: 'password',
+    description:
+      'a socks5 user password: 1-255 printable ASCII characters, no spaces (never listed)',
+  },
 ]);
+
+/**
+ * Params whose values are secrets: errors, listings and echoed command lines
+ * never show them (`list config` and saved files are the only places they appear).
+ */
+export const SECRET_PARAMS: ReadonlySet<Param> = new Set<Param>(['password']);
 
 export type Flag = 'allow-non-backend' | 'deny-non-backend';
 

@@ -9,9 +9,10 @@ import {
   type Preposition,
   RESERVED,
   type ResourceType,
+  SECRET_PARAMS,
   TYPES,
 } from './keywords.js';
-import { type ActionRule, RESOURCES } from './resources.js';
+import { type ActionRule, NAME_CHECKS, RESOURCES } from './resources.js';
 import { name as checkName } from './values.js';
 
 export interface ResourceRef {
@@ -49,23 +50,60 @@ const GERUND: Record<Action, string> = {
   'force-remove': 'force-removing',
 };
 
-/** Tokens are separated by runs of spaces; there is no quoting. */
-function tokenize(line: string): string[] {
-  if (line.length > MAX_LINE) fail(`command is longer than ${MAX_LINE} characters`);
-  const tokens = line
+function split(line: string): string[] {
+  return line
     .trim()
     .split(/ +/)
     .filter((t) => t.length > 0);
-  for (const t of tokens) {
-    if (!/^[\x21-\x7e]+$/.test(t))
-      fail(`${JSON.stringify(t)} is invalid: only printable ASCII without spaces`);
-  }
-  return tokens;
+}
+
+/**
+ * The tokens that may hold a secret, with the param they belong to: every
+ * token after a secret param up to the next param or flag (a password with a
+ * space becomes two tokens, and neither may be shown).
+ */
+function secretTokens(tokens: readonly string[]): ReadonlyMap<number, Param> {
+  const secret = new Map<number, Param>();
+  let owner: Param | undefined;
+  tokens.forEach((t, i) => {
+    const param = PARAMS.get(t);
+    if (param !== undefined || FLAGS.has(t))
+      owner = param !== undefined && SECRET_PARAMS.has(param.full) ? param.full : undefined;
+    else if (owner !== undefined) secret.set(i, owner);
+  });
+  return secret;
+}
+
+/** The line with secret values masked, for echoing a failed command (the StdIO prompt). */
+export function redactSecrets(line: string): string {
+  const tokens = split(line);
+  const secret = secretTokens(tokens);
+  return tokens.map((t, i) => (secret.has(i) ? '******' : t)).join(' ');
+}
+
+const NO_QUOTING = 'the command language has no quoting, so a value cannot contain spaces';
+
+/** Tokens are separated by runs of spaces; there is no quoting. */
+function tokenize(line: string): { tokens: string[]; secret: ReadonlyMap<number, Param> } {
+  if (line.length > MAX_LINE) fail(`command is longer than ${MAX_LINE} characters`);
+  const tokens = split(line);
+  const secret = secretTokens(tokens);
+  tokens.forEach((t, i) => {
+    if (/^[\x21-\x7e]+$/.test(t)) return;
+    const owner = secret.get(i);
+    if (owner !== undefined) fail(`invalid ${owner}: only printable ASCII without spaces`);
+    fail(`${JSON.stringify(t)} is invalid: only printable ASCII without spaces`);
+  });
+  return { tokens, secret };
 }
 
 class Cursor {
   #i = 0;
   constructor(readonly tokens: readonly string[]) {}
+  /** Where the next token is. */
+  get at(): number {
+    return this.#i;
+  }
   peek(): string | undefined {
     return this.tokens[this.#i];
   }
@@ -83,10 +121,10 @@ function readType(c: Cursor): ResourceType {
   return k.full;
 }
 
-function readName(c: Cursor, of: string): string {
+function readName(c: Cursor, of: ResourceType): string {
   const t = c.next(`the name of the ${of}`);
   if (RESERVED.has(t)) fail(`${t} is a key word, not a name (the name of the ${of} is missing?)`);
-  const bad = checkName(t);
+  const bad = (NAME_CHECKS[of] ?? checkName)(t);
   if (bad) fail(`invalid name ${t}: ${bad}`);
   return t;
 }
@@ -103,7 +141,8 @@ function readChain(c: Cursor): ResourceRef[] {
 
 /** Parse and validate one command line against the resource model. */
 export function parseCommand(line: string): Command {
-  const c = new Cursor(tokenize(line));
+  const { tokens, secret } = tokenize(line);
+  const c = new Cursor(tokens);
   const actionToken = c.next('an action');
   const actionKey = ACTIONS.get(actionToken);
   if (!actionKey) fail(`${actionToken} is not a valid action`);
@@ -136,11 +175,15 @@ export function parseCommand(line: string): Command {
   const params: Partial<Record<Param, string>> = {};
   const flags: Flag[] = [];
   for (let t = c.peek(); t !== undefined; t = c.peek()) {
+    const owner = secret.get(c.at);
+    if (owner !== undefined) fail(`invalid ${owner}: ${NO_QUOTING}`);
     c.next('a param or flag');
     const param = PARAMS.get(t);
     if (param) {
       if (params[param.full] !== undefined) fail(`param ${param.full} is given twice`);
       const value = c.next(`a value for ${param.full}`);
+      if (RESERVED.has(value) && SECRET_PARAMS.has(param.full))
+        fail(`invalid ${param.full}: a key word of the command language (or the value is missing)`);
       if (RESERVED.has(value))
         fail(`${value} is a key word, not a value (the value of ${param.full} is missing?)`);
       params[param.full] = value;
@@ -214,7 +257,12 @@ function checkParams(
       continue;
     }
     const bad = r.check(value);
-    if (bad) fail(`invalid ${r.param} ${value}: ${bad}`);
+    if (bad)
+      fail(
+        SECRET_PARAMS.has(r.param)
+          ? `invalid ${r.param}: ${bad}`
+          : `invalid ${r.param} ${value}: ${bad}`,
+      );
   }
   if (rule.together) {
     const given = rule.together.filter((p) => params[p] !== undefined);

@@ -28,6 +28,15 @@ const ms = check.intIn(0, 2_147_483_647);
 const count = check.intIn(1, 1_000_000);
 const bufferSize = check.intIn(1, 67_108_864);
 const weight = check.intIn(0, 1000);
+const password = check.rfc1929('password');
+
+/**
+ * Resource names are checked by `check.name`, except these: a socks5 user name
+ * is an RFC 1929 UNAME (up to 255 bytes, commas allowed), never part of a list.
+ */
+export const NAME_CHECKS: Partial<Record<ResourceType, check.ValueCheck>> = {
+  'socks5-user': check.rfc1929('user name'),
+};
 
 const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
   { param: 'address', required: true, check: check.address },
@@ -191,6 +200,32 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
         where: ['server-group'],
         params: [{ param: 'weight', required: true, check: weight }],
         description: 'change the weight of a server (0 drains it)',
+      },
+    ],
+  },
+  'socks5-user': {
+    list: [{ where: ['socks5-server'], description: 'list socks5-user names' }],
+    // Names only, like list: a password is never shown.
+    'list-detail': [{ where: ['socks5-server'], description: 'list socks5-user names' }],
+    remove: [
+      {
+        where: ['socks5-server'],
+        description: 'remove a user; with none left the socks5-server takes no authentication',
+      },
+    ],
+    'force-remove': [{ where: ['socks5-server'], description: 'remove a user (same as remove)' }],
+    add: [
+      {
+        where: ['socks5-server'],
+        params: [{ param: 'password', required: true, check: password }],
+        description: 'let a user in: the socks5-server then requires username/password',
+      },
+    ],
+    update: [
+      {
+        where: ['socks5-server'],
+        params: [{ param: 'password', required: true, check: password }],
+        description: 'change the password of a user (applies to new handshakes)',
       },
     ],
   },

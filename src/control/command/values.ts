@@ -68,3 +68,16 @@ export const name: ValueCheck = (v) =>
   /^[\x21-\x2b\x2d-\x7e]{1,128}$/.test(v)
     ? null
     : 'expected 1-128 printable characters without spaces or commas';
+
+/**
+ * RFC 1929 UNAME / PASSWD: 1..255 bytes of UTF-8. The reason never contains
+ * the value (it may be a password).
+ */
+export function rfc1929(what: string): ValueCheck {
+  return (v) => {
+    const bytes = Buffer.byteLength(v, 'utf8');
+    return bytes >= 1 && bytes <= 255
+      ? null
+      : `a socks5 ${what} is 1-255 bytes of UTF-8 (RFC 1929), this one is ${bytes}`;
+  };
+}

@@ -1,5 +1,12 @@
 import { VproxyError } from '../../fd/errors.js';
-import { type Action, FLAGS, PARAMS, type ResourceType, TYPES } from '../command/keywords.js';
+import {
+  type Action,
+  FLAGS,
+  PARAMS,
+  type ResourceType,
+  SECRET_PARAMS,
+  TYPES,
+} from '../command/keywords.js';
 import { type ActionRule, RESOURCES } from '../command/resources.js';
 import { STATUS_OPENAPI_PATHS } from '../observability/status-pages.js';
 
@@ -145,8 +152,14 @@ export function openApi(version: string): Record<string, unknown> {
         const rule = rules[action]?.find((r) => r.where.includes(where));
         if (!rule) return undefined;
         const props: Record<string, unknown> = action === 'add' ? { name: { type: 'string' } } : {};
-        for (const p of rule.params ?? [])
-          props[p.param] = { type: 'string', description: PARAMS.get(p.param)?.description };
+        for (const p of rule.params ?? []) {
+          props[p.param] = {
+            type: 'string',
+            description: PARAMS.get(p.param)?.description,
+            // Secrets go in and are never answered (GET lists names only).
+            ...(SECRET_PARAMS.has(p.param) ? { format: 'password', writeOnly: true } : {}),
+          };
+        }
         for (const f of rule.flags ?? [])
           props[f] = { type: 'boolean', description: FLAGS.get(f)?.description };
         const required = [

@@ -2,6 +2,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { isVproxyError } from '../../fd/errors.js';
 import { ACTIONS, FLAGS, PARAMS, TYPES } from '../command/keywords.js';
+import { redactSecrets } from '../command/parse.js';
 import type { CommandExecutor } from '../executor.js';
 import { renderText } from './render-text.js';
 
@@ -81,7 +82,8 @@ export class StdioController {
         const message = isVproxyError(err)
           ? err.message
           : `internal error: ${(err as Error).message}`;
-        const text = `command \`${trimmed}\` failed! ${message}`;
+        // The echo may end up in a log: it never shows a password.
+        const text = `command \`${redactSecrets(trimmed)}\` failed! ${message}`;
         this.#options.output.write(this.#options.color ? `\x1b[31m${text}\x1b[0m\n` : `${text}\n`);
       }
     }

@@ -75,9 +75,11 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
         store.tcpLbs.set(name, { ...entry, lb: await TcpLB.start(common) });
       } else {
         const allowNonBackend = cmd.flags.includes('allow-non-backend');
+        // No users yet: no authentication until `add socks5-user`.
         store.socks5Servers.set(name, {
           ...entry,
           lb: await Socks5Server.start({ ...common, allowNonBackend }),
+          auth: { users: new Map() },
         });
       }
       return DONE;

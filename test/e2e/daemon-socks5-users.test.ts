@@ -1,0 +1,222 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningCli, startCli } from '../helpers/cli.js';
+import { closedPort } from '../helpers/net.js';
+
+// socks5 users through a running daemon, with real clients: redis-cli and the
+// REST API manage them, curl authenticates (or is refused) through the socks5
+// server, and a save / restart with --load keeps them.
+
+const run = promisify(execFile);
+const SECRET = 'Zq9-s3cret';
+let backend: Server;
+let backendPort: number;
+let dir: string;
+const daemons: RunningCli[] = [];
+const ports = { s5: 0, resp: 0, http: 0 };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vproxy-s5u-e2e-'));
+  backend = createServer((_req, res) => res.end('hello through socks5\n'));
+  backend.listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  const a = backend.address();
+  if (a === null || typeof a === 'string') throw new Error('no address');
+  backendPort = a.port;
+  ports.s5 = await closedPort();
+  ports.resp = await closedPort();
+  ports.http = await closedPort();
+});
+
+afterAll(async () => {
+  await Promise.all(daemons.map((d) => d.stop()));
+  backend.closeAllConnections();
+  await new Promise((r) => backend.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startDaemon(extra: string[]): Promise<RunningCli> {
+  const { running } = await startCli(
+    [
+      '--config-dir',
+      join(dir, 'home'),
+      '--no-stdio',
+      '--allow-remote-file-commands',
+      '--resp-controller',
+      `127.0.0.1:${ports.resp}`,
+      '--resp-password',
+      'pw',
+      '--http-controller',
+      `127.0.0.1:${ports.http}`,
+      '--http-token',
+      'tok',
+      ...extra,
+    ],
+    /started; type/,
+  );
+  daemons.push(running);
+  return running;
+}
+
+/** redis-cli's output lines; a command error is a line starting with ERR (exit code 0). */
+async function redis(line: string): Promise<string[]> {
+  const { stdout } = await run('redis-cli', [
+    '-p',
+    String(ports.resp),
+    '-a',
+    'pw',
+    '--no-auth-warning',
+    ...line.split(' '),
+  ]);
+  return stdout.split('\n').filter((l) => l.length > 0);
+}
+
+async function rest(method: string, path: string, body?: unknown): Promise<string> {
+  const args = ['-sS', '-X', method, '-H', 'Authorization: Bearer tok'];
+  if (body !== undefined)
+    args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
+  const { stdout } = await run('curl', [...args, `http://127.0.0.1:${ports.http}${path}`]);
+  return stdout;
+}
+
+/** curl through the socks5 server: its exit code and body. */
+async function viaSocks(credentials?: string): Promise<{ code: number; body: string }> {
+  const proxy = `${credentials ? `${credentials}@` : ''}127.0.0.1:${ports.s5}`;
+  try {
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--max-time',
+      '3',
+      '--socks5-hostname',
+      proxy,
+      `http://127.0.0.1:${backendPort}/`,
+    ]);
+    return { code: 0, body: stdout };
+  } catch (err) {
+    return { code: (err as { code: number }).code, body: '' };
+  }
+}
+
+const OK = { code: 0, body: 'hello through socks5\n' };
+
+async function untilUp(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const [line] = await redis('list-detail server in server-group sg0');
+    if (line?.endsWith('currently UP')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('server never came UP');
+}
+
+describe('socks5 users in a running daemon', () => {
+  const saved = () => join(dir, 'saved.conf');
+
+  it('redis-cli and REST manage users; curl authenticates with them', async () => {
+    const d = await startDaemon(['--no-load-last', '--no-save']);
+    for (const line of [
+      'add server-group sg0 timeout 500 period 200 up 1 down 2',
+      `add server s0 to server-group sg0 address 127.0.0.1:${backendPort}`,
+      'add upstream ups0',
+      'add server-group sg0 to upstream ups0 weight 10',
+      `add socks5-server s5 address 127.0.0.1:${ports.s5} upstream ups0`,
+    ]) {
+      expect(await redis(line)).toEqual(['OK']);
+    }
+    await untilUp();
+    expect(await viaSocks()).toEqual(OK);
+
+    expect(await redis(`add socks5-user alice to socks5-server s5 password ${SECRET}`)).toEqual([
+      'OK',
+    ]);
+    expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
+    expect((await viaSocks('alice:wrong')).code).not.toBe(0);
+    expect((await viaSocks()).code).not.toBe(0);
+    expect(await redis('add socks5-user alice to socks5-server s5 password x')).toEqual([
+      'ERR socks5-server s5 already has a socks5-user named alice',
+    ]);
+
+    expect(await redis('update socks5-user alice in socks5-server s5 password n3w-Zq9')).toEqual([
+      'OK',
+    ]);
+    expect((await viaSocks(`alice:${SECRET}`)).code).not.toBe(0);
+    expect(await viaSocks('alice:n3w-Zq9')).toEqual(OK);
+
+    // REST: a second user, written and answered without its password.
+    expect(
+      JSON.parse(
+        await rest('POST', '/api/v1/module/socks5-server/s5/socks5-user', {
+          name: 'bob',
+          password: 'b0b-Zq9',
+        }),
+      ),
+    ).toEqual({ ok: true });
+    expect(await viaSocks('bob:b0b-Zq9')).toEqual(OK);
+    expect(
+      await rest('PUT', '/api/v1/module/socks5-server/s5/socks5-user/bob', {
+        password: 'b0b2-Zq9',
+      }),
+    ).toBe('');
+    expect(await viaSocks('bob:b0b2-Zq9')).toEqual(OK);
+    const listed = await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user');
+    expect(JSON.parse(listed)).toEqual({ items: ['alice', 'bob'] });
+    const one = await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user/bob');
+    expect(JSON.parse(one)).toEqual({ item: 'bob' });
+    expect(
+      JSON.parse(await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user/carol')),
+    ).toMatchObject({ code: 'ERR_NOT_FOUND' });
+
+    // Nowhere but `list config` shows a password.
+    const shown = [
+      ...(await redis('list-detail socks5-user in socks5-server s5')),
+      ...(await redis('list-detail socks5-server')),
+      ...(await redis(`update socks5-user alice in socks5-server s5 password ${'Zq9'.repeat(90)}`)),
+      listed,
+      one,
+      await rest('POST', '/api/v1/command', {
+        command: 'list-detail socks5-user in socks5-server s5',
+      }),
+      await rest('GET', '/api/v1/status'),
+      await rest('GET', '/metrics'),
+      await rest('GET', '/status'),
+    ].join('\n');
+    expect(shown).toContain('alice');
+    expect(shown).not.toContain('Zq9');
+    expect((await redis('list config')).filter((l) => l.includes('socks5-user'))).toEqual([
+      'add socks5-user alice to socks5-server s5 password n3w-Zq9',
+      'add socks5-user bob to socks5-server s5 password b0b2-Zq9',
+    ]);
+
+    expect(await rest('DELETE', '/api/v1/module/socks5-server/s5/socks5-user/bob')).toBe('');
+    expect((await viaSocks('bob:b0b2-Zq9')).code).not.toBe(0);
+    expect(await redis('remove socks5-user alice from socks5-server s5')).toEqual(['OK']);
+    expect(await viaSocks()).toEqual(OK);
+
+    expect(await redis(`add socks5-user alice to socks5-server s5 password ${SECRET}`)).toEqual([
+      'OK',
+    ]);
+    expect(await redis(`save ${saved()}`)).toEqual(['OK']);
+    expect(statSync(saved()).mode & 0o777).toBe(0o600);
+    expect(readFileSync(saved(), 'utf8')).toContain(
+      `add socks5-user alice to socks5-server s5 password ${SECRET}\n`,
+    );
+    expect(d.output()).not.toContain('Zq9');
+    expect(await d.stop()).toBe(0);
+  });
+
+  it('a restart with --load keeps the user', async () => {
+    const d = await startDaemon(['--no-save', '--load', saved()]);
+    expect(await redis('list socks5-user in socks5-server s5')).toEqual(['alice']);
+    await untilUp();
+    expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
+    expect((await viaSocks()).code).not.toBe(0);
+    expect((await viaSocks('alice:wrong')).code).not.toBe(0);
+    expect(d.output()).not.toContain('Zq9');
+    expect(await d.stop()).toBe(0);
+  });
+});
