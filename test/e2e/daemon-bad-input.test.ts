@@ -128,6 +128,26 @@ describe('a daemon under bad input', () => {
     expect(await http('GET', '/api/v1/nothing')).toMatchObject({ status: 404 });
   });
 
+  it('a name in a REST path is one word: it cannot smuggle "from <other parent>" into the command', async () => {
+    for (const cmd of ['add upstream ups-a', 'add upstream ups-b']) {
+      expect((await http('POST', '/api/v1/command', JSON.stringify({ command: cmd }))).status).toBe(
+        200,
+      );
+    }
+    const sneaky = '/api/v1/module/upstream/ups-a/server-group/x%20from%20upstream%20ups-b';
+    expect(await http('DELETE', sneaky)).toMatchObject({
+      status: 400,
+      json: { code: 'ERR_COMMAND_INVALID', message: expect.stringMatching(/invalid name in path/) },
+    });
+    expect(await http('DELETE', '/api/v1/module/upstream/ups%20b')).toMatchObject({ status: 400 });
+    expect((await http('GET', '/api/v1/module/upstream')).json).toMatchObject({
+      items: expect.arrayContaining(['ups-a', 'ups-b']),
+    });
+    for (const name of ['ups-a', 'ups-b']) {
+      expect((await http('DELETE', `/api/v1/module/upstream/${name}`)).status).toBe(204);
+    }
+  });
+
   it('a wrong token is refused', async () => {
     expect(await http('GET', '/api/v1/module/tcp-lb', undefined, 'nope')).toMatchObject({
       status: 401,

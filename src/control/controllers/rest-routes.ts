@@ -31,16 +31,32 @@ function typeOf(segment: string): ResourceType {
   return k.full;
 }
 
+/**
+ * A name from the path goes into a command line, so it must be one token: a
+ * decoded `a%20from%20server-group%20other` would otherwise name a different
+ * parent than the path does. The command parser checks everything else.
+ */
+function nameOf(segment: string): string {
+  if (!/^[\x21-\x7e]+$/.test(segment))
+    bad(`invalid name in path ${JSON.stringify(segment)}: only printable ASCII without spaces`);
+  return segment;
+}
+
 /** `/type[/name]` or `/parentType/parentName/type[/name]`, already split and decoded. */
 export function parseRestPath(segments: readonly string[]): RestTarget {
+  const [first = '', second, third = '', fourth] = segments;
   if (segments.length === 1 || segments.length === 2) {
-    return { type: typeOf(segments[0] ?? ''), name: segments[1], parent: undefined };
+    return {
+      type: typeOf(first),
+      name: second === undefined ? undefined : nameOf(second),
+      parent: undefined,
+    };
   }
   if (segments.length === 3 || segments.length === 4) {
     return {
-      type: typeOf(segments[2] ?? ''),
-      name: segments[3],
-      parent: { type: typeOf(segments[0] ?? ''), name: segments[1] ?? '' },
+      type: typeOf(third),
+      name: fourth === undefined ? undefined : nameOf(fourth),
+      parent: { type: typeOf(first), name: nameOf(second ?? '') },
     };
   }
   throw new VproxyError('ERR_NOT_FOUND', 'no such route');
