@@ -77,7 +77,14 @@ function secretTokens(tokens: readonly string[]): ReadonlyMap<number, Param> {
 /** The line with secret values masked, for echoing a failed command (the StdIO prompt). */
 export function redactSecrets(line: string): string {
   const tokens = split(line);
-  const secret = secretTokens(tokens);
+  const secret = new Map(secretTokens(tokens));
+  // Controller commands are parsed outside the model; their secret is `token <t>`
+  // (an http-controller's; a resp-controller's `password` is already covered).
+  if (tokens[1] === 'http-controller') {
+    tokens.forEach((t, i) => {
+      if (t === 'token' && i + 1 < tokens.length) secret.set(i + 1, 'password');
+    });
+  }
   return tokens.map((t, i) => (secret.has(i) ? '******' : t)).join(' ');
 }
 

@@ -187,6 +187,12 @@ describe('socks5-user: errors', () => {
   });
 
   it('a failed line is echoed with its password masked', () => {
+    expect(redactSecrets('add http-controller h address 127.0.0.1:1 token Tk9')).toBe(
+      'add http-controller h address 127.0.0.1:1 token ******',
+    );
+    expect(redactSecrets('add resp-controller r address 127.0.0.1:1 password Pw9')).toBe(
+      'add resp-controller r address 127.0.0.1:1 password ******',
+    );
     expect(redactSecrets('add s5u bob to socks5 s5   password Zq9 Zq8')).toBe(
       'add s5u bob to socks5 s5 password ****** ******',
     );
