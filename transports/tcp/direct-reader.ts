@@ -10,15 +10,14 @@ import {
 export const MIN_READ_BUFFER = 4096;
 /** Largest read buffer: a bulk stream reads this much per syscall (Node's own reads are 64 KiB). */
 export const MAX_READ_BUFFER = 262_144;
-/** Reads much smaller than the buffer in a row before it shrinks back (no flapping on one short read). */
-const SHRINK_AFTER = 64;
 
 /**
  * Reads of one TCP socket, through net's `onread` mode: the kernel copies into
  * a buffer this reader owns and reuses, instead of Node allocating 64 KiB per
  * read and pushing it through the Readable machinery. The buffer grows (×4, to
- * 256 KiB) while reads fill it and shrinks after a run of small reads, so bulk
- * streams make few large syscalls and idle connections hold 4 KiB.
+ * 256 KiB) while reads fill it and shrinks to fit a read that did not, so bulk
+ * streams make few large syscalls and a connection that went quiet after small
+ * reads holds 4 KiB.
  *
  * Without a sink the socket behaves as any Duplex (each read is copied into a
  * right-sized chunk and pushed), so handshakes, TLS, WebSocket and the health
@@ -31,7 +30,6 @@ export class DirectReader implements DirectReadable {
   #buffer = Buffer.allocUnsafe(MIN_READ_BUFFER);
   #sink: DirectSink | null = null;
   #retained = false;
-  #smallReads = 0;
 
   constructor() {
     this.onread = {
@@ -63,19 +61,20 @@ export class DirectReader implements DirectReadable {
     return more;
   }
 
-  /** Pick the buffer for the next read (Node asks `onread.buffer` right after the callback). */
+  /**
+   * Pick the buffer for the next read (Node asks `onread.buffer` right after the
+   * callback): four times larger after a read that filled it, else the smallest
+   * size that held this read. A socket keeps its buffer while idle, so it should
+   * be the size of what it last read: a keep-alive connection that once carried
+   * a large response drops back at its next small read.
+   */
   #next(n: number, size: number): void {
     let want = size;
     if (n === size) {
-      this.#smallReads = 0;
       if (size < MAX_READ_BUFFER) want = size * 4;
-    } else if (size > MIN_READ_BUFFER && n < size / 16) {
-      if (++this.#smallReads >= SHRINK_AFTER) {
-        this.#smallReads = 0;
-        want = MIN_READ_BUFFER;
-      }
     } else {
-      this.#smallReads = 0;
+      want = MIN_READ_BUFFER;
+      while (want < n) want *= 4;
     }
     if (want !== size || this.#retained) {
       this.#buffer = Buffer.allocUnsafe(want);

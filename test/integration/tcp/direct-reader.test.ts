@@ -100,6 +100,34 @@ describe('tcp direct reader', () => {
     client.destroy();
   });
 
+  it('the buffer shrinks to fit a read that did not fill it (an idle connection keeps only that)', async () => {
+    const { client, server } = await pair();
+    const reader = directReadable(server);
+    if (reader === null) throw new Error('no direct reader');
+    const sizes: number[] = [];
+    reader.setDirectSink((chunk) => {
+      sizes.push(chunk.length);
+      return true;
+    });
+    server.resume();
+    const settle = async (total: number) => {
+      while (sizes.reduce((a, b) => a + b, 0) < total) await new Promise((r) => setTimeout(r, 5));
+    };
+    client.write(Buffer.alloc(2 * 1024 * 1024, 1));
+    await settle(2 * 1024 * 1024);
+    expect(Math.max(...sizes)).toBeGreaterThan(64 * 1024);
+    client.write(Buffer.alloc(100, 2));
+    await settle(2 * 1024 * 1024 + 100);
+    expect(sizes.at(-1)).toBe(100);
+    const before = sizes.length;
+    client.write(Buffer.alloc(200 * 1024, 3));
+    await settle(2 * 1024 * 1024 + 100 + 200 * 1024);
+    // The read after the 100-byte one had only the smallest buffer, then it grew again.
+    expect(sizes[before]).toBe(MIN_READ_BUFFER);
+    expect(Math.max(...sizes.slice(before))).toBeGreaterThan(MIN_READ_BUFFER);
+    client.destroy();
+  });
+
   it('a sink returning false pauses reading until resume()', async () => {
     const { client, server } = await pair();
     const reader = directReadable(server);
