@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS, PARAMS, TYPES } from '../../src/control/command/keywords.js';
-import { type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { controllerArgs, type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort, readAll } from '../helpers/net.js';
 
 // Garbage at every controller of a running daemon: precise errors, no crash,
@@ -31,14 +31,7 @@ beforeAll(async () => {
       dir,
       '--no-stdio',
       '--no-load-last',
-      '--resp-controller',
-      `127.0.0.1:${respPort}`,
-      '--resp-password',
-      'pw',
-      '--http-controller',
-      `127.0.0.1:${httpPort}`,
-      '--http-token',
-      'tok',
+      ...controllerArgs({ resp: respPort, http: httpPort }),
     ],
     /started; type/,
   ));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, startCli } from '../helpers/cli.js';
+import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 
 // socks5 users through a running daemon, with real clients: redis-cli and the
@@ -48,33 +48,13 @@ async function startDaemon(extra: string[]): Promise<RunningCli> {
       join(dir, 'home'),
       '--no-stdio',
       '--allow-remote-file-commands',
-      '--resp-controller',
-      `127.0.0.1:${ports.resp}`,
-      '--resp-password',
-      'pw',
-      '--http-controller',
-      `127.0.0.1:${ports.http}`,
-      '--http-token',
-      'tok',
+      ...controllerArgs(ports),
       ...extra,
     ],
     /started; type/,
   );
   daemons.push(running);
   return running;
-}
-
-/** redis-cli's output lines; a command error is a line starting with ERR (exit code 0). */
-async function redis(line: string): Promise<string[]> {
-  const { stdout } = await run('redis-cli', [
-    '-p',
-    String(ports.resp),
-    '-a',
-    'pw',
-    '--no-auth-warning',
-    ...line.split(' '),
-  ]);
-  return stdout.split('\n').filter((l) => l.length > 0);
 }
 
 async function rest(method: string, path: string, body?: unknown): Promise<string> {
@@ -107,7 +87,7 @@ const OK = { code: 0, body: 'hello through socks5\n' };
 
 async function untilUp(): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const [line] = await redis('list-detail server in server-group sg0');
+    const [line] = await redisCli(ports.resp, 'list-detail server in server-group sg0');
     if (line?.endsWith('currently UP')) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -126,24 +106,24 @@ describe('socks5 users in a running daemon', () => {
       'add server-group sg0 to upstream ups0 weight 10',
       `add socks5-server s5 address 127.0.0.1:${ports.s5} upstream ups0`,
     ]) {
-      expect(await redis(line)).toEqual(['OK']);
+      expect(await redisCli(ports.resp, line)).toEqual(['OK']);
     }
     await untilUp();
     expect(await viaSocks()).toEqual(OK);
 
-    expect(await redis(`add socks5-user alice to socks5-server s5 password ${SECRET}`)).toEqual([
-      'OK',
-    ]);
+    expect(
+      await redisCli(ports.resp, `add socks5-user alice to socks5-server s5 password ${SECRET}`),
+    ).toEqual(['OK']);
     expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
     expect((await viaSocks('alice:wrong')).code).not.toBe(0);
     expect((await viaSocks()).code).not.toBe(0);
-    expect(await redis('add socks5-user alice to socks5-server s5 password x')).toEqual([
-      'ERR socks5-server s5 already has a socks5-user named alice',
-    ]);
+    expect(
+      await redisCli(ports.resp, 'add socks5-user alice to socks5-server s5 password x'),
+    ).toEqual(['ERR socks5-server s5 already has a socks5-user named alice']);
 
-    expect(await redis('update socks5-user alice in socks5-server s5 password n3w-Zq9')).toEqual([
-      'OK',
-    ]);
+    expect(
+      await redisCli(ports.resp, 'update socks5-user alice in socks5-server s5 password n3w-Zq9'),
+    ).toEqual(['OK']);
     expect((await viaSocks(`alice:${SECRET}`)).code).not.toBe(0);
     expect(await viaSocks('alice:n3w-Zq9')).toEqual(OK);
 
@@ -173,9 +153,12 @@ describe('socks5 users in a running daemon', () => {
 
     // Nowhere but `list config` shows a password.
     const shown = [
-      ...(await redis('list-detail socks5-user in socks5-server s5')),
-      ...(await redis('list-detail socks5-server')),
-      ...(await redis(`update socks5-user alice in socks5-server s5 password ${'Zq9'.repeat(90)}`)),
+      ...(await redisCli(ports.resp, 'list-detail socks5-user in socks5-server s5')),
+      ...(await redisCli(ports.resp, 'list-detail socks5-server')),
+      ...(await redisCli(
+        ports.resp,
+        `update socks5-user alice in socks5-server s5 password ${'Zq9'.repeat(90)}`,
+      )),
       listed,
       one,
       await rest('POST', '/api/v1/command', {
@@ -187,20 +170,24 @@ describe('socks5 users in a running daemon', () => {
     ].join('\n');
     expect(shown).toContain('alice');
     expect(shown).not.toContain('Zq9');
-    expect((await redis('list config')).filter((l) => l.includes('socks5-user'))).toEqual([
+    expect(
+      (await redisCli(ports.resp, 'list config')).filter((l) => l.includes('socks5-user')),
+    ).toEqual([
       'add socks5-user alice to socks5-server s5 password n3w-Zq9',
       'add socks5-user bob to socks5-server s5 password b0b2-Zq9',
     ]);
 
     expect(await rest('DELETE', '/api/v1/module/socks5-server/s5/socks5-user/bob')).toBe('');
     expect((await viaSocks('bob:b0b2-Zq9')).code).not.toBe(0);
-    expect(await redis('remove socks5-user alice from socks5-server s5')).toEqual(['OK']);
-    expect(await viaSocks()).toEqual(OK);
-
-    expect(await redis(`add socks5-user alice to socks5-server s5 password ${SECRET}`)).toEqual([
+    expect(await redisCli(ports.resp, 'remove socks5-user alice from socks5-server s5')).toEqual([
       'OK',
     ]);
-    expect(await redis(`save ${saved()}`)).toEqual(['OK']);
+    expect(await viaSocks()).toEqual(OK);
+
+    expect(
+      await redisCli(ports.resp, `add socks5-user alice to socks5-server s5 password ${SECRET}`),
+    ).toEqual(['OK']);
+    expect(await redisCli(ports.resp, `save ${saved()}`)).toEqual(['OK']);
     expect(statSync(saved()).mode & 0o777).toBe(0o600);
     expect(readFileSync(saved(), 'utf8')).toContain(
       `add socks5-user alice to socks5-server s5 password ${SECRET}\n`,
@@ -211,7 +198,7 @@ describe('socks5 users in a running daemon', () => {
 
   it('a restart with --load keeps the user', async () => {
     const d = await startDaemon(['--no-save', '--load', saved()]);
-    expect(await redis('list socks5-user in socks5-server s5')).toEqual(['alice']);
+    expect(await redisCli(ports.resp, 'list socks5-user in socks5-server s5')).toEqual(['alice']);
     await untilUp();
     expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
     expect((await viaSocks()).code).not.toBe(0);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningCli, startCli } from '../helpers/cli.js';
+import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 
 // The daemon as users drive it: the same setup typed at the StdIO prompt, sent
@@ -137,36 +137,12 @@ async function freePorts(): Promise<Ports> {
 
 async function startDaemon(ports: Ports, configDir: string, extra: string[] = []) {
   const { running } = await startCli(
-    [
-      '--config-dir',
-      configDir,
-      '--resp-controller',
-      `127.0.0.1:${ports.resp}`,
-      '--resp-password',
-      'pw',
-      '--http-controller',
-      `127.0.0.1:${ports.http}`,
-      '--http-token',
-      'tok',
-      ...extra,
-    ],
+    ['--config-dir', configDir, ...controllerArgs(ports), ...extra],
     /started; type/,
     { stdin: true },
   );
   daemons.push(running);
   return running;
-}
-
-async function redis(ports: Ports, line: string): Promise<string[]> {
-  const { stdout } = await run('redis-cli', [
-    '-p',
-    String(ports.resp),
-    '-a',
-    'pw',
-    '--no-auth-warning',
-    ...line.split(' '),
-  ]);
-  return stdout.split('\n').filter((l) => l.length > 0);
 }
 
 async function curlJson(
@@ -202,7 +178,7 @@ async function listingsViaHttp(ports: Ports): Promise<string[][]> {
 
 async function untilUp(ports: Ports): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const [line] = await redis(ports, 'list-detail server in server-group sg0');
+    const [line] = await redisCli(ports.resp, 'list-detail server in server-group sg0');
     if (line?.endsWith('currently UP')) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -243,10 +219,10 @@ describe('vproxy daemon', () => {
 
   it('redis-cli: the same script gives the same listings', async () => {
     const d = await startDaemon(ports, join(dir, 'resp'), ['--no-load-last', '--no-stdio']);
-    for (const line of script(ports)) expect(await redis(ports, line)).toEqual(['OK']);
+    for (const line of script(ports)) expect(await redisCli(ports.resp, line)).toEqual(['OK']);
     await trafficFlows(ports);
     const viaRedis: string[][] = [];
-    for (const line of LISTINGS) viaRedis.push(await redis(ports, line));
+    for (const line of LISTINGS) viaRedis.push(await redisCli(ports.resp, line));
     expect(viaRedis).toEqual(expected);
     expect(await d.stop()).toBe(0);
   });
@@ -283,21 +259,21 @@ describe('vproxy daemon', () => {
       '--no-stdio',
       '--allow-remote-file-commands',
     ]);
-    for (const line of script(ports)) await redis(ports, line);
+    for (const line of script(ports)) await redisCli(ports.resp, line);
     const saved = join(dir, 'saved.conf');
-    expect(await redis(ports, `save ${saved}`)).toEqual(['OK']);
-    const config = await redis(ports, 'list config');
+    expect(await redisCli(ports.resp, `save ${saved}`)).toEqual(['OK']);
+    const config = await redisCli(ports.resp, 'list config');
     d1.child.kill('SIGINT');
     await once(d1.child, 'exit');
     expect(readFileSync(join(configDir, 'last'), 'utf8').trim().split('\n')).toEqual(config);
 
     const d2 = await startDaemon(ports, join(dir, 'other'), ['--no-stdio', '--load', saved]);
-    expect(await redis(ports, 'list config')).toEqual(config);
+    expect(await redisCli(ports.resp, 'list config')).toEqual(config);
     await trafficFlows(ports);
     expect(await d2.stop()).toBe(0);
 
     const d3 = await startDaemon(ports, configDir, ['--no-stdio']);
-    expect(await redis(ports, 'list config')).toEqual(config);
+    expect(await redisCli(ports.resp, 'list config')).toEqual(config);
     await trafficFlows(ports);
     expect(await d3.stop()).toBe(0);
   });

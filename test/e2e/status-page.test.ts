@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_CHROMIUM, launchChromium, NO_CHROMIUM_MESSAGE } from '../helpers/browser.js';
-import { type RunningCli, startCli } from '../helpers/cli.js';
+import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
 import { closedPort } from '../helpers/net.js';
 import { parsePromText, sampleValue } from '../helpers/prom-text.js';
@@ -57,17 +57,8 @@ const ports = { lb: 0, resp: 0, http: 0 };
 const held: Socket[] = [];
 let traffic: NodeJS.Timeout | undefined;
 
-async function redis(line: string): Promise<string> {
-  const { stdout } = await run('redis-cli', [
-    '-p',
-    String(ports.resp),
-    '-a',
-    'pw',
-    '--no-auth-warning',
-    ...line.split(' '),
-  ]);
-  return stdout.trim();
-}
+const redis = async (line: string): Promise<string> =>
+  (await redisCli(ports.resp, line)).join('\n');
 
 async function curl(path: string, token = 'tok'): Promise<{ status: number; body: string }> {
   const { stdout } = await run('curl', [
@@ -105,20 +96,7 @@ beforeAll(async () => {
     http: await closedPort(),
   });
   ({ running: daemon } = await startCli(
-    [
-      '--no-stdio',
-      '--no-load-last',
-      '--config-dir',
-      dir,
-      '--resp-controller',
-      `127.0.0.1:${ports.resp}`,
-      '--resp-password',
-      'pw',
-      '--http-controller',
-      `127.0.0.1:${ports.http}`,
-      '--http-token',
-      'tok',
-    ],
+    ['--no-stdio', '--no-load-last', '--config-dir', dir, ...controllerArgs(ports)],
     /started; type/,
   ));
   for (const line of [

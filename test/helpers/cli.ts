@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const VPROXY_BIN = fileURLToPath(new URL('../../dist/apps/vproxy.js', import.meta.url));
 
@@ -62,4 +63,37 @@ export function rssBytes(pid: number): number {
   const m = status.match(/VmRSS:\s+(\d+) kB/);
   if (!m?.[1]) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/** The controller secrets every daemon test uses. */
+export const RESP_PASSWORD = 'pw';
+export const HTTP_TOKEN = 'tok';
+
+/** Daemon flags: RESP and HTTP controllers on these loopback ports, with the test secrets. */
+export function controllerArgs(ports: { readonly resp: number; readonly http: number }): string[] {
+  return [
+    '--resp-controller',
+    `127.0.0.1:${ports.resp}`,
+    '--resp-password',
+    RESP_PASSWORD,
+    '--http-controller',
+    `127.0.0.1:${ports.http}`,
+    '--http-token',
+    HTTP_TOKEN,
+  ];
+}
+
+const execFileAsync = promisify(execFile);
+
+/** One command through the real redis-cli; its non-empty output lines (an error is a line starting with ERR). */
+export async function redisCli(respPort: number, line: string): Promise<string[]> {
+  const { stdout } = await execFileAsync('redis-cli', [
+    '-p',
+    String(respPort),
+    '-a',
+    RESP_PASSWORD,
+    '--no-auth-warning',
+    ...line.split(' '),
+  ]);
+  return stdout.split('\n').filter((l) => l.length > 0);
 }
