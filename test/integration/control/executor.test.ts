@@ -6,26 +6,21 @@ import { StoreExecutor } from '../../../src/control/command-executor.js';
 import type { CommandResult } from '../../../src/control/executor.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { readAll, startEchoServer, stopServer } from '../../helpers/net.js';
+import { useEchoBackend } from '../../helpers/echo-fixture.js';
+import { readAll } from '../../helpers/net.js';
 
 // The executor against a real store: a scripted setup, listings, usage checks,
 // save and load round trips, and traffic through what the commands built.
 
-let baseline: string[];
-let echo: Awaited<ReturnType<typeof startEchoServer>>;
+const echo = useEchoBackend();
 let dir: string;
 
-beforeAll(async () => {
-  baseline = snapshotSockets();
-  echo = await startEchoServer();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'vproxy-exec-'));
 });
 
-afterAll(async () => {
-  await stopServer(echo.server, echo.sockets);
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  await expectNoLeakedSockets(baseline);
 });
 
 function setup(echoPort: number): string[] {

@@ -11,27 +11,21 @@ import { isVproxyError } from '../../../src/fd/errors.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
-import { startEchoServer, stopServer } from '../../helpers/net.js';
+import { useEchoBackend } from '../../helpers/echo-fixture.js';
 
 // socks5-user through the executor and a real store: the table commands, the
 // password kept out of every listing, list config / save / load round trips
 // with 0600 files, and the running Socks5Server switching auth on and off.
 
-let baseline: string[];
-let echo: Awaited<ReturnType<typeof startEchoServer>>;
+const echo = useEchoBackend();
 let dir: string;
 
-beforeAll(async () => {
-  baseline = snapshotSockets();
-  echo = await startEchoServer();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'vproxy-s5u-'));
 });
 
-afterAll(async () => {
-  await stopServer(echo.server, echo.sockets);
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  await expectNoLeakedSockets(baseline);
 });
 
 const SECRET = 'Zq9-wonderland';
