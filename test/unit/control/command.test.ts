@@ -4,17 +4,7 @@ import { helpLines, manLines } from '../../../src/control/command/help.js';
 import { ACTIONS, FLAGS, PARAMS, RESERVED, TYPES } from '../../../src/control/command/keywords.js';
 import { formatCommand, parseCommand } from '../../../src/control/command/parse.js';
 import { VproxyError } from '../../../src/fd/errors.js';
-
-function parseError(line: string): string {
-  try {
-    parseCommand(line);
-  } catch (err) {
-    expect(err).toBeInstanceOf(VproxyError);
-    expect(err).toMatchObject({ code: 'ERR_COMMAND_INVALID' });
-    return (err as Error).message;
-  }
-  throw new Error(`"${line}" parsed`);
-}
+import { parseError } from '../../helpers/command.js';
 
 describe('parseCommand: valid commands', () => {
   it('parses a tcp-lb with full and short spellings alike', () => {

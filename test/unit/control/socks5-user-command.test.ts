@@ -12,21 +12,10 @@ import {
   parseRestPath,
   updateCommand,
 } from '../../../src/control/controllers/rest-routes.js';
-import { VproxyError } from '../../../src/fd/errors.js';
+import { parseError } from '../../helpers/command.js';
 
 // socks5-user in the command language: the forms, the RFC 1929 limits, and a
 // password that never shows in an error, an echoed line or the REST schema.
-
-function parseError(line: string): string {
-  try {
-    parseCommand(line);
-  } catch (err) {
-    expect(err).toBeInstanceOf(VproxyError);
-    expect(err).toMatchObject({ code: 'ERR_COMMAND_INVALID' });
-    return (err as Error).message;
-  }
-  throw new Error(`"${line}" parsed`);
-}
 
 const IN_S5 = { type: 'socks5-server', name: 's5' };
 
