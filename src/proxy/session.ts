@@ -174,7 +174,7 @@ export class Session {
   }
 
   /**
-   * Close the session (both sides, after flushing) when no byte has moved on
+   * Close both streams of the session when no byte has moved on
    * either stream for its idle timeout. The engine calls this from one periodic
    * sweep instead of arming a timer per stream: a per-stream timer is re-armed
    * on every read and write, which is a cost per chunk.

@@ -90,13 +90,18 @@ export function redactSecrets(line: string): string {
 
 const NO_QUOTING = 'the command language has no quoting, so a value cannot contain spaces';
 
+/** Whether `text` is one token of a command line: printable ASCII, no spaces. */
+export function isToken(text: string): boolean {
+  return /^[\x21-\x7e]+$/.test(text);
+}
+
 /** Tokens are separated by runs of spaces; there is no quoting. */
 function tokenize(line: string): { tokens: string[]; secret: ReadonlyMap<number, Param> } {
   if (line.length > MAX_LINE) fail(`command is longer than ${MAX_LINE} characters`);
   const tokens = split(line);
   const secret = secretTokens(tokens);
   tokens.forEach((t, i) => {
-    if (/^[\x21-\x7e]+$/.test(t)) return;
+    if (isToken(t)) return;
     const owner = secret.get(i);
     if (owner !== undefined) fail(`invalid ${owner}: only printable ASCII without spaces`);
     fail(`${JSON.stringify(t)} is invalid: only printable ASCII without spaces`);

@@ -7,6 +7,7 @@ import {
   SECRET_PARAMS,
   TYPES,
 } from '../command/keywords.js';
+import { isToken } from '../command/parse.js';
 import { type ActionRule, RESOURCES } from '../command/resources.js';
 import { STATUS_OPENAPI_PATHS } from '../observability/status-pages.js';
 
@@ -37,7 +38,7 @@ function typeOf(segment: string): ResourceType {
  * parent than the path does. The command parser checks everything else.
  */
 function nameOf(segment: string): string {
-  if (!/^[\x21-\x7e]+$/.test(segment))
+  if (!isToken(segment))
     bad(`invalid name in path ${JSON.stringify(segment)}: only printable ASCII without spaces`);
   return segment;
 }
