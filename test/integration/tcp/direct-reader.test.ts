@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
-import { directReadable } from '../../../src/fd/direct-read.js';
+import { type DirectReadable, directReadable } from '../../../src/fd/direct-read.js';
 import type { ServerFD } from '../../../src/fd/server-fd.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { dialTcp } from '../../../transports/tcp/dialer.js';
@@ -43,6 +43,12 @@ async function pair(): Promise<{ client: Socket; server: StreamFD }> {
   return { client, server };
 }
 
+function readerOf(fd: StreamFD): DirectReadable {
+  const reader = directReadable(fd);
+  if (reader === null) throw new Error('no direct reader');
+  return reader;
+}
+
 describe('tcp direct reader', () => {
   it('both accepted and dialled sockets have one', async () => {
     const { client, server } = await pair();
@@ -80,8 +86,7 @@ describe('tcp direct reader', () => {
 
   it('a sink that retains chunks gets 8 MB byte-exact, in reads that grow to the largest buffer', async () => {
     const { client, server } = await pair();
-    const reader = directReadable(server);
-    if (reader === null) throw new Error('no direct reader');
+    const reader = readerOf(server);
     const kept: Buffer[] = [];
     let largest = 0;
     reader.setDirectSink((chunk) => {
@@ -102,8 +107,7 @@ describe('tcp direct reader', () => {
 
   it('the buffer shrinks to fit a read that did not fill it (an idle connection keeps only that)', async () => {
     const { client, server } = await pair();
-    const reader = directReadable(server);
-    if (reader === null) throw new Error('no direct reader');
+    const reader = readerOf(server);
     const sizes: number[] = [];
     reader.setDirectSink((chunk) => {
       sizes.push(chunk.length);
@@ -130,8 +134,7 @@ describe('tcp direct reader', () => {
 
   it('a sink returning false pauses reading until resume()', async () => {
     const { client, server } = await pair();
-    const reader = directReadable(server);
-    if (reader === null) throw new Error('no direct reader');
+    const reader = readerOf(server);
     let reads = 0;
     reader.setDirectSink(() => {
       reads++;
