@@ -62,7 +62,21 @@ export type ErrorCode =
   | 'ERR_HEALTH_CHECK_FAILED'
   | 'ERR_CIDR_INVALID'
   | 'ERR_PORT_RANGE_INVALID'
-  | 'ERR_PROTOCOL_INVALID';
+  | 'ERR_PROTOCOL_INVALID'
+  // WebSocks handshake and agent config (src/protocols/websocks)
+  | 'ERR_WEBSOCKS_REQUEST_INVALID'
+  | 'ERR_WEBSOCKS_AUTH_FAILED'
+  | 'ERR_WEBSOCKS_REPLAYED'
+  | 'ERR_WEBSOCKS_RESPONSE_INVALID'
+  | 'ERR_WEBSOCKS_CONFIG_INVALID'
+  // HTTP/1.1 request heads for proxies (src/protocols/http-proxy)
+  | 'ERR_HTTP_MALFORMED'
+  | 'ERR_HTTP_HEAD_TOO_LARGE'
+  | 'ERR_HTTP_TOO_MANY_HEADERS'
+  | 'ERR_HTTP_PROXY_TARGET_INVALID'
+  | 'ERR_HTTP_PROXY_UNSUPPORTED'
+  // domain rules and ABP lists (src/protocols/rules)
+  | 'ERR_RULE_INVALID';
 
 export class VproxyError extends Error {
   readonly code: ErrorCode;
