@@ -31,6 +31,11 @@ export type ErrorCode =
   | 'ERR_PROXY_HEADER_TRUNCATED'
   | 'ERR_COMMAND_INVALID'
   | 'ERR_RESP_INVALID'
+  // controllers (src/control/controllers): a malformed HTTP request, a write
+  // without a JSON body, a client throttled after failed authentication
+  | 'ERR_REQUEST_INVALID'
+  | 'ERR_CONTENT_TYPE_INVALID'
+  | 'ERR_AUTH_THROTTLED'
   | 'ERR_IN_USE'
   | 'ERR_FORBIDDEN'
   | 'ERR_KCP_CONFIG'

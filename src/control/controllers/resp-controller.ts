@@ -7,7 +7,15 @@ import type { StreamFD } from '../../fd/stream-fd.js';
 import { RespReader } from '../../protocols/resp/reader.js';
 import { encodeResp, type RespValue } from '../../protocols/resp/writer.js';
 import type { CommandExecutor, CommandResult } from '../executor.js';
+import { exportControllerMetrics } from '../observability/metrics.js';
 import { Secret } from '../secret.js';
+import { AuthThrottle } from './auth-throttle.js';
+import {
+  ClientDeadline,
+  type RefusalCounts,
+  type RefusalReason,
+  zeroRefusals,
+} from './connection-guard.js';
 
 export interface RespControllerOptions {
   readonly name: string;
@@ -15,13 +23,34 @@ export interface RespControllerOptions {
   readonly password: string;
   readonly executor: CommandExecutor;
   readonly registry: Registry;
+  /** Time a new client has to authenticate (default 10 s, as socks5/ws handshakes). */
+  readonly authTimeoutMs?: number;
+  /** An authenticated client silent this long is closed (default 15 min). */
+  readonly idleTimeoutMs?: number;
+  /** A client that leaves its replies unread this long is closed (default 30 s). */
+  readonly writeStallMs?: number;
+  /** Unflushed reply bytes past which a client's requests are not read (default 64 KiB). */
+  readonly maxUnflushedBytes?: number;
+  /** Failed-AUTH limiter per client address (default: one of this controller's own). */
+  readonly throttle?: AuthThrottle;
 }
 
 export interface RespControllerStats {
   readonly connections: number;
+  /** Clients connected now. */
+  readonly clients: number;
   readonly commands: number;
   readonly authFailures: number;
+  /** AUTH attempts refused unchecked because the address failed too often. */
+  readonly authThrottled: number;
   readonly protocolErrors: number;
+  readonly refused: RefusalCounts;
+}
+
+/** What answering one request produced, and whether the connection ends after it. */
+interface Answer {
+  readonly reply: RespValue;
+  readonly close?: boolean;
 }
 
 function render(result: CommandResult): RespValue {
@@ -44,14 +73,31 @@ function render(result: CommandResult): RespValue {
  * any command. Every connection starts unauthenticated; AUTH is checked against
  * a SHA-512 digest in constant time. `help` is trapped by redis-cli, so `man`
  * is the way to read the manual here.
+ *
+ * The port defends itself: a client has `authTimeoutMs` to authenticate, then
+ * an idle timeout; requests are parsed and answered one at a time, and reading
+ * stops while more than `maxUnflushedBytes` of replies wait to be flushed, so
+ * a client that pipelines without reading costs one socket's buffers; the
+ * client's FIN is answered by flushing what it asked for and closing; failed
+ * AUTHs are rate-limited per address.
  */
 export class RespController extends EventEmitter<{ error: [Error] }> {
   readonly name: string;
   readonly #secret: Secret;
   readonly #executor: CommandExecutor;
   readonly #server: ServerFD;
+  readonly #throttle: AuthThrottle;
+  readonly #limits: { auth: number; idle: number; stall: number; unflushed: number };
   readonly #clients = new Set<StreamFD>();
-  readonly #stats = { connections: 0, commands: 0, authFailures: 0, protocolErrors: 0 };
+  readonly #stats = {
+    connections: 0,
+    commands: 0,
+    authFailures: 0,
+    authThrottled: 0,
+    protocolErrors: 0,
+  };
+  readonly #refused = zeroRefusals();
+  readonly #unexport: () => void;
 
   private constructor(options: RespControllerOptions, server: ServerFD) {
     super();
@@ -59,9 +105,21 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     this.#secret = new Secret(options.password);
     this.#executor = options.executor;
     this.#server = server;
+    this.#throttle = options.throttle ?? new AuthThrottle();
+    this.#limits = {
+      auth: options.authTimeoutMs ?? 10_000,
+      idle: options.idleTimeoutMs ?? 15 * 60_000,
+      stall: options.writeStallMs ?? 30_000,
+      unflushed: options.maxUnflushedBytes ?? 64 * 1024,
+    };
     server.on('connection', (fd) => this.#serve(fd));
     server.on('error', (err) => this.emit('error', err));
-    server.on('handshakeError', () => this.#stats.protocolErrors++);
+    server.on('handshakeError', () => this.#refuse('protocolError'));
+    this.#unexport = exportControllerMetrics(options.registry, {
+      kind: 'resp-controller',
+      name: this.name,
+      counters: () => this.stats(),
+    });
   }
 
   static async start(options: RespControllerOptions): Promise<RespController> {
@@ -86,12 +144,18 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
   }
 
   stats(): RespControllerStats {
-    return { ...this.#stats };
+    return { ...this.#stats, clients: this.#clients.size, refused: { ...this.#refused } };
   }
 
   async close(): Promise<void> {
+    this.#unexport();
     await this.#server.close();
     for (const c of this.#clients) c.destroy();
+  }
+
+  #refuse(reason: RefusalReason): void {
+    this.#refused[reason]++;
+    if (reason === 'protocolError') this.#stats.protocolErrors++;
   }
 
   #serve(fd: StreamFD): void {
@@ -99,51 +163,124 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     this.#clients.add(fd);
     fd.on('close', () => this.#clients.delete(fd));
     fd.on('error', () => {});
-    fd.setTimeout(15 * 60_000, () => fd.destroy());
+    const limits = this.#limits;
+    // Before AUTH the deadline is absolute: wrong guesses do not extend it.
+    const deadline = new ClientDeadline(fd, (reason) => this.#refuse(reason));
+    deadline.set(limits.auth, 'handshakeTimeout');
     const reader = new RespReader();
-    let authed = false;
-    // Requests are answered strictly in order, even though commands are async.
-    let queue: Promise<void> = Promise.resolve();
-    fd.on('data', (chunk: Buffer) => {
-      let requests: string[][];
+    const session = { authed: false, peer: fd.remoteAddress };
+    let ended = false;
+    let busy = false;
+
+    // One loop per client answers its requests strictly in order, one at a
+    // time; it reads more only when every buffered request is answered and
+    // the replies are (mostly) flushed.
+    const pump = async (): Promise<void> => {
+      if (busy) return;
+      busy = true;
       try {
-        requests = reader.push(chunk);
-      } catch (err) {
-        this.#stats.protocolErrors++;
-        fd.end(encodeResp({ error: `ERR ${(err as Error).message}` }));
-        return;
+        for (;;) {
+          if (fd.destroyed || fd.writableEnded) return;
+          if (fd.writableLength > limits.unflushed) {
+            // 'drain' calls pump again; a client that never reads is closed.
+            if (session.authed) deadline.set(limits.stall, 'writeStall');
+            return;
+          }
+          let args: string[] | null;
+          try {
+            args = reader.next();
+          } catch (err) {
+            this.#refuse('protocolError');
+            fd.end(encodeResp({ error: `ERR ${(err as Error).message}` }));
+            return;
+          }
+          if (args === null) break;
+          const wasAuthed = session.authed;
+          const answer = await this.#answer(args, session);
+          if (fd.destroyed) return;
+          if (!wasAuthed && session.authed) deadline.set(limits.idle, 'idleTimeout');
+          if (answer.close) {
+            fd.end(encodeResp(answer.reply));
+            return;
+          }
+          fd.write(encodeResp(answer.reply));
+        }
+        // Everything the client sent is answered: after its FIN, close once
+        // the replies are flushed (end() flushes first); otherwise read on.
+        if (ended) fd.end();
+        else fd.resume();
+      } finally {
+        busy = false;
       }
-      for (const args of requests) {
-        queue = queue.then(async () => {
-          const reply = await this.#answer(args, authed, () => {
-            authed = true;
-          });
-          if (!fd.destroyed) fd.write(encodeResp(reply));
-        });
-      }
+    };
+    const run = () => {
+      pump().catch((err: unknown) => {
+        this.emit('error', err as Error);
+        fd.destroy();
+      });
+    };
+
+    fd.on('data', (chunk: Buffer) => {
+      fd.pause();
+      if (session.authed) deadline.set(limits.idle, 'idleTimeout');
+      reader.feed(chunk);
+      run();
+    });
+    fd.on('drain', () => {
+      if (session.authed) deadline.set(limits.idle, 'idleTimeout');
+      run();
+    });
+    // Accepted half-open: the client's FIN must be answered by us, or the
+    // socket would sit in CLOSE-WAIT until a timer noticed.
+    fd.on('end', () => {
+      ended = true;
+      run();
     });
     fd.resume();
   }
 
-  async #answer(args: string[], authed: boolean, grant: () => void): Promise<RespValue> {
-    if (args.length === 0) return { error: 'ERR empty command' };
+  async #answer(
+    args: string[],
+    session: { authed: boolean; readonly peer: string | undefined },
+  ): Promise<Answer> {
+    if (args.length === 0) return { reply: { error: 'ERR empty command' } };
     const verb = (args[0] ?? '').toLowerCase();
-    if (verb === 'auth') {
-      // AUTH password, or AUTH default password (redis 6 ACL form, as redis-cli --user sends).
-      const password =
-        args.length === 2
-          ? args[1]
-          : args.length === 3 && args[1] === 'default'
-            ? args[2]
-            : undefined;
-      if (password !== undefined && this.#secret.matches(password)) {
-        grant();
-        return { status: 'OK' };
-      }
-      this.#stats.authFailures++;
-      return { error: 'WRONGPASS invalid password' };
+    // Redis answers QUIT without AUTH too: a polite client may always leave.
+    if (verb === 'quit') return { reply: { status: 'OK' }, close: true };
+    if (verb === 'auth') return { reply: this.#auth(args, session) };
+    if (!session.authed) return { reply: { error: 'NOAUTH Authentication required.' } };
+    return { reply: await this.#command(args, verb) };
+  }
+
+  #auth(
+    args: string[],
+    session: { authed: boolean; readonly peer: string | undefined },
+  ): RespValue {
+    // While throttled the password is not even checked: that is what makes
+    // the limit a bound on guesses rather than on wrong answers.
+    if (!this.#throttle.allows(session.peer)) {
+      this.#stats.authThrottled++;
+      this.#refuse('authThrottled');
+      const s = Math.ceil(this.#throttle.retryAfterMs(session.peer) / 1000);
+      return { error: `ERR too many failed AUTH attempts from your address; retry in ${s} s` };
     }
-    if (!authed) return { error: 'NOAUTH Authentication required.' };
+    // AUTH password, or AUTH default password (redis 6 ACL form, as redis-cli --user sends).
+    const password =
+      args.length === 2
+        ? args[1]
+        : args.length === 3 && args[1] === 'default'
+          ? args[2]
+          : undefined;
+    if (password !== undefined && this.#secret.matches(password)) {
+      session.authed = true;
+      return { status: 'OK' };
+    }
+    this.#throttle.fail(session.peer);
+    this.#stats.authFailures++;
+    return { error: 'WRONGPASS invalid password' };
+  }
+
+  async #command(args: string[], verb: string): Promise<RespValue> {
     if (verb === 'ping') return args.length > 1 ? (args[1] ?? '') : { status: 'PONG' };
     if (verb === 'command') return args.length > 1 && args[1]?.toLowerCase() === 'count' ? 0 : [];
     if (args.some((a) => /[\r\n]/.test(a)))

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Registry as TransportRegistry } from '../../fd/registry.js';
 import type { ServerStats } from '../../lb/server.js';
 import type { ProxyStats } from '../../proxy/proxy.js';
 import type { ResourceStore } from '../store.js';
@@ -20,10 +21,52 @@ interface ServerSample {
   readonly stats: ServerStats;
 }
 
+/** What a controller (RESP, HTTP) reports about the clients of its port. */
+export interface ControllerCounters {
+  readonly connections: number;
+  readonly clients: number;
+  readonly authFailures: number;
+  readonly authThrottled: number;
+  /** Clients closed or requests refused, by reason (see connection-guard.ts). */
+  readonly refused: Readonly<Record<string, number>>;
+}
+
+export interface ControllerMetricsSource {
+  readonly kind: 'resp-controller' | 'http-controller';
+  readonly name: string;
+  counters(): ControllerCounters;
+}
+
+// Controllers are owned by the daemon, not the resource store, but they open
+// their ports through the store's transport registry: keying them by that
+// registry scopes them to their daemon (two daemons in one test process do
+// not see each other's) without a global list.
+const controllersByRegistry = new WeakMap<TransportRegistry, Set<ControllerMetricsSource>>();
+
+/** Show a controller's counters in the metrics of the store using `registry`; returns the undo. */
+export function exportControllerMetrics(
+  registry: TransportRegistry,
+  source: ControllerMetricsSource,
+): () => void {
+  let set = controllersByRegistry.get(registry);
+  if (set === undefined) {
+    set = new Set();
+    controllersByRegistry.set(registry, set);
+  }
+  set.add(source);
+  return () => set.delete(source);
+}
+
+interface ControllerSample {
+  readonly labels: Record<'kind' | 'controller', string>;
+  readonly counters: ControllerCounters;
+}
+
 /** Everything one scrape reports, read once so every metric sees the same instant. */
 interface Snapshot {
   readonly listeners: readonly ListenerSample[];
   readonly servers: readonly ServerSample[];
+  readonly controllers: readonly ControllerSample[];
 }
 
 function takeSnapshot(store: ResourceStore): Snapshot {
@@ -38,7 +81,11 @@ function takeSnapshot(store: ResourceStore): Snapshot {
       servers.push({ labels: { group, server: stats.name, address: stats.address }, stats });
     }
   }
-  return { listeners, servers };
+  const controllers = [...(controllersByRegistry.get(store.registry) ?? [])].map((c) => ({
+    labels: { kind: c.kind, controller: c.name },
+    counters: c.counters(),
+  }));
+  return { listeners, servers, controllers };
 }
 
 type Kind = 'counter' | 'gauge';
@@ -138,6 +185,28 @@ const SERVER_METRICS: readonly [string, string, Kind, (s: ServerStats) => number
   ],
 ];
 
+const CONTROLLER_METRICS: readonly [string, string, Kind, (c: ControllerCounters) => number][] = [
+  [
+    'vproxy_controller_connections_total',
+    'Clients a controller accepted.',
+    'counter',
+    (c) => c.connections,
+  ],
+  ['vproxy_controller_active_clients', 'Clients connected now.', 'gauge', (c) => c.clients],
+  [
+    'vproxy_controller_auth_failures_total',
+    'Wrong passwords or tokens (checked and refused).',
+    'counter',
+    (c) => c.authFailures,
+  ],
+  [
+    'vproxy_controller_auth_throttled_total',
+    'Authentication attempts refused unchecked: too many failures from that address.',
+    'counter',
+    (c) => c.authThrottled,
+  ],
+];
+
 let processRegistry: Registry | undefined;
 
 /**
@@ -184,6 +253,24 @@ export class StoreMetrics {
         }
       });
     }
+    for (const [name, help, kind, value] of CONTROLLER_METRICS) {
+      define(kind, name, help, ['kind', 'controller'], registers, (emit) => {
+        for (const c of read().controllers) emit(c.labels, value(c.counters));
+      });
+    }
+    define(
+      'counter',
+      'vproxy_controller_refused_total',
+      'Controller clients closed or requests refused, by reason (timeouts, CSRF, malformed, throttled).',
+      ['kind', 'controller', 'reason'],
+      registers,
+      (emit) => {
+        for (const c of read().controllers) {
+          for (const [reason, n] of Object.entries(c.counters.refused))
+            emit({ ...c.labels, reason }, n);
+        }
+      },
+    );
     this.registry = Registry.merge([own, processMetrics()]);
   }
 

@@ -34,18 +34,37 @@ export class RespReader {
 
   /** Add bytes; returns every request they complete (each an array of argument strings). */
   push(chunk: Buffer): string[][] {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.feed(chunk);
     const out: string[][] = [];
-    for (;;) {
-      const parsed = this.#parseOne();
-      if (parsed === null) break;
-      out.push(parsed.args);
-      this.#buf = this.#buf.subarray(parsed.used);
-    }
-    if (this.#buf.length > this.#limits.maxRequestBytes) {
-      bad(`too many input bytes: a request may not exceed ${this.#limits.maxRequestBytes} bytes`);
-    }
+    for (let args = this.next(); args !== null; args = this.next()) out.push(args);
     return out;
+  }
+
+  /**
+   * Add bytes without parsing them. With `next()` this lets a server parse one
+   * request at a time as it answers them, so a pipelined burst costs the bytes
+   * buffered here (the caller stops reading meanwhile), not a queue of requests.
+   */
+  feed(chunk: Buffer): void {
+    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+  }
+
+  /** The next complete request, or null until more bytes are fed. */
+  next(): string[] | null {
+    const parsed = this.#parseOne();
+    if (parsed === null) {
+      if (this.#buf.length > this.#limits.maxRequestBytes) {
+        bad(`too many input bytes: a request may not exceed ${this.#limits.maxRequestBytes} bytes`);
+      }
+      return null;
+    }
+    this.#buf = this.#buf.subarray(parsed.used);
+    return parsed.args;
+  }
+
+  /** Bytes fed but not yet returned as requests. */
+  get buffered(): number {
+    return this.#buf.length;
   }
 
   #parseOne(): { args: string[]; used: number } | null {

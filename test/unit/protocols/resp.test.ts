@@ -117,6 +117,55 @@ describe('RespReader', () => {
   });
 });
 
+describe('RespReader.feed/next (one request at a time)', () => {
+  it('yields exactly what push would, however the bytes are split and pulled', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(fc.string({ unit: 'grapheme', maxLength: 20 }), { minLength: 1, maxLength: 6 }),
+          { maxLength: 8 },
+        ),
+        fc.array(fc.nat(40), { maxLength: 10 }),
+        fc.array(fc.nat(3), { maxLength: 20 }),
+        (requests, cuts, pulls) => {
+          const wire = Buffer.concat(requests.map(request));
+          const pushed = new RespReader().push(wire);
+          const r = new RespReader();
+          const got: string[][] = [];
+          let pos = 0;
+          let k = 0;
+          for (const cut of [...cuts, wire.length]) {
+            const end = Math.min(wire.length, pos + cut);
+            r.feed(wire.subarray(pos, end));
+            pos = end;
+            // Pull a few (maybe none) now; the rest stays buffered, unparsed.
+            for (let n = pulls[k++ % Math.max(1, pulls.length)] ?? 1; n > 0; n--) {
+              const next = r.next();
+              if (next === null) break;
+              got.push(next);
+            }
+          }
+          for (let next = r.next(); next !== null; next = r.next()) got.push(next);
+          expect(got).toEqual(pushed);
+          expect(got).toEqual(requests);
+          expect(r.buffered).toBe(0);
+        },
+      ),
+    );
+  });
+
+  it('buffers fed bytes unparsed until asked, and bounds an incomplete request', () => {
+    const r = new RespReader({ maxRequestBytes: 64 });
+    r.feed(Buffer.from('PING\r\n'.repeat(100)));
+    expect(r.buffered).toBe(600);
+    expect(r.next()).toEqual(['PING']);
+    expect(r.buffered).toBe(594);
+    const big = new RespReader({ maxRequestBytes: 64 });
+    big.feed(Buffer.from('x'.repeat(65)));
+    expect(thrownMessage(() => big.next())).toMatch(/may not exceed 64 bytes/);
+  });
+});
+
 describe('encodeResp', () => {
   it('encodes every reply kind', () => {
     expect(encodeResp({ status: 'OK' }).toString()).toBe('+OK\r\n');
