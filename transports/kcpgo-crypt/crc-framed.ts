@@ -1,0 +1,55 @@
+import { crcMatches, withCrcHeader } from './header.js';
+import { CRYPT_HEADER_SIZE, NONCE_SIZE } from './key.js';
+import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
+
+/**
+ * One whole-datagram transform: `encrypt` and `decrypt` return the transformed bytes
+ * (in place or in a new buffer; `src` may be reused when `inPlace` is set).
+ */
+export interface DatagramCipher {
+  /** Encrypts a freshly built datagram; may work in place. */
+  encrypt(plain: Buffer): Buffer;
+  /** Decrypts a received datagram into a new buffer (the caller's bytes stay intact). */
+  decrypt(datagram: Uint8Array): Buffer;
+}
+
+/**
+ * The framing every pre-AEAD kcp-go cipher shares: `nonce[16] | crc32 | payload`,
+ * then the cipher over the whole datagram. A datagram shorter than the header or
+ * whose CRC fails is dropped and counted, as kcp-go's packetInput does.
+ */
+export class CrcFramedCrypt implements PacketCrypt {
+  readonly headerSize = CRYPT_HEADER_SIZE;
+  readonly overhead = CRYPT_HEADER_SIZE;
+  readonly stats: PacketCryptStats = newStats();
+  private nonce: Buffer = Buffer.alloc(NONCE_SIZE);
+
+  constructor(
+    readonly name: string,
+    private readonly cipher: DatagramCipher,
+  ) {}
+
+  seal(payload: Uint8Array, nonce?: Uint8Array): Buffer {
+    this.stats.sealed++;
+    return this.cipher.encrypt(withCrcHeader(payload, nonce));
+  }
+
+  open(datagram: Uint8Array): Buffer | null {
+    if (datagram.length < CRYPT_HEADER_SIZE) {
+      this.stats.shortDatagrams++;
+      return null;
+    }
+    const plain = this.cipher.decrypt(datagram);
+    if (!crcMatches(plain)) {
+      this.stats.checksumErrors++;
+      return null;
+    }
+    this.stats.opened++;
+    this.nonce = plain.subarray(0, NONCE_SIZE);
+    return plain.subarray(CRYPT_HEADER_SIZE);
+  }
+
+  lastNonce(): Buffer {
+    return Buffer.from(this.nonce);
+  }
+}
