@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../src/control/config.js';
 import { isVproxyError } from '../src/fd/errors.js';
+import { DEFAULT_FIN_TIMEOUT_MS } from '../src/proxy/proxy.js';
 import { createDefaultRegistry } from '../transports/default-registry.js';
 import { Daemon } from './daemon/run-daemon.js';
 import { statusPages } from './daemon/status-pages.js';
@@ -87,6 +88,12 @@ program
     900_000,
   )
   .option(
+    '--fin-timeout <ms>',
+    'close a half-closed session (one side sent FIN) after this long without traffic; 0 = never',
+    positiveInt,
+    DEFAULT_FIN_TIMEOUT_MS,
+  )
+  .option(
     '--connect-timeout <ms>',
     'give up on a backend connect after this long',
     positiveInt,
@@ -97,12 +104,14 @@ program
       bind: string;
       backend: string[];
       idleTimeout: number;
+      finTimeout: number;
       connectTimeout: number;
     }) => {
       const proxy = await runSimple(createDefaultRegistry(), {
         bind: opts.bind,
         backends: opts.backend,
         idleTimeoutMs: opts.idleTimeout,
+        finTimeoutMs: opts.finTimeout,
         connectTimeoutMs: opts.connectTimeout,
       });
       const stop = () => {

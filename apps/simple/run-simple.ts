@@ -7,6 +7,8 @@ export interface SimpleOptions {
   readonly bind: string;
   readonly backends: readonly string[];
   readonly idleTimeoutMs: number;
+  /** A half-closed session closes after this long without traffic (0 = only the idle timeout). */
+  readonly finTimeoutMs?: number;
   readonly connectTimeoutMs: number;
 }
 
@@ -23,6 +25,7 @@ export async function runSimple(registry: Registry, options: SimpleOptions): Pro
     picker,
     registry,
     idleTimeoutMs: options.idleTimeoutMs,
+    ...(options.finTimeoutMs === undefined ? {} : { finTimeoutMs: options.finTimeoutMs }),
     connectTimeoutMs: options.connectTimeoutMs,
   });
   proxy.on('error', (err) => console.error(`vproxy simple: ${err.message}`));

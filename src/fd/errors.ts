@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'ERR_CONNECT_ABORTED'
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_IDLE_TIMEOUT'
+  // a half-closed session's open direction was silent for its fin timeout (src/proxy)
+  | 'ERR_FIN_TIMEOUT'
   | 'ERR_NO_BACKEND'
   | 'ERR_SESSION_KILLED'
   | 'ERR_NOT_SUPPORTED'

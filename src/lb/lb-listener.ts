@@ -1,6 +1,6 @@
 import { type Address, formatHostPort } from '../fd/address.js';
 import type { BoundAddress } from '../fd/server-fd.js';
-import type { ProxyEngine, ProxyStats } from '../proxy/proxy.js';
+import { DEFAULT_FIN_TIMEOUT_MS, type ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
 import type { SessionInfo } from '../proxy/session.js';
 import type { SecurityGroup } from './security-group.js';
 import type { Upstream } from './upstream.js';
@@ -8,6 +8,8 @@ import type { Upstream } from './upstream.js';
 /** Settings that `update` may change while a listener runs (they apply to new sessions). */
 export interface ListenerSettings {
   readonly idleTimeoutMs: number;
+  /** A half-closed session closes after this long without traffic (0 = only the idle timeout). */
+  readonly finTimeoutMs: number;
   readonly inBufferSize: number;
   readonly outBufferSize: number;
   readonly securityGroup: SecurityGroup;
@@ -15,6 +17,7 @@ export interface ListenerSettings {
 
 const LISTENER_DEFAULTS = {
   idleTimeoutMs: 900_000,
+  finTimeoutMs: DEFAULT_FIN_TIMEOUT_MS,
   inBufferSize: 16_384,
   outBufferSize: 16_384,
 };
@@ -24,12 +27,14 @@ export function engineSettings(
   options: Partial<ListenerSettings> & { readonly connectTimeoutMs?: number },
 ): {
   idleTimeoutMs: number;
+  finTimeoutMs: number;
   inBufferSize: number;
   outBufferSize: number;
   connectTimeoutMs?: number;
 } {
   return {
     idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
+    finTimeoutMs: options.finTimeoutMs ?? LISTENER_DEFAULTS.finTimeoutMs,
     inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
     outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
     ...(options.connectTimeoutMs === undefined

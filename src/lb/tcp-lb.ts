@@ -78,7 +78,7 @@ export class TcpLB extends LbListener {
     const s = this.settings();
     return (
       `${this.name} -> bind ${formatAddress(this.address)} backends ${this.upstream.name}` +
-      ` timeout ${s.idleTimeoutMs} in-buffer-size ${s.inBufferSize} out-buffer-size ${s.outBufferSize}` +
+      ` timeout ${s.idleTimeoutMs} fin-timeout ${s.finTimeoutMs} in-buffer-size ${s.inBufferSize} out-buffer-size ${s.outBufferSize}` +
       ` security-group ${s.securityGroup.name}`
     );
   }

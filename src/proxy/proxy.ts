@@ -18,6 +18,11 @@ export interface ProxyOptions {
   readonly registry: Registry;
   /** Both streams of a session close after this long without traffic (default 15 min, 0 = never). */
   readonly idleTimeoutMs?: number;
+  /**
+   * A session one side of which has sent FIN (or closed) closes after this long
+   * without traffic (default 30 s, 0 = only the idle timeout applies).
+   */
+  readonly finTimeoutMs?: number;
   /** A backend that is not connected after this long counts as failed (default 10 s). */
   readonly connectTimeoutMs?: number;
   /**
@@ -51,6 +56,8 @@ export interface ProxyStats {
   readonly refused: number;
   readonly connectFailures: number;
   readonly idleTimeouts: number;
+  /** Half-closed sessions closed by the fin timeout. */
+  readonly finTimeouts: number;
   readonly errors: number;
 }
 
@@ -62,6 +69,14 @@ export interface ProxyEvents {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
+/**
+ * Like HAProxy's client-fin / server-fin, which operators set to 1-30 s: the top
+ * of that range, so a client that sends a request and shuts down its write side
+ * still gives a backend 30 s of silence to think (bytes flowing reset it), while
+ * a backend that never closes holds a session's fds for 30 s, not the 15 min of
+ * the idle timeout (Linux gives an orphaned FIN_WAIT2 socket 60 s).
+ */
+export const DEFAULT_FIN_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -102,6 +117,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   #refused = 0;
   #connectFailures = 0;
   #idleTimeouts = 0;
+  #finTimeouts = 0;
   #errors = 0;
 
   constructor(options: ProxyOptions) {
@@ -109,6 +125,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     this.#options = options;
     this.#limits = {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      finTimeoutMs: options.finTimeoutMs ?? DEFAULT_FIN_TIMEOUT_MS,
       inBufferSize: options.inBufferSize ?? 0,
       outBufferSize: options.outBufferSize ?? 0,
     };
@@ -124,7 +141,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     });
   }
 
-  /** Change the idle timeout and buffer bounds; sessions opened from now on use them. */
+  /** Change the idle / fin timeouts and buffer bounds; sessions opened from now on use them. */
   updateLimits(limits: Partial<SessionLimits>): void {
     this.#limits = { ...this.#limits, ...limits };
     if (this.#sweepTimer !== undefined) this.#sweepIdle();
@@ -154,6 +171,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       refused: this.#refused,
       connectFailures: this.#connectFailures,
       idleTimeouts: this.#idleTimeouts,
+      finTimeouts: this.#finTimeouts,
       errors: this.#errors,
     };
   }
@@ -318,15 +336,20 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   /**
    * Keep the idle sweep running while there are sessions: every quarter of the
-   * idle timeout (at most each second), so a session is closed between 1 and
-   * 1.25 idle timeouts after its last byte (or within a second for long ones).
-   * A session keeps the limits it started with, so the period only shrinks
-   * until the sweep stops.
+   * shorter of the idle and fin timeouts (at most each second), so a session is
+   * closed between 1 and 1.25 timeouts after its last byte (or within a second
+   * for long ones), plus one period when the FIN itself is the last event. A
+   * session keeps the limits it started with, so the period only shrinks until
+   * the sweep stops.
    */
   #sweepIdle(): void {
-    const idle = this.#limits.idleTimeoutMs;
-    if (idle <= 0) return;
-    const period = Math.min(1000, Math.max(10, Math.floor(idle / 4)));
+    const { idleTimeoutMs, finTimeoutMs } = this.#limits;
+    const shortest = Math.min(
+      idleTimeoutMs > 0 ? idleTimeoutMs : Number.POSITIVE_INFINITY,
+      finTimeoutMs > 0 ? finTimeoutMs : Number.POSITIVE_INFINITY,
+    );
+    if (shortest === Number.POSITIVE_INFINITY) return;
+    const period = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
     if (this.#sweepTimer !== undefined && period >= this.#sweepPeriodMs) return;
     this.#stopSweep();
     this.#sweepPeriodMs = period;
@@ -356,6 +379,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       bytesFromBackend: backend?.bytesRead ?? 0,
     });
     if (isVproxyError(err, 'ERR_IDLE_TIMEOUT')) this.#idleTimeouts++;
+    else if (isVproxyError(err, 'ERR_FIN_TIMEOUT')) this.#finTimeouts++;
     else if (err !== undefined && !isVproxyError(err)) this.#errors++;
     if (this.listenerCount('sessionClosed') > 0) this.emit('sessionClosed', session.info(), err);
   }

@@ -8,6 +8,12 @@ import { closeAfterFlush, pump } from './pump.js';
 /** Per-session settings, from the engine's options. */
 export interface SessionLimits {
   readonly idleTimeoutMs: number;
+  /**
+   * Once one side has sent FIN (or closed), the session closes when nothing has
+   * moved for this long (HAProxy's client-fin / server-fin); 0 = only the idle
+   * timeout applies. Bytes on the direction still open keep it alive.
+   */
+  readonly finTimeoutMs: number;
   /** Bytes queued towards the backend before the client is paused. */
   readonly inBufferSize: number;
   /** Bytes queued towards the client before the backend is paused. */
@@ -34,9 +40,12 @@ export interface SessionInfo {
   readonly queuedToClient: number;
 }
 
+/** 0, 1 or 2: the stream's FIN and close as events the idle sweep can see move. */
+const ends = (fd: StreamFD): number => (fd.readableEnded ? 1 : 0) + (fd.closed ? 1 : 0);
+
 /**
  * One client stream spliced to one backend stream. The session owns both: it
- * propagates half-close, and on error, idle timeout or kill it closes both.
+ * propagates half-close, and on error, idle or fin timeout, or kill it closes both.
  * An error (reset, broken pipe) is passed on as a reset where the transport can;
  * an idle timeout or a peer's clean close ends the other side after it flushes.
  */
@@ -174,29 +183,58 @@ export class Session {
   }
 
   /**
-   * Close both streams of the session when no byte has moved on
-   * either stream for its idle timeout. The engine calls this from one periodic
-   * sweep instead of arming a timer per stream: a per-stream timer is re-armed
-   * on every read and write, which is a cost per chunk.
+   * Close both streams of the session when no byte has moved on either stream
+   * for its idle timeout — or for its fin timeout once a side has sent FIN or
+   * closed. The engine calls this from one periodic sweep instead of arming a
+   * timer per stream: a per-stream timer is re-armed on every read and write,
+   * which is a cost per chunk. A FIN or a close counts as traffic (it moves
+   * the counter once), so the fin timeout runs from the FIN or the last byte
+   * after it, never from silence before it.
    */
   checkIdle(now: number): void {
-    const { idleTimeoutMs } = this.#limits;
+    const { idleTimeoutMs, finTimeoutMs } = this.#limits;
     // Also while closing: a flush to a peer that never reads must not hold the session forever.
-    if (idleTimeoutMs <= 0 || this.#state === 'closed') return;
+    if (this.#state === 'closed' || (idleTimeoutMs <= 0 && finTimeoutMs <= 0)) return;
     const backend = this.#backend;
+    const client = this.client;
     const traffic =
-      this.client.bytesRead +
-      this.client.bytesWritten +
-      (backend === null ? 0 : backend.bytesRead + backend.bytesWritten);
+      client.bytesRead +
+      client.bytesWritten +
+      ends(client) +
+      (backend === null ? 0 : backend.bytesRead + backend.bytesWritten + ends(backend));
     if (traffic !== this.#lastTraffic) {
       this.#lastTraffic = traffic;
       this.#lastActive = now;
-    } else if (now - this.#lastActive >= idleTimeoutMs) {
+      return;
+    }
+    const silent = now - this.#lastActive;
+    // Half-closed: connected, and one side has sent FIN or gone (the other is flushing).
+    const finSide = finTimeoutMs > 0 && backend !== null ? this.#finSide(backend) : null;
+    if (
+      finSide !== null &&
+      silent >= finTimeoutMs &&
+      (idleTimeoutMs <= 0 || finTimeoutMs < idleTimeoutMs)
+    ) {
+      this.#fail(
+        new VproxyError(
+          'ERR_FIN_TIMEOUT',
+          `session ${this.id}: ${finSide} closed its side and nothing moved for ${finTimeoutMs} ms`,
+        ),
+        false,
+      );
+    } else if (idleTimeoutMs > 0 && silent >= idleTimeoutMs) {
       this.#fail(
         new VproxyError('ERR_IDLE_TIMEOUT', `session ${this.id} idle for ${idleTimeoutMs} ms`),
         false,
       );
     }
+  }
+
+  /** Which side ended first, as far as can be told now; null while both directions are open. */
+  #finSide(backend: StreamFD): 'client' | 'backend' | null {
+    if (this.client.readableEnded || this.client.closed) return 'client';
+    if (backend.readableEnded || backend.closed) return 'backend';
+    return null;
   }
 
   #fail(err: Error, reset: boolean): void {

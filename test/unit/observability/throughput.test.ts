@@ -22,6 +22,7 @@ class FakeLb {
       refused: 0,
       connectFailures: 0,
       idleTimeouts: 0,
+      finTimeouts: 0,
       errors: 0,
     };
   }
