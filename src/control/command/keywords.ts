@@ -109,6 +109,7 @@ export const TYPES = table<ResourceType>([
 
 export type Param =
   | 'timeout'
+  | 'fin-timeout'
   | 'period'
   | 'up'
   | 'down'
@@ -135,6 +136,11 @@ export const PARAMS = table<Param>([
   {
     full: 'timeout',
     description: 'milliseconds (idle timeout of a listener; probe timeout of a health check)',
+  },
+  {
+    full: 'fin-timeout',
+    description:
+      'milliseconds a half-closed session (one side sent FIN) may stay silent before it closes; 0 = off',
   },
   { full: 'period', description: 'milliseconds between two health checks' },
   { full: 'up', description: 'successful checks before a server is UP' },

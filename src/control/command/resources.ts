@@ -1,3 +1,4 @@
+import { DEFAULT_FIN_TIMEOUT_MS } from '../../proxy/proxy.js';
 import type { Action, Flag, Param, ResourceType } from './keywords.js';
 import * as check from './values.js';
 
@@ -46,6 +47,7 @@ const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
   { param: 'in-buffer-size', default: '16384', check: bufferSize },
   { param: 'out-buffer-size', default: '16384', check: bufferSize },
   { param: 'timeout', default: '900000', check: ms },
+  { param: 'fin-timeout', default: String(DEFAULT_FIN_TIMEOUT_MS), check: ms },
   { param: 'security-group', default: '(allow-all)', check: check.name },
   ...extra,
 ];
@@ -54,6 +56,7 @@ const listenerUpdate: readonly ParamRule[] = [
   { param: 'in-buffer-size', check: bufferSize },
   { param: 'out-buffer-size', check: bufferSize },
   { param: 'timeout', check: ms },
+  { param: 'fin-timeout', check: ms },
   { param: 'security-group', check: check.name },
 ];
 

@@ -61,6 +61,7 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
         registry: store.registry,
         securityGroup: store.securityGroup(p['security-group'] ?? ALLOW_ALL),
         idleTimeoutMs: Number(p.timeout ?? 900_000),
+        ...(p['fin-timeout'] === undefined ? {} : { finTimeoutMs: Number(p['fin-timeout']) }),
         inBufferSize: Number(p['in-buffer-size'] ?? 16_384),
         outBufferSize: Number(p['out-buffer-size'] ?? 16_384),
       };
@@ -88,6 +89,7 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       const { lb } = mustGet(map, type, name);
       lb.update({
         ...(p.timeout === undefined ? {} : { idleTimeoutMs: Number(p.timeout) }),
+        ...(p['fin-timeout'] === undefined ? {} : { finTimeoutMs: Number(p['fin-timeout']) }),
         ...(p['in-buffer-size'] === undefined ? {} : { inBufferSize: Number(p['in-buffer-size']) }),
         ...(p['out-buffer-size'] === undefined
           ? {}
@@ -114,7 +116,8 @@ function describe(type: ListenerType, name: string, e: ListenerEntry<LbListener>
   const s = e.lb.settings();
   let text =
     `${name} -> acceptor ${e.acceptorElg} worker ${e.elg} bind ${e.lb.serverSockId()} address ${e.address}` +
-    ` backends ${e.upstream} timeout ${s.idleTimeoutMs} in-buffer-size ${s.inBufferSize}` +
+    ` backends ${e.upstream} timeout ${s.idleTimeoutMs} fin-timeout ${s.finTimeoutMs}` +
+    ` in-buffer-size ${s.inBufferSize}` +
     ` out-buffer-size ${s.outBufferSize}`;
   if (type === 'tcp-lb') text += ' protocol tcp';
   text += ` security-group ${s.securityGroup.name}`;
