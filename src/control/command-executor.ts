@@ -1,7 +1,15 @@
+import { writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { manLines } from './command/help.js';
 import { type Command, parseCommand } from './command/parse.js';
-import { configLines, readConfigFile, VERSION, writeConfigFile } from './config.js';
+import {
+  checkLoadable,
+  configLines,
+  readConfigFile,
+  refuseIfUsed,
+  VERSION,
+  writeConfigFile,
+} from './config.js';
 import type { CommandExecutor, CommandResult, Origin } from './executor.js';
 import {
   certKeyCommand,
@@ -13,7 +21,7 @@ import {
 import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
 import { inspectListener, listenerCommand } from './handlers/listeners.js';
 import { socks5UserCommand } from './handlers/socks5-users.js';
-import { mustGet, type ResourceStore } from './store.js';
+import { DEFAULT_ELGS, mustGet, type ResourceStore } from './store.js';
 
 export type ControllerKind = 'resp-controller' | 'http-controller';
 
@@ -69,8 +77,25 @@ export class StoreExecutor implements CommandExecutor {
     return commands.length;
   }
 
+  /**
+   * Write the config, but only one that loads: it is replayed against names
+   * first (checkLoadable). A config that would not load is refused and the
+   * previous file kept; its text goes to FILE.rejected so no change is lost.
+   */
   async save(file: string): Promise<void> {
-    await writeConfigFile(file, configLines(this.#options.store));
+    const lines = configLines(this.#options.store);
+    try {
+      checkLoadable(lines, file);
+    } catch (err) {
+      await writeFile(`${file}.rejected`, `${lines.join('\n')}\n`, { mode: 0o600 }).catch(() => {});
+      throw new VproxyError(
+        'ERR_CONFIG_INVALID',
+        `refusing to save ${file}: it would not load: ${(err as Error).message}` +
+          ` (kept the previous file; this config is in ${file}.rejected)`,
+        { cause: err },
+      );
+    }
+    await writeConfigFile(file, lines);
   }
 
   async #run(line: string, origin: Origin): Promise<CommandResult> {
@@ -159,6 +184,13 @@ export class StoreExecutor implements CommandExecutor {
 
   async #apply(cmd: Command): Promise<CommandResult> {
     const store = this.#options.store;
+    const removes = cmd.action === 'remove' || cmd.action === 'force-remove';
+    // One usage check for every kind (force-remove included): a resource that
+    // others use stays. The default groups are refused by their own handler.
+    if (removes && cmd.location.length === 0 && cmd.name !== undefined) {
+      const isDefault = (DEFAULT_ELGS as readonly string[]).includes(cmd.name);
+      if (!(cmd.type === 'event-loop-group' && isDefault)) refuseIfUsed(store, cmd.type, cmd.name);
+    }
     switch (cmd.type) {
       case 'tcp-lb':
       case 'socks5-server':

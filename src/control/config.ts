@@ -2,7 +2,10 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { formatCidr } from '../lb/cidr.js';
 import { Socks5Server } from '../lb/socks5-server.js';
-import { type Command, parseCommand } from './command/parse.js';
+import type { Param, ResourceType } from './command/keywords.js';
+import { type Command, parseCommand, type ResourceRef } from './command/parse.js';
+import { RESOURCES } from './command/resources.js';
+import { checkCertKeyFiles } from './handlers/basics.js';
 import { ALLOW_ALL, DEFAULT_ELGS, type ResourceStore } from './store.js';
 
 export const VERSION = '0.1.0';
@@ -74,12 +77,17 @@ export function configLines(store: ResourceStore): string[] {
 
 /** Parse every line first: one bad line aborts the load before anything runs. */
 export function parseConfig(text: string, file: string): Command[] {
-  const commands: Command[] = [];
+  return parseConfigLines(text, file).map((l) => l.command);
+}
+
+/** The commands of a config with their 1-based line numbers (for messages). */
+function parseConfigLines(text: string, file: string): { command: Command; line: number }[] {
+  const commands: { command: Command; line: number }[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line.length === 0 || line.startsWith('#')) return;
     try {
-      commands.push(parseCommand(line));
+      commands.push({ command: parseCommand(line), line: i + 1 });
     } catch (err) {
       throw new VproxyError('ERR_COMMAND_INVALID', `${file}:${i + 1}: ${(err as Error).message}`, {
         cause: err,
@@ -115,4 +123,102 @@ export async function writeConfigFile(file: string, lines: readonly string[]): P
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+}
+
+/** Params whose value names another top-level resource (a list for cert-key). */
+const REFERENCE_PARAMS: ReadonlyMap<Param, ResourceType> = new Map<Param, ResourceType>([
+  ['upstream', 'upstream'],
+  ['acceptor-elg', 'event-loop-group'],
+  ['event-loop-group', 'event-loop-group'],
+  ['security-group', 'security-group'],
+  ['cert-key', 'cert-key'],
+]);
+
+/** Whether resources of this type exist on their own (not only inside a parent). */
+function isTopLevel(type: ResourceType): boolean {
+  return (RESOURCES[type].add ?? []).some((r) => r.where.includes('top'));
+}
+
+/**
+ * The top-level resources a command needs to exist: its parent (`to`/`in`),
+ * the resources its params name, and for an attachment such as
+ * `add server-group G to upstream U` the attached G itself.
+ */
+export function referencesOf(cmd: Command): ResourceRef[] {
+  const refs: ResourceRef[] = [];
+  const parent = cmd.location[0];
+  if (parent) {
+    refs.push(parent);
+    if (cmd.name !== undefined && isTopLevel(cmd.type))
+      refs.push({ type: cmd.type, name: cmd.name });
+  }
+  for (const [param, type] of REFERENCE_PARAMS) {
+    for (const name of cmd.params[param]?.split(',') ?? []) refs.push({ type, name });
+  }
+  return refs;
+}
+
+/**
+ * Who uses a resource, read from the commands that would rebuild the current
+ * state: exactly the references a saved config needs to load. A resource's own
+ * children (servers of a group, users of a socks5-server) go with it, so they
+ * are not users.
+ */
+export function usersOf(store: ResourceStore, type: ResourceType, name: string): ResourceRef[] {
+  const users: ResourceRef[] = [];
+  for (const cmd of parseConfig(configLines(store).join('\n'), '(current config)')) {
+    const parent = cmd.location[0];
+    if (cmd.name === undefined || (parent?.type === type && parent.name === name)) continue;
+    if (referencesOf(cmd).some((r) => r.type === type && r.name === name))
+      users.push(parent ?? { type: cmd.type, name: cmd.name });
+  }
+  return users;
+}
+
+/**
+ * `remove` and `force-remove` of a resource in use are both refused: cascading
+ * would silently take down listeners, and removing only the one resource leaves
+ * a config that no longer loads.
+ */
+export function refuseIfUsed(store: ResourceStore, type: ResourceType, name: string): void {
+  const [user] = usersOf(store, type, name);
+  if (user)
+    throw new VproxyError('ERR_IN_USE', `${type} ${name} is used by ${user.type} ${user.name}`);
+}
+
+/**
+ * Replays a config against names only (no sockets, no timers): every command
+ * parses, every resource it refers to exists by then, no name is created twice,
+ * and cert-key files are readable PEM. The first problem throws, with its line.
+ */
+export function checkLoadable(lines: readonly string[], file: string): void {
+  const exists = new Set<string>([
+    ...DEFAULT_ELGS.map((n) => `event-loop-group ${n}`),
+    `security-group ${ALLOW_ALL}`,
+  ]);
+  const key = (r: ResourceRef) => `${r.type} ${r.name}`;
+  for (const { command: cmd, line } of parseConfigLines(lines.join('\n'), file)) {
+    const fail = (message: string): never => {
+      throw new VproxyError('ERR_CONFIG_INVALID', `line ${line}: ${message}`);
+    };
+    for (const ref of referencesOf(cmd)) {
+      if (!exists.has(key(ref))) fail(`Cannot find ${ref.type} with name ${ref.name}.`);
+    }
+    if (cmd.name === undefined) continue;
+    const self = key({ type: cmd.type, name: cmd.name });
+    const id = cmd.location.map((r) => `${key(r)} / `).join('') + self;
+    if (cmd.action === 'add') {
+      if (exists.has(id)) fail(`Duplicated entry for ${cmd.type} with ${cmd.name}.`);
+      if (cmd.type === 'cert-key') {
+        try {
+          checkCertKeyFiles(cmd.name, cmd.params.cert ?? '', cmd.params.key ?? '');
+        } catch (err) {
+          fail((err as Error).message);
+        }
+      }
+      exists.add(id);
+    } else if (cmd.action === 'remove' || cmd.action === 'force-remove') {
+      exists.delete(id);
+    }
+  }
 }

@@ -111,13 +111,3 @@ export function mustBeNew(
   if (map.has(name))
     throw new VproxyError('ERR_ALREADY_EXISTS', `Duplicated entry for ${type} with ${name}.`);
 }
-
-/** The usage pre-check of `remove`: `T A is used by U B`. */
-export function inUse(
-  type: ResourceType,
-  name: string,
-  userType: ResourceType,
-  user: string,
-): never {
-  throw new VproxyError('ERR_IN_USE', `${type} ${name} is used by ${userType} ${user}`);
-}

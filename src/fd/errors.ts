@@ -39,6 +39,8 @@ export type ErrorCode =
   | 'ERR_CONTENT_TYPE_INVALID'
   | 'ERR_AUTH_THROTTLED'
   | 'ERR_IN_USE'
+  // a config that would not load: save refuses to write it (src/control)
+  | 'ERR_CONFIG_INVALID'
   | 'ERR_FORBIDDEN'
   | 'ERR_KCP_CONFIG'
   | 'ERR_KCP_MESSAGE_TOO_LARGE'

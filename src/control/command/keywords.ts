@@ -33,7 +33,8 @@ export const ACTIONS = table<Action>([
   {
     full: 'force-remove',
     short: 'R',
-    description: 'remove without usage checks; close connections/sessions',
+    description:
+      'close connections/sessions; for resources the same as remove (refused while in use, never cascades)',
   },
 ]);
 

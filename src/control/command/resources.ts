@@ -73,7 +73,9 @@ const simple = (where: readonly (ResourceType | 'top')[], what: string): Resourc
   list: [{ where, description: `list ${what} names` }],
   'list-detail': [{ where, description: `list ${what} with details` }],
   remove: [{ where, description: `remove a ${what} (refused while it is in use)` }],
-  'force-remove': [{ where, description: `remove a ${what} without usage checks` }],
+  // Refused like remove while in use: a cascade would take listeners down, a
+  // dangling reference would leave a config that does not load.
+  'force-remove': [{ where, description: `same as remove: refused while it is in use` }],
 });
 
 const inspect = (
@@ -182,7 +184,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
       { where: ['upstream'], description: 'detach a server group from an upstream' },
     ],
     'force-remove': [
-      { where: ['top'], description: 'remove a server group without usage checks' },
+      { where: ['top'], description: 'same as remove: refused while an upstream uses it' },
       { where: ['upstream'], description: 'detach a server group from an upstream' },
     ],
   },

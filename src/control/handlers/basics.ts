@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { VproxyError } from '../../fd/errors.js';
 import { formatCidr } from '../../lb/cidr.js';
@@ -6,7 +7,7 @@ import { EventLoopGroup } from '../../lb/event-loop-group.js';
 import { SecurityGroup } from '../../lb/security-group.js';
 import type { Command } from '../command/parse.js';
 import type { CommandResult } from '../executor.js';
-import { DEFAULT_ELGS, inUse, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { DEFAULT_ELGS, mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
 // event-loop-group, event-loop, security-group, security-group-rule, cert-key.
 
@@ -31,15 +32,6 @@ export async function elgCommand(store: ResourceStore, cmd: Command): Promise<Co
       const elg = mustGet(store.elgs, 'event-loop-group', name);
       if (isDefaultElg(name)) {
         throw new VproxyError('ERR_FORBIDDEN', `cannot remove a default event loop group ${name}`);
-      }
-      if (cmd.action === 'remove') {
-        for (const [sg, entry] of store.serverGroups) {
-          if (entry.elg === name) inUse('event-loop-group', name, 'server-group', sg);
-        }
-        for (const [lb, entry] of store.tcpLbs) {
-          if (entry.elg === name || entry.acceptorElg === name)
-            inUse('event-loop-group', name, 'tcp-lb', lb);
-        }
       }
       store.elgs.delete(name);
       await elg.close();
@@ -88,11 +80,6 @@ export function securityGroupCommand(store: ResourceStore, cmd: Command): Comman
       return DONE;
     default:
       mustGet(store.securityGroups, 'security-group', name);
-      if (cmd.action === 'remove') {
-        for (const [type, lb, entry] of store.listeners()) {
-          if (entry.lb.securityGroup.name === name) inUse('security-group', name, type, lb);
-        }
-      }
       store.securityGroups.delete(name);
       return DONE;
   }
@@ -134,6 +121,59 @@ function expandHome(path: string): string {
   return path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
 }
 
+/** PEM files are small; anything bigger (or a device such as /dev/zero) is not one. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
+function readPem(name: string, what: 'cert' | 'key', file: string): string {
+  const fail = (why: string): never => {
+    throw new VproxyError(
+      'ERR_OPTION_INVALID',
+      `cert-key ${name}: cannot read ${what} ${file}: ${why}`,
+    );
+  };
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) fail('not a regular file');
+    if (st.size > MAX_PEM_BYTES) fail(`larger than ${MAX_PEM_BYTES} bytes`);
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof VproxyError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    return fail(
+      e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message,
+    );
+  }
+}
+
+/**
+ * What `add cert-key` (and save's round-trip check) require of its files: a
+ * readable PEM certificate (chain), a readable PEM private key, and that the
+ * key belongs to the certificate, so a TLS listener never fails later on them.
+ */
+export function checkCertKeyFiles(name: string, certFile: string, keyFile: string): void {
+  const certText = readPem(name, 'cert', certFile);
+  const keyText = readPem(name, 'key', keyFile);
+  const invalid = (message: string) =>
+    new VproxyError('ERR_OPTION_INVALID', `cert-key ${name}: ${message}`);
+  let cert: X509Certificate;
+  try {
+    if (!certText.includes('-----BEGIN CERTIFICATE-----'))
+      throw new Error('no BEGIN CERTIFICATE block');
+    cert = new X509Certificate(certText);
+  } catch (err) {
+    throw invalid(`cert ${certFile} is not a PEM certificate (${(err as Error).message})`);
+  }
+  let key: KeyObject;
+  try {
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(keyText))
+      throw new Error('no BEGIN PRIVATE KEY block');
+    key = createPrivateKey(keyText);
+  } catch (err) {
+    throw invalid(`key ${keyFile} is not a PEM private key (${(err as Error).message})`);
+  }
+  if (!cert.checkPrivateKey(key)) throw invalid(`key ${keyFile} does not match cert ${certFile}`);
+}
+
 export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResult {
   const name = cmd.name ?? '';
   switch (cmd.action) {
@@ -151,20 +191,13 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
         );
       }
       const key = expandHome(cmd.params.key ?? '');
-      for (const file of [...certs, key]) {
-        if (!existsSync(file))
-          throw new VproxyError('ERR_OPTION_INVALID', `cert-key ${name}: no file ${file}`);
-      }
+      checkCertKeyFiles(name, certs[0] ?? '', key);
       store.certKeys.set(name, { certs, key });
       return DONE;
     }
     default:
+      // Whether anything uses it was checked by the executor (refuseIfUsed).
       mustGet(store.certKeys, 'cert-key', name);
-      if (cmd.action === 'remove') {
-        for (const [lb, entry] of store.tcpLbs) {
-          if (entry.certKeys.includes(name)) inUse('cert-key', name, 'tcp-lb', lb);
-        }
-      }
       store.certKeys.delete(name);
       return DONE;
   }

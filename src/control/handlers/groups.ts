@@ -5,7 +5,7 @@ import { ServerGroup } from '../../lb/server-group.js';
 import { Upstream } from '../../lb/upstream.js';
 import type { Command } from '../command/parse.js';
 import type { CommandResult } from '../executor.js';
-import { inUse, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
 // upstream, server-group (top level and inside an upstream), server.
 
@@ -63,11 +63,6 @@ export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResu
       return DONE;
     default: {
       mustGet(store.upstreams, 'upstream', name(cmd));
-      if (cmd.action === 'remove') {
-        for (const [type, lbName, lb] of store.listeners()) {
-          if (lb.upstream === name(cmd)) inUse('upstream', name(cmd), type, lbName);
-        }
-      }
       store.upstreams.delete(name(cmd));
       return DONE;
     }
@@ -128,13 +123,8 @@ export function serverGroupCommand(
 }
 
 async function removeGroup(store: ResourceStore, cmd: Command): Promise<CommandResult> {
+  // No upstream holds it: the executor refused the removal otherwise (refuseIfUsed).
   const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
-  if (cmd.action === 'remove') {
-    for (const [upsName, ups] of store.upstreams) {
-      if (ups.get(name(cmd))) inUse('server-group', name(cmd), 'upstream', upsName);
-    }
-  }
-  for (const ups of store.upstreams.values()) if (ups.get(name(cmd))) ups.remove(name(cmd));
   store.serverGroups.delete(name(cmd));
   await entry.group.close();
   return DONE;
