@@ -3,10 +3,12 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CMD_ACK, CMD_PUSH, encodeSegment } from '../../../transports/kcp/arq/index.js';
 import { KcpEndpoint, type KcpSession } from '../../../transports/kcp/index.js';
+import { CMD_ECHO, CMD_RETRY } from '../../../transports/kcp/session/cookie.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 
 // The listener's demultiplexing by (remote address, conv), fed hand-built datagrams from
-// raw UDP sockets on loopback.
+// raw UDP sockets on loopback. The listener has no key, so each session start goes through
+// the cookie round trip (start → RETRY → start behind an ECHO prefix), as a kcp client does.
 
 let baseline: string[];
 beforeAll(() => {
@@ -32,6 +34,31 @@ async function rawSocket(): Promise<Socket> {
   return s;
 }
 
+/** The next RETRY for `conv` that arrives at `s`. */
+function nextRetry(s: Socket, conv: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: Buffer): void => {
+      if (msg[4] !== CMD_RETRY || msg.readUInt32LE(0) !== conv) return;
+      s.off('message', onMessage);
+      resolve(msg);
+    };
+    s.on('message', onMessage);
+  });
+}
+
+/** Starts a session the way a keyless kcp client does: start, RETRY, ECHO + start. */
+async function start(s: Socket, port: number, segment: Uint8Array): Promise<void> {
+  const conv = Buffer.from(segment).readUInt32LE(0);
+  const retry = nextRetry(s, conv);
+  s.send(segment, port, '127.0.0.1');
+  const cookie = await retry;
+  // Never larger than what asked for it: no amplification.
+  expect(cookie.length).toBeLessThanOrEqual(segment.length);
+  const echo = Buffer.concat([cookie, segment]);
+  echo[4] = CMD_ECHO;
+  s.send(echo, port, '127.0.0.1');
+}
+
 async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
 }
@@ -48,9 +75,9 @@ describe('KcpEndpoint demultiplexing', () => {
     const port = endpoint.address().port;
     const one = await rawSocket();
     const two = await rawSocket();
-    one.send(push(7, 0, 'one/7'), port, '127.0.0.1');
-    one.send(push(8, 0, 'one/8'), port, '127.0.0.1');
-    two.send(push(7, 0, 'two/7'), port, '127.0.0.1');
+    await start(one, port, push(7, 0, 'one/7'));
+    await start(one, port, push(8, 0, 'one/8'));
+    await start(two, port, push(7, 0, 'two/7'));
     await settle();
     expect(accepted).toHaveLength(3);
     expect(accepted.map((s) => `${s.peer.port}/${s.conv}`).sort()).toEqual(
@@ -73,11 +100,13 @@ describe('KcpEndpoint demultiplexing', () => {
       port,
       '127.0.0.1',
     );
-    two.send(push(11, 0, 'too many'), port, '127.0.0.1');
+    await start(two, port, push(11, 0, 'too many'));
     await settle();
     expect(accepted).toHaveLength(3);
     expect(endpoint.stats.stray).toBe(2);
     expect(endpoint.stats.refused).toBe(1);
+    expect(endpoint.stats.retriesSent).toBe(4);
+    expect(endpoint.stats.cookiesAccepted).toBe(4);
     // Each got a CLOSE back, as a TCP stack answers with RST.
     expect(endpoint.stats.closeReplies).toBe(3);
 

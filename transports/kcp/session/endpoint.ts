@@ -1,9 +1,18 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { once } from 'node:events';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
-import { CMD_PUSH } from '../arq/index.js';
 import { type DatagramCipher, MAX_SKEW_MS, NonceSource, saltKey } from '../crypto.js';
+import { ClientSetup } from './client-setup.js';
+import {
+  admit,
+  CMD_ECHO,
+  CMD_RETRY,
+  COOKIE_HEADER_BYTES,
+  CookieJar,
+  isSessionStart,
+} from './cookie.js';
 import { DatagramSlab } from './datagram-slab.js';
+import { EndpointStats } from './endpoint-stats.js';
 import { type KcpScheduler, sharedScheduler } from './scheduler.js';
 import {
   CMD_CLOSE,
@@ -16,6 +25,8 @@ import {
 } from './session.js';
 import { makeUdpSocket, type UdpSocket } from './udp-socket.js';
 
+export { EndpointStats };
+
 export interface EndpointOptions {
   readonly session: SessionConfig;
   readonly cipher: DatagramCipher | null;
@@ -24,20 +35,8 @@ export interface EndpointOptions {
   readonly rcvbuf: number;
   readonly sndbuf: number;
   readonly scheduler?: KcpScheduler;
-}
-
-/** Counters of one socket; plain fields, read any time. */
-export class EndpointStats {
-  datagramsIn = 0;
-  datagramsOut = 0;
-  /** Not for any session and not the start of a new one (stale, stray or forged plaintext). */
-  stray = 0;
-  /** New sessions refused because the listener was full or closing. */
-  refused = 0;
-  /** Socket errors (e.g. ICMP port unreachable on a connected socket); the link decides. */
-  socketErrors = 0;
-  /** CLOSE datagrams sent in answer to datagrams for no session (like a TCP RST). */
-  closeReplies = 0;
+  /** Keyless listener: the cookie issuer (default: a fresh secret and the wall clock). */
+  readonly cookies?: CookieJar;
 }
 
 const CLOSED_SALTS_MAX = 4096;
@@ -48,7 +47,10 @@ const CLIENT_LINGER_MS = 1000;
  * One UDP socket and the KCP sessions on it. A listener demultiplexes datagrams by
  * (remote address, conv) and accepts a new session only on a datagram that starts one: its
  * first segment is PUSH sn 0 with una 0 (so stray retransmissions from a closed session
- * cannot resurrect it). A client endpoint is a connected socket carrying one session.
+ * cannot resurrect it). Without a key, a start must also echo a cookie the listener sent
+ * in a RETRY (cookie.ts), so forged source addresses cannot fill the session table; with a
+ * key, datagrams are authenticated and a replayed start is caught by its salt.
+ * A client endpoint is a connected socket carrying one session.
  * We use node:dgram directly rather than a DatagramFD: a connected client socket and sends
  * without a per-datagram callback keep the hot path lean.
  */
@@ -73,6 +75,12 @@ export class KcpEndpoint implements SessionHost {
   #linger: NodeJS.Timeout | null = null;
   /** Nonces of the CLOSE replies this endpoint sends on its own behalf. */
   readonly #nonces = new NonceSource();
+  /** Keyless listener: issues and checks cookies. */
+  readonly #cookies: CookieJar | null;
+  /** Keyless client: the cookie exchange, until the listener first answers. */
+  #setup: ClientSetup | null = null;
+  /** The session's mtu, restored when the setup ends (it ran COOKIE_HEADER_BYTES lower). */
+  #setupMtu = 0;
 
   private constructor(
     socket: Socket,
@@ -85,6 +93,8 @@ export class KcpEndpoint implements SessionHost {
     this.#connected = connected;
     this.#onAccept = onAccept;
     this.cipher = options.cipher;
+    this.#cookies =
+      connected || options.cipher !== null ? null : (options.cookies ?? new CookieJar());
     this.scheduler = options.scheduler ?? sharedScheduler();
     socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
     socket.on('error', () => this.stats.socketErrors++);
@@ -127,6 +137,12 @@ export class KcpEndpoint implements SessionHost {
   /** Client: the one session of this socket, with a random conv. */
   openSession(peer: BoundAddress, conv: number): KcpSession {
     const session = new KcpSession(conv, peer, this, this.#options.session, this.cipher !== null);
+    if (this.#connected && this.cipher === null) {
+      // Nothing was sent yet (the block's first flush had no data): room for the prefix.
+      this.#setupMtu = session.kcp.tunables.mtu;
+      session.kcp.configure({ mtu: this.#setupMtu - COOKIE_HEADER_BYTES });
+      this.#setup = new ClientSetup(conv, (datagram) => this.#sendRaw(datagram, peer));
+    }
     this.#sessions.set(
       this.#connected ? keyOfConv(conv) : keyOf(peer.host, peer.port, conv),
       session,
@@ -136,6 +152,10 @@ export class KcpEndpoint implements SessionHost {
 
   transmit(session: KcpSession, buf: Uint8Array, len: number): void {
     if (this.#socketClosed !== null) return;
+    if (this.#setup !== null) {
+      this.#setup.transmit(buf, len);
+      return;
+    }
     const cipher = this.cipher;
     const out =
       cipher !== null && session.nonces !== null
@@ -144,6 +164,13 @@ export class KcpEndpoint implements SessionHost {
     this.stats.datagramsOut++;
     if (this.#connected) this.#socket.send(out);
     else this.#socket.send(out, session.peer.port, session.peer.host);
+  }
+
+  #sendRaw(datagram: Buffer, to: BoundAddress): void {
+    if (this.#socketClosed !== null) return;
+    this.stats.datagramsOut++;
+    if (this.#connected) this.#socket.send(datagram);
+    else this.#socket.send(datagram, to.port, to.host);
   }
 
   release(session: KcpSession): void {
@@ -200,6 +227,12 @@ export class KcpEndpoint implements SessionHost {
       this.stats.stray++;
       return;
     }
+    const cmd = plain[4];
+    if (cmd === CMD_RETRY) {
+      this.#onRetry(plain);
+      return;
+    }
+    if (this.#setup !== null) this.#endSetup();
     const conv = readU32(plain, 0);
     let session = this.#last;
     if (session === null || !this.#isFrom(session, conv, rinfo)) {
@@ -207,13 +240,18 @@ export class KcpEndpoint implements SessionHost {
       session = this.#sessions.get(key) ?? null;
       if (session === null) {
         // A new session (its replay window has seen this datagram) or nothing at all.
-        const accepted = this.#accept(plain, rinfo, conv, key);
-        if (accepted === undefined) return;
-        this.#last = accepted;
-        accepted.input(plain);
+        this.#accept(plain, rinfo, conv, key);
         return;
       }
       this.#last = session;
+    }
+    if (cmd === CMD_ECHO) {
+      // A client still in setup: its session exists here already, the prefix is spent.
+      plain = plain.subarray(COOKIE_HEADER_BYTES);
+      if (plain.length < HEADER_BYTES) {
+        this.stats.stray++;
+        return;
+      }
     }
     if (cipher !== null && session.replay !== null && !session.replay.accept(cipher.lastNonce)) {
       cipher.stats.dropReplayed++;
@@ -231,28 +269,39 @@ export class KcpEndpoint implements SessionHost {
     );
   }
 
-  #accept(plain: Uint8Array, rinfo: RemoteInfo, conv: number, key: string): KcpSession | undefined {
-    if (plain[4] === CMD_CLOSE) return undefined; // never answer a CLOSE
-    if (
-      this.#connected ||
-      plain[4] !== CMD_PUSH ||
-      readU32(plain, 12) !== 0 ||
-      readU32(plain, 16) !== 0
-    ) {
+  #accept(plain: Uint8Array, rinfo: RemoteInfo, conv: number, key: string): void {
+    if (plain[4] === CMD_CLOSE) return; // never answer a CLOSE
+    let start: Uint8Array = plain;
+    if (this.#connected) {
       this.stats.stray++;
       this.#replyClose(conv, rinfo);
-      return undefined;
+      return;
+    }
+    if (this.#cookies !== null) {
+      const admission = admit(plain, rinfo.address, rinfo.port, this.#cookies);
+      this.stats.countCookie(admission.cookie);
+      if (admission.action !== 'create' || admission.segments === null) {
+        if (admission.action === 'retry') this.#sendRetry(conv, rinfo);
+        else this.stats.stray++;
+        if (admission.action === 'close') this.#replyClose(conv, rinfo);
+        return;
+      }
+      start = admission.segments;
+    } else if (!isSessionStart(plain)) {
+      this.stats.stray++;
+      this.#replyClose(conv, rinfo);
+      return;
     }
     const onAccept = this.#onAccept;
     if (onAccept === null || this.#sessions.size >= this.#options.maxSessions) {
       this.stats.refused++;
       this.#replyClose(conv, rinfo);
-      return undefined;
+      return;
     }
     const cipher = this.cipher;
     if (cipher !== null && this.#saltSeen(saltKey(cipher.lastNonce))) {
       cipher.stats.dropReplayed++;
-      return undefined;
+      return;
     }
     const session = new KcpSession(
       conv,
@@ -267,7 +316,36 @@ export class KcpEndpoint implements SessionHost {
     }
     this.#sessions.set(key, session);
     onAccept(session);
-    return session.state === 0 ? session : undefined;
+    if (session.state !== SessionState.Open) return;
+    this.#last = session;
+    session.input(start);
+  }
+
+  /** Keyless listener: a 24-byte RETRY, never larger than the start that asked for it. */
+  #sendRetry(conv: number, to: RemoteInfo): void {
+    if (this.#cookies === null) return;
+    this.stats.retriesSent++;
+    this.#sendRaw(this.#cookies.retry(conv, to.address, to.port), {
+      host: to.address,
+      port: to.port,
+    });
+  }
+
+  /** Keyless client: follow a RETRY while in setup; any other RETRY is dropped. */
+  #onRetry(plain: Uint8Array): void {
+    if (this.#setup?.onRetry(plain) === true) this.stats.retriesReceived++;
+    else this.stats.stray++;
+  }
+
+  /** The listener answered: stop prefixing, restore the full mtu. */
+  #endSetup(): void {
+    const setup = this.#setup as ClientSetup;
+    this.#setup = null;
+    setup.finish();
+    const session = this.#sessions.get(keyOfConv(setup.conv));
+    if (session !== undefined && session.state !== SessionState.Closed) {
+      session.kcp.configure({ mtu: this.#setupMtu });
+    }
   }
 
   /** Tell a peer that its session does not exist (here any more). */
