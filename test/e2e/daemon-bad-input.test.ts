@@ -11,11 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS, PARAMS, TYPES } from '../../src/control/command/keywords.js';
 import { controllerArgs, type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort, readAll } from '../helpers/net.js';
+import { requireTool, skipNote } from '../helpers/require-tool.js';
 
 // Garbage at every controller of a running daemon: precise errors, no crash,
 // and the daemon keeps answering. Plus the refusals of a careless setup.
 
 const run = promisify(execFile);
+const redisCliTool = requireTool('redis-cli');
+const missing = redisCliTool.missing;
+const note = skipNote(redisCliTool);
 let dir: string;
 let daemon: RunningCli;
 let respPort: number;
@@ -148,13 +152,14 @@ describe('a daemon under bad input', () => {
     });
   });
 
-  it('RESP garbage gets an error and a close; redis-cli still works after', async () => {
+  const respGarbage = 'RESP garbage gets an error and a close; redis-cli still works after';
+  it.skipIf(missing)(`${respGarbage}${note}`, async () => {
     const raw = connect(respPort, '127.0.0.1');
     raw.on('error', () => {});
     raw.write(Buffer.from([0x2a, 0xff, 0x0d, 0x0a]));
     expect((await readAll(raw)).toString()).toMatch(/^-ERR invalid array length/);
     raw.destroy();
-    const { stdout } = await run('redis-cli', [
+    const { stdout } = await run(redisCliTool.path, [
       '-p',
       String(respPort),
       '-a',

@@ -8,11 +8,17 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
+import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
 
 // The daemon as users drive it: the same setup typed at the StdIO prompt, sent
 // with redis-cli and POSTed with curl gives the same listings, and traffic flows.
 
 const run = promisify(execFile);
+const curlTool = requireTool('curl');
+const redisCliTool = requireTool('redis-cli');
+/** Suites below skip (locally) or have failed at import (CI) without these tools. */
+const missing = anyMissing(curlTool, redisCliTool);
+const note = skipNote(curlTool, redisCliTool);
 let backend: Server;
 let backendPort: number;
 let dir: string;
@@ -161,7 +167,7 @@ async function curlJson(
   ];
   if (body !== undefined)
     args.push('-H', 'content-type: application/json', '--data', JSON.stringify(body));
-  const { stdout } = await run('curl', args);
+  const { stdout } = await run(curlTool.path, args);
   return stdout.length > 0 ? JSON.parse(stdout) : null;
 }
 
@@ -187,9 +193,14 @@ async function untilUp(ports: Ports): Promise<void> {
 
 async function trafficFlows(ports: Ports): Promise<void> {
   await untilUp(ports);
-  const { stdout } = await run('curl', ['-sS', '--max-time', '3', `http://127.0.0.1:${ports.lb}/`]);
+  const { stdout } = await run(curlTool.path, [
+    '-sS',
+    '--max-time',
+    '3',
+    `http://127.0.0.1:${ports.lb}/`,
+  ]);
   expect(stdout).toBe('hello from the backend\n');
-  const viaSocks = await run('curl', [
+  const viaSocks = await run(curlTool.path, [
     '-sS',
     '--max-time',
     '3',
@@ -200,7 +211,7 @@ async function trafficFlows(ports: Ports): Promise<void> {
   expect(viaSocks.stdout).toBe('hello from the backend\n');
 }
 
-describe('vproxy daemon', () => {
+describe.skipIf(missing)(`vproxy daemon${note}`, () => {
   let expected: string[][];
   const ports: Ports = { lb: 0, s5: 0, resp: 0, http: 0 };
 

@@ -5,10 +5,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { requireTool, skipNote } from '../helpers/require-tool.js';
 
 // `vproxy simple` driven as users do: the built binary, real curl, real HTTP backends.
 
 const run = promisify(execFile);
+const curlTool = requireTool('curl');
 const backends: Server[] = [];
 const ports: number[] = [];
 let certs: TestCerts;
@@ -35,11 +37,11 @@ afterAll(async () => {
 });
 
 async function curl(...args: string[]): Promise<string> {
-  const { stdout } = await run('curl', ['-sS', '--max-time', '5', ...args]);
+  const { stdout } = await run(curlTool.path, ['-sS', '--max-time', '5', ...args]);
   return stdout;
 }
 
-describe('vproxy simple', () => {
+describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
   it('round-robins curl requests over two backends', async () => {
     const { running, match } = await startCli(
       [

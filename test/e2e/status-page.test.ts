@@ -9,17 +9,23 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_CHROMIUM, launchChromium, NO_CHROMIUM_MESSAGE } from '../helpers/browser.js';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
 import { closedPort } from '../helpers/net.js';
 import { parsePromText, sampleValue } from '../helpers/prom-text.js';
+import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
 
 // The live status page of a real daemon, seen by a real browser: both servers
 // show UP, one backend is killed, and the page turns it DOWN by itself (no
 // reload). /metrics is scraped with curl. The screenshot is kept as an artifact.
 
 const run = promisify(execFile);
+const curlTool = requireTool('curl');
+const redisCliTool = requireTool('redis-cli');
+/** Suites below skip (locally) or have failed at import (CI) without these tools. */
+const missing = anyMissing(curlTool, redisCliTool);
+const note = skipNote(curlTool, redisCliTool);
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const SCREENSHOT = join(ARTIFACTS, 'status-page.png');
 const BODY = Buffer.alloc(64 * 1024, 'v');
@@ -46,8 +52,6 @@ async function stopBackend(b: Backend): Promise<void> {
   if (b.server.listening) await new Promise((r) => b.server.close(r));
 }
 
-if (!HAVE_CHROMIUM) console.warn(`status-page e2e: ${NO_CHROMIUM_MESSAGE}`);
-
 let baseline: string[];
 let dir: string;
 let daemon: RunningCli | undefined;
@@ -61,7 +65,7 @@ const redis = async (line: string): Promise<string> =>
   (await redisCli(ports.resp, line)).join('\n');
 
 async function curl(path: string, token = 'tok'): Promise<{ status: number; body: string }> {
-  const { stdout } = await run('curl', [
+  const { stdout } = await run(curlTool.path, [
     '-sS',
     '--max-time',
     '5',
@@ -128,7 +132,7 @@ afterAll(async () => {
   await expectNoLeakedSockets(baseline, 5000);
 });
 
-describe('status page and /metrics of the daemon', () => {
+describe.skipIf(missing)(`status page and /metrics of the daemon${note}`, () => {
   it('/metrics (curl): listener and server series, counters and gauges, process metrics', async () => {
     expect((await curl('/metrics', 'wrong')).status).toBe(401);
     await new Promise((r) => setTimeout(r, 300)); // some downloads through lb0
@@ -149,8 +153,8 @@ describe('status page and /metrics of the daemon', () => {
     expect(sampleValue(m, 'process_resident_memory_bytes')).toBeGreaterThan(1e6);
   });
 
-  it.skipIf(!HAVE_CHROMIUM)(
-    `headless Chromium sees both servers UP, then one turn DOWN live; screenshot kept${HAVE_CHROMIUM ? '' : ` (${NO_CHROMIUM_MESSAGE})`}`,
+  it.skipIf(CHROMIUM.missing)(
+    `headless Chromium sees both servers UP, then one turn DOWN live; screenshot kept${skipNote(CHROMIUM)}`,
     async () => {
       let browser: Browser | undefined;
       try {

@@ -1,20 +1,17 @@
-import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
+import { type RequiredTool, requireTool } from './require-tool.js';
 
 // Headless Chromium for browser tests: the Debian package, driven by
-// playwright-core (which downloads nothing). CI installs it (`chromium`).
+// playwright-core (which downloads nothing). CI installs it (`chromium`) and
+// fails without it; locally the browser tests skip with `CHROMIUM.missing`.
 
-export const CHROMIUM_PATH = '/usr/bin/chromium';
-
-/** Whether the browser is installed; tests skip their browser part when not. */
-export const HAVE_CHROMIUM = existsSync(CHROMIUM_PATH);
-
-export const NO_CHROMIUM_MESSAGE = `${CHROMIUM_PATH} is missing: browser checks skipped (apt-get install chromium)`;
+/** Found the way `.ci/run`'s `command -v chromium` finds it (PATH plus sbin dirs). */
+export const CHROMIUM: RequiredTool = requireTool('chromium');
 
 /** Launch headless Chromium with no network side channels (no QUIC, sync, updates). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath: CHROMIUM.path,
     args: [
       '--headless',
       '--no-sandbox',

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireTool } from './require-tool.js';
 
 export interface TestCerts {
   readonly dir: string;
@@ -15,11 +16,15 @@ export interface TestCerts {
 /**
  * A throwaway CA and a server certificate for localhost / 127.0.0.1 / ::1, made
  * with the openssl CLI (what users have too), in a fresh temporary directory.
+ * openssl is looked up like every external tool; when it is missing the TLS
+ * suites fail here naming it (locally too: they test our TLS paths, which a
+ * skip would hide, and openssl is in every base image but the slimmest).
  */
 export function makeTestCerts(): TestCerts {
+  const openssl = requireTool('openssl', { ci: true });
   const dir = mkdtempSync(join(tmpdir(), 'vproxy-certs-'));
   const p = (name: string) => join(dir, name);
-  const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const run = (...args: string[]) => execFileSync(openssl.path, args, { stdio: 'pipe' });
   run(
     'req',
     '-x509',

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findTool } from './require-tool.js';
 
 export const VPROXY_BIN = fileURLToPath(new URL('../../dist/apps/vproxy.js', import.meta.url));
 
@@ -85,9 +86,13 @@ export function controllerArgs(ports: { readonly resp: number; readonly http: nu
 
 const execFileAsync = promisify(execFile);
 
-/** One command through the real redis-cli; its non-empty output lines (an error is a line starting with ERR). */
+/**
+ * One command through the real redis-cli; its non-empty output lines (an error
+ * is a line starting with ERR). Suites that call it skip or fail up front with
+ * `requireTool('redis-cli')`; this lookup only gives the same absolute path.
+ */
 export async function redisCli(respPort: number, line: string): Promise<string[]> {
-  const { stdout } = await execFileAsync('redis-cli', [
+  const { stdout } = await execFileAsync(findTool('redis-cli') ?? 'redis-cli', [
     '-p',
     String(respPort),
     '-a',

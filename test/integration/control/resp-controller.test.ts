@@ -8,12 +8,16 @@ import { VproxyError } from '../../../src/fd/errors.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { readAll } from '../../helpers/net.js';
+import { requireTool, skipNote } from '../../helpers/require-tool.js';
 
 // The RESP controller driven by the real redis-cli. The executor here is a
 // table of canned results: this suite is about the protocol adapter; the
 // daemon e2e tests run the real executor.
 
 const run = promisify(execFile);
+const redisCliTool = requireTool('redis-cli');
+const missing = redisCliTool.missing;
+const note = skipNote(redisCliTool);
 const seen: { line: string; origin: Origin }[] = [];
 const canned: Record<string, CommandResult> = {
   'add upstream ups0': { kind: 'done' },
@@ -56,11 +60,17 @@ afterAll(async () => {
 
 async function cli(password: string | null, ...args: string[]): Promise<string> {
   const auth = password === null ? [] : ['-a', password, '--no-auth-warning'];
-  const { stdout } = await run('redis-cli', ['--no-raw', '-p', String(port), ...auth, ...args]);
+  const { stdout } = await run(redisCliTool.path, [
+    '--no-raw',
+    '-p',
+    String(port),
+    ...auth,
+    ...args,
+  ]);
   return stdout;
 }
 
-describe('RESP controller with redis-cli', () => {
+describe.skipIf(missing)(`RESP controller with redis-cli${note}`, () => {
   it('maps every result kind', async () => {
     expect(await cli('s3cret', 'add', 'upstream', 'ups0')).toBe('OK\n');
     expect(await cli('s3cret', 'list', 'upstream')).toBe('1) "ups0"\n2) "ups1"\n');

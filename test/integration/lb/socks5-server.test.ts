@@ -14,12 +14,14 @@ import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
+import { requireTool, skipNote } from '../../helpers/require-tool.js';
 import { BACKS, FRONTS } from './matrix.js';
 
 // Socks5Server with real curl (and our own socks5 client over tls): backends
 // only by default, domain names routed to server groups, auth, UDP ASSOCIATE.
 
 const run = promisify(execFile);
+const curlTool = requireTool('curl');
 const registry = createDefaultRegistry();
 let baseline: string[];
 let certs: TestCerts;
@@ -68,7 +70,7 @@ async function start(extra: Partial<Socks5ServerOptions> = {}): Promise<Socks5Se
 
 async function curl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('curl', ['-sS', '--max-time', '3', ...args]);
+    const { stdout, stderr } = await run(curlTool.path, ['-sS', '--max-time', '3', ...args]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -76,7 +78,7 @@ async function curl(...args: string[]): Promise<{ code: number; stdout: string; 
   }
 }
 
-describe('Socks5Server with curl', () => {
+describe.skipIf(curlTool.missing)(`Socks5Server with curl${skipNote(curlTool)}`, () => {
   it('routes a domain to the server group of that name, load balanced', async () => {
     const s5 = await start();
     const proxy = `127.0.0.1:${s5.bound().port}`;

@@ -20,12 +20,14 @@ import {
   stopServer,
   writeRandom,
 } from '../../helpers/net.js';
+import { requireTool, skipNote } from '../../helpers/require-tool.js';
 import { BACKS, FRONTS } from './matrix.js';
 
 // TcpLB with real clients: curl over wrr, health checks taking a killed backend
 // out and back, security groups, PROXY protocol both ways, listener transports.
 
 const run = promisify(execFile);
+const curlTool = requireTool('curl');
 const registry = createDefaultRegistry();
 let baseline: string[];
 let certs: TestCerts;
@@ -56,7 +58,7 @@ async function closeHttp(server: Server): Promise<void> {
 }
 
 async function curl(url: string): Promise<string> {
-  const { stdout } = await run('curl', ['-sS', '--max-time', '3', url]);
+  const { stdout } = await run(curlTool.path, ['-sS', '--max-time', '3', url]);
   return stdout.trim();
 }
 
@@ -76,7 +78,7 @@ async function untilUp(g: ServerGroup, count: number): Promise<void> {
   }
 }
 
-describe('TcpLB', () => {
+describe.skipIf(curlTool.missing)(`TcpLB${skipNote(curlTool)}`, () => {
   it('curl alternates over two backends as wrr says, weights honoured', async () => {
     const one = await httpBackend('one');
     const two = await httpBackend('two');

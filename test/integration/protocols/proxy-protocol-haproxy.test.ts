@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,25 +19,22 @@ import {
 } from '../../../src/protocols/proxy-protocol/index.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { requireTool, skipNote } from '../../helpers/require-tool.js';
 
 // HAProxy (the reference implementation of the PROXY protocol) on loopback:
 // what its send-proxy / send-proxy-v2 writes must equal our encoder's bytes
 // exactly, our decoder must read it, and HAProxy's accept-proxy must take
 // what our encoder writes (it re-emits the addresses we claimed).
 
-const haproxyPath = (() => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-})();
+// Found as a shell would (PATH plus the sbin dirs); missing fails in CI and
+// skips visibly elsewhere.
+const haproxy = requireTool('haproxy');
 
 const registry = createDefaultRegistry();
 const spec = proxyHeaderSpec();
 let baseline: string[];
 let dir: string;
-let haproxy: ChildProcess;
+let haproxyProc: ChildProcess;
 let haproxyLog = '';
 let rawBackend: ServerFD;
 let parsedBackend: ServerFD;
@@ -133,7 +130,7 @@ async function waitListening(host: string, port: number): Promise<void> {
   }
 }
 
-describe.skipIf(haproxyPath === '')('PROXY protocol against HAProxy', () => {
+describe.skipIf(haproxy.missing)(`PROXY protocol against HAProxy${skipNote(haproxy)}`, () => {
   beforeAll(async () => {
     baseline = snapshotSockets();
     rawBackend = await registry.listen('tcp://127.0.0.1:0');
@@ -201,19 +198,19 @@ describe.skipIf(haproxyPath === '')('PROXY protocol against HAProxy', () => {
     ].join('');
     dir = mkdtempSync(join(tmpdir(), 'vproxy-haproxy-'));
     writeFileSync(join(dir, 'haproxy.cfg'), config);
-    haproxy = spawn(haproxyPath, ['-f', join(dir, 'haproxy.cfg'), '-db'], {
+    haproxyProc = spawn(haproxy.path, ['-f', join(dir, 'haproxy.cfg'), '-db'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    haproxy.stdout?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
-    haproxy.stderr?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
+    haproxyProc.stdout?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
+    haproxyProc.stderr?.on('data', (d: Buffer) => (haproxyLog += d.toString()));
     await waitListening('127.0.0.1', ports.check as number);
     await waitListening('::1', ports.v2six as number);
   });
 
   afterAll(async () => {
-    if (haproxy && haproxy.exitCode === null) {
-      const exited = once(haproxy, 'exit');
-      haproxy.kill('SIGTERM');
+    if (haproxyProc && haproxyProc.exitCode === null) {
+      const exited = once(haproxyProc, 'exit');
+      haproxyProc.kill('SIGTERM');
       await exited;
     }
     await rawBackend?.close();

@@ -6,19 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { hashUntilEnd, startEchoServer, stopServer, writeRandom } from '../../helpers/net.js';
-import { type Nginx, nginxAvailable, startNginxWsProxy } from '../../helpers/nginx.js';
+import { NGINX, type Nginx, startNginxWsProxy } from '../../helpers/nginx.js';
+import { skipNote } from '../../helpers/require-tool.js';
 import { type ExitHop, startEntry, startExit } from './tunnel.js';
 import { exchange } from './wire.js';
 
 // Through a real gateway: client → entry proxy → nginx (a stock WebSocket
-// reverse proxy) → our ws listener → exit proxy → echo. CI installs nginx;
-// elsewhere the suite is skipped, saying so.
+// reverse proxy) → our ws listener → exit proxy → echo. CI installs nginx
+// (and fails without it); elsewhere the suite is skipped, saying so.
 
 const MB = 1024 * 1024;
-const hasNginx = nginxAvailable();
-const title = hasNginx
-  ? 'through nginx as a WebSocket reverse proxy'
-  : 'through nginx (SKIPPED: nginx is not installed; apt-get install -y nginx)';
+const missing = NGINX.missing;
+const note = skipNote(NGINX);
 
 /** Read exactly `bytes` from `stream`; resolves with their sha256. */
 function hashExactly(stream: Duplex, bytes: number): Promise<string> {
@@ -40,7 +39,7 @@ function hashExactly(stream: Duplex, bytes: number): Promise<string> {
   });
 }
 
-describe.skipIf(!hasNginx)(title, () => {
+describe.skipIf(missing)(`through nginx as a WebSocket reverse proxy${note}`, () => {
   const registry = createDefaultRegistry();
   let baseline: string[];
   let echo: { server: Server; port: number; sockets: Set<Socket> };
