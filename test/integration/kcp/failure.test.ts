@@ -30,6 +30,19 @@ function causedBy(err: unknown, code: 'ERR_KCP_DEAD_LINK'): boolean {
   return false;
 }
 
+/**
+ * The time a fast3 sender (minRto 30, nodelay: each timeout adds rto/2) needs to
+ * transmit one segment `deadLink` times into silence: 30 + 45 + 60 + 75 ms for 5.
+ * Loopback RTTs are far below minRto, so the RTO sits at the floor.
+ */
+function deadLinkMs(deadLink: number, minRto = 30): number {
+  let total = 0;
+  for (let i = 0; i < deadLink - 1; i++) total += minRto + i * (minRto >>> 1);
+  return total;
+}
+/** Scheduling slack on a loaded 2-core box: timer ticks (10 ms), mux teardown, GC. */
+const SLACK_MS = 250;
+
 function closedWithin(fd: StreamFD, ms: number): Promise<Error | undefined> {
   return new Promise((resolve, reject) => {
     let error: Error | undefined;
@@ -63,15 +76,23 @@ describe('kcp:// failure detection', () => {
     }
     relay.blackhole();
     const started = Date.now();
-    const closing = streams.map((fd) => closedWithin(fd, 3000));
-    const serverSide = accepted.map((fd) => closedWithin(fd, 3000));
+    const deadline = deadLinkMs(5);
+    const closing = streams.map((fd) => closedWithin(fd, deadline + SLACK_MS));
+    const serverSide = accepted.map((fd) => closedWithin(fd, 1000 + 2 * SLACK_MS));
     streams[0]?.write(Buffer.alloc(10_000));
     const errors = await Promise.all(closing);
-    // Five transmissions at rto 30 ms growing by half: well under a second.
-    expect(Date.now() - started).toBeLessThan(3000);
+    // Not before the fifth transmission (so it is the dead-link rule that fired,
+    // at the RTO floor), and not much after it.
+    const clientMs = Date.now() - started;
+    expect(clientMs).toBeGreaterThanOrEqual(deadline - 20);
+    expect(clientMs).toBeLessThan(deadline + SLACK_MS);
     expect(errors.some((e) => causedBy(e, 'ERR_KCP_DEAD_LINK'))).toBe(true);
-    // The server hears nothing at all: its idle timeout (1 s) reaps the session.
+    // The server hears nothing at all: its idle timeout (1 s) reaps the session,
+    // not earlier (the last ACK it heard came just before the blackhole).
     await Promise.all(serverSide);
+    const serverMs = Date.now() - started;
+    expect(serverMs).toBeGreaterThanOrEqual(900);
+    expect(serverMs).toBeLessThan(1000 + 2 * SLACK_MS);
     await server.close();
     await relay.close();
   }, 15_000);

@@ -6,12 +6,15 @@ import { once } from 'node:events';
  * fraction of datagrams at random in both directions. Each client source address gets its
  * own upstream socket, so the server sees one peer per client, as without the relay.
  * `blackhole()` silently drops everything from then on (a peer that vanished).
+ * `tap` sees every datagram in both directions, dropped ones included (what an
+ * observer on the wire would capture).
  */
 export class LossyRelay {
   readonly #front: Socket;
   readonly #targetPort: number;
   readonly #upstreams = new Map<string, Socket>();
   loss: number;
+  tap: ((datagram: Buffer, direction: 'to-server' | 'to-client') => void) | null = null;
   dropped = 0;
   forwarded = 0;
   #blackholed = false;
@@ -47,12 +50,14 @@ export class LossyRelay {
   }
 
   #fromClient(msg: Buffer, from: RemoteInfo): void {
+    this.tap?.(msg, 'to-server');
     const key = `${from.address}:${from.port}`;
     let up = this.#upstreams.get(key);
     if (up === undefined) {
       const socket = createSocket('udp4');
       socket.on('error', () => {});
       socket.on('message', (back) => {
+        this.tap?.(back, 'to-client');
         if (!this.#drop()) this.#front.send(back, from.port, from.address);
       });
       socket.connect(this.#targetPort, '127.0.0.1');

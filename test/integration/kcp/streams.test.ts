@@ -1,6 +1,8 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
+import { isVproxyError } from '../../../src/fd/errors.js';
 import type { ServerFD } from '../../../src/fd/server-fd.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
@@ -17,11 +19,32 @@ let baseline: string[];
 let server: ServerFD;
 let relay: LossyRelay;
 
+/** What the server side of each accepted stream saw: its first bytes, how it ended. */
+interface Accepted {
+  readonly fd: StreamFD;
+  head: Buffer;
+  error: Error | undefined;
+  readonly closed: Promise<void>;
+}
+const accepted: Accepted[] = [];
+
 beforeAll(async () => {
   baseline = snapshotSockets();
   server = await registry.listen('kcp://127.0.0.1:0');
   server.on('connection', (fd) => {
-    fd.on('error', () => {});
+    const entry: Accepted = {
+      fd,
+      head: Buffer.alloc(0),
+      error: undefined,
+      closed: new Promise((r) => fd.once('close', () => r())),
+    };
+    accepted.push(entry);
+    fd.on('error', (err) => {
+      entry.error = err;
+    });
+    fd.on('data', (c: Buffer) => {
+      if (entry.head.length < 16) entry.head = Buffer.concat([entry.head, c]).subarray(0, 16);
+    });
     fd.pipe(fd);
   });
   relay = await LossyRelay.start(server.address().port, Number(process.env.KCP_LOSS ?? 0.01));
@@ -37,6 +60,37 @@ async function roundTrip(fd: StreamFD, bytes: number): Promise<void> {
   const [sent, received] = await Promise.all([writeRandom(fd, bytes), hashUntilEnd(fd)]);
   expect(received.bytes).toBe(bytes);
   expect(received.sha256).toBe(sent);
+}
+
+/**
+ * Send `half` random bytes, wait for `gate`, send `half` more and end; `echoing`
+ * resolves when the first echoed bytes are back, `done` when all came back intact.
+ */
+function straddle(
+  fd: StreamFD,
+  half: number,
+  gate: Promise<void>,
+): { echoing: Promise<unknown>; done: Promise<void> } {
+  const echoing = once(fd, 'data');
+  const received = hashUntilEnd(fd);
+  const sent = createHash('sha256');
+  const send = async (bytes: number) => {
+    for (let n = 0; n < bytes; n += 64 * KiB) {
+      const chunk = randomBytes(Math.min(64 * KiB, bytes - n));
+      sent.update(chunk);
+      if (!fd.write(chunk)) await once(fd, 'drain');
+    }
+  };
+  const done = (async () => {
+    await send(half);
+    await gate;
+    await send(half);
+    fd.end();
+    const got = await received;
+    expect(got.bytes).toBe(2 * half);
+    expect(got.sha256).toBe(sent.digest('hex'));
+  })();
+  return { echoing, done };
 }
 
 describe('kcp:// streams over one session', () => {
@@ -60,10 +114,27 @@ describe('kcp:// streams over one session', () => {
     ]);
     if (a === undefined || b === undefined || victim === undefined) throw new Error('no streams');
     victim.on('error', () => {});
-    victim.write(Buffer.alloc(64 * KiB, 1));
-    const transfers = Promise.all([roundTrip(a, 2048 * KiB), roundTrip(b, 2048 * KiB)]);
-    setTimeout(() => (victim as StreamFD & { resetAndDestroy(): void }).resetAndDestroy(), 20);
-    await transfers;
+    // A marker no random transfer starts with, so the server side can be told apart.
+    const marker = Buffer.from('VICTIM-STREAM-01');
+    victim.write(Buffer.concat([marker, Buffer.alloc(64 * KiB - marker.length, 1)]));
+    const victimEchoed = once(victim, 'data');
+    // The siblings are mid-transfer (their first half echoing) when the reset
+    // happens, and send their second half only after the peer has seen it.
+    let resetSeen: () => void = () => {};
+    const afterReset = new Promise<void>((r) => {
+      resetSeen = r;
+    });
+    const siblings = [a, b].map((fd) => straddle(fd, 1024 * KiB, afterReset));
+    await Promise.all([victimEchoed, ...siblings.map((s) => s.echoing)]);
+    const peer = accepted.find((s) => s.head.equals(marker));
+    if (peer === undefined) throw new Error('the victim never reached the server');
+    (victim as StreamFD & { resetAndDestroy(): void }).resetAndDestroy();
+    // The peer sees the reset as such (an error, not a clean end).
+    await peer.closed;
+    expect(isVproxyError(peer.error, 'ERR_MUX_RESET')).toBe(true);
     expect(victim.destroyed).toBe(true);
+    resetSeen();
+    // Both siblings carried their second half, after the reset, byte-exact.
+    await Promise.all(siblings.map((s) => s.done));
   }, 30_000);
 });

@@ -78,7 +78,16 @@ describe('tcp → kcp → tcp through the proxy engine', () => {
 
   it('moves 20 MB with 5% loss and encryption', async () => {
     const c = await chain(0.05, '?key=s3cret&mode=fast4');
+    const relay = c.relay as LossyRelay;
     const s = await moveThrough(c, 20 * MB);
-    console.log(`kcp 5% loss + secretbox: 20 MB each way in ${s.toFixed(2)} s`);
+    const total = relay.dropped + relay.forwarded;
+    console.log(
+      `kcp 5% loss + secretbox: 20 MB each way in ${s.toFixed(2)} s; relay dropped ${relay.dropped} of ${total}`,
+    );
+    // The loss was really injected, at about the rate the name says (tens of
+    // thousands of datagrams: a binomial 5 % lands well inside 3-8 %).
+    expect(total).toBeGreaterThan(10_000);
+    expect(relay.dropped / total).toBeGreaterThan(0.03);
+    expect(relay.dropped / total).toBeLessThan(0.08);
   }, 60_000);
 });
