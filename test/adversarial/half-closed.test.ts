@@ -100,7 +100,8 @@ describe('half-closed sessions against a backend that never closes', () => {
     expect(allFinnedAt - started).toBeLessThan(FIN_MS * 0.75);
     // Every session is held (client fd + backend fd on the proxy side).
     await until(() => lb.stats().active === SESSIONS && held.length === SESSIONS, 2000);
-    expect(openFds() - fdsBefore).toBeGreaterThanOrEqual(3 * SESSIONS);
+    const heldFds = openFds() - fdsBefore;
+    expect(heldFds).toBeGreaterThanOrEqual(3 * SESSIONS);
 
     // Meanwhile a legitimate client is served promptly.
     const legit = await legitRoundTrip(port);
@@ -118,6 +119,13 @@ describe('half-closed sessions against a backend that never closes', () => {
     // What remains is what the misbehaving backend itself still holds: one fd per session.
     expect(openFds() - fdsBefore).toBeLessThanOrEqual(SESSIONS + 50);
 
+    // For the issue's table: attack -> bound held.
+    console.info(
+      `half-closed x${SESSIONS}: fds held ${heldFds} (4 per session: client, proxy x2, backend), ` +
+        `legit round trip ${legit.ms.toFixed(0)} ms, first release ${(first - started).toFixed(0)} ms ` +
+        `after the first FIN, last ${(last - allFinnedAt).toFixed(0)} ms after the last ` +
+        `(fin-timeout ${FIN_MS} ms), fds left ${openFds() - fdsBefore} (the backend's own)`,
+    );
     await lb.close();
     await group.close();
     await stopServer(backend.server, backend.sockets);
