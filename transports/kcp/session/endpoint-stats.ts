@@ -24,9 +24,12 @@ export class EndpointStats {
   retriesReceived = 0;
 
   /** Counts what a cookie check found (nothing when there was no cookie). */
-  countCookie(verdict: Admission['cookie']): void {
-    if (verdict === CookieVerdict.Valid) this.cookiesAccepted++;
-    else if (verdict === CookieVerdict.Expired) this.cookiesExpired++;
+  countCookie(admission: Admission): void {
+    const verdict = admission.cookie;
+    // A valid cookie on a follow-up segment (its start still on the way) admits nothing.
+    if (verdict === CookieVerdict.Valid) {
+      if (admission.action === 'create') this.cookiesAccepted++;
+    } else if (verdict === CookieVerdict.Expired) this.cookiesExpired++;
     else if (verdict === CookieVerdict.Invalid) this.cookiesInvalid++;
   }
 }

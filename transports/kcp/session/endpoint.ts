@@ -279,7 +279,7 @@ export class KcpEndpoint implements SessionHost {
     }
     if (this.#cookies !== null) {
       const admission = admit(plain, rinfo.address, rinfo.port, this.#cookies);
-      this.stats.countCookie(admission.cookie);
+      this.stats.countCookie(admission);
       if (admission.action !== 'create' || admission.segments === null) {
         if (admission.action === 'retry') this.#sendRetry(conv, rinfo);
         else this.stats.stray++;
