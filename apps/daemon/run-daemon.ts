@@ -9,11 +9,12 @@ import { VERSION } from '../../src/control/config.js';
 import { HttpController, type PageHandler } from '../../src/control/controllers/http-controller.js';
 import { RespController } from '../../src/control/controllers/resp-controller.js';
 import { StdioController } from '../../src/control/controllers/stdio-controller.js';
+import type { Origin } from '../../src/control/executor.js';
 import { ResourceStore } from '../../src/control/store.js';
 import { formatHostPort, parseAddress } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
 import type { Registry } from '../../src/fd/registry.js';
-import { controllerSecret } from './secrets.js';
+import { controllerSecret, isLoopback } from './secrets.js';
 
 export interface DaemonOptions {
   readonly configDir: string;
@@ -34,6 +35,9 @@ export interface DaemonOptions {
 }
 
 type Controller = RespController | HttpController;
+
+/** Who asks for a controller: a command (stdio, resp, http) or the daemon's own flags. */
+type ControllerOrigin = Origin | 'command-line';
 
 /**
  * The vproxy daemon: a resource store, one executor, and the controllers over
@@ -76,6 +80,7 @@ export class Daemon {
           'resp-controller',
           o.respController,
           o.respPassword,
+          'command-line',
         ),
       );
     }
@@ -86,6 +91,7 @@ export class Daemon {
           'http-controller',
           o.httpController,
           o.httpToken,
+          'command-line',
         ),
       );
     }
@@ -146,11 +152,22 @@ export class Daemon {
     name: string,
     address: string,
     given: string | undefined,
+    origin: ControllerOrigin,
   ): Promise<string> {
     if (this.#controllers.has(name)) {
       throw new VproxyError('ERR_ALREADY_EXISTS', `Duplicated entry for ${kind} with ${name}.`);
     }
     const parsed = parseAddress(address);
+    // A password does not make a network-made controller safe to expose: the
+    // request may be forged (CSRF) or the client compromised. Only the operator
+    // (flags, StdIO) may open one beyond loopback.
+    if ((origin === 'resp' || origin === 'http') && !isLoopback(parsed.host)) {
+      throw new VproxyError(
+        'ERR_FORBIDDEN',
+        `a ${kind} added over ${origin} listens only on loopback, not ${parsed.host}` +
+          ' (use the StdIO prompt or a command-line flag for other addresses)',
+      );
+    }
     const secretKind = kind === 'resp-controller' ? 'resp-password' : 'http-token';
     const { secret, generated, file } = controllerSecret(
       this.#options.configDir,
@@ -177,19 +194,27 @@ export class Daemon {
     this.#controllers.set(name, controller);
     const bound = controller.address();
     const where = formatHostPort(bound.host, bound.port);
+    // Only the start-up banner (the operator's own console) shows the secret;
+    // a command's answer says where it is, so no client ever reads it back.
+    const shown =
+      origin === 'command-line'
+        ? secret
+        : given !== undefined
+          ? `<your ${secretKind}>`
+          : `"$(cat ${file})"`;
     const how =
       kind === 'resp-controller'
-        ? `redis-cli -p ${bound.port} -a ${secret}`
-        : `curl -H 'Authorization: Bearer ${secret}' http://${where}/api/v1/module/tcp-lb`;
-    const origin =
+        ? `redis-cli -p ${bound.port} -a ${shown}`
+        : `curl -H "Authorization: Bearer ${shown}" http://${where}/api/v1/module/tcp-lb`;
+    const source =
       given !== undefined ? 'given' : generated ? `generated, stored in ${file}` : `from ${file}`;
-    return `${kind} ${name} listening on ${where} (${secretKind} ${origin}): ${how}`;
+    return `${kind} ${name} listening on ${where} (${secretKind} ${source}): ${how}`;
   }
 
   #hooks(): SystemHooks {
     return {
-      addController: (kind, name, address, secret) =>
-        this.#addController(kind, name, address, secret),
+      addController: (kind, name, address, secret, origin) =>
+        this.#addController(kind, name, address, secret, origin),
       removeController: async (kind, name) => {
         const c = this.#controllers.get(name);
         const matches =

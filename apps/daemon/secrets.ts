@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import { Secret } from '../../src/control/secret.js';
 import { VproxyError } from '../../src/fd/errors.js';
 
-/** True for 127.0.0.0/8, ::1 and localhost. */
+/** True for 127.0.0.0/8 (also IPv4-mapped), ::1 and localhost. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : host;
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(v4);
 }
 
 /**

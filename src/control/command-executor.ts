@@ -5,6 +5,7 @@ import { type Command, parseCommand } from './command/parse.js';
 import {
   checkLoadable,
   configLines,
+  maskSecrets,
   readConfigFile,
   refuseIfUsed,
   VERSION,
@@ -27,11 +28,17 @@ export type ControllerKind = 'resp-controller' | 'http-controller';
 
 /** What the daemon provides to system commands: controllers and shutdown. */
 export interface SystemHooks {
+  /**
+   * Start a controller; the answer never contains a secret the caller did not
+   * give. `origin` is who asked: one asked for over the network (resp, http)
+   * must listen on loopback only, whatever its secret.
+   */
   addController(
     kind: ControllerKind,
     name: string,
     address: string,
     secret: string | undefined,
+    origin: Origin,
   ): Promise<string>;
   removeController(kind: ControllerKind, name: string): Promise<void>;
   /** `name -> host:port` lines. */
@@ -105,7 +112,11 @@ export class StoreExecutor implements CommandExecutor {
     if (first === 'man') return { kind: 'lines', lines: manLines(second, third) };
     if (first === 'version' && words.length === 1)
       return { kind: 'text', text: `vproxy-ts ${VERSION}` };
-    if (line === 'list config') return { kind: 'lines', lines: configLines(this.#options.store) };
+    if (line === 'list config') {
+      // Over the network the passwords are masked; StdIO and saved files hold them.
+      const lines = configLines(this.#options.store);
+      return { kind: 'lines', lines: origin === 'stdio' ? lines : maskSecrets(lines) };
+    }
     if (first === 'save' || first === 'load') return this.#fileCommand(first, words, origin);
     if (first === 'shutdown' && words.length === 1) {
       if (origin !== 'stdio') forbidden('you can only call shutdown via StdIOController');
@@ -113,7 +124,7 @@ export class StoreExecutor implements CommandExecutor {
       return { kind: 'text', text: 'bye' };
     }
     if (second === 'resp-controller' || second === 'http-controller')
-      return this.#controllerCommand(words);
+      return this.#controllerCommand(words, origin);
     return this.#apply(parseCommand(line));
   }
 
@@ -138,7 +149,7 @@ export class StoreExecutor implements CommandExecutor {
     return { kind: 'number', value: await this.load(file) };
   }
 
-  async #controllerCommand(words: string[]): Promise<CommandResult> {
+  async #controllerCommand(words: string[], origin: Origin): Promise<CommandResult> {
     const [action, kind, name, ...rest] = words as [
       string,
       ControllerKind,
@@ -171,7 +182,7 @@ export class StoreExecutor implements CommandExecutor {
     const address = params.get('address') ?? params.get('addr');
     if (address === undefined) throw new VproxyError('ERR_COMMAND_INVALID', 'missing address');
     const secret = params.get('password') ?? params.get('pass') ?? params.get('token');
-    const shown = await system.addController(kind, name, address, secret);
+    const shown = await system.addController(kind, name, address, secret, origin);
     return { kind: 'text', text: shown };
   }
 

@@ -2,7 +2,13 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { formatCidr } from '../lb/cidr.js';
 import { Socks5Server } from '../lb/socks5-server.js';
-import type { Param, ResourceType } from './command/keywords.js';
+import {
+  PARAMS,
+  type Param,
+  type ResourceType,
+  SECRET_MASK,
+  SECRET_PARAMS,
+} from './command/keywords.js';
 import { type Command, parseCommand, type ResourceRef } from './command/parse.js';
 import { RESOURCES } from './command/resources.js';
 import { checkCertKeyFiles } from './handlers/basics.js';
@@ -221,4 +227,25 @@ export function checkLoadable(lines: readonly string[], file: string): void {
       exists.delete(id);
     }
   }
+}
+
+/**
+ * `list config` for a network client: secret values (socks5 passwords) are
+ * replaced by the mask, which the password check refuses, so a listing pasted
+ * back as a config fails to load instead of setting a known password.
+ */
+export function maskSecrets(lines: readonly string[]): string[] {
+  return lines.map((text) => {
+    if (text.startsWith('#')) return text;
+    const cmd = parseCommand(text);
+    const tokens = text.split(' ');
+    return tokens
+      .map((t, i) => {
+        const param = PARAMS.get(tokens[i - 1] ?? '')?.full;
+        return param !== undefined && SECRET_PARAMS.has(param) && cmd.params[param] === t
+          ? SECRET_MASK
+          : t;
+      })
+      .join(' ');
+  });
 }

@@ -71,8 +71,16 @@ async function rest(method: string, path: string, body?: unknown): Promise<strin
   return stdout;
 }
 
-/** curl through the socks5 server: its exit code and body. */
-async function viaSocks(credentials?: string): Promise<{ code: number; body: string }> {
+interface CurlOutcome {
+  /** curl's exit code; a spawn failure (ENOENT) or a signal is not a number and fails every match. */
+  readonly code: number | string | null;
+  readonly body: string;
+  /** curl's error line (stderr), '' on success. */
+  readonly why: string;
+}
+
+/** curl through the socks5 server: its exit code, body and error line. */
+async function viaSocks(credentials?: string): Promise<CurlOutcome> {
   const proxy = `${credentials ? `${credentials}@` : ''}127.0.0.1:${ports.s5}`;
   try {
     const { stdout } = await run(curlTool.path, [
@@ -83,13 +91,27 @@ async function viaSocks(credentials?: string): Promise<{ code: number; body: str
       proxy,
       `http://127.0.0.1:${backendPort}/`,
     ]);
-    return { code: 0, body: stdout };
+    return { code: 0, body: stdout, why: '' };
   } catch (err) {
-    return { code: (err as { code: number }).code, body: '' };
+    const e = err as { code?: number | string; signal?: string; stderr?: string };
+    return { code: e.code ?? e.signal ?? null, body: '', why: (e.stderr ?? '').trim() };
   }
 }
 
-const OK = { code: 0, body: 'hello through socks5\n' };
+const OK: CurlOutcome = { code: 0, body: 'hello through socks5\n', why: '' };
+// curl's exact outcomes (CURLE_PROXY = 97, with SOCKS5's own reason): a wrong
+// or unknown user is refused by RFC 1929 status 1; no credentials offered while
+// the server requires them is "no acceptable method" (0xFF).
+const REJECTED = {
+  code: 97,
+  body: '',
+  why: expect.stringMatching(/User was rejected by the SOCKS5 server \(1 1\)/),
+};
+const NO_METHOD = {
+  code: 97,
+  body: '',
+  why: expect.stringMatching(/No authentication method was acceptable/),
+};
 
 async function untilUp(): Promise<void> {
   for (let i = 0; i < 100; i++) {
@@ -121,8 +143,8 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
       await redisCli(ports.resp, `add socks5-user alice to socks5-server s5 password ${SECRET}`),
     ).toEqual(['OK']);
     expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
-    expect((await viaSocks('alice:wrong')).code).not.toBe(0);
-    expect((await viaSocks()).code).not.toBe(0);
+    expect(await viaSocks('alice:wrong')).toEqual(REJECTED);
+    expect(await viaSocks()).toEqual(NO_METHOD);
     expect(
       await redisCli(ports.resp, 'add socks5-user alice to socks5-server s5 password x'),
     ).toEqual(['ERR socks5-server s5 already has a socks5-user named alice']);
@@ -130,7 +152,7 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
     expect(
       await redisCli(ports.resp, 'update socks5-user alice in socks5-server s5 password n3w-Zq9'),
     ).toEqual(['OK']);
-    expect((await viaSocks(`alice:${SECRET}`)).code).not.toBe(0);
+    expect(await viaSocks(`alice:${SECRET}`)).toEqual(REJECTED);
     expect(await viaSocks('alice:n3w-Zq9')).toEqual(OK);
 
     // REST: a second user, written and answered without its password.
@@ -157,7 +179,7 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
       JSON.parse(await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user/carol')),
     ).toMatchObject({ code: 'ERR_NOT_FOUND' });
 
-    // Nowhere but `list config` shows a password.
+    // No answer to a network client shows a password (list config masks it; saved files hold it).
     const shown = [
       ...(await redisCli(ports.resp, 'list-detail socks5-user in socks5-server s5')),
       ...(await redisCli(ports.resp, 'list-detail socks5-server')),
@@ -179,12 +201,12 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
     expect(
       (await redisCli(ports.resp, 'list config')).filter((l) => l.includes('socks5-user')),
     ).toEqual([
-      'add socks5-user alice to socks5-server s5 password n3w-Zq9',
-      'add socks5-user bob to socks5-server s5 password b0b2-Zq9',
+      'add socks5-user alice to socks5-server s5 password ******',
+      'add socks5-user bob to socks5-server s5 password ******',
     ]);
 
     expect(await rest('DELETE', '/api/v1/module/socks5-server/s5/socks5-user/bob')).toBe('');
-    expect((await viaSocks('bob:b0b2-Zq9')).code).not.toBe(0);
+    expect(await viaSocks('bob:b0b2-Zq9')).toEqual(REJECTED);
     expect(await redisCli(ports.resp, 'remove socks5-user alice from socks5-server s5')).toEqual([
       'OK',
     ]);
@@ -207,8 +229,8 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
     expect(await redisCli(ports.resp, 'list socks5-user in socks5-server s5')).toEqual(['alice']);
     await untilUp();
     expect(await viaSocks(`alice:${SECRET}`)).toEqual(OK);
-    expect((await viaSocks()).code).not.toBe(0);
-    expect((await viaSocks('alice:wrong')).code).not.toBe(0);
+    expect(await viaSocks()).toEqual(NO_METHOD);
+    expect(await viaSocks('alice:wrong')).toEqual(REJECTED);
     expect(d.output()).not.toContain('Zq9');
     expect(await d.stop()).toBe(0);
   });

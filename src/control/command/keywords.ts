@@ -208,6 +208,9 @@ export const PARAMS = table<Param>([
  */
 export const SECRET_PARAMS: ReadonlySet<Param> = new Set<Param>(['password']);
 
+/** What a secret value is shown as; the password check refuses it as a value. */
+export const SECRET_MASK = '******';
+
 export type Flag = 'allow-non-backend' | 'deny-non-backend';
 
 export const FLAGS = table<Flag>([

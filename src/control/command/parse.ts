@@ -9,6 +9,7 @@ import {
   type Preposition,
   RESERVED,
   type ResourceType,
+  SECRET_MASK,
   SECRET_PARAMS,
   TYPES,
 } from './keywords.js';
@@ -85,7 +86,7 @@ export function redactSecrets(line: string): string {
       if (t === 'token' && i + 1 < tokens.length) secret.set(i + 1, 'password');
     });
   }
-  return tokens.map((t, i) => (secret.has(i) ? '******' : t)).join(' ');
+  return tokens.map((t, i) => (secret.has(i) ? SECRET_MASK : t)).join(' ');
 }
 
 const NO_QUOTING = 'the command language has no quoting, so a value cannot contain spaces';

@@ -60,10 +60,20 @@ export function commandReferenceMarkdown(): string {
     '| --- | --- |',
     ...unique(FLAGS).map((k) => `| ${spelled(k)} | ${k.description} |`),
     '',
-    'System commands: `help`, `man [topic [action]]`, `version`, `list config`, `save <file>`, `load <file>`,',
+    'System commands: `help`, `man [topic [action]]`, `version`, `list config` (over RESP/HTTP with every',
+    'password shown as `******`, which no command accepts as a password), `save <file>` (refuses a config',
+    'that would not load: it is replayed against the resource names first; the refused text goes to',
+    '`<file>.rejected`), `load <file>`,',
     '`shutdown` (StdIO only; save/load over RESP/HTTP only with `--allow-remote-file-commands`),',
-    '`add resp-controller <name> address <addr> password <pw>`, `add http-controller <name> address <addr> token <t>`,',
+    '`add resp-controller <name> address <addr> [password <pw>]`, `add http-controller <name> address <addr> [token <t>]`',
+    '(without a secret the stored one is used and the answer names its file, never the secret; added over',
+    'RESP/HTTP a controller listens on loopback only, password or not),',
     '`list[-detail] resp-controller|http-controller`, `remove resp-controller|http-controller <name>`.',
+    '',
+    '`remove` and `force-remove` of a resource that another one uses are both refused with',
+    '`ERR_IN_USE` naming the user (e.g. `upstream up1 is used by tcp-lb lb1`): nothing cascades, so no',
+    'listener silently disappears and no saved config refers to a missing resource. Remove the users',
+    'first. For sessions and connections `force-remove` closes them.',
   );
   return out.join('\n');
 }

@@ -29,7 +29,7 @@ const ms = check.intIn(0, 2_147_483_647);
 const count = check.intIn(1, 1_000_000);
 const bufferSize = check.intIn(1, 67_108_864);
 const weight = check.intIn(0, 1000);
-const password = check.rfc1929('password');
+const password = check.secret(check.rfc1929('password'));
 
 /**
  * Resource names are checked by `check.name`, except these: a socks5 user name

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseAddress } from '../../fd/address.js';
 import { isVproxyError } from '../../fd/errors.js';
+import { SECRET_MASK } from './keywords.js';
 
 /**
  * Checks a parameter value; returns null when it is fine, or the reason it is
@@ -80,4 +81,12 @@ export function rfc1929(what: string): ValueCheck {
       ? null
       : `a socks5 ${what} is 1-255 bytes of UTF-8 (RFC 1929), this one is ${bytes}`;
   };
+}
+
+/** A secret value: anything `inner` accepts except the mask listings show in its place. */
+export function secret(inner: ValueCheck): ValueCheck {
+  return (v) =>
+    v === SECRET_MASK
+      ? `${SECRET_MASK} is how a listing shows a masked password; give the real one`
+      : inner(v);
 }
