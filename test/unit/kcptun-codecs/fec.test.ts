@@ -1,0 +1,185 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isVproxyError } from '../../../src/fd/errors.js';
+import {
+  FecDecoder,
+  FecEncoder,
+  FecError,
+  ReedSolomon,
+  TYPE_DATA,
+  TYPE_PARITY,
+} from '../../../transports/fec/index.js';
+import { createPacketCrypt, deriveKey } from '../../../transports/kcpgo-crypt/index.js';
+import { effectiveCrypt, type KcptunFixture, loadFixtures } from './fixtures.js';
+
+const key = deriveKey('testkey');
+const fecFixtures = loadFixtures().filter((f) => f.flags.ds > 0);
+
+/** The FEC packets of one direction of a capture, in the order kcptun sent them. */
+function fecPackets(f: KcptunFixture, dir: 'c2s' | 's2c'): Buffer[] {
+  const c = createPacketCrypt(effectiveCrypt(f), key);
+  return f.datagrams
+    .filter((d) => d.dir === dir)
+    .map((d) => c.open(d.bytes))
+    .filter((p): p is Buffer => p !== null);
+}
+
+describe('FEC against captured kcptun datagrams', () => {
+  it('has captures with complete groups in both directions', () => {
+    expect(fecFixtures.length).toBeGreaterThan(0);
+    for (const f of fecFixtures) {
+      for (const dir of ['c2s', 's2c'] as const) {
+        const parity = fecPackets(f, dir).filter((p) => p.readUInt16LE(4) === TYPE_PARITY);
+        expect(parity.length, `${f.name} ${dir}`).toBeGreaterThanOrEqual(f.flags.ps);
+      }
+    }
+  });
+
+  for (const f of fecFixtures) {
+    for (const dir of ['c2s', 's2c'] as const) {
+      it(`${f.name} ${dir}: our encoder gives kcptun's data and parity packets byte for byte`, () => {
+        const packets = fecPackets(f, dir);
+        const enc = new FecEncoder(f.flags.ds, f.flags.ps);
+        const expected: Buffer[] = [];
+        const produced: Buffer[] = [];
+        let i = 0;
+        while (i < packets.length) {
+          const p = packets[i] as Buffer;
+          expect(p.readUInt16LE(4), `packet ${i} should be data`).toBe(TYPE_DATA);
+          expect(p.readUInt16LE(6)).toBe(p.length - 6);
+          expected.push(p);
+          produced.push(enc.encode(p.subarray(8)));
+          i++;
+          // A completed group: kcptun sends its parity right after the last data shard.
+          for (const q of enc.parity) {
+            if (i >= packets.length) break; // capture ended before the parity went out
+            expected.push(packets[i] as Buffer);
+            produced.push(q);
+            i++;
+          }
+        }
+        expect(produced.length).toBe(packets.length);
+        for (let k = 0; k < produced.length; k++) {
+          expect(produced[k]?.toString('hex'), `${dir} packet ${k}`).toBe(
+            expected[k]?.toString('hex'),
+          );
+        }
+      });
+
+      it(`${f.name} ${dir}: the decoder rebuilds dropped data shards from kcptun's parity`, () => {
+        const packets = fecPackets(f, dir);
+        const total = f.flags.ds + f.flags.ps;
+        const dec = new FecDecoder(f.flags.ds, f.flags.ps);
+        const dropped = new Map<number, string>();
+        const delivered: string[] = [];
+        for (const p of packets) {
+          const seqid = p.readUInt32LE(0);
+          // Drop as many data shards of every group as there are parity shards.
+          if (seqid % total < f.flags.ps) {
+            dropped.set(seqid, p.subarray(8).toString('hex'));
+            continue;
+          }
+          for (const k of dec.input(p)) delivered.push(k.toString('hex'));
+        }
+        // Every dropped shard of a group whose parity was captured comes back.
+        const completeGroups = new Set(
+          packets
+            .filter((p) => p.readUInt32LE(0) % total === total - 1)
+            .map((p) => Math.floor(p.readUInt32LE(0) / total)),
+        );
+        let expectedRecoveries = 0;
+        for (const [seqid, kcp] of dropped) {
+          if (!completeGroups.has(Math.floor(seqid / total))) continue;
+          expectedRecoveries++;
+          expect(delivered).toContain(kcp);
+        }
+        expect(expectedRecoveries).toBeGreaterThan(0);
+        expect(dec.stats.recovered).toBe(expectedRecoveries);
+        expect(dec.stats.badRecovered).toBe(0);
+      });
+    }
+  }
+});
+
+describe('Reed-Solomon and FEC bounds', () => {
+  it('rebuilds any data shards from any dataShards survivors', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer(),
+        (ds, ps, len, seed) => {
+          const rs = new ReedSolomon(ds, ps);
+          let x = seed >>> 0;
+          const rnd = () => {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            return x >>> 24;
+          };
+          const data = Array.from({ length: ds }, () => Uint8Array.from({ length: len }, rnd));
+          const parity = Array.from({ length: ps }, () => new Uint8Array(len));
+          rs.encode(data, parity, len);
+          const shards: (Uint8Array | null)[] = [...data, ...parity];
+          // Lose `ps` shards chosen by the seed.
+          for (let k = 0; k < ps; k++) shards[rnd() % (ds + ps)] = null;
+          const rebuilt = rs.reconstructData(shards, len);
+          expect(rebuilt).not.toBeNull();
+          for (let i = 0; i < ds; i++) expect(shards[i]).toEqual(data[i]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rejects impossible shard counts with a typed error', () => {
+    expect(() => new FecEncoder(0, 3)).toThrow(FecError);
+    try {
+      new FecDecoder(200, 100);
+    } catch (err) {
+      expect(isVproxyError(err, 'ERR_OPTION_INVALID')).toBe(true);
+    }
+  });
+
+  it('keeps at most maxGroups groups open and counts the ones it gave up on', () => {
+    const enc = new FecEncoder(4, 2);
+    const dec = new FecDecoder(4, 2, { maxGroups: 3 });
+    for (let g = 0; g < 10; g++) {
+      for (let i = 0; i < 4; i++) {
+        const d = enc.encode(Buffer.from(`group ${g} shard ${i}`));
+        // Lose two data shards per group…
+        if (i >= 2) dec.input(d);
+      }
+      // …and one of the two parity shards: three of four, short of a rebuild.
+      const first = enc.parity[0];
+      if (first !== undefined) dec.input(first);
+      expect(dec.openGroups).toBeLessThanOrEqual(3);
+    }
+    expect(dec.stats.lostGroups).toBe(7);
+    expect(dec.stats.recovered).toBe(0);
+  });
+
+  it('passes raw KCP through and survives garbage without throwing', () => {
+    const dec = new FecDecoder(10, 3);
+    const raw = Buffer.from('0102030451000000', 'hex');
+    expect(dec.input(raw)[0]?.equals(raw)).toBe(true);
+    expect(dec.stats.raw).toBe(1);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 1600 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (bytes, forceFec, seqid) => {
+          const b = Buffer.from(bytes);
+          if (forceFec && b.length >= 8) {
+            b.writeUInt32LE(seqid, 0);
+            b.writeUInt16LE(b[6] === undefined || b[6] & 1 ? TYPE_DATA : TYPE_PARITY, 4);
+          }
+          const out = dec.input(b);
+          for (const k of out) expect(k.length).toBeLessThanOrEqual(b.length);
+          expect(dec.openGroups).toBeLessThanOrEqual(3);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,100 @@
+import { checkShards } from './errors.js';
+import {
+  FEC_HEADER_SIZE,
+  FEC_HEADER_SIZE_PLUS2,
+  MAX_PACKET,
+  seqWrap,
+  TYPE_DATA,
+  TYPE_PARITY,
+} from './header.js';
+import { ReedSolomon } from './reed-solomon.js';
+
+/**
+ * kcp-go's FEC encoder: every KCP packet becomes a data shard `seqid | 0xf1 | size |
+ * KCP`; after each `dataShards` of them, `parityShards` parity packets `seqid | 0xf2 |
+ * RS(size | KCP …)` follow, computed over the group's shards zero-padded to the longest.
+ */
+export class FecEncoder {
+  readonly dataShards: number;
+  readonly parityShards: number;
+  /**
+   * Parity packets produced by the last encode() call: empty except when it completed
+   * a group. The array is reused between calls; the buffers in it are new each time.
+   */
+  readonly parity: Buffer[] = [];
+  private readonly rs: ReedSolomon;
+  private readonly wrap: number;
+  private next: number;
+  private count = 0;
+  private maxLen = 0;
+  /** `size | KCP` of the group so far, one preallocated buffer per data shard. */
+  private readonly cache: Uint8Array[];
+  private readonly lens: number[];
+
+  constructor(dataShards: number, parityShards: number, options: { firstSeqid?: number } = {}) {
+    checkShards(dataShards, parityShards);
+    this.dataShards = dataShards;
+    this.parityShards = parityShards;
+    this.rs = new ReedSolomon(dataShards, parityShards);
+    this.wrap = seqWrap(dataShards + parityShards);
+    this.next = (options.firstSeqid ?? 0) % this.wrap;
+    this.cache = Array.from({ length: dataShards }, () => new Uint8Array(MAX_PACKET));
+    this.lens = new Array<number>(dataShards).fill(0);
+  }
+
+  /** The data shard packet for one KCP packet; check `parity` afterwards. */
+  encode(kcp: Uint8Array): Buffer {
+    this.parity.length = 0;
+    const len = 2 + kcp.length;
+    if (len > 0xffff) throw new RangeError(`fec: KCP packet of ${kcp.length} bytes too large`);
+    const out = Buffer.allocUnsafe(FEC_HEADER_SIZE + len);
+    out.writeUInt32LE(this.next, 0);
+    out.writeUInt16LE(TYPE_DATA, 4);
+    out.writeUInt16LE(len, 6);
+    out.set(kcp, FEC_HEADER_SIZE_PLUS2);
+    // Data seqids only increment; the wrap happens at a parity shard (kcp-go's markData).
+    this.next = (this.next + 1) >>> 0;
+
+    let slot = this.cache[this.count] as Uint8Array;
+    if (slot.length < len) {
+      slot = new Uint8Array(len);
+      this.cache[this.count] = slot;
+    }
+    slot.set(out.subarray(FEC_HEADER_SIZE), 0);
+    this.lens[this.count] = len;
+    this.count++;
+    if (len > this.maxLen) this.maxLen = len;
+    if (this.count === this.dataShards) this.finishGroup();
+    return out;
+  }
+
+  private finishGroup(): void {
+    const maxLen = this.maxLen;
+    const data: Uint8Array[] = [];
+    for (let i = 0; i < this.dataShards; i++) {
+      let slot = this.cache[i] as Uint8Array;
+      if (slot.length < maxLen) {
+        const grown = new Uint8Array(maxLen);
+        grown.set(slot.subarray(0, this.lens[i] as number));
+        slot = grown;
+        this.cache[i] = slot;
+      }
+      slot.fill(0, this.lens[i] as number, maxLen);
+      data.push(slot);
+    }
+    const packets: Buffer[] = [];
+    const outputs: Uint8Array[] = [];
+    for (let p = 0; p < this.parityShards; p++) {
+      const pkt = Buffer.allocUnsafe(FEC_HEADER_SIZE + maxLen);
+      pkt.writeUInt32LE(this.next, 0);
+      pkt.writeUInt16LE(TYPE_PARITY, 4);
+      this.next = (this.next + 1) % this.wrap;
+      packets.push(pkt);
+      outputs.push(pkt.subarray(FEC_HEADER_SIZE));
+    }
+    this.rs.encode(data, outputs, maxLen);
+    this.parity.push(...packets);
+    this.count = 0;
+    this.maxLen = 0;
+  }
+}
