@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,11 @@ import { type DirectReadable, directReadable } from '../../../src/fd/direct-read
 import type { ServerFD } from '../../../src/fd/server-fd.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { dialTcp } from '../../../transports/tcp/dialer.js';
-import { MAX_READ_BUFFER, MIN_READ_BUFFER } from '../../../transports/tcp/direct-reader.js';
+import {
+  DirectReader,
+  MAX_READ_BUFFER,
+  MIN_READ_BUFFER,
+} from '../../../transports/tcp/direct-reader.js';
 import { listenTcp } from '../../../transports/tcp/listener.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { readAll, writeRandom } from '../../helpers/net.js';
@@ -154,11 +158,36 @@ describe('tcp direct reader', () => {
 
   it('a small first read fits the smallest buffer, and echoing through the Readable side works', async () => {
     const { client, server } = await pair();
+    const reader = readerOf(server);
+    if (!(reader instanceof DirectReader)) throw new Error('not the tcp DirectReader');
+    // The buffer Node will read into next (what onread.buffer hands it).
+    const bufferSize = () => {
+      const b = reader.onread.buffer;
+      return (typeof b === 'function' ? b() : b).length;
+    };
+    expect(bufferSize()).toBe(MIN_READ_BUFFER);
+    const sizes: number[] = [];
+    server.on('data', (c: Buffer) => sizes.push(c.length));
     server.pipe(server);
     server.resume();
     const echoed = readAll(client);
-    client.end(Buffer.alloc(MIN_READ_BUFFER * 3 + 5, 1));
-    expect((await echoed).length).toBe(MIN_READ_BUFFER * 3 + 5);
+    // Random bytes, so a reused or overwritten buffer shows up as wrong content.
+    const small = randomBytes(100);
+    client.write(small);
+    while (sizes.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(sizes).toEqual([100]);
+    expect(bufferSize()).toBe(MIN_READ_BUFFER); // a read that did not fill it keeps the smallest
+    const bulk = randomBytes(MIN_READ_BUFFER * 3 + 5);
+    client.end(bulk);
+    expect((await echoed).equals(Buffer.concat([small, bulk]))).toBe(true);
+    // Every read fitted the buffer the growth rule gives: x4 after a full read,
+    // else the smallest size that held it.
+    let size = MIN_READ_BUFFER;
+    for (const n of sizes) {
+      expect(n).toBeLessThanOrEqual(size);
+      if (n === size) size = Math.min(size * 4, MAX_READ_BUFFER);
+      else for (size = MIN_READ_BUFFER; size < n; ) size *= 4;
+    }
   });
 
   it('closing the listener leaves accepted sockets working, and accepts no more', async () => {

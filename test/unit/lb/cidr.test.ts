@@ -2,10 +2,21 @@ import { isIP, isIPv6 } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isVproxyError } from '../../../src/fd/errors.js';
-import { cidrContainsText, formatCidr, parseCidr } from '../../../src/lb/cidr.js';
+import { type Cidr, cidrContainsText, formatCidr, parseCidr } from '../../../src/lb/cidr.js';
 import { formatIp, parseIp, parseIpv6 } from '../../../src/lb/ip.js';
 
 const inNet = (net: string, ip: string) => cidrContainsText(parseCidr(net), ip);
+
+/**
+ * The canonical text of a network, computed without our formatter: IPv4 dotted
+ * decimal; IPv6 as the WHATWG URL serializer writes a host (RFC 5952: lower
+ * case, no leading zeros, the first longest run of 2+ zero groups as "::").
+ */
+function canonicalCidr(cidr: Cidr): string {
+  if (cidr.family === 4) return `${Array.from(cidr.bytes).join('.')}/${cidr.prefix}`;
+  const full = Buffer.from(cidr.bytes).toString('hex').match(/.{4}/g)?.join(':') ?? '';
+  return `${new URL(`http://[${full}]/`).hostname.slice(1, -1)}/${cidr.prefix}`;
+}
 
 describe('CIDR parsing', () => {
   it('parses IPv4 and IPv6 networks and single hosts', () => {
@@ -56,12 +67,18 @@ describe('CIDR parsing', () => {
     );
     fc.assert(
       fc.property(noisy, (text) => {
+        let cidr: Cidr;
         try {
-          const cidr = parseCidr(text);
-          expect(parseCidr(formatCidr(cidr))).toEqual(cidr); // what parses, round-trips
+          cidr = parseCidr(text);
         } catch (err) {
-          if (!isVproxyError(err, 'ERR_CIDR_INVALID')) throw err;
+          expect(isVproxyError(err, 'ERR_CIDR_INVALID'), String(err)).toBe(true);
+          return;
         }
+        // Outside the try: a round trip that throws must fail the property, not
+        // pass as "a typed error". What parses is written canonically and reads back.
+        const formatted = formatCidr(cidr);
+        expect(formatted).toBe(canonicalCidr(cidr));
+        expect(parseCidr(formatted)).toEqual(cidr);
       }),
       { numRuns: 3000 },
     );
@@ -81,6 +98,7 @@ describe('CIDR parsing', () => {
           const suggested = /the network is (.+)\)/.exec((err as Error).message)?.[1] ?? '';
           cidr = parseCidr(suggested);
         }
+        expect(formatCidr(cidr)).toBe(canonicalCidr(cidr));
         expect(parseCidr(formatCidr(cidr))).toEqual(cidr);
         expect(inNet(formatCidr(cidr), ip)).toBe(true); // a network contains its own addresses
       }),

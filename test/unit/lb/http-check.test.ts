@@ -84,14 +84,20 @@ describe('HTTP check pieces', () => {
         fc.string({ maxLength: 20 }),
         fc.string({ maxLength: 20 }),
         (m, p, h) => {
+          let check: ReturnType<typeof resolveHttpCheck>;
           try {
-            const check = resolveHttpCheck({ kind: 'http', method: m, path: `/${p}`, host: h });
-            const request = buildCheckRequest(check, parseAddress('10.0.0.1:80'));
-            expect(request.split('\r\n').length).toBe(7); // 5 lines + blank line + ''
-            expect(/[^\x20-\x7e\r\n]/.test(request)).toBe(false);
+            check = resolveHttpCheck({ kind: 'http', method: m, path: `/${p}`, host: h });
           } catch (err) {
-            if (!isVproxyError(err, 'ERR_HEALTH_CHECK_INVALID')) throw err;
+            // Refusing the input is fine, with the module's own code.
+            expect(isVproxyError(err, 'ERR_HEALTH_CHECK_INVALID'), String(err)).toBe(true);
+            return;
           }
+          // Accepted: building the request must not throw, and it is exactly
+          // 5 lines + the blank line, printable ASCII only.
+          const request = buildCheckRequest(check, parseAddress('10.0.0.1:80'));
+          expect(request.split('\r\n').length).toBe(7); // 5 lines + blank line + ''
+          expect(/[^\x20-\x7e\r\n]/.test(request)).toBe(false);
+          expect(request.endsWith('\r\n\r\n')).toBe(true);
         },
       ),
       { numRuns: 2000 },

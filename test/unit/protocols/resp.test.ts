@@ -110,6 +110,7 @@ describe('RespReader', () => {
           new RespReader().push(Buffer.from(bytes));
         } catch (err) {
           expect(err).toBeInstanceOf(VproxyError);
+          expect((err as VproxyError).code).toBe('ERR_RESP_INVALID');
         }
       }),
       { numRuns: 2000 },
