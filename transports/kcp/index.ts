@@ -7,7 +7,8 @@ import { kcpSessionTransport } from './session/transport.js';
 
 export { DatagramCipher, deriveKey } from './crypto.js';
 export { KCP_OPTIONS, kcpOptionsFromAddress } from './options.js';
-export { KcpEndpoint } from './session/endpoint.js';
+export { CookieJar } from './session/cookie.js';
+export { EndpointStats, KcpEndpoint } from './session/endpoint.js';
 export { KcpStream } from './session/kcp-stream.js';
 export { KcpScheduler, sharedScheduler } from './session/scheduler.js';
 export { KcpSession } from './session/session.js';

@@ -15,7 +15,8 @@ import type { KcpScheduler, Scheduled } from './scheduler.js';
  * header with our conv and cmd 0xFF (not a KCP command; other fields zero). The peer that
  * gets it treats it like a TCP FIN+close: it delivers what it has, ends its readable side,
  * and drops the session. An aborted session sends one CLOSE without flushing. An endpoint
- * answers a datagram for a session it does not have with CLOSE (like a TCP RST), so a lost
+ * answers a datagram for a session it does not have with CLOSE (like a TCP RST; a keyless
+ * listener answers a session start with a RETRY instead, see cookie.ts), so a lost
  * CLOSE is repaired by the peer's next retransmission; a client socket lingers 1 s after its
  * session for that. Peers that
  * never say goodbye are found by dead-link (a segment sent `deadLink` times) or by the idle
