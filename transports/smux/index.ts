@@ -1,0 +1,19 @@
+/** smux v1/v2 (xtaci/smux), the stream multiplexer inside a kcptun KCP connection. */
+export { SmuxError, type SmuxErrorReason } from './errors.js';
+export {
+  CMD_FIN,
+  CMD_NOP,
+  CMD_PSH,
+  CMD_SYN,
+  CMD_UPD,
+  encodeControl,
+  encodePush,
+  encodeUpdate,
+  HEADER_SIZE,
+  MAX_FRAME,
+  type SmuxFrame,
+  type SmuxVersion,
+  UPD_SIZE,
+  writeHeader,
+} from './frame.js';
+export { SmuxParser, type SmuxParserOptions } from './parser.js';
