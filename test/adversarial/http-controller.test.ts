@@ -200,7 +200,6 @@ describe('HTTP controller: CSRF (finding 3)', () => {
 
   it('the status-page cookie reads, but cannot write', async () => {
     expect((await http('GET', '/api/v1/module/upstream', { cookie })).status).toBe(200);
-    expect((await http('HEAD', '/api/v1/module/upstream', { cookie })).status).toBe(200);
     const before = ran.length;
     const body = JSON.stringify({ command: 'add upstream evil' });
     const attempts: [string, string, Record<string, string>, string | undefined][] = [

@@ -46,11 +46,12 @@ export function zeroRefusals(): RefusalCounts {
  */
 export class ClientDeadline {
   readonly #fd: StreamFD;
-  readonly #onExpire: (reason: RefusalReason) => void;
+  readonly #onExpire: (reason: RefusalReason) => boolean | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reason: RefusalReason | undefined;
 
-  constructor(fd: StreamFD, onExpire: (reason: RefusalReason) => void) {
+  /** `onExpire` may return false to keep the client (having set a new deadline). */
+  constructor(fd: StreamFD, onExpire: (reason: RefusalReason) => boolean | undefined) {
     this.#fd = fd;
     this.#onExpire = onExpire;
     fd.once('close', () => this.clear());
@@ -68,8 +69,8 @@ export class ClientDeadline {
     this.#reason = reason;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#fd.destroyed) return;
-      this.#onExpire(reason);
+      this.#reason = undefined;
+      if (this.#fd.destroyed || this.#onExpire(reason) === false) return;
       this.#fd.destroy();
     }, ms);
   }

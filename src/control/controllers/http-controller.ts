@@ -6,8 +6,20 @@ import type { Registry } from '../../fd/registry.js';
 import type { BoundAddress, ServerFD } from '../../fd/server-fd.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
 import type { CommandExecutor, CommandResult } from '../executor.js';
+import { exportControllerMetrics } from '../observability/metrics.js';
 import { Secret } from '../secret.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { type RefusalCounts, type RefusalReason, zeroRefusals } from './connection-guard.js';
+import { DEFAULT_HTTP_TIMEOUTS, HttpConnectionGuard } from './http-guard.js';
 import { renderJson } from './render-text.js';
+import {
+  checkJsonBody,
+  checkOrigin,
+  cookieToken,
+  decodeComponent,
+  isWrite,
+  requestUrl,
+} from './request-policy.js';
 import {
   createCommand,
   deleteCommand,
@@ -32,7 +44,29 @@ export interface HttpControllerOptions {
   readonly registry: Registry;
   readonly version: string;
   readonly pages?: PageHandler;
+  /** Time to send complete request headers (default 10 s, as socks5/ws handshakes). */
+  readonly headersTimeoutMs?: number;
+  /** Time from complete headers to the end of the response (default 30 s). */
+  readonly requestTimeoutMs?: number;
+  /** Idle time allowed between keep-alive requests (default 5 s). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Failed-token limiter per client address (default: one of this controller's own). */
+  readonly throttle?: AuthThrottle;
 }
+
+export interface HttpControllerStats {
+  readonly requests: number;
+  readonly authFailures: number;
+  /** Authentication attempts refused unchecked because the address failed too often. */
+  readonly authThrottled: number;
+  readonly errors: number;
+  readonly connections: number;
+  /** Clients connected now. */
+  readonly clients: number;
+  readonly refused: RefusalCounts;
+}
+
+const COOKIE = 'vproxy_token';
 
 const MAX_BODY = 64 * 1024;
 
@@ -42,6 +76,8 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   ERR_IN_USE: 409,
   ERR_FORBIDDEN: 403,
   ERR_NOT_SUPPORTED: 501,
+  ERR_CONTENT_TYPE_INVALID: 415,
+  ERR_AUTH_THROTTLED: 429,
 };
 
 function statusOf(err: VproxyError): number {
@@ -62,6 +98,7 @@ function send(res: ServerResponse, status: number, body?: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  checkJsonBody(req);
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -79,10 +116,16 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** How a request authenticated, or why it did not (and was answered already). */
+type AuthOutcome = 'bearer' | 'cookie' | 'answered';
+
 /**
  * REST JSON over the command language, on any transport address. `/healthz`
- * is open; everything else needs `Authorization: Bearer TOKEN` (or the cookie
- * the status page sets after `/?token=…`), compared in constant time.
+ * is open; everything else needs `Authorization: Bearer TOKEN`, or for reads
+ * only the cookie the status page sets after `/?token=…`, compared in
+ * constant time. Writes must be JSON from the controller's own origin (see
+ * request-policy.ts); clients are held to header, request and keep-alive
+ * deadlines (http-guard.ts); failed tokens are rate-limited per address.
  */
 export class HttpController extends EventEmitter<{ error: [Error] }> {
   readonly name: string;
@@ -90,7 +133,11 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
   readonly #secret: Secret;
   readonly #server: ServerFD;
   readonly #http: Server;
-  readonly #stats = { requests: 0, authFailures: 0, errors: 0 };
+  readonly #throttle: AuthThrottle;
+  readonly #clients = new Set<StreamFD>();
+  readonly #stats = { requests: 0, authFailures: 0, authThrottled: 0, errors: 0, connections: 0 };
+  readonly #refused = zeroRefusals();
+  readonly #unexport: () => void;
 
   private constructor(options: HttpControllerOptions, server: ServerFD) {
     super();
@@ -98,24 +145,44 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     this.#options = options;
     this.#secret = new Secret(options.token);
     this.#server = server;
-    this.#http = createServer(
-      { requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 },
-      (req, res) => {
-        this.#handle(req, res).catch((err: unknown) => {
-          this.#stats.errors++;
-          if (!res.headersSent) send(res, 500, { code: 'ERR_INTERNAL', message: 'internal error' });
-          else res.destroy();
-          this.emit('error', err as Error);
-        });
+    this.#throttle = options.throttle ?? new AuthThrottle();
+    // Node's own headersTimeout/requestTimeout checks only run after listen(),
+    // which this server never calls; HttpConnectionGuard enforces them.
+    this.#http = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        // A client that went away (or was timed out) mid-body is not our error.
+        if (req.socket.destroyed) return;
+        this.#stats.errors++;
+        if (!res.headersSent) send(res, 500, { code: 'ERR_INTERNAL', message: 'internal error' });
+        else res.destroy();
+        this.emit('error', err as Error);
+      });
+    });
+    const guard = new HttpConnectionGuard(
+      this.#http,
+      {
+        headersMs: options.headersTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.headersMs,
+        requestMs: options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.requestMs,
+        keepAliveMs: options.keepAliveTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.keepAliveMs,
       },
+      (reason) => this.#refused[reason]++,
     );
     // Listeners hand out paused streams (nothing is read before an owner wires
     // them up); node:http expects a flowing socket, so start it first.
     server.on('connection', (fd: StreamFD) => {
+      this.#stats.connections++;
+      this.#clients.add(fd);
+      fd.once('close', () => this.#clients.delete(fd));
+      guard.watch(fd);
       this.#http.emit('connection', fd);
       fd.resume();
     });
     server.on('error', (err) => this.emit('error', err));
+    this.#unexport = exportControllerMetrics(options.registry, {
+      kind: 'http-controller',
+      name: this.name,
+      counters: () => this.stats(),
+    });
   }
 
   static async start(options: HttpControllerOptions): Promise<HttpController> {
@@ -138,48 +205,105 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     return `${this.name} -> ${formatHostPort(a.host, a.port)}`;
   }
 
-  stats(): { requests: number; authFailures: number; errors: number } {
-    return { ...this.#stats };
+  stats(): HttpControllerStats {
+    return { ...this.#stats, clients: this.#clients.size, refused: { ...this.#refused } };
   }
 
   async close(): Promise<void> {
+    this.#unexport();
     await this.#server.close();
     this.#http.closeAllConnections();
     this.#http.close();
+    for (const c of this.#clients) c.destroy();
   }
 
-  #authorized(req: IncomingMessage, url: URL, res: ServerResponse): boolean {
+  #refuse(res: ServerResponse, reason: RefusalReason, err: VproxyError): void {
+    this.#refused[reason]++;
+    send(res, statusOf(err), { code: err.code, message: err.message });
+  }
+
+  /**
+   * Bearer header (any method) or session cookie (reads only); `/?token=`
+   * logs a browser in. A request offering a wrong credential is a guess and
+   * is rate-limited per address; one offering none is just unauthenticated.
+   */
+  #authenticate(req: IncomingMessage, url: URL, res: ServerResponse): AuthOutcome {
     const header = req.headers.authorization;
-    if (header?.startsWith('Bearer ') && this.#secret.matches(header.slice(7))) return true;
-    const cookie = /(?:^|;\s*)vproxy_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    if (cookie !== undefined && this.#secret.matches(decodeURIComponent(cookie))) return true;
+    const bearer = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+    const cookie = cookieToken(req, COOKIE);
+    const login = url.pathname === '/' ? (url.searchParams.get('token') ?? undefined) : undefined;
+    const offered = bearer ?? cookie ?? login;
+    if (offered === undefined) return this.#unauthorized(res);
+    const peer = req.socket.remoteAddress;
+    if (!this.#throttle.allows(peer)) {
+      // Not even checked: that is what bounds guesses, not just wrong answers.
+      this.#stats.authThrottled++;
+      const retry = Math.max(1, Math.ceil(this.#throttle.retryAfterMs(peer) / 1000));
+      res.setHeader('retry-after', String(retry));
+      this.#refuse(
+        res,
+        'authThrottled',
+        new VproxyError(
+          'ERR_AUTH_THROTTLED',
+          `too many failed tokens from your address; retry in ${retry} s`,
+        ),
+      );
+      return 'answered';
+    }
+    if (bearer !== undefined && this.#secret.matches(bearer)) return 'bearer';
+    if (cookie !== undefined && this.#secret.matches(cookie)) {
+      if (!isWrite(req.method)) return 'cookie';
+      this.#refuse(
+        res,
+        'crossOrigin',
+        new VproxyError(
+          'ERR_FORBIDDEN',
+          'the status-page session is read-only: writes need Authorization: Bearer',
+        ),
+      );
+      return 'answered';
+    }
     // A browser cannot send a bearer header: `/?token=…` logs in with a cookie.
-    const token = url.searchParams.get('token');
-    if (url.pathname === '/' && token !== null && this.#secret.matches(token)) {
+    if (login !== undefined && this.#secret.matches(login)) {
       res.writeHead(303, {
         location: '/',
-        'set-cookie': `vproxy_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+        'set-cookie': `${COOKIE}=${encodeURIComponent(login)}; HttpOnly; SameSite=Strict; Path=/`,
       });
       res.end();
-      return false;
+      return 'answered';
     }
+    this.#throttle.fail(peer);
+    return this.#unauthorized(res);
+  }
+
+  #unauthorized(res: ServerResponse): 'answered' {
     this.#stats.authFailures++;
     res.setHeader('www-authenticate', 'Bearer');
     send(res, 401, { code: 'ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' });
-    return false;
+    return 'answered';
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#stats.requests++;
-    const url = new URL(req.url ?? '/', 'http://controller');
-    if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
-    if (!this.#authorized(req, url, res)) return;
     try {
+      const url = requestUrl(req);
+      if (url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+      if (isWrite(req.method)) {
+        try {
+          checkOrigin(req);
+        } catch (err) {
+          if (!isVproxyError(err)) throw err;
+          return this.#refuse(res, 'crossOrigin', err);
+        }
+      }
+      if (this.#authenticate(req, url, res) === 'answered') return;
       if (await this.#route(req, res, url)) return;
       if (this.#options.pages && (await this.#options.pages(req, res, url))) return;
       send(res, 404, { code: 'ERR_NOT_FOUND', message: `Cannot ${req.method} ${url.pathname}` });
     } catch (err) {
       if (!isVproxyError(err)) throw err;
+      if (err.code === 'ERR_REQUEST_INVALID') this.#refused.badRequest++;
+      if (err.code === 'ERR_CONTENT_TYPE_INVALID') this.#refused.crossOrigin++;
       send(res, statusOf(err), { code: err.code, message: err.message });
     }
   }
@@ -206,7 +330,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       .slice(prefix.length)
       .split('/')
       .filter(Boolean)
-      .map(decodeURIComponent);
+      .map((segment) => decodeComponent(segment, 'the path'));
     const target = parseRestPath(segments);
     if (method === 'GET') {
       const result = await run(listCommand(target));

@@ -165,7 +165,10 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     fd.on('error', () => {});
     const limits = this.#limits;
     // Before AUTH the deadline is absolute: wrong guesses do not extend it.
-    const deadline = new ClientDeadline(fd, (reason) => this.#refuse(reason));
+    const deadline = new ClientDeadline(fd, (reason) => {
+      this.#refuse(reason);
+      return true;
+    });
     deadline.set(limits.auth, 'handshakeTimeout');
     const reader = new RespReader();
     const session = { authed: false, peer: fd.remoteAddress };
