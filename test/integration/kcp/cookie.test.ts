@@ -9,6 +9,7 @@ import { CMD_PUSH, encodeSegment } from '../../../transports/kcp/arq/index.js';
 import {
   KcpEndpoint,
   type KcpServerFD,
+  type KcpSession,
   type KcpStream,
   kcpSessionTransport,
 } from '../../../transports/kcp/index.js';
@@ -227,6 +228,26 @@ async function readHash(fd: StreamFD, bytes: number): Promise<string> {
   }
   return hash.digest('hex');
 }
+
+describe('keyless client endpoint', () => {
+  it('follows one RETRY, counts it, and the listener gets the first bytes', async () => {
+    const accepted: KcpSession[] = [];
+    const listener = await KcpEndpoint.listen('127.0.0.1', 0, options(), (s) => accepted.push(s));
+    const port = listener.address().port;
+    const client = await KcpEndpoint.connect('127.0.0.1', port, options());
+    const session = client.openSession({ host: '127.0.0.1', port }, 0x1234);
+    session.write(Buffer.from('first bytes'));
+    await settle(100);
+    expect(client.stats.retriesReceived).toBe(1);
+    expect(listener.stats.retriesSent).toBe(1);
+    expect(listener.stats.cookiesAccepted).toBe(1);
+    const buf = Buffer.alloc(64);
+    const n = accepted[0]?.kcp.recv(buf) ?? -1;
+    expect(buf.subarray(0, Math.max(0, n)).toString()).toBe('first bytes');
+    await client.abort();
+    await listener.abort();
+  });
+});
 
 describe('keyless client: setup under loss', () => {
   it('gets through when the first RETRY and the first echo are lost, then runs at full mtu', async () => {
