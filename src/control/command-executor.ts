@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { manLines } from './command/help.js';
-import { type Command, parseCommand } from './command/parse.js';
+import { type Command, parseCommand, type ResourceRef } from './command/parse.js';
 import {
   checkLoadable,
   configLines,
@@ -235,15 +235,42 @@ export class StoreExecutor implements CommandExecutor {
       parent?.type === 'server' &&
       (cmd.type === 'bytes-in' || cmd.type === 'bytes-out' || cmd.type === 'connection')
     ) {
-      const groupName = cmd.location[1]?.name ?? '';
-      const { group } = mustGet(this.#options.store.serverGroups, 'server-group', groupName);
-      const server = group.get(parent.name);
-      if (!server)
-        throw new VproxyError('ERR_NOT_FOUND', `Cannot find server with name ${parent.name}.`);
-      const stats = server.stats();
+      const stats = findServer(this.#options.store, parent.name, cmd.location[1]).stats();
       if (cmd.type === 'connection') return { kind: 'number', value: stats.activeConnections };
       return { kind: 'number', value: cmd.type === 'bytes-in' ? stats.bytesIn : stats.bytesOut };
     }
     return inspectListener(this.#options.store, cmd);
   }
+}
+
+/**
+ * The server of `in server S [in server-group G]`: without the group, the one
+ * server of that name in any group (several: the user must say which).
+ */
+function findServer(store: ResourceStore, name: string, groupRef: ResourceRef | undefined) {
+  if (groupRef !== undefined) {
+    const { group } = mustGet(store.serverGroups, 'server-group', groupRef.name);
+    const server = group.get(name);
+    if (!server)
+      throw new VproxyError(
+        'ERR_NOT_FOUND',
+        `Cannot find server with name ${name} in server-group ${groupRef.name}.`,
+      );
+    return server;
+  }
+  const found = [...store.serverGroups.values()].flatMap(({ group }) => {
+    const server = group.get(name);
+    return server ? [{ server, group: group.name }] : [];
+  });
+  const [first] = found;
+  if (first === undefined)
+    throw new VproxyError('ERR_NOT_FOUND', `Cannot find server with name ${name}.`);
+  if (found.length > 1) {
+    throw new VproxyError(
+      'ERR_COMMAND_INVALID',
+      `server ${name} is in several server-groups (${found.map((f) => f.group).join(', ')}):` +
+        ' add in server-group <name>',
+    );
+  }
+  return first.server;
 }

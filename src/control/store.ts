@@ -1,4 +1,5 @@
 import { VproxyError } from '../fd/errors.js';
+import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import { EventLoopGroup } from '../lb/event-loop-group.js';
 import type { LbListener } from '../lb/lb-listener.js';
@@ -60,8 +61,15 @@ export class ResourceStore {
   readonly tcpLbs = new Map<string, TcpLbEntry>();
   readonly socks5Servers = new Map<string, Socks5Entry>();
 
-  constructor(registry: Registry) {
+  /**
+   * The daemon's logger: listeners log their failures and sessions through
+   * children of it. Quiet unless given (tests, embedders).
+   */
+  readonly logger: Logger;
+
+  constructor(registry: Registry, logger: Logger = quietLogger) {
     this.registry = registry;
+    this.logger = logger;
     for (const name of DEFAULT_ELGS) {
       const elg = new EventLoopGroup(name);
       elg.add(name.replace('-elg)', '-el)'));

@@ -1,4 +1,4 @@
-import { type Address, formatAddress, toAddress } from './address.js';
+import { type Address, formatAddress, parseAddress, toAddress } from './address.js';
 import type { DatagramFD } from './datagram-fd.js';
 import { VproxyError } from './errors.js';
 import type { ServerFD } from './server-fd.js';
@@ -77,7 +77,7 @@ export class Registry {
       const hint = this.#datagrams.has(baseName) ? ' (it is a datagram transport)' : '';
       throw new VproxyError(
         'ERR_SCHEME_UNKNOWN',
-        `"${scheme}": no stream transport "${baseName}"${hint}; known: ${this.schemes().join(', ')}`,
+        `unknown scheme "${scheme}": no stream transport "${baseName}"${hint}; known: ${this.schemes().join(', ')}`,
       );
     }
     for (let i = parts.length - 2; i >= 0; i--) {
@@ -86,13 +86,27 @@ export class Registry {
       if (!layer) {
         throw new VproxyError(
           'ERR_SCHEME_UNKNOWN',
-          `"${scheme}": no layer "${name}"; known layers: ${[...this.#layers.keys()].join(', ') || 'none'}`,
+          `unknown scheme "${scheme}": no layer "${name}"; known layers: ${[...this.#layers.keys()].join(', ') || 'none'}`,
         );
       }
       transport = layer.wrap(transport, parts.slice(i).join('+'));
     }
     this.#composed.set(scheme, transport);
     return transport;
+  }
+
+  /**
+   * Parse an address a user typed and check it against this registry: the
+   * scheme is resolved before the host and port are read, so `foo://x` names
+   * the unknown scheme rather than the missing port, and unknown options are
+   * refused now instead of at the first connect.
+   */
+  parse(text: string): Address {
+    const scheme = /^([a-z][a-z0-9+-]*):\/\//i.exec(text)?.[1];
+    if (scheme !== undefined) this.resolve(scheme.toLowerCase());
+    const addr = parseAddress(text);
+    checkOptions(addr, this.resolve(addr.scheme).options);
+    return addr;
   }
 
   async connect(address: string | Address, options?: ConnectOptions): Promise<StreamFD> {

@@ -1,5 +1,5 @@
 import { ACTIONS, type Action, FLAGS, type Keyword, PARAMS, TYPES } from './keywords.js';
-import { type ActionRule, RESOURCES } from './resources.js';
+import { type ActionRule, parentChains, RESOURCES } from './resources.js';
 
 // Help and manual pages are generated from the same tables the parser reads.
 
@@ -11,23 +11,23 @@ function unique<T>(map: ReadonlyMap<string, T>): T[] {
   return [...new Set(map.values())];
 }
 
-function where(rule: ActionRule, action: Action): string {
-  const places = rule.where.filter((w) => w !== 'top');
-  if (places.length === 0) return '';
-  const prep =
-    action === 'add' ? 'to' : action === 'remove' || action === 'force-remove' ? 'from' : 'in';
-  return ` ${prep} ${places.join('|')} <name>`;
+function prepositionOf(action: Action): string {
+  return action === 'add' ? 'to' : action === 'remove' || action === 'force-remove' ? 'from' : 'in';
 }
 
-function usage(type: string, action: Action, rule: ActionRule): string {
+/** One usage line per parent chain (a top-level rule has one, without a chain). */
+function usage(type: string, action: Action, rule: ActionRule): string[] {
   const isList = action === 'list' || action === 'list-detail';
-  let line = `${action} ${type}${isList ? '' : ' <name>'}${where(rule, action)}`;
+  let tail = '';
   for (const p of rule.params ?? []) {
     const text = `${p.param} <${p.param}>`;
-    line += p.required ? ` ${text}` : ` [${text}]`;
+    tail += p.required ? ` ${text}` : ` [${text}]`;
   }
-  for (const f of rule.flags ?? []) line += ` [${f}]`;
-  return line;
+  for (const f of rule.flags ?? []) tail += ` [${f}]`;
+  const head = `${action} ${type}${isList ? '' : ' <name>'}`;
+  const chains = parentChains(rule);
+  if (chains.length === 0) return [`${head}${tail}`];
+  return chains.map((chain) => `${head} ${prepositionOf(action)} ${chain}${tail}`);
 }
 
 /** The `help` text: grammar, then every keyword with its short form. */
@@ -73,7 +73,7 @@ export function manLines(topic?: string, sub?: string): string[] {
     const lines = [`${spell(type)}: ${type.description}`];
     for (const a of actions) {
       for (const rule of rules[a] ?? []) {
-        lines.push(`  ${usage(type.full, a, rule)}`, `      ${rule.description}`);
+        lines.push(...usage(type.full, a, rule).map((u) => `  ${u}`), `      ${rule.description}`);
         for (const p of rule.params ?? []) {
           const def = p.default === undefined ? '' : ` (default ${p.default})`;
           lines.push(
@@ -99,7 +99,7 @@ function manForm(action: Action, keep: (r: ActionRule) => boolean): string[] {
   const lines: string[] = [];
   for (const type of unique(TYPES)) {
     for (const rule of RESOURCES[type.full][action] ?? []) {
-      if (keep(rule)) lines.push(`  ${usage(type.full, action, rule)}`);
+      if (keep(rule)) lines.push(...usage(type.full, action, rule).map((u) => `  ${u}`));
     }
   }
   return lines;

@@ -1,5 +1,5 @@
 import { ACTIONS, type Action, FLAGS, type Keyword, PARAMS, TYPES } from './keywords.js';
-import { type ActionRule, RESOURCES } from './resources.js';
+import { type ActionRule, parentChains, RESOURCES } from './resources.js';
 
 // The README's command reference, generated from the model that parses, so the
 // docs cannot drift (a unit test compares the README with this output).
@@ -12,19 +12,20 @@ function unique<T>(map: ReadonlyMap<string, T>): T[] {
   return [...new Set(map.values())];
 }
 
-function form(type: string, action: Action, rule: ActionRule): string {
+function forms(type: string, action: Action, rule: ActionRule): string[] {
   const isList = action === 'list' || action === 'list-detail';
   const prep =
     action === 'add' ? 'to' : action === 'remove' || action === 'force-remove' ? 'from' : 'in';
-  const parent = rule.where.filter((w) => w !== 'top');
-  let text = `${action} ${type}${isList ? '' : ' <name>'}`;
-  if (parent.length > 0) text += ` ${prep} ${parent.join('|')} <name>`;
+  const head = `${action} ${type}${isList ? '' : ' <name>'}`;
+  let tail = '';
   for (const p of rule.params ?? []) {
     const def = p.default === undefined ? '' : `=${p.default}`;
-    text += p.required ? ` ${p.param} <v>` : ` [${p.param} <v${def}>]`;
+    tail += p.required ? ` ${p.param} <v>` : ` [${p.param} <v${def}>]`;
   }
-  for (const f of rule.flags ?? []) text += ` [${f}]`;
-  return `\`${text}\``;
+  for (const f of rule.flags ?? []) tail += ` [${f}]`;
+  const chains = parentChains(rule);
+  if (chains.length === 0) return [`\`${head}${tail}\``];
+  return chains.map((chain) => `\`${head} ${prep} ${chain}${tail}\``);
 }
 
 export function commandReferenceMarkdown(): string {
@@ -41,14 +42,14 @@ export function commandReferenceMarkdown(): string {
     '| --- | --- |',
   ];
   for (const type of unique(TYPES)) {
-    const forms: string[] = [];
+    const lines: string[] = [];
     for (const [action, rules] of Object.entries(RESOURCES[type.full]) as [
       Action,
       readonly ActionRule[],
     ][]) {
-      for (const rule of rules) forms.push(form(type.full, action, rule));
+      for (const rule of rules) lines.push(...forms(type.full, action, rule));
     }
-    out.push(`| ${spelled(type)}: ${type.description} | ${forms.join('<br>')} |`);
+    out.push(`| ${spelled(type)}: ${type.description} | ${lines.join('<br>')} |`);
   }
   out.push(
     '',

@@ -280,9 +280,36 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
     ],
   },
   'server-sock': inspect(['tcp-lb', 'socks5-server'], 'listening sockets', false),
-  connection: inspect(['tcp-lb', 'socks5-server', 'server'], 'connections', true),
+  connection: inspect(['tcp-lb', 'socks5-server'], 'connections', true),
   session: inspect(['tcp-lb', 'socks5-server'], 'sessions', true),
   'bytes-in': number(['server-sock', 'connection', 'server'], 'bytes received'),
   'bytes-out': number(['server-sock', 'connection', 'server'], 'bytes sent'),
   'accepted-conn-count': number(['server-sock'], 'connections accepted'),
 };
+
+/**
+ * Where a resource that is itself a parent lives: `in server X` needs
+ * `in server-group G` after it, `in server-sock S` the listener. `man` and the
+ * README print the whole chain so that every form they show runs as shown.
+ */
+export const LIVES_IN: Partial<Record<ResourceType, readonly ResourceType[]>> = {
+  server: ['server-group'],
+  'server-sock': ['tcp-lb', 'socks5-server'],
+  connection: ['tcp-lb', 'socks5-server'],
+};
+
+/**
+ * The parent chains of a rule as text (`connection <name> in tcp-lb|socks5-server <name>`):
+ * places that live in the same parents share one chain, the others get their own.
+ */
+export function parentChains(rule: ActionRule): string[] {
+  const byAncestors = new Map<string, string[]>();
+  for (const place of rule.where) {
+    if (place === 'top') continue;
+    const above = LIVES_IN[place]?.join('|') ?? '';
+    byAncestors.set(above, [...(byAncestors.get(above) ?? []), place]);
+  }
+  return [...byAncestors].map(
+    ([above, places]) => `${places.join('|')} <name>${above === '' ? '' : ` in ${above} <name>`}`,
+  );
+}

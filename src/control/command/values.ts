@@ -26,7 +26,11 @@ export const address: ValueCheck = (v) => {
     parseAddress(v);
     return null;
   } catch (err) {
-    return isVproxyError(err) ? err.message : 'not an address';
+    if (!isVproxyError(err)) return 'not an address';
+    // The parser says `invalid address "V": why`; the command parser already
+    // says `invalid address V: `, so only the why is added.
+    const prefix = `invalid address "${v}": `;
+    return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
   }
 };
 

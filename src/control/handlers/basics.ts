@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
 import { VproxyError } from '../../fd/errors.js';
 import { formatCidr } from '../../lb/cidr.js';
 import { EventLoopGroup } from '../../lb/event-loop-group.js';
@@ -117,8 +118,14 @@ export function ruleCommand(store: ResourceStore, cmd: Command): CommandResult {
   }
 }
 
-function expandHome(path: string): string {
-  return path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
+/**
+ * `~/` is the daemon user's home; a relative path is resolved against the
+ * daemon's working directory now, so the saved config holds an absolute path
+ * that loads from anywhere, and the answer says where it looked.
+ */
+function filePath(path: string): { path: string; relative: boolean } {
+  if (path.startsWith('~/')) return { path: `${homedir()}${path.slice(1)}`, relative: false };
+  return isAbsolute(path) ? { path, relative: false } : { path: resolve(path), relative: true };
 }
 
 /** PEM files are small; anything bigger (or a device such as /dev/zero) is not one. */
@@ -178,22 +185,35 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
   const name = cmd.name ?? '';
   switch (cmd.action) {
     case 'list':
-    case 'list-detail':
       return { kind: 'list', items: [...store.certKeys.keys()] };
+    case 'list-detail':
+      return {
+        kind: 'list',
+        items: [...store.certKeys].map(
+          ([n, ck]) => `${n} -> cert ${ck.certs.join(',')} key ${ck.key}`,
+        ),
+      };
     case 'add': {
       mustBeNew(store.certKeys, 'cert-key', name);
-      const certs = (cmd.params.cert ?? '').split(',').map(expandHome);
+      const certFiles = (cmd.params.cert ?? '').split(',').map(filePath);
       // TLS listeners take one chain file; several files would need joining at every load.
-      if (certs.length !== 1) {
+      if (certFiles.length !== 1) {
         throw new VproxyError(
           'ERR_OPTION_INVALID',
           `cert-key ${name}: give one PEM file holding the whole chain`,
         );
       }
-      const key = expandHome(cmd.params.key ?? '');
-      checkCertKeyFiles(name, certs[0] ?? '', key);
-      store.certKeys.set(name, { certs, key });
-      return DONE;
+      const certs = certFiles.map((f) => f.path);
+      const key = filePath(cmd.params.key ?? '');
+      checkCertKeyFiles(name, certs[0] ?? '', key.path);
+      store.certKeys.set(name, { certs, key: key.path });
+      if (!key.relative && !certFiles.some((f) => f.relative)) return DONE;
+      return {
+        kind: 'text',
+        text:
+          `cert-key ${name}: relative paths resolved against the daemon's directory ${process.cwd()}:` +
+          ` cert ${certs.join(',')} key ${key.path}`,
+      };
     }
     default:
       // Whether anything uses it was checked by the executor (refuseIfUsed).

@@ -188,7 +188,13 @@ export function serverCommand(store: ResourceStore, cmd: Command): CommandResult
           ),
       };
     case 'add':
-      group.add(name(cmd), cmd.params.address ?? '', Number(cmd.params.weight ?? 10));
+      // Checked against the registry now: a server with an unknown scheme or
+      // option would never connect and just stay DOWN, saying nothing.
+      group.add(
+        name(cmd),
+        store.registry.parse(cmd.params.address ?? ''),
+        Number(cmd.params.weight ?? 10),
+      );
       return DONE;
     case 'update':
       group.setWeight(name(cmd), Number(cmd.params.weight));

@@ -85,7 +85,7 @@ describe('parseCommand: errors name the offending token', () => {
     ['add tcp-lb lb0 upstream ups0', 'missing argument address'],
     [
       'add tcp-lb lb0 address nope upstream ups0',
-      'invalid address nope: invalid address "nope": missing port (expected "host:port")',
+      'invalid address nope: missing port (expected "host:port")',
     ],
     [
       'add tcp-lb lb0 address 1.2.3.4:1 upstream ups0 weight 3',
