@@ -21,6 +21,11 @@ export const ipv6 = fc.constantFrom(
   '2001:db8:1::5',
   'fe80::1',
   '::ffff:10.0.0.1',
+  '::1.2.3.4',
+  '0:0:0:0:0:0:0:1',
+  '2001:db8:0:0:1:0:0:1',
+  '::',
+  '1::',
 );
 export const host = fc.oneof(
   { weight: 6, arbitrary: domain },

@@ -1,0 +1,3 @@
+export * from './generate.js';
+export * from './runtime.js';
+export * from './serialize.js';
