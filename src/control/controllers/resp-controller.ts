@@ -47,6 +47,9 @@ export interface RespControllerStats {
   readonly refused: RefusalCounts;
 }
 
+/** How long a client may take to read our last reply and close after we end. */
+const LINGER_MS = 5_000;
+
 /** What answering one request produced, and whether the connection ends after it. */
 interface Answer {
   readonly reply: RespValue;
@@ -175,6 +178,15 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     let ended = false;
     let busy = false;
 
+    // Our last word: flush and send FIN, then keep reading (and discarding)
+    // so the client's FIN closes the socket; one that neither reads its
+    // replies nor closes is destroyed after the linger time.
+    const finish = (last?: Buffer) => {
+      fd.end(last);
+      deadline.set(LINGER_MS, 'writeStall');
+      fd.resume();
+    };
+
     // One loop per client answers its requests strictly in order, one at a
     // time; it reads more only when every buffered request is answered and
     // the replies are (mostly) flushed.
@@ -194,7 +206,7 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
             args = reader.next();
           } catch (err) {
             this.#refuse('protocolError');
-            fd.end(encodeResp({ error: `ERR ${(err as Error).message}` }));
+            finish(encodeResp({ error: `ERR ${(err as Error).message}` }));
             return;
           }
           if (args === null) break;
@@ -203,14 +215,14 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
           if (fd.destroyed) return;
           if (!wasAuthed && session.authed) deadline.set(limits.idle, 'idleTimeout');
           if (answer.close) {
-            fd.end(encodeResp(answer.reply));
+            finish(encodeResp(answer.reply));
             return;
           }
           fd.write(encodeResp(answer.reply));
         }
         // Everything the client sent is answered: after its FIN, close once
         // the replies are flushed (end() flushes first); otherwise read on.
-        if (ended) fd.end();
+        if (ended) finish();
         else fd.resume();
       } finally {
         busy = false;
@@ -224,12 +236,14 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     };
 
     fd.on('data', (chunk: Buffer) => {
+      if (fd.writableEnded) return;
       fd.pause();
       if (session.authed) deadline.set(limits.idle, 'idleTimeout');
       reader.feed(chunk);
       run();
     });
     fd.on('drain', () => {
+      if (fd.writableEnded) return;
       if (session.authed) deadline.set(limits.idle, 'idleTimeout');
       run();
     });
