@@ -11,6 +11,7 @@ import {
   KcpControlBlock,
   type SegmentHeader,
 } from '../../../transports/kcp/arq/index.js';
+import { fcParams } from '../../helpers/fc.js';
 import { randomBytes, SimLink, transfer } from './sim.js';
 
 const CONV = 0x5eed1234;
@@ -227,7 +228,7 @@ describe('fuzz: input() with arbitrary datagrams', () => {
         const s = k.stats;
         expect(s.inDatagrams).toBe(datagrams.length + 2);
       }),
-      { numRuns: 300, seed: 0x1234 },
+      fcParams({ numRuns: 300 }),
     );
   });
 
@@ -308,9 +309,11 @@ describe('fuzz: input() with arbitrary datagrams', () => {
           expect(Buffer.compare(r.received, data)).toBe(0);
         },
       ),
-      { numRuns: 40, seed: 0x5151 },
+      fcParams({ numRuns: 40 }),
     );
-    expect(injected).toBeGreaterThan(400);
-    expect(rejected).toBeGreaterThan(200);
+    // Floors that hold whatever the seed (random seeds gave 389-510 injected,
+    // about 70 % refused): the forgeries really landed, and most were refused.
+    expect(injected).toBeGreaterThanOrEqual(200);
+    expect(rejected).toBeGreaterThan(injected / 2);
   });
 });

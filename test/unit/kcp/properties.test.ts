@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { KcpOptions } from '../../../transports/kcp/arq/index.js';
+import { fcParams } from '../../helpers/fc.js';
 import { exchange, type LinkConfig, randomBytes, SimLink } from './sim.js';
 
 /** A probability in [0, max] in steps of 0.1 % (fc.double would mostly pick the ends). */
@@ -49,7 +50,7 @@ describe('properties over random loss / reorder / duplication / corruption sched
           expect(Buffer.compare(r.ba.received, dataBA)).toBe(0);
         },
       ),
-      { numRuns: 150, seed: 0x0bad5eed },
+      fcParams({ numRuns: 150 }),
     );
   });
 
@@ -88,7 +89,7 @@ describe('properties over random loss / reorder / duplication / corruption sched
           }
         },
       ),
-      { numRuns: 80, seed: 0x3e55a6e },
+      fcParams({ numRuns: 80 }),
     );
   });
 });

@@ -259,17 +259,32 @@ describe('property: frame sequences split anywhere parse identically', () => {
 
 const MUX_CODES = new Set(['ERR_MUX_PROTOCOL', 'ERR_MUX_FRAME_SIZE', 'ERR_MUX_FLOW_CONTROL']);
 
-/** Feed bytes in chunks; anything thrown must be one of the parser's typed errors. */
-function feed(bytes: Uint8Array, cuts: number[]): void {
-  const parser = new FrameParser(new Recorder(), LIMITS);
-  for (const chunk of split(Buffer.from(bytes), cuts)) {
+/** The frames a fresh parser delivers from `chunks`, and the typed error it stopped at. */
+function parseChunks(chunks: readonly Buffer[]): { events: Event[]; error: string | null } {
+  const recorder = new Recorder();
+  const parser = new FrameParser(recorder, LIMITS);
+  for (const chunk of chunks) {
     try {
       parser.push(chunk);
     } catch (err) {
       if (!isVproxyError(err) || !MUX_CODES.has(err.code)) throw err;
-      return;
+      return { events: recorder.events, error: `${err.code}: ${err.message}` };
     }
   }
+  return { events: recorder.events, error: null };
+}
+
+/**
+ * Feed bytes in chunks; anything thrown must be one of the parser's typed
+ * errors, and the outcome (frames delivered, then the error) must be the same
+ * whole, cut at `cuts` and byte by byte.
+ */
+function feed(bytes: Uint8Array, cuts: number[]): void {
+  const buf = Buffer.from(bytes);
+  const whole = parseChunks([buf]);
+  expect(parseChunks(split(buf, cuts)), `cut at ${cuts.join(',')}`).toEqual(whole);
+  const bytewise = Array.from({ length: buf.length }, (_, i) => buf.subarray(i, i + 1));
+  expect(parseChunks(bytewise), 'byte by byte').toEqual(whole);
 }
 
 describe('fuzz: random bytes give a typed error or frames, nothing else', () => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { FrameReader, type FrameSpec } from '../../../src/protocols/frame-reader.js';
 
 /** What feeding some bytes to a spec came to. */
@@ -46,4 +47,35 @@ export function decodeWhole<T>(
 
 export function hexBytes(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
+}
+
+/**
+ * The outcome as plain data (errors as class, code and message), so that two
+ * outcomes can be compared with toEqual: the oracle for every split of the same
+ * bytes is the outcome of the unsplit bytes.
+ */
+export function comparableOutcome<T>(outcome: FeedOutcome<T>): unknown {
+  if (outcome.kind !== 'error') return outcome;
+  const e = outcome.error as { name?: string; code?: string; message?: string };
+  return { kind: 'error', name: e.name, code: e.code, message: e.message };
+}
+
+/**
+ * Feeding `bytes` cut at `cuts` must come to exactly what feeding them whole
+ * does (same message and length consumed, same need-more, same error), and so
+ * must feeding them one byte at a time. Returns the whole-bytes outcome.
+ */
+export function expectSplitInvariant<T>(
+  spec: FrameSpec<T>,
+  bytes: Uint8Array,
+  cuts: readonly number[],
+): FeedOutcome<T> {
+  const whole = feedInPieces(spec, bytes);
+  const expected = comparableOutcome(whole);
+  expect(comparableOutcome(feedInPieces(spec, bytes, cuts)), `cut at ${cuts.join(',')}`).toEqual(
+    expected,
+  );
+  const everyByte = Array.from({ length: Math.max(0, bytes.length - 1) }, (_, i) => i + 1);
+  expect(comparableOutcome(feedInPieces(spec, bytes, everyByte)), 'byte by byte').toEqual(expected);
+  return whole;
 }

@@ -8,7 +8,7 @@ import {
   type ProxyHeader,
   type ProxyHeaderInit,
 } from '../../../src/protocols/proxy-protocol/index.js';
-import { decodeWhole, feedInPieces, hexBytes } from './frame-helpers.js';
+import { decodeWhole, expectSplitInvariant, feedInPieces, hexBytes } from './frame-helpers.js';
 import { ascii, MAX_TCP6, MAX_UNKNOWN, SIG, spec, TCP4_V2, TCP6_V2, v2 } from './proxy-vectors.js';
 
 const goodHeaders: [string, Buffer][] = [
@@ -103,8 +103,9 @@ describe('PROXY round trips (fast-check)', () => {
   });
 });
 
+/** A typed outcome, and the same one wherever the bytes are split (whole, at `cuts`, byte by byte). */
 function checkOutcome(bytes: Uint8Array, cuts: number[]): void {
-  const outcome = feedInPieces(spec, bytes, cuts);
+  const outcome = expectSplitInvariant(spec, bytes, cuts);
   if (outcome.kind === 'error') {
     expect(isVproxyError(outcome.error)).toBe(true);
     expect((outcome.error as VproxyError).code).toMatch(/^ERR_PROXY_HEADER_(INVALID|TOO_LONG)$/);
