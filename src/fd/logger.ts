@@ -164,3 +164,141 @@ export function createLogger(options: LoggerOptions): Logger {
 
 /** Writes nothing; diagnostics_channel subscribers still see every event. */
 export const quietLogger: Logger = createLogger({ threshold: 'off', write: () => {} });
+
+const MAX_CAUSES = 4;
+
+/**
+ * The cause of a failure as log fields: the message, and the OS's `code`,
+ * `errno` and `syscall` (ECONNREFUSED, -111, connect) when the error or one of
+ * its causes carries them, so a line says what the kernel said, not only our words.
+ */
+export function errorFields(err: unknown): LogFields {
+  if (!(err instanceof Error)) return { error: String(err) };
+  let code: string | undefined;
+  let errno: number | undefined;
+  let syscall: string | undefined;
+  let e: unknown = err;
+  for (let depth = 0; depth < MAX_CAUSES && e instanceof Error; depth++) {
+    const sys = e as Error & { code?: unknown; errno?: unknown; syscall?: unknown };
+    if (code === undefined && typeof sys.code === 'string') code = sys.code;
+    if (errno === undefined && typeof sys.errno === 'number') {
+      errno = sys.errno;
+      // The OS code beats a wrapper's (ERR_CLOSED around ECONNREFUSED says less).
+      if (typeof sys.code === 'string') code = sys.code;
+      if (typeof sys.syscall === 'string') syscall = sys.syscall;
+    }
+    e = e.cause;
+  }
+  return { error: err.message, code, errno, syscall };
+}
+
+export interface RateLimitOptions {
+  /** Lines per event name per window (default 10). */
+  readonly perWindow?: number;
+  /** Default 1000 ms. */
+  readonly windowMs?: number;
+  readonly now?: () => number;
+}
+
+interface EventWindow {
+  start: number;
+  count: number;
+  suppressed: number;
+  level: LogLevel;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Shared by a rate-limited logger and its children: one budget per event name. */
+class RateState {
+  readonly perWindow: number;
+  readonly windowMs: number;
+  readonly now: () => number;
+  readonly windows = new Map<string, EventWindow>();
+
+  constructor(options: RateLimitOptions) {
+    this.perWindow = options.perWindow ?? 10;
+    this.windowMs = options.windowMs ?? 1000;
+    this.now = options.now ?? (() => performance.now());
+  }
+}
+
+/**
+ * A flood of identical failures (a scanner, a dead backend under load) must not
+ * flood the log: at most `perWindow` events of one name per window pass; the
+ * rest are counted and summed up in one `log-suppressed` event (same level,
+ * `suppressed=K`) when the window ends. Suppressed events are not published on
+ * the diagnostics channel either: the summary stands for them.
+ */
+class RateLimitedLogger implements Logger {
+  readonly #inner: Logger;
+  readonly #state: RateState;
+
+  constructor(inner: Logger, state: RateState) {
+    this.#inner = inner;
+    this.#state = state;
+  }
+
+  get threshold(): LogThreshold {
+    return this.#inner.threshold;
+  }
+
+  enabled(level: LogLevel): boolean {
+    return this.#inner.enabled(level);
+  }
+
+  error(event: string, fields?: LogFields): void {
+    if (this.#admit('error', event)) this.#inner.error(event, fields);
+  }
+  warn(event: string, fields?: LogFields): void {
+    if (this.#admit('warn', event)) this.#inner.warn(event, fields);
+  }
+  info(event: string, fields?: LogFields): void {
+    if (this.#admit('info', event)) this.#inner.info(event, fields);
+  }
+  debug(event: string, fields?: LogFields): void {
+    if (this.#admit('debug', event)) this.#inner.debug(event, fields);
+  }
+
+  child(bindings: LogFields): Logger {
+    return new RateLimitedLogger(this.#inner.child(bindings), this.#state);
+  }
+
+  #admit(level: LogLevel, event: string): boolean {
+    if (!this.#inner.enabled(level)) return false;
+    const state = this.#state;
+    const now = state.now();
+    let w = state.windows.get(event);
+    if (w === undefined) {
+      w = { start: now, count: 0, suppressed: 0, level, timer: undefined };
+      state.windows.set(event, w);
+    } else if (now - w.start >= state.windowMs) {
+      this.#flush(event, w);
+      w.start = now;
+      w.count = 0;
+    }
+    if (w.count < state.perWindow) {
+      w.count++;
+      return true;
+    }
+    w.suppressed++;
+    w.level = level;
+    // The summary must come even if the flood stops now; the timer never holds the process.
+    w.timer ??= setTimeout(() => this.#flush(event, w), state.windowMs - (now - w.start));
+    w.timer.unref();
+    return false;
+  }
+
+  #flush(event: string, w: EventWindow): void {
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    if (w.suppressed === 0) return;
+    const suppressed = w.suppressed;
+    w.suppressed = 0;
+    this.#inner[w.level]('log-suppressed', { event, suppressed });
+  }
+}
+
+/** `logger`, with at most `perWindow` lines per event name per window (see RateLimitedLogger). */
+export function rateLimited(logger: Logger, options: RateLimitOptions = {}): Logger {
+  return new RateLimitedLogger(logger, new RateState(options));
+}

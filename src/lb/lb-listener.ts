@@ -1,6 +1,12 @@
 import { type Address, formatHostPort } from '../fd/address.js';
+import type { Logger } from '../fd/logger.js';
 import type { BoundAddress } from '../fd/server-fd.js';
-import { DEFAULT_FIN_TIMEOUT_MS, type ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
+import {
+  DEFAULT_FIN_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  type ProxyEngine,
+  type ProxyStats,
+} from '../proxy/proxy.js';
 import type { SessionInfo } from '../proxy/session.js';
 import type { SecurityGroup } from './security-group.js';
 import type { Upstream } from './upstream.js';
@@ -13,6 +19,16 @@ export interface ListenerSettings {
   readonly inBufferSize: number;
   readonly outBufferSize: number;
   readonly securityGroup: SecurityGroup;
+  /** A failed backend connect is retried on another server this many times (0 = never). */
+  readonly retries: number;
+}
+
+/** Where a listener says what happened; both fixed at start (the engine binds its name). */
+export interface ListenerLogging {
+  /** Failures with their causes, rate-limited per event (default: quiet). */
+  readonly logger?: Logger;
+  /** Opt-in: one `session` line at info per closed session. */
+  readonly accessLog?: Logger;
 }
 
 const LISTENER_DEFAULTS = {
@@ -20,26 +36,36 @@ const LISTENER_DEFAULTS = {
   finTimeoutMs: DEFAULT_FIN_TIMEOUT_MS,
   inBufferSize: 16_384,
   outBufferSize: 16_384,
+  retries: DEFAULT_RETRIES,
 };
 
 /** The proxy-engine settings every listener takes from its options, defaults filled in. */
 export function engineSettings(
-  options: Partial<ListenerSettings> & { readonly connectTimeoutMs?: number },
+  options: Partial<ListenerSettings> &
+    ListenerLogging & { readonly name: string; readonly connectTimeoutMs?: number },
 ): {
+  name: string;
   idleTimeoutMs: number;
   finTimeoutMs: number;
   inBufferSize: number;
   outBufferSize: number;
+  retries: number;
   connectTimeoutMs?: number;
+  logger?: Logger;
+  accessLog?: Logger;
 } {
   return {
+    name: options.name,
     idleTimeoutMs: options.idleTimeoutMs ?? LISTENER_DEFAULTS.idleTimeoutMs,
     finTimeoutMs: options.finTimeoutMs ?? LISTENER_DEFAULTS.finTimeoutMs,
     inBufferSize: options.inBufferSize ?? LISTENER_DEFAULTS.inBufferSize,
     outBufferSize: options.outBufferSize ?? LISTENER_DEFAULTS.outBufferSize,
+    retries: options.retries ?? LISTENER_DEFAULTS.retries,
     ...(options.connectTimeoutMs === undefined
       ? {}
       : { connectTimeoutMs: options.connectTimeoutMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
   };
 }
 
@@ -78,13 +104,23 @@ export abstract class LbListener {
   }
 
   settings(): ListenerSettings {
-    return { ...this.engine.limits(), securityGroup: this.access.group };
+    return {
+      ...this.engine.limits(),
+      securityGroup: this.access.group,
+      retries: this.engine.retries,
+    };
   }
 
   update(settings: Partial<ListenerSettings>): void {
-    const { securityGroup, ...limits } = settings;
+    const { securityGroup, retries, ...limits } = settings;
     if (securityGroup) this.access.group = securityGroup;
+    if (retries !== undefined) this.engine.retries = retries;
     this.engine.updateLimits(limits);
+  }
+
+  /** Turn the access log on (a logger) or off (undefined); applies to sessions that close from now on. */
+  setAccessLog(accessLog: Logger | undefined): void {
+    this.engine.setAccessLog(accessLog);
   }
 
   /** The bound address (the port is real when the listener was asked for port 0). */

@@ -9,7 +9,12 @@ import type { ConnectionLease, Server } from './server.js';
 
 /** A ServerGroup or an Upstream, as the proxy sees them. */
 export interface ServerSource {
-  next(clientAddress: string | null, hint?: string | null): Server | null;
+  /** `exclude`: servers not to return (a redispatch skips those that already failed). */
+  next(
+    clientAddress: string | null,
+    hint?: string | null,
+    exclude?: (server: Server) => boolean,
+  ): Server | null;
 }
 
 /**
@@ -32,10 +37,19 @@ export class ServerPicker implements BackendPicker {
     return server === null ? null : new LeasedChoice(server.acquire());
   }
 
+  /**
+   * Redispatch: another server of the same source (the hint still routes), by
+   * its own method among the servers not yet tried for this client.
+   */
+  repick(context: PickContext, tried: readonly Address[]): BackendChoice | null {
+    const server = this.pickServer(context, (s) => tried.includes(s.address));
+    return server === null ? null : new LeasedChoice(server.acquire());
+  }
+
   /** The server a context would go to, without taking a lease. */
-  pickServer(context: PickContext): Server | null {
+  pickServer(context: PickContext, exclude?: (server: Server) => boolean): Server | null {
     const client = context.admission.source?.host ?? context.client.remoteAddress ?? null;
-    return this.source.next(client, context.admission.hint ?? null);
+    return this.source.next(client, context.admission.hint ?? null, exclude);
   }
 }
 
@@ -51,7 +65,7 @@ class LeasedChoice implements BackendChoice {
   release(outcome: SessionOutcome): void {
     // connected=false without an error means the client left first: not the server's fault.
     if (!outcome.connected && outcome.connectError !== undefined) {
-      this.#lease.server.reportConnectFailure(outcome.connectError);
+      this.#lease.server.reportConnectFailure(outcome.connectError, outcome.redispatched);
     }
     this.#lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
     this.#lease.release();

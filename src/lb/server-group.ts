@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type Address, toAddress } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
+import { errorFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { EventLoop, LoopResource } from './event-loop.js';
 import { EventLoopGroup, type GroupResource } from './event-loop-group.js';
@@ -35,6 +36,8 @@ export interface ServerGroupOptions {
   readonly eventLoopGroup?: EventLoopGroup;
   /** Randomness for `random` and the wrr tie offset; inject a seeded one in tests. */
   readonly random?: () => number;
+  /** Where UP/DOWN transitions are told, at info with their cause (default: quiet). */
+  readonly logger?: Logger;
 }
 
 export interface ServerGroupEvents {
@@ -73,9 +76,12 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
   #servers: readonly Server[] = [];
   readonly #placements = new Map<Server, Placement>();
   #closed = false;
+  /** UP/DOWN transitions go here; settable so a daemon can wire its logger after loading. */
+  logger: Logger;
 
   constructor(options: ServerGroupOptions) {
     super();
+    this.logger = options.logger ?? quietLogger;
     this.name = checkName('server group', options.name);
     this.id = `server-group:${this.name}#${++groupIds}`;
     this.#random = options.random ?? Math.random;
@@ -149,8 +155,24 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     const placement: Placement = {
       loop: null,
       resource: { id: `health-check:${this.id}/${name}`, onClose: () => this.#place(server) },
-      onUp: () => this.emit('up', server),
-      onDown: (error) => this.emit('down', server, error),
+      onUp: () => {
+        this.logger.info('server-up', {
+          group: this.name,
+          server: name,
+          address: server.addressText,
+        });
+        this.emit('up', server);
+      },
+      onDown: (error) => {
+        // The cause is the failed check or connect; a DOWN server gets no new clients.
+        this.logger.info('server-down', {
+          group: this.name,
+          server: name,
+          address: server.addressText,
+          ...(error === undefined ? {} : errorFields(error)),
+        });
+        this.emit('down', server, error);
+      },
     };
     health.on('up', placement.onUp);
     health.on('down', placement.onDown);
@@ -175,9 +197,23 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     this.#method.reset();
   }
 
-  /** The server for a new connection from `clientAddress`, or null when none is available. */
-  next(clientAddress: string | null = null): Server | null {
-    return this.#method.pick(this.#servers, clientAddress);
+  /**
+   * The server for a new connection from `clientAddress`, or null when none is
+   * available. A group has no use for the hint (an upstream routed on it
+   * already). `exclude` (a redispatch) leaves servers out of this pick; the
+   * method then chooses among the rest as it would (source hashing: the
+   * client's next choice).
+   */
+  next(
+    clientAddress: string | null = null,
+    _hint?: string | null,
+    exclude?: (server: Server) => boolean,
+  ): Server | null {
+    if (exclude === undefined) return this.#method.pick(this.#servers, clientAddress);
+    return this.#method.pick(
+      this.#servers.filter((s) => !exclude(s)),
+      clientAddress,
+    );
   }
 
   /** Whether `next()` could return a server now. */

@@ -43,6 +43,8 @@ export interface ServerStats {
   /** Bytes sent to the server. */
   readonly bytesOut: number;
   readonly connectFailures: number;
+  /** Connects to this server that failed and were retried on another server. */
+  readonly redispatches: number;
   readonly health: HealthCheckStats;
 }
 
@@ -64,6 +66,7 @@ export class Server {
   #weight: number;
   readonly #counters = new Counters();
   #connectFailures = 0;
+  #redispatches = 0;
 
   constructor(name: string, address: string | Address, weight: number, health: HealthCheckClient) {
     this.name = checkName('server', name);
@@ -102,9 +105,10 @@ export class Server {
     return new Lease(this, this.#counters);
   }
 
-  /** Passive health: a connect to this server failed. */
-  reportConnectFailure(error?: Error): void {
+  /** Passive health: a connect to this server failed (and the client went to another server). */
+  reportConnectFailure(error?: Error, redispatched = false): void {
     this.#connectFailures++;
+    if (redispatched) this.#redispatches++;
     this.health.reportConnectFailure(error);
   }
 
@@ -119,6 +123,7 @@ export class Server {
       bytesIn: this.#counters.bytesIn,
       bytesOut: this.#counters.bytesOut,
       connectFailures: this.#connectFailures,
+      redispatches: this.#redispatches,
       health: this.health.stats(),
     };
   }

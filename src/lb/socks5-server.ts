@@ -1,5 +1,7 @@
 import { type Address, formatHostPort, toAddress } from '../fd/address.js';
+import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
+import { describePeer } from '../fd/stream-fd.js';
 import type { Socks5Auth } from '../protocols/socks5/auth.js';
 import { Socks5Reply } from '../protocols/socks5/constants.js';
 import { replyCodeForError } from '../protocols/socks5/reply-code.js';
@@ -8,14 +10,20 @@ import { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
 import { type Admission, type ClientHandshake, TAKEN } from '../proxy/admission.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine } from '../proxy/proxy.js';
-import { type Access, engineSettings, LbListener, type ListenerSettings } from './lb-listener.js';
+import {
+  type Access,
+  engineSettings,
+  LbListener,
+  type ListenerLogging,
+  type ListenerSettings,
+} from './lb-listener.js';
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Server } from './server.js';
 import { ServerGroup } from './server-group.js';
 import type { Upstream } from './upstream.js';
 
-export interface Socks5ServerOptions extends Partial<ListenerSettings> {
+export interface Socks5ServerOptions extends Partial<ListenerSettings>, ListenerLogging {
   readonly name: string;
   /** Where to listen: any stream scheme. */
   readonly address: string | Address;
@@ -81,6 +89,8 @@ export class Socks5Server extends LbListener {
       auth: options.auth ?? 'none',
     };
     const relays = new Set<Socks5UdpRelay>();
+    // The engine's logger, once it exists (the handshake is built before it).
+    let log: Logger = quietLogger;
     const route = (host: string, port: number): Route =>
       routeOf(options.upstream, host, port, policy.allowNonBackend);
 
@@ -98,6 +108,14 @@ export class Socks5Server extends LbListener {
         !allowed ||
         (request.command === 'connect' && route(request.host, request.port) === null)
       ) {
+        if (log.enabled('info')) {
+          log.info('client-denied', {
+            client: describePeer(client),
+            target: formatHostPort(request.host, request.port),
+            // Without allow-non-backend only the upstream's backends may be reached.
+            reason: allowed ? 'not a backend' : `security group ${access.group.name}`,
+          });
+        }
         accepted.reply(Socks5Reply.NOT_ALLOWED);
         return null;
       }
@@ -119,6 +137,12 @@ export class Socks5Server extends LbListener {
           r.kind === 'group' ? r.group : { next: () => (r.server.available ? r.server : null) };
         return new ServerPicker(source).pick(ctx);
       },
+      // Only a group has other servers to redispatch to; a named target is final.
+      repick: (ctx: PickContext, tried: readonly Address[]): BackendChoice | null => {
+        const target = ctx.admission.requested;
+        const r = target === undefined ? null : route(target.host, target.port);
+        return r?.kind === 'group' ? new ServerPicker(r.group).repick(ctx, tried) : null;
+      },
     };
     const engine = new ProxyEngine({
       server,
@@ -129,6 +153,7 @@ export class Socks5Server extends LbListener {
       handshakeTimeoutMs: (options.handshakeTimeoutMs ?? 10_000) + 1_000,
       ...engineSettings(options),
     });
+    log = engine.log;
     return new Socks5Server(options, address, engine, access, policy, relays);
   }
 

@@ -1,19 +1,26 @@
-import { type Address, formatAddress, toAddress } from '../fd/address.js';
+import { type Address, formatAddress, formatHostPort, toAddress } from '../fd/address.js';
+import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
-import type { StreamFD } from '../fd/stream-fd.js';
+import { describePeer, type StreamFD } from '../fd/stream-fd.js';
 import { encodeProxyHeader } from '../protocols/proxy-protocol/encode.js';
 import { proxyHeaderFor, readProxyHeader } from '../protocols/proxy-protocol/read-header.js';
 import type { ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine } from '../proxy/proxy.js';
-import { type Access, engineSettings, LbListener, type ListenerSettings } from './lb-listener.js';
+import {
+  type Access,
+  engineSettings,
+  LbListener,
+  type ListenerLogging,
+  type ListenerSettings,
+} from './lb-listener.js';
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Upstream } from './upstream.js';
 
 export type ProxyProtocolVersion = 1 | 2;
 
-export interface TcpLbOptions extends Partial<ListenerSettings> {
+export interface TcpLbOptions extends Partial<ListenerSettings>, ListenerLogging {
   readonly name: string;
   /** Where to listen: any stream scheme (`tcp://`, `tls://…?cert=…`, `kcp://`, `ws://`…). */
   readonly address: string | Address;
@@ -51,15 +58,28 @@ export class TcpLB extends LbListener {
     const server = await options.registry.listen(address);
     const listenPort = server.address().port;
     const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
+    // The engine's logger, once it exists (the checks below are built before it).
+    let log: Logger = quietLogger;
+    const denied = (client: string, source: string | undefined): null => {
+      if (log.enabled('info')) {
+        log.info('client-denied', { client, source, securityGroup: access.group.name });
+      }
+      return null;
+    };
     // The security group judges the real client: the one a PROXY header names, if
     // any. Without PROXY protocol the check is a synchronous gate (no promise per accept).
     const handshake: ClientHandshake = async (client) => {
       const source = (await readProxyHeader(client)).source;
-      if (!access.group.allows(source?.host ?? client.remoteAddress, 'tcp', listenPort))
-        return null;
+      if (!access.group.allows(source?.host ?? client.remoteAddress, 'tcp', listenPort)) {
+        return denied(describePeer(client), source && formatHostPort(source.host, source.port));
+      }
       return source === undefined ? {} : { source };
     };
-    const gate = (client: StreamFD) => access.group.allows(client.remoteAddress, 'tcp', listenPort);
+    const gate = (client: StreamFD): boolean => {
+      if (access.group.allows(client.remoteAddress, 'tcp', listenPort)) return true;
+      denied(describePeer(client), undefined);
+      return false;
+    };
     const version = options.sendProxyProtocol;
     const engine = new ProxyEngine({
       server,
@@ -71,6 +91,7 @@ export class TcpLB extends LbListener {
         ? {}
         : { backendPreamble: (ctx: PickContext) => preamble(version, ctx) }),
     });
+    log = engine.log;
     return new TcpLB(options, address, engine, access);
   }
 

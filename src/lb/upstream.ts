@@ -9,7 +9,15 @@ export interface BackendGroup {
   readonly name: string;
   /** Has a server that `next()` can return now. */
   readonly available: boolean;
-  next(clientAddress: string | null): Server | null;
+  /**
+   * `hint` is given as null (the upstream routed on it); `exclude`: servers not
+   * to return (a redispatch skips those that already failed).
+   */
+  next(
+    clientAddress: string | null,
+    hint?: string | null,
+    exclude?: (server: Server) => boolean,
+  ): Server | null;
 }
 
 export interface UpstreamMemberOptions {
@@ -122,15 +130,19 @@ export class Upstream {
    * that group's answer is returned even when it is null (sending a name's
    * traffic to another name's servers would be wrong).
    */
-  next(clientAddress: string | null = null, hint?: string | null): Server | null {
+  next(
+    clientAddress: string | null = null,
+    hint?: string | null,
+    exclude?: (server: Server) => boolean,
+  ): Server | null {
     if (hint) {
       const matched = this.match(hint);
-      if (matched !== null) return matched.group.next(clientAddress);
+      if (matched !== null) return matched.group.next(clientAddress, null, exclude);
     }
     const members = this.#members;
     const hasDefault = members.some((m) => m.isDefault);
     const member = hasDefault ? this.#swrr.pick(members, isDefault) : this.#swrr.pick(members);
-    return member === null ? null : member.group.next(clientAddress);
+    return member === null ? null : member.group.next(clientAddress, null, exclude);
   }
 
   get available(): boolean {

@@ -17,6 +17,8 @@ export interface SessionOutcome {
   readonly connectError?: Error;
   /** What ended the session, when it did not end cleanly. */
   readonly error?: Error;
+  /** The connect failed and the session went on to another backend. */
+  readonly redispatched?: boolean;
   readonly bytesToBackend: number;
   readonly bytesFromBackend: number;
 }
@@ -34,4 +36,14 @@ export interface BackendChoice {
 export interface BackendPicker {
   /** `null` means no backend is available: the client is closed. */
   pick(context: PickContext): BackendChoice | null | Promise<BackendChoice | null>;
+  /**
+   * Redispatch: connecting to each of `tried` (the very Address objects of the
+   * earlier choices, oldest first) failed for this client; pick another backend,
+   * never one of those (null when there is none). Pickers without it (a socks5
+   * target, a fixed backend) are never asked twice.
+   */
+  repick?(
+    context: PickContext,
+    tried: readonly Address[],
+  ): BackendChoice | null | Promise<BackendChoice | null>;
 }

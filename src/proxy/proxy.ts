@@ -1,84 +1,36 @@
 import { EventEmitter } from 'node:events';
-import { formatAddress } from '../fd/address.js';
-import { deadline } from '../fd/deadline.js';
+import { type Address, formatAddress, formatHostPort } from '../fd/address.js';
 import { isVproxyError, VproxyError } from '../fd/errors.js';
-import type { Registry } from '../fd/registry.js';
+import { errorFields, type Logger, quietLogger, rateLimited } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
-import type { StreamFD } from '../fd/stream-fd.js';
+import { describePeer, type StreamFD } from '../fd/stream-fd.js';
 import { type Admission, type ClientHandshake, TAKEN } from './admission.js';
-import type { BackendChoice, BackendPicker, PickContext } from './backend-picker.js';
+import { admit } from './admit.js';
+import type { BackendChoice, PickContext } from './backend-picker.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_FIN_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  type ProxyEvents,
+  type ProxyOptions,
+  type ProxyStats,
+} from './engine-options.js';
 import { closeAfterFlush } from './pump.js';
+import { checkRetries, connectFailureFields, notTried } from './redispatch.js';
 import { Session, type SessionInfo, type SessionLimits } from './session.js';
+import { reportClosed, sessionCloseChannel, sessionOpenChannel } from './session-events.js';
+import { IdleSweep } from './sweep.js';
 
-export interface ProxyOptions {
-  /** Where clients come from: any transport's listener. */
-  readonly server: ServerFD;
-  readonly picker: BackendPicker;
-  /** Used to connect to the picked backend, whatever its scheme. */
-  readonly registry: Registry;
-  /** Both streams of a session close after this long without traffic (default 15 min, 0 = never). */
-  readonly idleTimeoutMs?: number;
-  /**
-   * A session one side of which has sent FIN (or closed) closes after this long
-   * without traffic (default 30 s, 0 = only the idle timeout applies).
-   */
-  readonly finTimeoutMs?: number;
-  /** A backend that is not connected after this long counts as failed (default 10 s). */
-  readonly connectTimeoutMs?: number;
-  /**
-   * A synchronous check of every new client (a security group): false closes it.
-   * Cheaper than a handshake on the accept path: no promise, no timer.
-   */
-  readonly gate?: (client: StreamFD) => boolean;
-  /** Runs on every admitted client before a backend is picked (socks5, PROXY protocol). */
-  readonly handshake?: ClientHandshake;
-  /** A client that has not finished the handshake after this long is dropped (default 10 s). */
-  readonly handshakeTimeoutMs?: number;
-  /** Bytes written to a backend before any client byte (a PROXY protocol header). */
-  readonly backendPreamble?: (context: PickContext, backend: StreamFD) => Uint8Array | null;
-  /** Bytes queued towards a backend before the client is paused (default: the stream's own bound). */
-  readonly inBufferSize?: number;
-  /** Bytes queued towards a client before the backend is paused (default: the stream's own bound). */
-  readonly outBufferSize?: number;
-}
-
-export interface ProxyStats {
-  /** Client streams accepted since start. */
-  readonly accepted: number;
-  /** Sessions open now. */
-  readonly active: number;
-  /** Bytes received from clients (closed + open sessions). */
-  readonly bytesIn: number;
-  /** Bytes sent to clients (closed + open sessions). */
-  readonly bytesOut: number;
-  readonly noBackend: number;
-  /** Clients the handshake refused, failed or timed out. */
-  readonly refused: number;
-  readonly connectFailures: number;
-  readonly idleTimeouts: number;
-  /** Half-closed sessions closed by the fin timeout. */
-  readonly finTimeouts: number;
-  readonly errors: number;
-}
-
-export interface ProxyEvents {
-  /** A session ended; `err` says why when it did not end cleanly. */
-  sessionClosed: [info: SessionInfo, err: Error | undefined];
-  /** The listener reported an error (it keeps running). */
-  error: [err: Error];
-}
-
-const DEFAULT_IDLE_TIMEOUT_MS = 900_000;
-/**
- * Like HAProxy's client-fin / server-fin, which operators set to 1-30 s: the top
- * of that range, so a client that sends a request and shuts down its write side
- * still gives a backend 30 s of silence to think (bytes flowing reset it), while
- * a backend that never closes holds a session's fds for 30 s, not the 15 min of
- * the idle timeout (Linux gives an orphaned FIN_WAIT2 socket 60 s).
- */
-export const DEFAULT_FIN_TIMEOUT_MS = 30_000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export {
+  DEFAULT_FIN_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  MAX_RETRIES,
+  type ProxyEvents,
+  type ProxyOptions,
+  type ProxyStats,
+} from './engine-options.js';
 
 /** What a client without a handshake is admitted with. */
 const NO_ADMISSION: Admission = Object.freeze({});
@@ -105,17 +57,22 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #options: ProxyOptions;
   #limits: SessionLimits;
   readonly #connectTimeoutMs: number;
+  #retries: number;
   readonly #sessions = new Map<number, Session>();
+  readonly #sweep = new IdleSweep(this.#sessions);
+  /** For log lines and events: the listener, or the name the owner gave. */
+  readonly name: string;
+  readonly #log: Logger;
+  #accessLog: Logger | undefined;
   #nextId = 1;
   #closing = false;
-  #sweepTimer: NodeJS.Timeout | undefined;
-  #sweepPeriodMs = 0;
   #accepted = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #noBackend = 0;
   #refused = 0;
   #connectFailures = 0;
+  #redispatches = 0;
   #idleTimeouts = 0;
   #finTimeouts = 0;
   #errors = 0;
@@ -130,25 +87,62 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       outBufferSize: options.outBufferSize ?? 0,
     };
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    options.server.on('connection', (fd) => this.#accept(fd));
-    options.server.on('error', (err) => {
+    this.#retries = checkRetries(options.retries ?? DEFAULT_RETRIES);
+    const server = options.server;
+    if (options.name === undefined) {
+      const bound = server.address();
+      this.name = `${server.kind}://${formatHostPort(bound.host, bound.port)}`;
+    } else {
+      this.name = options.name;
+    }
+    this.#log = rateLimited((options.logger ?? quietLogger).child({ listener: this.name }));
+    this.#accessLog = options.accessLog?.child({ listener: this.name });
+    server.on('connection', (fd) => this.#accept(fd));
+    server.on('error', (err) => {
       this.#errors++;
+      this.#log.error('listener-error', errorFields(err));
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
-    // Failed layer handshakes are the client's problem; they are already closed.
-    options.server.on('handshakeError', () => {
+    // A client that failed a layer handshake (TLS, WebSocket, a kcp key) is already
+    // closed; without this line its user sees only an empty reply.
+    server.on('handshakeError', (err) => {
       this.#errors++;
+      if (this.#log.enabled('info')) {
+        this.#log.info('client-handshake-failed', { layer: server.kind, ...errorFields(err) });
+      }
     });
   }
 
   /** Change the idle / fin timeouts and buffer bounds; sessions opened from now on use them. */
   updateLimits(limits: Partial<SessionLimits>): void {
     this.#limits = { ...this.#limits, ...limits };
-    if (this.#sweepTimer !== undefined) this.#sweepIdle();
+    if (this.#sweep.running) this.#sweep.ensure(this.#limits);
   }
 
   limits(): SessionLimits {
     return this.#limits;
+  }
+
+  /** Redispatches allowed per session (connects that start from now on). */
+  get retries(): number {
+    return this.#retries;
+  }
+
+  set retries(retries: number) {
+    this.#retries = checkRetries(retries);
+  }
+
+  /** Turn the access log on or off; sessions that close from now on follow. */
+  setAccessLog(accessLog: Logger | undefined): void {
+    this.#accessLog = accessLog?.child({ listener: this.name });
+  }
+
+  /**
+   * The engine's logger: bound to its name, rate-limited per event. Its owner
+   * logs the listener's own decisions (a security group's refusal) through it.
+   */
+  get log(): Logger {
+    return this.#log;
   }
 
   get server(): ServerFD {
@@ -170,6 +164,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       noBackend: this.#noBackend,
       refused: this.#refused,
       connectFailures: this.#connectFailures,
+      redispatches: this.#redispatches,
       idleTimeouts: this.#idleTimeouts,
       finTimeouts: this.#finTimeouts,
       errors: this.#errors,
@@ -191,7 +186,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   /** Stop accepting, close every session, and resolve once all their streams are closed. */
   async close(): Promise<void> {
     this.#closing = true;
-    this.#stopSweep();
+    this.#sweep.stop();
     await this.#options.server.close();
     const pending = [...this.#sessions.values()].map((s) => {
       s.kill();
@@ -207,6 +202,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     }
     this.#accepted++;
     if (this.#options.gate && !this.#options.gate(client)) {
+      // The gate's owner (a security group) logs why: it knows the rule.
       this.#refused++;
       client.destroy();
       return;
@@ -233,7 +229,15 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   async #acceptAfterHandshake(client: StreamFD, handshake: ClientHandshake): Promise<void> {
     const early = quietUntilOwned(client);
-    const admission = await this.#admit(client, handshake);
+    // A closed socket forgets its peer: read it now if a failure may be logged.
+    const who = this.#log.enabled('info') ? describePeer(client) : undefined;
+    const admission = await admit(
+      client,
+      handshake,
+      this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      this.#log,
+      who,
+    );
     if (admission === TAKEN) {
       client.off('error', early);
       return;
@@ -261,6 +265,12 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     }
     if (choice === null) {
       this.#noBackend++;
+      if (this.#log.enabled('warn')) {
+        this.#log.warn('no-backend', {
+          client: describePeer(client),
+          hint: context.admission.hint,
+        });
+      }
       context.admission.failed?.('no-backend');
       closeAfterFlush(client);
       return;
@@ -271,57 +281,87 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       choice,
       context.admission,
       this.#limits,
-      this.listenerCount('sessionClosed') > 0,
+      // A closed session is described: read its addresses while they exist.
+      this.listenerCount('sessionClosed') > 0 ||
+        this.#accessLog !== undefined ||
+        sessionCloseChannel.hasSubscribers ||
+        this.#log.enabled('debug'),
     );
     this.#sessions.set(session.id, session);
-    this.#sweepIdle();
+    this.#sweep.ensure(this.#limits);
     session.closed.then((err) => this.#finish(session, err));
-    void this.#connect(session, context, choice);
-  }
-
-  async #connect(session: Session, context: PickContext, choice: BackendChoice): Promise<void> {
-    try {
-      const backend = await this.#options.registry.connect(choice.address, {
-        timeoutMs: this.#connectTimeoutMs,
-        signal: session.connectAbort.signal,
+    if (sessionOpenChannel.hasSubscribers) {
+      const info = session.info();
+      sessionOpenChannel.publish({
+        listener: this.name,
+        id: session.id,
+        client: info.client,
+        backend: info.target,
       });
-      session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
-    } catch (err) {
-      if (session.connectAbort.signal.aborted) return; // the client left first; nothing failed
-      this.#connectFailures++;
-      const reason = err instanceof Error ? err.message : String(err);
-      session.connectFailed(
-        new VproxyError('ERR_CLOSED', `backend ${formatAddress(choice.address)}: ${reason}`, {
-          cause: err,
-        }),
-      );
     }
+    void this.#connect(session, context);
   }
 
-  /** Run the handshake under a hard deadline (a client trickling bytes cannot hold it open). */
-  async #admit(
-    client: StreamFD,
-    handshake: ClientHandshake,
-  ): Promise<Admission | null | typeof TAKEN> {
-    const ms = this.#options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    const limit = deadline(
-      ms,
-      () => new VproxyError('ERR_HANDSHAKE_TIMEOUT', `client handshake took over ${ms} ms`),
-      () => client.destroy(),
-    );
-    try {
-      return await handshake(client, limit.signal);
-    } catch {
-      return null;
-    } finally {
-      limit.cancel();
+  /**
+   * Connect to the session's backend; when that fails and retries are left, go
+   * to another backend the picker gives (never one already tried), so the client
+   * sees a failure only when every try failed.
+   */
+  async #connect(session: Session, context: PickContext): Promise<void> {
+    const signal = session.connectAbort.signal;
+    let tried: Address[] | undefined;
+    for (;;) {
+      const choice = session.choice;
+      try {
+        const backend = await this.#options.registry.connect(choice.address, {
+          timeoutMs: this.#connectTimeoutMs,
+          signal,
+        });
+        session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
+        return;
+      } catch (err) {
+        if (signal.aborted) return; // the client left first; nothing failed
+        this.#connectFailures++;
+        const error = err instanceof Error ? err : new Error(String(err));
+        let next: BackendChoice | null = null;
+        if ((tried?.length ?? 0) < this.#retries && this.#options.picker.repick !== undefined) {
+          tried = [...(tried ?? []), choice.address];
+          next = notTried(await this.#pick(context, tried), tried);
+        }
+        if (this.#log.enabled('warn')) {
+          this.#log.warn(
+            'backend-connect-failed',
+            connectFailureFields(session, choice, error, next),
+          );
+        }
+        if (next !== null) {
+          if (!session.redispatch(next, error)) return;
+          this.#redispatches++;
+          continue;
+        }
+        session.connectFailed(
+          new VproxyError(
+            'ERR_CLOSED',
+            `backend ${formatAddress(choice.address)}: ${error.message}`,
+            {
+              cause: err,
+            },
+          ),
+        );
+        return;
+      }
     }
   }
 
   /** The picker's answer; a throw or a rejection counts as an error and picks nothing. */
-  #pick(context: PickContext): BackendChoice | null | Promise<BackendChoice | null> {
+  #pick(
+    context: PickContext,
+    tried?: readonly Address[],
+  ): BackendChoice | null | Promise<BackendChoice | null> {
+    const picker = this.#options.picker;
     try {
-      const picked = this.#options.picker.pick(context);
+      const picked =
+        tried === undefined ? picker.pick(context) : (picker.repick?.(context, tried) ?? null);
       return isPromise(picked) ? picked.catch((err: unknown) => this.#pickFailed(err)) : picked;
     } catch (err) {
       return this.#pickFailed(err);
@@ -330,44 +370,15 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   #pickFailed(err: unknown): null {
     this.#errors++;
+    // A picker that throws is a bug or a broken config, never the client's doing.
+    this.#log.error('picker-failed', errorFields(err));
     if (this.listenerCount('error') > 0) this.emit('error', err as Error);
     return null;
   }
 
-  /**
-   * Keep the idle sweep running while there are sessions: every quarter of the
-   * shorter of the idle and fin timeouts (at most each second), so a session is
-   * closed between 1 and 1.25 timeouts after its last byte (or within a second
-   * for long ones), plus one period when the FIN itself is the last event. A
-   * session keeps the limits it started with, so the period only shrinks until
-   * the sweep stops.
-   */
-  #sweepIdle(): void {
-    const { idleTimeoutMs, finTimeoutMs } = this.#limits;
-    const shortest = Math.min(
-      idleTimeoutMs > 0 ? idleTimeoutMs : Number.POSITIVE_INFINITY,
-      finTimeoutMs > 0 ? finTimeoutMs : Number.POSITIVE_INFINITY,
-    );
-    if (shortest === Number.POSITIVE_INFINITY) return;
-    const period = Math.min(1000, Math.max(10, Math.floor(shortest / 4)));
-    if (this.#sweepTimer !== undefined && period >= this.#sweepPeriodMs) return;
-    this.#stopSweep();
-    this.#sweepPeriodMs = period;
-    this.#sweepTimer = setInterval(() => {
-      const now = performance.now();
-      for (const s of this.#sessions.values()) s.checkIdle(now);
-    }, period);
-    this.#sweepTimer.unref();
-  }
-
-  #stopSweep(): void {
-    clearInterval(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-  }
-
   #finish(session: Session, err: Error | undefined): void {
     this.#sessions.delete(session.id);
-    if (this.#sessions.size === 0) this.#stopSweep();
+    if (this.#sessions.size === 0) this.#sweep.stop();
     this.#closedBytesIn += session.client.bytesRead;
     this.#closedBytesOut += session.client.bytesWritten;
     const backend = session.backend;
@@ -382,5 +393,12 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     else if (isVproxyError(err, 'ERR_FIN_TIMEOUT')) this.#finTimeouts++;
     else if (err !== undefined && !isVproxyError(err)) this.#errors++;
     if (this.listenerCount('sessionClosed') > 0) this.emit('sessionClosed', session.info(), err);
+    if (
+      this.#accessLog !== undefined ||
+      sessionCloseChannel.hasSubscribers ||
+      (err !== undefined && this.#log.enabled('debug'))
+    ) {
+      reportClosed(this.name, session, err, this.#accessLog, this.#log);
+    }
   }
 }

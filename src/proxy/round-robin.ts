@@ -1,6 +1,6 @@
 import { type Address, toAddress } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
-import type { BackendChoice, BackendPicker } from './backend-picker.js';
+import type { BackendChoice, BackendPicker, PickContext } from './backend-picker.js';
 
 /** Plain round robin over a fixed list: the picker of `vproxy simple`. */
 export class RoundRobinPicker implements BackendPicker {
@@ -18,5 +18,14 @@ export class RoundRobinPicker implements BackendPicker {
     const choice = this.#choices[this.#next] as BackendChoice;
     this.#next = (this.#next + 1) % this.#choices.length;
     return choice;
+  }
+
+  /** The next backend in turn that has not failed this client yet. */
+  repick(_context: PickContext, tried: readonly Address[]): BackendChoice | null {
+    for (let k = 0; k < this.#choices.length; k++) {
+      const choice = this.pick();
+      if (!tried.includes(choice.address)) return choice;
+    }
+    return null;
   }
 }

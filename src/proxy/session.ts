@@ -52,7 +52,6 @@ const ends = (fd: StreamFD): number => (fd.readableEnded ? 1 : 0) + (fd.closed ?
 export class Session {
   readonly id: number;
   readonly client: StreamFD;
-  readonly choice: BackendChoice;
   readonly admission: Admission;
   readonly startedAt = Date.now();
   /** Aborts the backend connect if the client goes away first. */
@@ -60,6 +59,8 @@ export class Session {
   /** Resolves once both streams are closed; `error` is what ended the session, if anything. */
   readonly closed: Promise<Error | undefined>;
 
+  #choice: BackendChoice;
+  #redispatches = 0;
   #backend: StreamFD | null = null;
   #state: SessionState = 'connecting';
   #error: Error | undefined;
@@ -86,7 +87,7 @@ export class Session {
   ) {
     this.id = id;
     this.client = client;
-    this.choice = choice;
+    this.#choice = choice;
     this.admission = admission;
     this.#limits = limits;
     this.#eagerAddresses = eagerAddresses;
@@ -99,6 +100,41 @@ export class Session {
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** The backend being connected or used: the last one picked. */
+  get choice(): BackendChoice {
+    return this.#choice;
+  }
+
+  /** Backends given up on (connect failed) before the current choice. */
+  get redispatches(): number {
+    return this.#redispatches;
+  }
+
+  /**
+   * The connect to the current choice failed with `err`; go to `next` instead.
+   * The failed choice is released at once (its server's passive health check
+   * hears of the failure). Nothing has reached the client yet: no admission
+   * callback ran. False when the session is no longer connecting (the client
+   * left): `next` is released unused.
+   */
+  redispatch(next: BackendChoice, err: Error): boolean {
+    if (this.#state !== 'connecting') {
+      next.release?.({ connected: false, bytesToBackend: 0, bytesFromBackend: 0 });
+      return false;
+    }
+    const failed = this.#choice;
+    this.#choice = next;
+    this.#redispatches++;
+    failed.release?.({
+      connected: false,
+      connectError: err,
+      redispatched: true,
+      bytesToBackend: 0,
+      bytesFromBackend: 0,
+    });
+    return true;
   }
 
   get backend(): StreamFD | null {
@@ -154,7 +190,7 @@ export class Session {
     return {
       id: this.id,
       client: this.#clientText ?? 'unknown',
-      target: formatAddress(this.choice.address),
+      target: formatAddress(this.#choice.address),
       backendLocal: this.#backendLocalText,
       state: this.#state,
       startedAt: this.startedAt,
