@@ -1,12 +1,15 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
+import { VproxyError } from '../../../src/fd/errors.js';
 import {
   createLogger,
+  errorFields,
   LOG_CHANNEL_NAME,
   type LogRecord,
   parseLogFormat,
   parseLogLevel,
   quietLogger,
+  rateLimited,
   redactSecrets,
 } from '../../../src/fd/logger.js';
 
@@ -103,5 +106,53 @@ describe('logger', () => {
     expect(parseLogFormat('json')).toBe('json');
     expect(() => parseLogLevel('verbose')).toThrow(/off, error, warn, info, debug/);
     expect(() => parseLogFormat('xml')).toThrow(/text or json/);
+  });
+
+  it('rate-limits each event name on its own and sums up what it dropped', async () => {
+    const { log, lines } = capture('info');
+    let now = 0;
+    const limited = rateLimited(log, { perWindow: 3, windowMs: 1000, now: () => now });
+    for (let i = 0; i < 50; i++) limited.warn('backend-connect-failed', { i });
+    limited.info('no-backend');
+    expect(lines.filter((l) => l.includes('backend-connect-failed'))).toHaveLength(3);
+    expect(lines.filter((l) => l.includes('no-backend'))).toHaveLength(1);
+    // The next window: the summary comes first, with the level of what it stands for.
+    now = 1000;
+    limited.child({ lb: 'x' }).warn('backend-connect-failed', { i: 50 });
+    expect(lines.slice(-2)).toEqual([
+      '2026-12-07T03:00:00.000Z WARN  log-suppressed lb=x event=backend-connect-failed suppressed=47',
+      '2026-12-07T03:00:00.000Z WARN  backend-connect-failed lb=x i=50',
+    ]);
+  });
+
+  it('sums up a flood that stopped when its window ends', async () => {
+    const { log, lines } = capture('info');
+    const limited = rateLimited(log, { perWindow: 1, windowMs: 30 });
+    for (let i = 0; i < 5; i++) limited.info('client-handshake-failed');
+    expect(lines).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(lines[1]).toMatch(/INFO {2}log-suppressed event=client-handshake-failed suppressed=4$/);
+  });
+
+  it('names the OS error under a wrapper: code, errno and syscall', () => {
+    const sys = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), {
+      code: 'ECONNREFUSED',
+      errno: -111,
+      syscall: 'connect',
+    });
+    const wrapped = new VproxyError('ERR_CLOSED', 'backend tcp://127.0.0.1:9: refused', {
+      cause: sys,
+    });
+    expect(errorFields(wrapped)).toEqual({
+      error: 'backend tcp://127.0.0.1:9: refused',
+      code: 'ECONNREFUSED',
+      errno: -111,
+      syscall: 'connect',
+    });
+    expect(errorFields(new VproxyError('ERR_HANDSHAKE_TIMEOUT', 'slow'))).toMatchObject({
+      error: 'slow',
+      code: 'ERR_HANDSHAKE_TIMEOUT',
+    });
+    expect(errorFields('text')).toEqual({ error: 'text' });
   });
 });
