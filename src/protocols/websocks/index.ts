@@ -8,4 +8,5 @@ export * from './password-hash.js';
 export * from './replay-cache.js';
 export * from './server-check.js';
 export * from './server-entry.js';
+export * from './socks-stage.js';
 export * from './upgrade-response.js';
