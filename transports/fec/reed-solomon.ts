@@ -27,7 +27,12 @@ export class ReedSolomon {
 
   /** Writes `parity[i]` = row (data + i) · data, over the first `len` bytes of each shard. */
   encode(data: readonly Uint8Array[], parity: readonly Uint8Array[], len: number): void {
-    for (let p = 0; p < this.parityShards; p++) {
+    let p = 0;
+    // Three parity rows per pass: each data byte is loaded once for three outputs.
+    for (; p + 3 <= this.parityShards; p += 3) {
+      codeRows3(this.matrix, this.dataShards + p, data, parity, p, len);
+    }
+    for (; p < this.parityShards; p++) {
       codeRow(this.matrix[this.dataShards + p] as Uint8Array, data, parity[p] as Uint8Array, len);
     }
   }
@@ -92,5 +97,37 @@ function codeRow(
     const base = c << 8;
     for (let i = 0; i < len; i++)
       out[i] = (out[i] as number) ^ (MUL[base + (inp[i] as number)] as number);
+  }
+}
+
+/** Three rows of `m` from `row` at once into outputs[at..at+3). */
+function codeRows3(
+  m: Matrix,
+  row: number,
+  inputs: readonly Uint8Array[],
+  outputs: readonly Uint8Array[],
+  at: number,
+  len: number,
+): void {
+  const r0 = m[row] as Uint8Array;
+  const r1 = m[row + 1] as Uint8Array;
+  const r2 = m[row + 2] as Uint8Array;
+  const o0 = outputs[at] as Uint8Array;
+  const o1 = outputs[at + 1] as Uint8Array;
+  const o2 = outputs[at + 2] as Uint8Array;
+  o0.fill(0, 0, len);
+  o1.fill(0, 0, len);
+  o2.fill(0, 0, len);
+  for (let j = 0; j < inputs.length; j++) {
+    const inp = inputs[j] as Uint8Array;
+    const b0 = (r0[j] as number) << 8;
+    const b1 = (r1[j] as number) << 8;
+    const b2 = (r2[j] as number) << 8;
+    for (let i = 0; i < len; i++) {
+      const x = inp[i] as number;
+      o0[i] = (o0[i] as number) ^ (MUL[b0 + x] as number);
+      o1[i] = (o1[i] as number) ^ (MUL[b1 + x] as number);
+      o2[i] = (o2[i] as number) ^ (MUL[b2 + x] as number);
+    }
   }
 }

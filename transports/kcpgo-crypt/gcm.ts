@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomNonce } from './header.js';
 import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
 
 const NONCE = 12;
@@ -25,7 +26,7 @@ export class AesGcmCrypt implements PacketCrypt {
 
   seal(payload: Uint8Array, nonce?: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(NONCE + payload.length + TAG);
-    if (nonce === undefined) randomFillSync(out, 0, NONCE);
+    if (nonce === undefined) randomNonce(out, NONCE);
     else out.set(nonce.subarray(0, NONCE), 0);
     const c = createCipheriv('aes-128-gcm', this.key, out.subarray(0, NONCE));
     const body = c.update(payload);

@@ -23,9 +23,11 @@ export interface SnappyFrameStats {
 /**
  * Incremental snappy framing reader. Bytes arrive in arbitrary pieces; the data of
  * each verified chunk goes to `onData` (a view of the pushed bytes for uncompressed
- * chunks: copy it if the caller reuses them). Memory is bounded by one chunk (≤ 76 KiB);
- * skippable chunks are skipped as they stream past, never buffered. The first
- * violation throws a SnappyFrameError and the decoder stays failed.
+ * chunks: copy it if the caller reuses them). A chunk split across pieces is copied
+ * once into a buffer of its exact size (never re-concatenated per piece), so memory
+ * and copying are bounded by one chunk (≤ 76 KiB); skippable chunks are skipped as
+ * they stream past, never buffered. The first violation throws a SnappyFrameError and
+ * the decoder stays failed.
  */
 export class SnappyFrameDecoder {
   readonly stats: SnappyFrameStats = {
@@ -33,55 +35,101 @@ export class SnappyFrameDecoder {
     uncompressedChunks: 0,
     skippedBytes: 0,
   };
-  private pending: Buffer | null = null;
+  private readonly header = Buffer.alloc(CHUNK_HEADER_SIZE);
+  private headerFilled = 0;
+  private body: Buffer | null = null;
+  private bodyFilled = 0;
   private skipRemaining = 0;
   private started = false;
   private failed: SnappyFrameError | null = null;
 
   /** Bytes held back waiting for the rest of a chunk. */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.headerFilled + this.bodyFilled;
   }
 
   push(chunk: Uint8Array, onData: (data: Buffer) => void): void {
     if (this.failed !== null) throw this.failed;
-    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, buf]);
-      this.pending = null;
-    }
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     let o = 0;
-    for (;;) {
+    while (o < buf.length) {
       if (this.skipRemaining > 0) {
         const n = Math.min(this.skipRemaining, buf.length - o);
         this.skipRemaining -= n;
         this.stats.skippedBytes += n;
         o += n;
-        if (this.skipRemaining > 0) break;
+        continue;
       }
-      if (buf.length - o < CHUNK_HEADER_SIZE) break;
-      const type = buf[o] as number;
-      const length = buf.readUIntLE(o + 1, 3);
-      this.checkChunk(type, length);
-      if (type >= FIRST_SKIPPABLE && type !== CHUNK_STREAM_IDENTIFIER) {
+      if (this.headerFilled === 0 && buf.length - o >= CHUNK_HEADER_SIZE) {
+        // Fast path: the header is here; so, usually, is the whole chunk (no copy).
+        const type = buf[o] as number;
+        const length = buf.readUIntLE(o + 1, 3);
         o += CHUNK_HEADER_SIZE;
-        this.skipRemaining = length;
-        continue;
-      }
-      if (buf.length - o - CHUNK_HEADER_SIZE < length) break;
-      const body = buf.subarray(o + CHUNK_HEADER_SIZE, o + CHUNK_HEADER_SIZE + length);
-      o += CHUNK_HEADER_SIZE + length;
-      if (type === CHUNK_STREAM_IDENTIFIER) {
-        if (!body.equals(STREAM_IDENTIFIER.subarray(CHUNK_HEADER_SIZE))) {
-          this.fail('ERR_SNAPPY_IDENTIFIER', 'bad stream identifier');
+        if (this.startChunk(type, length)) continue;
+        if (buf.length - o >= length) {
+          this.chunk(type, buf.subarray(o, o + length), onData);
+          o += length;
+          continue;
         }
-        this.started = true;
-        continue;
+        this.header[0] = type;
+        this.headerFilled = CHUNK_HEADER_SIZE;
+        this.body = Buffer.allocUnsafe(length);
+        this.bodyFilled = 0;
       }
-      const data = this.decodeData(type, body);
-      if (data.length > 0) onData(data);
+      o = this.assemble(buf, o, onData);
     }
-    if (o < buf.length) this.pending = Buffer.from(buf.subarray(o));
+  }
+
+  /** Copies bytes into the partial chunk; handles it when complete. Returns the new offset. */
+  private assemble(buf: Buffer, o: number, onData: (data: Buffer) => void): number {
+    if (this.headerFilled < CHUNK_HEADER_SIZE) {
+      const n = Math.min(CHUNK_HEADER_SIZE - this.headerFilled, buf.length - o);
+      buf.copy(this.header, this.headerFilled, o, o + n);
+      this.headerFilled += n;
+      o += n;
+      if (this.headerFilled < CHUNK_HEADER_SIZE) return o;
+      const length = this.header.readUIntLE(1, 3);
+      if (this.startChunk(this.header[0] as number, length)) {
+        this.headerFilled = 0;
+        return o;
+      }
+      this.body = Buffer.allocUnsafe(length);
+      this.bodyFilled = 0;
+    }
+    const body = this.body as Buffer;
+    const n = Math.min(body.length - this.bodyFilled, buf.length - o);
+    buf.copy(body, this.bodyFilled, o, o + n);
+    this.bodyFilled += n;
+    o += n;
+    if (this.bodyFilled === body.length) {
+      this.headerFilled = 0;
+      this.bodyFilled = 0;
+      this.body = null;
+      this.chunk(this.header[0] as number, body, onData);
+    }
+    return o;
+  }
+
+  /** Checks a chunk header; true when the chunk is to be skipped (its bytes then stream past). */
+  private startChunk(type: number, length: number): boolean {
+    this.checkChunk(type, length);
+    if (type >= FIRST_SKIPPABLE && type !== CHUNK_STREAM_IDENTIFIER) {
+      this.skipRemaining = length;
+      return true;
+    }
+    return false;
+  }
+
+  private chunk(type: number, body: Buffer, onData: (data: Buffer) => void): void {
+    if (type === CHUNK_STREAM_IDENTIFIER) {
+      if (!body.equals(STREAM_IDENTIFIER.subarray(CHUNK_HEADER_SIZE))) {
+        this.fail('ERR_SNAPPY_IDENTIFIER', 'bad stream identifier');
+      }
+      this.started = true;
+      return;
+    }
+    const data = this.decodeData(type, body);
+    if (data.length > 0) onData(data);
   }
 
   /** Rejects a chunk header before its body is buffered (so a bad length costs nothing). */
@@ -137,7 +185,7 @@ export class SnappyFrameDecoder {
 
   private fail(reason: SnappyFrameError['reason'], message: string): never {
     this.failed = new SnappyFrameError(reason, message);
-    this.pending = null;
+    this.body = null;
     throw this.failed;
   }
 }

@@ -123,6 +123,21 @@ describe('smux parser bounds', () => {
     );
   });
 
+  it('assembles a 64 KiB frame fed a byte at a time (copied once, not per byte)', () => {
+    const data = Buffer.alloc(65535, 9);
+    const framed = encodePush(2, 7, data, 65535);
+    const p = new SmuxParser({ version: 2 });
+    const got: Buffer[] = [];
+    for (let o = 0; o < framed.length; o++) {
+      p.push(framed.subarray(o, o + 1), (f) => {
+        if (f.cmd === CMD_PSH) got.push(f.data);
+      });
+    }
+    expect(got.length).toBe(1);
+    expect(got[0]?.equals(data)).toBe(true);
+    expect(p.buffered).toBe(0);
+  });
+
   it('garbage gives frames or a SmuxError, never another exception, and bounded memory', () => {
     fc.assert(
       fc.property(

@@ -113,6 +113,11 @@ describe('snappy framing codec', () => {
     expect(decodeAll(framed).equals(big)).toBe(true);
   });
 
+  it('assembles a 64 KiB chunk fed a byte at a time', () => {
+    const data = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919) & 0xff));
+    expect(decodeAll(new SnappyFrameEncoder().encode(data), 80_000).equals(data)).toBe(true);
+  });
+
   it('skips padding and skippable chunks without buffering them', () => {
     const enc = new SnappyFrameEncoder();
     const skip = Buffer.alloc(4 + 100_000);
