@@ -78,6 +78,8 @@ export class HeadScanner {
 
   #scan(buf: Buffer): ScannedHead | null {
     const { maxHeadBytes, maxHeaders } = this.#limits;
+    // buf[0..from) is already kept in #parts; the rest is kept when needed.
+    let from = 0;
     for (let i = 0; i < buf.length; i++) {
       const p = this.#pos;
       if (p >= maxHeadBytes) {
@@ -89,46 +91,46 @@ export class HeadScanner {
       }
       const b = buf[i] as number;
       this.#pos = p + 1;
-      if (this.#prevCR) {
-        this.#prevCR = false;
-        if (b !== LF) throw malformed(`bare CR at byte ${p - 1} of the head`);
-        const length = p - 1 - this.#lineStart;
-        this.#lineStart = p + 1;
-        if (length === 0) {
-          if (this.#lines === 0) throw malformed('the head starts with an empty line');
-          this.#done = true;
-          this.#parts.push(buf.subarray(0, i + 1));
-          const head =
-            this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts);
-          this.#parts.length = 0;
-          return { head, leftover: buf.subarray(i + 1) };
-        }
-        this.#lines++;
-        if (this.#lines === 1) {
-          this.#parts.push(buf.subarray(0, i + 1));
-          const all = Buffer.concat(this.#parts);
-          this.#parts.length = 0;
-          this.#parts.push(all);
-          buf = buf.subarray(i + 1);
-          i = -1;
-          this.#checkStartLine(all.toString('latin1', 0, length));
-          continue;
-        }
-        if (this.#lines - 1 > maxHeaders) {
-          throw new HttpError(
-            'ERR_HTTP_TOO_MANY_HEADERS',
-            431,
-            `head has more than ${maxHeaders} header lines`,
-          );
-        }
-      } else if (b === CR) {
+      if (b === CR) {
+        if (this.#prevCR) throw malformed(`bare CR at byte ${p - 1} of the head`);
         this.#prevCR = true;
-      } else if (b === LF) {
-        throw malformed(`bare LF at byte ${p} of the head`);
+        continue;
+      }
+      if (b !== LF) {
+        if (this.#prevCR) throw malformed(`bare CR at byte ${p - 1} of the head`);
+        continue;
+      }
+      if (!this.#prevCR) throw malformed(`bare LF at byte ${p} of the head`);
+      this.#prevCR = false;
+      const length = p - 1 - this.#lineStart;
+      this.#lineStart = p + 1;
+      if (length === 0) {
+        if (this.#lines === 0) throw malformed('the head starts with an empty line');
+        this.#done = true;
+        this.#parts.push(buf.subarray(from, i + 1));
+        // concat copies, so the head never aliases a chunk the caller may reuse.
+        const head = Buffer.concat(this.#parts);
+        this.#parts.length = 0;
+        return { head, leftover: buf.subarray(i + 1) };
+      }
+      this.#lines++;
+      if (this.#lines === 1) {
+        this.#parts.push(buf.subarray(from, i + 1));
+        from = i + 1;
+        const first = Buffer.concat(this.#parts);
+        this.#parts.length = 0;
+        this.#parts.push(first);
+        this.#checkStartLine(first.toString('latin1', 0, length));
+      } else if (this.#lines - 1 > maxHeaders) {
+        throw new HttpError(
+          'ERR_HTTP_TOO_MANY_HEADERS',
+          431,
+          `head has more than ${maxHeaders} header lines`,
+        );
       }
     }
     // Copied: the caller may reuse its chunk once push returns.
-    if (buf.length > 0) this.#parts.push(Buffer.from(buf));
+    if (from < buf.length) this.#parts.push(Buffer.from(buf.subarray(from)));
     return null;
   }
 }
