@@ -48,6 +48,17 @@ describe('smux frames inside captured kcptun traffic (--nocomp)', () => {
       // Version 2 announces consumption with UPD; version 1 never sends it.
       const upd = [...up, ...down].filter((x) => x.cmd === CMD_UPD);
       if (version === 1) expect(upd).toEqual([]);
+      else {
+        // smux v2 reports its first read at once (consumed = that read's size) and
+        // offers kcptun's --streambuf (2 MiB) as the window, in both directions.
+        for (const frames of [up, down]) {
+          const first = frames.find((x) => x.cmd === CMD_UPD);
+          expect(first).toMatchObject({ cmd: CMD_UPD, sid: 3, window: 2097152 });
+          if (first?.cmd === CMD_UPD) expect(first.consumed).toBeGreaterThan(0);
+        }
+      }
+      // The server closes its side of the stream too once the echo backend is done.
+      expect(down.some((x) => x.cmd === CMD_FIN && x.sid === 3)).toBe(true);
       // Re-encoding the frames gives the same stream bytes.
       const again = Buffer.concat(
         up.map((x) =>
