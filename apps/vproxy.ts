@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../src/control/config.js';
 import { isVproxyError } from '../src/fd/errors.js';
+import { createLogger, parseLogFormat, parseLogLevel } from '../src/fd/logger.js';
 import { DEFAULT_FIN_TIMEOUT_MS } from '../src/proxy/proxy.js';
 import { createDefaultRegistry } from '../transports/default-registry.js';
 import { Daemon } from './daemon/run-daemon.js';
+import { handleSignals } from './daemon/signals.js';
 import { statusPages } from './daemon/status-pages.js';
 import { runSimple } from './simple/run-simple.js';
 
@@ -31,6 +33,9 @@ interface DaemonFlags {
   pidFile?: string;
   configDir: string;
   allowRemoteFileCommands: boolean;
+  logLevel?: string;
+  logFormat: string;
+  drainTimeout: number;
 }
 
 const program = new Command()
@@ -58,18 +63,41 @@ const program = new Command()
     join(homedir(), '.vproxy-ts'),
   )
   .option('--allow-remote-file-commands', 'let RESP/HTTP run save and load', false)
-  .action(async (flags: DaemonFlags) => {
+  .option(
+    '--log-level <level>',
+    'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
+  )
+  .option('--log-format <format>', 'text (one human line per event) or json', 'text')
+  .option(
+    '--drain-timeout <ms>',
+    'on SIGTERM, how long open sessions may finish before they are closed',
+    positiveInt,
+    30_000,
+  )
+  .action(async (flags: DaemonFlags, command: Command) => {
+    const [unknown] = command.args;
+    if (unknown !== undefined) {
+      command.error(`error: unknown command '${unknown}' (commands: simple, help)`, {
+        code: 'commander.unknownCommand',
+      });
+    }
+    // One logger for the whole daemon, parsed once from the flags (and VPROXY_LOG).
+    const logger = createLogger({
+      threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
+      format: parseLogFormat(flags.logFormat),
+    });
     const daemon = new Daemon(createDefaultRegistry(), {
       ...flags,
       autoSaveMs: 3_600_000,
       pages: statusPages,
+      logger,
     });
-    const stop = (signal: string) => {
-      console.log(`vproxy: ${signal}, saving and stopping`);
-      void daemon.stop().then(() => process.exit(0));
-    };
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-      process.once(signal, () => stop(signal));
+    handleSignals(daemon, {
+      drainTimeoutMs: flags.drainTimeout,
+      save: flags.save,
+      print: (line) => console.log(line),
+      exit: (code) => process.exit(code),
+    });
     await daemon.start();
   });
 
@@ -126,6 +154,11 @@ program
       process.once('SIGTERM', stop);
     },
   );
+
+// Without a subcommand the operands would be "too many arguments" of the
+// daemon; a word there is a mistyped command, and the daemon's action names it.
+// Set last: subcommands copy their parent's settings when created.
+program.allowExcessArguments(true);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = isVproxyError(err) ? `${err.message} [${err.code}]` : (err as Error).message;

@@ -9,11 +9,16 @@ import { VERSION } from '../../src/control/config.js';
 import { HttpController, type PageHandler } from '../../src/control/controllers/http-controller.js';
 import { RespController } from '../../src/control/controllers/resp-controller.js';
 import { StdioController } from '../../src/control/controllers/stdio-controller.js';
+import { drainListeners } from '../../src/control/drain.js';
 import type { Origin } from '../../src/control/executor.js';
+import { listening } from '../../src/control/listen-errors.js';
+import type { StepOutcome } from '../../src/control/reload.js';
 import { ResourceStore } from '../../src/control/store.js';
 import { formatHostPort, parseAddress } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
+import { type Logger, quietLogger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
+import { bannerLine } from './banner.js';
 import { controllerSecret, isLoopback } from './secrets.js';
 
 export interface DaemonOptions {
@@ -32,6 +37,10 @@ export interface DaemonOptions {
   readonly autoSaveMs: number;
   /** Extra pages of the HTTP controller (status page, metrics). */
   readonly pages?: (store: ResourceStore) => PageHandler;
+  /** Lifecycle, changes and failures (default: quiet). Created once by the CLI. */
+  readonly logger?: Logger;
+  /** Where the start-up banner goes (default: stdout). */
+  readonly print?: (line: string) => void;
 }
 
 type Controller = RespController | HttpController;
@@ -42,12 +51,15 @@ type ControllerOrigin = Origin | 'command-line';
 /**
  * The vproxy daemon: a resource store, one executor, and the controllers over
  * it. The config is saved to `<config-dir>/last` hourly and on the way out, and
- * loaded from there at the next start.
+ * loaded from there at the next start. SIGHUP reloads it as a diff (reload),
+ * SIGTERM drains (drain).
  */
 export class Daemon {
   readonly store: ResourceStore;
   readonly executor: StoreExecutor;
   readonly #options: DaemonOptions;
+  readonly #log: Logger;
+  readonly #print: (line: string) => void;
   readonly #controllers = new Map<string, Controller>();
   readonly #lastFile: string;
   #autoSave: NodeJS.Timeout | undefined;
@@ -56,25 +68,34 @@ export class Daemon {
 
   constructor(registry: Registry, options: DaemonOptions) {
     this.#options = options;
+    this.#log = options.logger ?? quietLogger;
+    this.#print = options.print ?? ((line) => console.log(line));
     mkdirSync(options.configDir, { recursive: true, mode: 0o700 });
     this.#lastFile = join(options.configDir, 'last');
-    this.store = new ResourceStore(registry);
+    this.store = new ResourceStore(registry, this.#log);
     this.executor = new StoreExecutor({
       store: this.store,
       system: this.#hooks(),
       allowRemoteFileCommands: options.allowRemoteFileCommands,
+      logger: this.#log,
     });
+  }
+
+  /** The file SIGHUP reloads: `--load`'s, else the saved one. */
+  get configFile(): string {
+    return this.#options.load ?? this.#lastFile;
   }
 
   async start(): Promise<void> {
     const o = this.#options;
-    if (o.load !== undefined) await this.executor.load(o.load);
-    else if (o.loadLast && existsSync(this.#lastFile)) {
-      const n = await this.executor.load(this.#lastFile);
-      console.log(`vproxy: loaded ${n} commands from ${this.#lastFile}`);
+    const file = o.load ?? (o.loadLast && existsSync(this.#lastFile) ? this.#lastFile : undefined);
+    if (file !== undefined) {
+      const n = await this.executor.load(file);
+      this.#log.info('config-loaded', { file, commands: n });
+      this.#print(`vproxy: loaded ${n} commands from ${file}`);
     }
     if (o.respController !== 'off') {
-      console.log(
+      this.#print(
         await this.#addController(
           'resp-controller',
           'resp-controller',
@@ -85,7 +106,7 @@ export class Daemon {
       );
     }
     if (o.httpController !== 'off') {
-      console.log(
+      this.#print(
         await this.#addController(
           'http-controller',
           'http-controller',
@@ -100,7 +121,13 @@ export class Daemon {
       this.#autoSave = setInterval(() => void this.#saveLast(), o.autoSaveMs);
       this.#autoSave.unref();
     }
-    console.log(`vproxy-ts ${VERSION} started; type \`help\` for the command language`);
+    this.#print(`vproxy-ts ${VERSION} started; ${this.#nextStep()} (pid ${process.pid})`);
+    this.#log.info('daemon-started', {
+      version: VERSION,
+      pid: process.pid,
+      configDir: o.configDir,
+      save: o.save ? this.#lastFile : 'off',
+    });
     if (o.stdio) {
       this.#stdio = new StdioController({
         executor: this.executor,
@@ -110,6 +137,60 @@ export class Daemon {
         color: process.stdout.isTTY === true,
       });
     }
+  }
+
+  /** The tail of the started line: where commands can be typed. */
+  #nextStep(): string {
+    if (this.#options.stdio) return 'type `help` for the command language';
+    if (this.#controllers.has('resp-controller'))
+      return 'type commands through redis-cli (above); `help` lists them';
+    if (this.#controllers.has('http-controller'))
+      return 'type commands through the HTTP API (above)';
+    return 'no prompt and no controller: signals only';
+  }
+
+  /**
+   * SIGHUP: apply the config file (`--load`'s, else the saved one) as a diff;
+   * what did not change keeps running. Each change is logged; a failed step
+   * is logged and the others still run.
+   */
+  async reload(): Promise<StepOutcome[]> {
+    const file = this.configFile;
+    this.#log.info('reload-started', { file });
+    let outcomes: StepOutcome[];
+    try {
+      outcomes = await this.executor.reload(file);
+    } catch (err) {
+      this.#log.error('reload-failed', { file, error: (err as Error).message });
+      throw err;
+    }
+    for (const o of outcomes) {
+      if (o.error === undefined)
+        this.#log.info('config-change', { change: o.kind, command: o.line });
+      else
+        this.#log.error('config-change-failed', {
+          change: o.kind,
+          command: o.line,
+          error: o.error.message,
+        });
+    }
+    const failed = outcomes.filter((o) => o.error !== undefined).length;
+    this.#log.info('reload-finished', { file, changes: outcomes.length - failed, failed });
+    return outcomes;
+  }
+
+  /**
+   * SIGTERM: stop accepting, let open sessions finish for up to `timeoutMs`,
+   * then save and stop (closing whatever is left).
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#log.info('drain-started', { timeoutMs });
+    this.#stdio?.close();
+    const r = await drainListeners(this.store, timeoutMs);
+    const fields = { sessions: r.atStart, left: r.left, waitedMs: r.waitedMs };
+    if (r.left > 0) this.#log.warn('drain-timeout', fields);
+    else this.#log.info('drain-finished', fields);
+    await this.stop();
   }
 
   /** Save (unless --no-save), close every controller and resource. Idempotent. */
@@ -122,6 +203,7 @@ export class Daemon {
       this.#controllers.clear();
       await this.store.close();
       if (this.#options.pidFile !== undefined) rmSync(this.#options.pidFile, { force: true });
+      this.#log.info('daemon-stopped', { saved: this.#options.save ? this.#lastFile : 'off' });
     })();
     return this.#stopping;
   }
@@ -130,8 +212,12 @@ export class Daemon {
     if (!this.#options.save) return;
     try {
       await this.executor.save(this.#lastFile);
+      this.#log.debug('config-saved', { file: this.#lastFile });
     } catch (err) {
-      console.error(`vproxy: saving ${this.#lastFile} failed: ${(err as Error).message}`);
+      this.#log.error('config-save-failed', {
+        file: this.#lastFile,
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -181,34 +267,46 @@ export class Daemon {
       executor: this.executor,
       registry: this.store.registry,
     };
-    const controller =
+    const pages = this.#options.pages;
+    const controller = await listening<Controller>(address, () =>
       kind === 'resp-controller'
-        ? await RespController.start({ ...common, password: secret })
-        : await HttpController.start({
+        ? RespController.start({ ...common, password: secret })
+        : HttpController.start({
             ...common,
             token: secret,
             version: VERSION,
-            ...(this.#options.pages ? { pages: this.#options.pages(this.store) } : {}),
-          });
-    controller.on('error', (err) => console.error(`vproxy: ${name}: ${err.message}`));
+            ...(pages ? { pages: pages(this.store) } : {}),
+          }),
+    );
+    controller.on('error', (err) =>
+      this.#log.error('controller-error', {
+        controller: kind,
+        name,
+        error: err.message,
+        code: (err as NodeJS.ErrnoException).code,
+        cause: err.cause instanceof Error ? err.cause.message : undefined,
+      }),
+    );
     this.#controllers.set(name, controller);
     const bound = controller.address();
-    const where = formatHostPort(bound.host, bound.port);
-    // Only the start-up banner (the operator's own console) shows the secret;
-    // a command's answer says where it is, so no client ever reads it back.
-    const shown =
-      origin === 'command-line'
-        ? secret
-        : given !== undefined
-          ? `<your ${secretKind}>`
-          : `"$(cat ${file})"`;
-    const how =
-      kind === 'resp-controller'
-        ? `redis-cli -p ${bound.port} -a ${shown}`
-        : `curl -H "Authorization: Bearer ${shown}" http://${where}/api/v1/module/tcp-lb`;
-    const source =
-      given !== undefined ? 'given' : generated ? `generated, stored in ${file}` : `from ${file}`;
-    return `${kind} ${name} listening on ${where} (${secretKind} ${source}): ${how}`;
+    this.#log.info('controller-listening', {
+      controller: kind,
+      name,
+      address: formatHostPort(bound.host, bound.port),
+      secretFrom:
+        given !== undefined ? 'given' : generated ? `generated now, kept in ${file}` : file,
+    });
+    return bannerLine({
+      kind,
+      name,
+      host: bound.host,
+      port: bound.port,
+      secret: { given: given !== undefined, generated, file, value: secret },
+      // Only the start-up banner (the operator's own console) may show a
+      // secret, once, when generated; a command's answer never does.
+      mayShowSecret: origin === 'command-line',
+      statusPage: kind === 'http-controller' && pages !== undefined,
+    });
   }
 
   #hooks(): SystemHooks {

@@ -1,7 +1,8 @@
-import { writeFile } from 'node:fs/promises';
-import { VproxyError } from '../fd/errors.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { isVproxyError, VproxyError } from '../fd/errors.js';
+import type { Logger } from '../fd/logger.js';
 import { manLines } from './command/help.js';
-import { type Command, parseCommand, type ResourceRef } from './command/parse.js';
+import { type Command, parseCommand, type ResourceRef, redactSecrets } from './command/parse.js';
 import {
   checkLoadable,
   configLines,
@@ -22,6 +23,7 @@ import {
 import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
 import { inspectListener, listenerCommand } from './handlers/listeners.js';
 import { socks5UserCommand } from './handlers/socks5-users.js';
+import { applyReload, planReload, type StepOutcome } from './reload.js';
 import { DEFAULT_ELGS, mustGet, type ResourceStore } from './store.js';
 
 export type ControllerKind = 'resp-controller' | 'http-controller';
@@ -51,9 +53,34 @@ export interface ExecutorOptions {
   readonly system?: SystemHooks;
   /** Let RESP / HTTP run save and load (off by default: they touch the file system). */
   readonly allowRemoteFileCommands?: boolean;
+  /** Changes (info, secrets redacted), refusals (debug) and unexpected failures (error). */
+  readonly logger?: Logger;
 }
 
 const DONE: CommandResult = { kind: 'done' };
+
+/** First words of the commands that change state (and save/load, which touch files). */
+const CHANGES: ReadonlySet<string> = new Set([
+  'add',
+  'a',
+  'update',
+  'u',
+  'remove',
+  'r',
+  'force-remove',
+  'R',
+  'load',
+  'save',
+  'shutdown',
+]);
+
+/** An unexpected error as log fields: its message, and the OS code of it or its cause. */
+function causeOf(err: unknown): Record<string, string | undefined> {
+  if (!(err instanceof Error)) return { error: String(err) };
+  const cause = err.cause instanceof Error ? err.cause : undefined;
+  const code = (err as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException)?.code;
+  return { error: err.message, code, cause: cause?.message };
+}
 
 function forbidden(message: string): never {
   throw new VproxyError('ERR_FORBIDDEN', message);
@@ -72,7 +99,52 @@ export class StoreExecutor implements CommandExecutor {
   }
 
   execute(line: string, origin: Origin): Promise<CommandResult> {
-    const run = this.#queue.then(() => this.#run(line.trim(), origin));
+    const trimmed = line.trim();
+    const run = this.#queue.then(() => this.#run(trimmed, origin));
+    this.#queue = run.catch(() => {});
+    const log = this.#options.logger;
+    if (log === undefined) return run;
+    return run.then(
+      (result) => {
+        // Every change of state is logged (what, from where); reads are not.
+        if (CHANGES.has(trimmed.split(' ')[0] ?? ''))
+          log.info('command', { origin, command: redactSecrets(trimmed) });
+        return result;
+      },
+      (err: unknown) => {
+        // The user got the message; an unexpected failure also needs its cause here.
+        if (isVproxyError(err))
+          log.debug('command-refused', {
+            origin,
+            command: redactSecrets(trimmed),
+            code: err.code,
+            error: err.message,
+          });
+        else
+          log.error('command-failed', { origin, command: redactSecrets(trimmed), ...causeOf(err) });
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * SIGHUP: apply a config file as a diff against the running state (see
+   * planReload); unchanged resources are not touched. Runs in the command
+   * queue, so no command interleaves with it.
+   */
+  reload(file: string): Promise<StepOutcome[]> {
+    const run = this.#queue.then(async () => {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        throw new VproxyError('ERR_NOT_FOUND', `cannot read ${file}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      const steps = planReload(configLines(this.#options.store), text.split('\n'), file);
+      return applyReload(steps, (line) => this.#run(line, 'stdio'));
+    });
     this.#queue = run.catch(() => {});
     return run;
   }

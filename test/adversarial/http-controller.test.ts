@@ -211,6 +211,37 @@ describe('HTTP controller: timeouts (finding 4)', () => {
   });
 });
 
+describe('HTTP controller: connection cap', () => {
+  it('holds at most maxClients clients: more are closed on accept and counted', async () => {
+    const own = await HttpController.start({
+      name: 'http-cap',
+      address: '127.0.0.1:0',
+      token: 'tok',
+      executor,
+      registry: store.registry,
+      version: 't',
+      maxClients: 3,
+    });
+    const held: Socket[] = [];
+    try {
+      const p = own.address().port;
+      for (let i = 0; i < 3; i++) held.push(await opened(p));
+      const extra = await opened(p);
+      held.push(extra);
+      await peerClosedWithin(extra, 2000);
+      expect(own.stats().refused.tooManyClients).toBe(1);
+      held[0]?.destroy();
+      const deadline = Date.now() + 2000;
+      while (own.stats().clients > 2 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect((await http('GET', '/healthz', {}, undefined, p)).status).toBe(200);
+    } finally {
+      for (const s of held) s.destroy();
+      await own.close();
+    }
+  });
+});
+
 describe('HTTP controller: CSRF (finding 3)', () => {
   let cookie: string;
 

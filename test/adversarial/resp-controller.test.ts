@@ -231,6 +231,47 @@ describe('RESP controller under attack', () => {
     }
   });
 
+  it('holds at most maxClients clients: more are closed on accept and counted', async () => {
+    const own = await RespController.start({
+      name: 'resp-cap',
+      address: '127.0.0.1:0',
+      password: 's3cret',
+      executor,
+      registry: store.registry,
+      maxClients: 5,
+    });
+    const held: Socket[] = [];
+    try {
+      const p = own.address().port;
+      for (let i = 0; i < 5; i++) {
+        const s = connect(p, '127.0.0.1');
+        s.on('error', () => {});
+        await once(s, 'connect');
+        held.push(s);
+      }
+      expect(await settle(() => own.stats().clients === 5, 2000)).toBe(true);
+      const extra = connect(p, '127.0.0.1');
+      extra.on('error', () => {});
+      held.push(extra);
+      await peerClosedWithin(extra, 2000);
+      expect(own.stats().refused.tooManyClients).toBe(1);
+      held[0]?.destroy();
+      expect(await settle(() => own.stats().clients === 4, 2000)).toBe(true);
+      const again = connect(p, '127.0.0.1');
+      again.on('error', () => {});
+      held.push(again);
+      let got = '';
+      again.on('data', (c: Buffer) => {
+        got += c.toString();
+      });
+      again.write('AUTH s3cret\r\nPING\r\n');
+      expect(await settle(() => got === '+OK\r\n+PONG\r\n', 2000)).toBe(true);
+    } finally {
+      for (const s of held) s.destroy();
+      await own.close();
+    }
+  });
+
   it('1,000 wrong AUTHs are throttled and counted, and the limiter lets the right password in again (finding 8)', async () => {
     const before = controller.stats();
     const s = await opened();

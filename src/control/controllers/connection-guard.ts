@@ -22,9 +22,19 @@ export type RefusalReason =
   /** malformed percent-encoding, URL or cookie */
   | 'badRequest'
   /** an authentication attempt refused unchecked while its address is throttled */
-  | 'authThrottled';
+  | 'authThrottled'
+  /** accepted while the controller already had `maxClients` clients, and closed at once */
+  | 'tooManyClients';
 
 export type RefusalCounts = Record<RefusalReason, number>;
+
+/**
+ * Clients a controller serves at once by default. Each costs an fd, and the
+ * process's fds are shared with the data plane: without a cap, clients of a
+ * controller (even ones closed at a 10 s deadline) could starve every
+ * listener of the process. An operator needs a handful.
+ */
+export const DEFAULT_MAX_CLIENTS = 256;
 
 export function zeroRefusals(): RefusalCounts {
   return {
@@ -36,6 +46,7 @@ export function zeroRefusals(): RefusalCounts {
     crossOrigin: 0,
     badRequest: 0,
     authThrottled: 0,
+    tooManyClients: 0,
   };
 }
 

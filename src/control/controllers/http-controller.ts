@@ -9,7 +9,12 @@ import type { CommandExecutor, CommandResult } from '../executor.js';
 import { exportControllerMetrics } from '../observability/metrics.js';
 import { Secret } from '../secret.js';
 import { AuthThrottle } from './auth-throttle.js';
-import { type RefusalCounts, type RefusalReason, zeroRefusals } from './connection-guard.js';
+import {
+  DEFAULT_MAX_CLIENTS,
+  type RefusalCounts,
+  type RefusalReason,
+  zeroRefusals,
+} from './connection-guard.js';
 import { DEFAULT_HTTP_TIMEOUTS, HttpConnectionGuard } from './http-guard.js';
 import { renderJson } from './render-text.js';
 import {
@@ -50,6 +55,8 @@ export interface HttpControllerOptions {
   readonly requestTimeoutMs?: number;
   /** Idle time allowed between keep-alive requests (default 5 s). */
   readonly keepAliveTimeoutMs?: number;
+  /** Clients served at once; more are closed on accept (default 256). */
+  readonly maxClients?: number;
   /** Failed-token limiter per client address (default: one of this controller's own). */
   readonly throttle?: AuthThrottle;
 }
@@ -169,8 +176,15 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     );
     // Listeners hand out paused streams (nothing is read before an owner wires
     // them up); node:http expects a flowing socket, so start it first.
+    const maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     server.on('connection', (fd: StreamFD) => {
       this.#stats.connections++;
+      if (this.#clients.size >= maxClients) {
+        this.#refused.tooManyClients++;
+        fd.on('error', () => {});
+        fd.destroy();
+        return;
+      }
       this.#clients.add(fd);
       fd.once('close', () => this.#clients.delete(fd));
       guard.watch(fd);

@@ -12,6 +12,7 @@ import { Secret } from '../secret.js';
 import { AuthThrottle } from './auth-throttle.js';
 import {
   ClientDeadline,
+  DEFAULT_MAX_CLIENTS,
   type RefusalCounts,
   type RefusalReason,
   zeroRefusals,
@@ -31,6 +32,8 @@ export interface RespControllerOptions {
   readonly writeStallMs?: number;
   /** Unflushed reply bytes past which a client's requests are not read (default 64 KiB). */
   readonly maxUnflushedBytes?: number;
+  /** Clients served at once; more are closed on accept (default 256). */
+  readonly maxClients?: number;
   /** Failed-AUTH limiter per client address (default: one of this controller's own). */
   readonly throttle?: AuthThrottle;
 }
@@ -90,7 +93,13 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
   readonly #executor: CommandExecutor;
   readonly #server: ServerFD;
   readonly #throttle: AuthThrottle;
-  readonly #limits: { auth: number; idle: number; stall: number; unflushed: number };
+  readonly #limits: {
+    auth: number;
+    idle: number;
+    stall: number;
+    unflushed: number;
+    clients: number;
+  };
   readonly #clients = new Set<StreamFD>();
   readonly #stats = {
     connections: 0,
@@ -114,6 +123,7 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
       idle: options.idleTimeoutMs ?? 15 * 60_000,
       stall: options.writeStallMs ?? 30_000,
       unflushed: options.maxUnflushedBytes ?? 64 * 1024,
+      clients: options.maxClients ?? DEFAULT_MAX_CLIENTS,
     };
     server.on('connection', (fd) => this.#serve(fd));
     server.on('error', (err) => this.emit('error', err));
@@ -163,6 +173,12 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
 
   #serve(fd: StreamFD): void {
     this.#stats.connections++;
+    if (this.#clients.size >= this.#limits.clients) {
+      this.#refuse('tooManyClients');
+      fd.on('error', () => {});
+      fd.destroy();
+      return;
+    }
     this.#clients.add(fd);
     fd.on('close', () => this.#clients.delete(fd));
     fd.on('error', () => {});

@@ -1,0 +1,48 @@
+import type { ServerFD } from '../fd/server-fd.js';
+import type { LbListener } from '../lb/lb-listener.js';
+import type { ResourceStore } from './store.js';
+
+/**
+ * The listening socket of a listener. LbListener keeps its engine protected
+ * and has no "stop accepting" of its own yet (src/lb belongs to the data-plane
+ * work); until it does, drain reaches the engine's public `server` here.
+ */
+function serverOf(lb: LbListener): ServerFD {
+  return (lb as unknown as { readonly engine: { readonly server: ServerFD } }).engine.server;
+}
+
+/** Sessions still open across every listener of the store. */
+export function activeSessions(store: ResourceStore): number {
+  let n = 0;
+  for (const [, , e] of store.listeners()) n += e.lb.stats().active;
+  return n;
+}
+
+export interface DrainResult {
+  /** Sessions open when the listeners stopped accepting. */
+  readonly atStart: number;
+  /** Sessions still open when the grace period ended (closed by the caller's stop). */
+  readonly left: number;
+  readonly waitedMs: number;
+}
+
+/**
+ * SIGTERM: stop accepting on every listener (the ports close, so a front load
+ * balancer sees this instance go), then wait for open sessions to finish, up
+ * to `timeoutMs`. Whatever is left is closed by the store's close afterwards.
+ */
+export async function drainListeners(
+  store: ResourceStore,
+  timeoutMs: number,
+  pollMs = 50,
+): Promise<DrainResult> {
+  const started = performance.now();
+  await Promise.all([...store.listeners()].map(([, , e]) => serverOf(e.lb).close()));
+  const atStart = activeSessions(store);
+  let left = atStart;
+  while (left > 0 && performance.now() - started < timeoutMs) {
+    await new Promise((r) => setTimeout(r, Math.min(pollMs, timeoutMs)));
+    left = activeSessions(store);
+  }
+  return { atStart, left, waitedMs: Math.round(performance.now() - started) };
+}
