@@ -174,8 +174,6 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       },
       (reason) => this.#refused[reason]++,
     );
-    // Listeners hand out paused streams (nothing is read before an owner wires
-    // them up); node:http expects a flowing socket, so start it first.
     const maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
     server.on('connection', (fd: StreamFD) => {
       this.#stats.connections++;
@@ -188,10 +186,14 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       this.#clients.add(fd);
       fd.once('close', () => this.#clients.delete(fd));
       guard.watch(fd);
+      // Listeners hand out paused streams (nothing is read before an owner
+      // wires them up); node:http expects a flowing socket, so start it.
       this.#http.emit('connection', fd);
       fd.resume();
     });
     server.on('error', (err) => this.emit('error', err));
+    // A layered listener (tls+tcp://) drops clients whose handshake fails.
+    server.on('handshakeError', () => this.#refused.protocolError++);
     this.#unexport = exportControllerMetrics(options.registry, {
       kind: 'http-controller',
       name: this.name,
