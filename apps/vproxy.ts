@@ -5,12 +5,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../src/control/config.js';
 import { isVproxyError } from '../src/fd/errors.js';
 import { createLogger, parseLogFormat, parseLogLevel } from '../src/fd/logger.js';
-import { DEFAULT_FIN_TIMEOUT_MS } from '../src/proxy/proxy.js';
+import { DEFAULT_FIN_TIMEOUT_MS, DEFAULT_RETRIES } from '../src/proxy/proxy.js';
 import { createDefaultRegistry } from '../transports/default-registry.js';
 import { Daemon } from './daemon/run-daemon.js';
 import { handleSignals } from './daemon/signals.js';
 import { statusPages } from './daemon/status-pages.js';
-import { runSimple } from './simple/run-simple.js';
+import { type SimpleFlags, startSimple } from './simple/command.js';
 
 function positiveInt(value: string): number {
   if (!/^[0-9]{1,10}$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -127,32 +127,24 @@ program
     positiveInt,
     10_000,
   )
-  .action(
-    async (opts: {
-      bind: string;
-      backend: string[];
-      idleTimeout: number;
-      finTimeout: number;
-      connectTimeout: number;
-    }) => {
-      const proxy = await runSimple(createDefaultRegistry(), {
-        bind: opts.bind,
-        backends: opts.backend,
-        idleTimeoutMs: opts.idleTimeout,
-        finTimeoutMs: opts.finTimeout,
-        connectTimeoutMs: opts.connectTimeout,
-      });
-      const stop = () => {
-        proxy.close().then(() => {
-          const s = proxy.stats();
-          console.log(
-            `vproxy simple: stopped after ${s.accepted} connections, ${s.bytesIn} bytes in, ${s.bytesOut} out`,
-          );
-        });
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    },
+  .option(
+    '--retries <n>',
+    'retry a failed backend connect on another backend this many times',
+    positiveInt,
+    DEFAULT_RETRIES,
+  )
+  .option('--health-check <kind>', 'tcp: probe the backends and skip unhealthy ones; none', 'none')
+  .option('--health-period <ms>', 'time between two probes of a backend', positiveInt, 2_000)
+  .option('--health-timeout <ms>', 'a probe not done after this long failed', positiveInt, 1_000)
+  .option(
+    '--log-level <level>',
+    'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
+  )
+  .option('--log-format <format>', 'text (human lines) or json (one object per line)')
+  .option('--access-log [file]', 'one line per closed session, to stderr or appended to <file>')
+  // Options the program shares (--log-level…) may be parsed by it: read both.
+  .action((_opts: SimpleFlags, command: Command) =>
+    startSimple(command.optsWithGlobals<SimpleFlags>()),
   );
 
 // Without a subcommand the operands would be "too many arguments" of the

@@ -1,7 +1,17 @@
+import { once } from 'node:events';
 import { formatAddress, formatHostPort, parseAddress } from '../../src/fd/address.js';
+import { type Logger, quietLogger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
-import { ProxyEngine } from '../../src/proxy/proxy.js';
-import { RoundRobinPicker } from '../../src/proxy/round-robin.js';
+import type { HealthCheckConfig } from '../../src/lb/health-config.js';
+import { ServerPicker } from '../../src/lb/picker.js';
+import { ServerGroup } from '../../src/lb/server-group.js';
+import { ProxyEngine, type ProxyStats } from '../../src/proxy/proxy.js';
+
+export interface SimpleHealthCheck {
+  readonly kind: 'tcp';
+  readonly periodMs: number;
+  readonly timeoutMs: number;
+}
 
 export interface SimpleOptions {
   readonly bind: string;
@@ -10,29 +20,94 @@ export interface SimpleOptions {
   /** A half-closed session closes after this long without traffic (0 = only the idle timeout). */
   readonly finTimeoutMs?: number;
   readonly connectTimeoutMs: number;
+  /** A failed backend connect is retried on another backend this many times (default 2). */
+  readonly retries?: number;
+  /** Active checks; without them every backend counts as up and only redispatch steps around a dead one. */
+  readonly healthCheck?: SimpleHealthCheck;
+  readonly logger?: Logger;
+  readonly accessLog?: Logger;
 }
 
-/** `vproxy simple`: one listener, round robin over a fixed backend list, any transports. */
-export async function runSimple(registry: Registry, options: SimpleOptions): Promise<ProxyEngine> {
+export interface SimpleProxy {
+  readonly engine: ProxyEngine;
+  readonly group: ServerGroup;
+  stats(): ProxyStats;
+  close(): Promise<void>;
+}
+
+/**
+ * `vproxy simple`: one listener, round robin over a fixed backend list, any
+ * transports. The backends form a server group, so health checks, passive
+ * detection and redispatch work as they do in a tcp-lb.
+ */
+export async function runSimple(registry: Registry, options: SimpleOptions): Promise<SimpleProxy> {
   // Parse everything first so a typo fails before anything listens.
   const bind = parseAddress(options.bind);
   const backends = options.backends.map((b) => parseAddress(b));
   for (const b of backends) registry.resolve(b.scheme);
-  const picker = new RoundRobinPicker(backends);
-  const server = await registry.listen(bind);
-  const proxy = new ProxyEngine({
+  const logger = options.logger ?? quietLogger;
+  const check = options.healthCheck;
+  const healthCheck: HealthCheckConfig =
+    check === undefined
+      ? { timeoutMs: 1000, periodMs: 1000, up: 1, down: 1, check: { kind: 'none' } }
+      : // One good probe brings a backend in (the first runs at once); two bad ones take it out.
+        { timeoutMs: check.timeoutMs, periodMs: check.periodMs, up: 1, down: 2, check };
+  const group = new ServerGroup({
+    name: 'simple',
+    registry,
+    healthCheck,
+    logger,
+    // Ties from the first backend: plain round robin in the order given.
+    random: () => 0,
+  });
+  const servers = backends.map((b, i) => group.add(`backend-${i + 1}`, b));
+  if (check !== undefined) await firstChecks(group, check.timeoutMs);
+  const server = await registry.listen(bind).catch(async (err: unknown) => {
+    await group.close();
+    throw err;
+  });
+  const engine = new ProxyEngine({
     server,
-    picker,
+    picker: new ServerPicker(group),
     registry,
     idleTimeoutMs: options.idleTimeoutMs,
     ...(options.finTimeoutMs === undefined ? {} : { finTimeoutMs: options.finTimeoutMs }),
     connectTimeoutMs: options.connectTimeoutMs,
+    ...(options.retries === undefined ? {} : { retries: options.retries }),
+    logger,
+    ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
   });
-  proxy.on('error', (err) => console.error(`vproxy simple: ${err.message}`));
   const bound = server.address();
   console.log(
     `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}` +
       ` -> ${backends.map(formatAddress).join(', ')}`,
   );
-  return proxy;
+  const down = servers.filter((s) => !s.healthy);
+  if (check !== undefined && down.length > 0) {
+    logger.warn('backends-down-at-start', { backends: down.map((s) => s.addressText).join(',') });
+  }
+  return {
+    engine,
+    group,
+    stats: () => engine.stats(),
+    async close() {
+      await engine.close();
+      await group.close();
+    },
+  };
+}
+
+/** Listen once every backend has had its first probe (at most one probe timeout): no false "no backend" at start. */
+async function firstChecks(group: ServerGroup, timeoutMs: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs + 100);
+  try {
+    await Promise.all(
+      group.servers().map((s) => once(s.health, 'result', { signal: abort.signal })),
+    );
+  } catch {
+    // The timeout: those still unknown stay DOWN until their check says otherwise.
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -156,11 +156,11 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
       loop: null,
       resource: { id: `health-check:${this.id}/${name}`, onClose: () => this.#place(server) },
       onUp: () => {
-        this.logger.info('server-up', {
-          group: this.name,
-          server: name,
-          address: server.addressText,
-        });
+        // Without checks a server is UP by definition: no news, so only at debug.
+        const kind = this.#healthCheck.check.kind;
+        const fields = { group: this.name, server: name, address: server.addressText, check: kind };
+        if (kind === 'none') this.logger.debug('server-up', fields);
+        else this.logger.info('server-up', fields);
         this.emit('up', server);
       },
       onDown: (error) => {

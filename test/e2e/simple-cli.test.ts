@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { closedPort } from '../helpers/net.js';
 import { requireTool, skipNote } from '../helpers/require-tool.js';
 
 // `vproxy simple` driven as users do: the built binary, real curl, real HTTP backends.
@@ -98,6 +99,122 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
     ]).catch((err: { code: number; stderr: string }) => err);
     expect(result).toMatchObject({ code: 1 });
     expect((result as { stderr: string }).stderr).toMatch(/no stream transport "quic"/);
+  });
+
+  it('one dead backend of two: 0 failed requests out of 1,000, and the log says why', async () => {
+    const dead = await closedPort();
+    const { running, match } = await startCli(
+      [
+        'simple',
+        '--bind',
+        '127.0.0.1:0',
+        '--backend',
+        `127.0.0.1:${dead},127.0.0.1:${ports[0]}`,
+        '--log-format',
+        'json',
+        '--access-log',
+      ],
+      /listening on tcp:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    const url = `http://127.0.0.1:${match[1]}/`;
+    let failed = 0;
+    let ok = 0;
+    // Plain HTTP requests on fresh connections, 20 at a time (curl per request would take minutes).
+    for (let batch = 0; batch < 50; batch++) {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(url, { headers: { connection: 'close' } })
+            .then((r) => r.text())
+            .catch(() => 'failed'),
+        ),
+      );
+      for (const a of answers) {
+        if (a === 'one\n') ok++;
+        else failed++;
+      }
+    }
+    expect({ ok, failed }).toEqual({ ok: 1000, failed: 0 });
+    expect(await running.stop()).toBe(0);
+    const lines = running
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    // Every log line is one JSON object.
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failure = records.find((r) => r.event === 'backend-connect-failed');
+    expect(failure).toMatchObject({
+      level: 'warn',
+      backend: `tcp://127.0.0.1:${dead}`,
+      code: 'ECONNREFUSED',
+      redispatchTo: `tcp://127.0.0.1:${ports[0]}`,
+    });
+    const sessions = records.filter((r) => r.event === 'session');
+    expect(sessions).toHaveLength(1000);
+    expect(sessions.filter((r) => r.redispatches === 1).length).toBeGreaterThan(0);
+    expect(
+      sessions.every((r) => r.reason === 'closed' && r.backend === `tcp://127.0.0.1:${ports[0]}`),
+    ).toBe(true);
+  });
+
+  it('with --health-check tcp a dead backend is skipped and named at start', async () => {
+    const dead = await closedPort();
+    const { running, match } = await startCli(
+      [
+        'simple',
+        '--bind',
+        '127.0.0.1:0',
+        '--backend',
+        `127.0.0.1:${dead},127.0.0.1:${ports[1]}`,
+        '--health-check',
+        'tcp',
+        '--health-period',
+        '200',
+        '--retries',
+        '0',
+      ],
+      /listening on tcp:\/\/127\.0\.0\.1:(\d+)/,
+    );
+    const url = `http://127.0.0.1:${match[1]}/`;
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) answers.push((await curl(url)).trim());
+    expect(answers).toEqual(Array(6).fill('two'));
+    expect(await running.stop()).toBe(0);
+    // Text lines by default; the dead backend never came up, the live one did.
+    expect(running.output()).toMatch(/INFO {2}server-up group=simple server=backend-2 /);
+    expect(running.output()).toMatch(
+      new RegExp(`WARN  backends-down-at-start backends=tcp://127\\.0\\.0\\.1:${dead}`),
+    );
+    expect(running.output()).not.toMatch(/backend-connect-failed/);
+  });
+
+  it('VPROXY_LOG sets the level; --log-level wins; a bad level is named', async () => {
+    const dead = await closedPort();
+    const args = ['simple', '--bind', '127.0.0.1:0', '--backend', `127.0.0.1:${dead}`];
+    // startCli passes this process's environment on.
+    process.env.VPROXY_LOG = 'error';
+    const quiet = await startCli(args, /listening on tcp:\/\/127\.0\.0\.1:(\d+)/);
+    await curl(`http://127.0.0.1:${quiet.match[1]}/`).catch(() => '');
+    expect(await quiet.running.stop()).toBe(0);
+    expect(quiet.running.output()).not.toMatch(/backend-connect-failed/);
+    const loud = await startCli(
+      [...args, '--log-level', 'warn'],
+      /listening on tcp:\/\/127\.0\.0\.1:(\d+)/,
+    ).finally(() => {
+      delete process.env.VPROXY_LOG;
+    });
+    await curl(`http://127.0.0.1:${loud.match[1]}/`).catch(() => '');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await loud.running.stop()).toBe(0);
+    expect(loud.running.output()).toMatch(
+      new RegExp(
+        `WARN  backend-connect-failed .*backend=tcp://127\\.0\\.0\\.1:${dead} .*code=ECONNREFUSED errno=-111`,
+      ),
+    );
+    const bad = await run(process.execPath, [VPROXY_BIN, ...args], {
+      env: { ...process.env, VPROXY_LOG: 'loud' },
+    }).catch((err: { code: number; stderr: string }) => err);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toMatch(/VPROXY_LOG: invalid log level "loud"/);
   });
 
   it('prints usage with --help', async () => {

@@ -1,0 +1,68 @@
+import { VproxyError } from '../../src/fd/errors.js';
+import { createLogger, parseLogFormat } from '../../src/fd/logger.js';
+import { createDefaultRegistry } from '../../transports/default-registry.js';
+import { accessLogSink, logLevelFrom } from './logging.js';
+import { runSimple, type SimpleHealthCheck } from './run-simple.js';
+
+/** The `simple` command's flags as commander gives them (with the program's, if it has the same). */
+export interface SimpleFlags {
+  readonly bind: string;
+  readonly backend: string[];
+  readonly idleTimeout: number;
+  readonly finTimeout: number;
+  readonly connectTimeout: number;
+  readonly retries: number;
+  readonly healthCheck: string;
+  readonly healthPeriod: number;
+  readonly healthTimeout: number;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
+  readonly accessLog?: string | true;
+}
+
+function healthCheckFrom(flags: SimpleFlags): SimpleHealthCheck | undefined {
+  if (flags.healthCheck === 'none') return undefined;
+  if (flags.healthCheck === 'tcp') {
+    return { kind: 'tcp', periodMs: flags.healthPeriod, timeoutMs: flags.healthTimeout };
+  }
+  throw new VproxyError(
+    'ERR_HEALTH_CHECK_INVALID',
+    `invalid health check ${JSON.stringify(flags.healthCheck)}: tcp or none`,
+  );
+}
+
+/** Parse the flags, start the proxy, stop it on SIGINT / SIGTERM with a one-line summary. */
+export async function startSimple(flags: SimpleFlags): Promise<void> {
+  const format = parseLogFormat(flags.logFormat ?? 'text');
+  const logger = createLogger({
+    threshold: logLevelFrom(flags.logLevel, process.env.VPROXY_LOG),
+    format,
+  });
+  const healthCheck = healthCheckFrom(flags);
+  const access =
+    flags.accessLog === undefined ? undefined : accessLogSink(flags.accessLog, format, logger);
+  const proxy = await runSimple(createDefaultRegistry(), {
+    bind: flags.bind,
+    backends: flags.backend,
+    idleTimeoutMs: flags.idleTimeout,
+    finTimeoutMs: flags.finTimeout,
+    connectTimeoutMs: flags.connectTimeout,
+    retries: flags.retries,
+    logger,
+    ...(healthCheck === undefined ? {} : { healthCheck }),
+    ...(access === undefined ? {} : { accessLog: access.logger }),
+  });
+  const stop = () => {
+    void proxy
+      .close()
+      .then(() => access?.close())
+      .then(() => {
+        const s = proxy.stats();
+        console.log(
+          `vproxy simple: stopped after ${s.accepted} connections, ${s.bytesIn} bytes in, ${s.bytesOut} out`,
+        );
+      });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
