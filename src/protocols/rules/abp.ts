@@ -18,7 +18,7 @@ import type { HostPattern, Rule, RuleAction } from './pattern.js';
  * | `example.com/x`, `example.com^` | host ends with `example.com` (ABP substring)  |
  * | `example`                | host contains `example` (ABP substring)            |
  * | `/re/`                   | regex on host, `http://host/`, `https://host/`     |
- * | with `*`                 | ABP's own wildcard→regex translation, same targets |
+ * | with `*` in the host part | the same shape as a regex on the host, `*` = `.*` |
  * | `@@` + any of the above  | the same pattern, action direct                    |
  *
  * Skipped, with a reason: comments `!`, `[AutoProxy…]`/`[Adblock…]` headers,
@@ -30,25 +30,19 @@ export type AbpLine =
   | { readonly kind: 'skip'; readonly reason: string }
   | { readonly kind: 'comment' };
 
-// ABP's separator class `^`: anything but a letter, digit, or one of _ - . %
-const SEPARATOR = '(?:[\\x00-\\x24\\x26-\\x2C\\x2F\\x3A-\\x40\\x5B-\\x5E\\x60\\x7B-\\x7F]|$)';
 const OPTIONS = /\$(~?[\w-]+(?:=[^,]*)?(?:,~?[\w-]+(?:=[^,]*)?)*)$/;
 
 /**
- * ABP's own translation of a wildcard filter into a regex (adblockpluscore
- * `filterToRegExp`), case-insensitive as ABP matches by default.
+ * A wildcard host part as a regex body: everything literal but `*`. Wildcards
+ * are matched against the host only, like every other rule here (a rule's
+ * path, wildcards included, is dropped: a proxy never sees it).
  */
-export function abpToRegExp(text: string): RegExp {
-  const source = text
-    .replace(/\*+/g, '*')
-    .replace(/\^\|$/, '^')
-    .replace(/\W/g, '\\$&')
-    .replace(/\\\*/g, '.*')
-    .replace(/\\\^/g, SEPARATOR)
-    .replace(/^\\\|\\\|/, '^[\\w\\-]+:\\/+(?!\\/)(?:[^\\/]+\\.)?')
-    .replace(/^\\\|/, '^')
-    .replace(/\\\|$/, '$');
-  return new RegExp(source, 'i');
+function wild(host: string): string {
+  return host.replace(/[.+?^${}()|[\]\\/-]/g, '\\$&').replace(/\*+/g, '.*');
+}
+
+function hostRegex(body: string): HostPattern {
+  return { kind: 'regex', regex: new RegExp(body, 'i'), scope: 'host' };
 }
 
 /** The host part of a rule body: up to the first '/', '^', ':' or '|' (a port or path follows). */
@@ -80,16 +74,12 @@ export function parseAbpLine(raw: string): AbpLine {
   // Request-type options ($image, $third-party, …) do not change where a host is routed.
   text = text.replace(OPTIONS, '');
   if (text.length === 0) return { kind: 'skip', reason: 'options without a filter' };
-  if (text.includes('*')) {
-    return {
-      kind: 'rule',
-      action,
-      pattern: { kind: 'regex', regex: abpToRegExp(text), scope: 'url' },
-    };
-  }
   if (text.startsWith('||')) {
     const { host } = hostPart(text.slice(2));
     if (host.length === 0) return { kind: 'skip', reason: 'no host after ||' };
+    if (host.includes('*')) {
+      return { kind: 'rule', action, pattern: hostRegex(`^(?:.*\\.)?${wild(trimDots(host))}$`) };
+    }
     return {
       kind: 'rule',
       action,
@@ -100,6 +90,7 @@ export function parseAbpLine(raw: string): AbpLine {
     const m = /^\|[a-z][a-z0-9+.-]*:\/\/(\[[^\]]*\]|[^/:^|?#]*)/i.exec(text);
     const host = m ? (m[1] as string).toLowerCase() : '';
     if (host.length === 0) return { kind: 'skip', reason: 'no host after the | anchor' };
+    if (host.includes('*')) return { kind: 'rule', action, pattern: hostRegex(`^${wild(host)}$`) };
     return {
       kind: 'rule',
       action,
@@ -108,6 +99,10 @@ export function parseAbpLine(raw: string): AbpLine {
   }
   const { host, terminated } = hostPart(text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ''));
   if (host.length === 0) return { kind: 'skip', reason: 'matches URL paths only' };
+  if (host.includes('*')) {
+    const body = host.startsWith('.') && !terminated ? `\\.${wild(host.slice(1))}$` : wild(host);
+    return { kind: 'rule', action, pattern: hostRegex(terminated ? `${body}$` : body) };
+  }
   if (host.startsWith('.') && !terminated && host.length > 1) {
     return { kind: 'rule', action, pattern: { kind: 'subdomain', domain: trimDots(host) } };
   }

@@ -22,6 +22,11 @@ export interface RuleHost {
 export function ruleHost(host: string): RuleHost {
   let name = host.toLowerCase();
   if (name.startsWith('[') && name.endsWith(']')) name = name.slice(1, -1);
+  // Fast path for the common case: an IPv4 literal ends in a digit and an IPv6 one holds ':'.
+  const last = name.charCodeAt(name.length - 1);
+  if (!(last >= 0x30 && last <= 0x39) && !name.includes(':')) {
+    return { name: last === 0x2e ? name.slice(0, -1) : name, family: 0, bytes: null };
+  }
   if (isIPv4(name)) {
     const bytes = new Uint8Array(4);
     writeIPv4(name, bytes, 0);
