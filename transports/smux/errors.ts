@@ -12,13 +12,22 @@ export type SmuxErrorReason =
   /** A length that smux never writes: non-zero on SYN/FIN/NOP, not 8 on UPD. */
   | 'ERR_SMUX_LENGTH'
   /** A PSH frame longer than the configured bound. */
-  | 'ERR_SMUX_FRAME_SIZE';
+  | 'ERR_SMUX_FRAME_SIZE'
+  /** A v2 UPD claiming more bytes consumed than were ever sent (smux: ErrConsumed). */
+  | 'ERR_SMUX_FLOW_CONTROL'
+  /** Nothing arrived within the keepalive timeout. */
+  | 'ERR_SMUX_KEEPALIVE_TIMEOUT'
+  /** The session was closed locally. */
+  | 'ERR_SMUX_CLOSED';
 
 const BASE: Record<SmuxErrorReason, ErrorCode> = {
   ERR_SMUX_VERSION: 'ERR_MUX_PROTOCOL',
   ERR_SMUX_COMMAND: 'ERR_MUX_PROTOCOL',
   ERR_SMUX_LENGTH: 'ERR_MUX_PROTOCOL',
   ERR_SMUX_FRAME_SIZE: 'ERR_MUX_FRAME_SIZE',
+  ERR_SMUX_FLOW_CONTROL: 'ERR_MUX_FLOW_CONTROL',
+  ERR_SMUX_KEEPALIVE_TIMEOUT: 'ERR_MUX_KEEPALIVE_TIMEOUT',
+  ERR_SMUX_CLOSED: 'ERR_MUX_SESSION_CLOSED',
 };
 
 export class SmuxError extends VproxyError {

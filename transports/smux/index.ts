@@ -17,3 +17,4 @@ export {
   writeHeader,
 } from './frame.js';
 export { SmuxParser, type SmuxParserOptions } from './parser.js';
+export { SmuxSession, type SmuxSessionHandler, type SmuxSessionOptions } from './session.js';
