@@ -6,4 +6,5 @@ export * from './head-scanner.js';
 export * from './proxy-request.js';
 export * from './request-head.js';
 export * from './response-head.js';
+export * from './responses.js';
 export * from './target.js';

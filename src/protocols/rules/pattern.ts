@@ -18,9 +18,10 @@ export type HostPattern =
   /** ABP substring anywhere in the host (`example`). */
   | { readonly kind: 'contains'; readonly text: string }
   /**
-   * A regular expression. `host`: tested against the host (domain lists' `/re/`,
-   * anchored to the whole host when compiled). `url`: ABP regexes and wildcard
-   * rules, tested against the host, `http://host/` and `https://host/`.
+   * A regular expression. `host`: tested against the host (domain lists'
+   * `/re/`, anchored to the whole host; ABP wildcard rules). `url`: ABP `/re/`
+   * rules, written against URLs, tested against the host, `http://host/` and
+   * `https://host/`.
    */
   | { readonly kind: 'regex'; readonly regex: RegExp; readonly scope: 'host' | 'url' }
   /** An IP network (`10.0.0.0/8`, `fd00::/8`); only IP literal hosts can match. */
