@@ -15,6 +15,7 @@
 //   KCP_BENCH_MODES (comma list of scenario names, default all).
 import { performance } from 'node:perf_hooks';
 import { KcpControlBlock } from '../dist/transports/kcp/arq/index.js';
+import { median } from './lib/results.mjs';
 
 const TOTAL = Number(process.env.KCP_BENCH_MB ?? 200) * 1024 * 1024;
 const RUNS = Number(process.env.KCP_BENCH_RUNS ?? 3);
@@ -64,11 +65,6 @@ function runOnce(options) {
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const retransmits = a.stats.retransmitTimeout + a.stats.retransmitFast;
   return { seconds, cpuSeconds, rounds: now, checksum, retransmits };
-}
-
-function median(xs) {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
 }
 
 function cell(mbps) {

@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib/results.mjs';
 
 const MB = 1024 * 1024;
 const TOTAL = Number(process.env.BENCH_MB ?? 200) * MB;
@@ -197,11 +198,6 @@ async function runCase(name, query, sink) {
     await Promise.all(procs.map(stopProxy));
   }
   return runs;
-}
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const sink = await startSink();

@@ -4,6 +4,8 @@
 //   (b) over ../shared/tools/linkem.py (25 ms one-way, 50 Mbit/s, loss 0/1/2/5 %): goodput and
 //       time to move BENCH_MB (default 10) from a sender in namespace A to a receiver in B;
 //   (c) CPU seconds per GB of the proxy processes (utime+stime from /proc/PID/stat).
+// Runs are interleaved (run 1 of every row, then run 2…; on the link, per loss rate) so drift
+// hits every row alike; results go to bench/results/kcp.json (the README's table: npm run docs).
 // Every cell is the median of BENCH_RUNS runs (default 3); each transfer has a hard deadline
 // (BENCH_TIMEOUT_S, default 60 s; a transfer cut by it counts what arrived so far).
 //
@@ -33,6 +35,7 @@ import {
   stopChild,
   waitOutput,
 } from './lib/procs.mjs';
+import { interleaved, writeResults } from './lib/results.mjs';
 
 const MB = 1e6;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -89,26 +92,34 @@ async function transfer(ns, path, bytes) {
   }
 }
 
-/** RUNS transfers through one started path; medians of rate, time and CPU per GB. */
-async function measure(label, ns, path, bytes) {
-  const runs = [];
-  for (let i = 1; i <= RUNS; i++) {
-    const dead = path.procs.find((c) => c.exit);
-    if (dead) throw new Error(`${dead.name} died: ${dead.output.trim().slice(-500)}`);
-    const r = await transfer(ns, path, bytes);
-    const mbit = (r.bytes * 8) / r.seconds / 1e6;
-    log(
-      `   ${label} run ${i}/${RUNS}: ${mbit.toFixed(1)} Mbit/s, ${r.seconds.toFixed(2)} s` +
-        `${r.error ? ` (${r.error})` : ''}${path.procs.length ? `, ${r.cpuPerGB.toFixed(1)} CPU s/GB` : ''}`,
-    );
-    runs.push({ ...r, mbit });
-  }
+/** One transfer through a started path (run `run` of RUNS). */
+async function measureOnce(label, ns, path, bytes, run) {
+  const dead = path.procs.find((c) => c.exit);
+  if (dead) throw new Error(`${dead.name} died: ${dead.output.trim().slice(-500)}`);
+  const r = await transfer(ns, path, bytes);
+  const mbit = (r.bytes * 8) / r.seconds / 1e6;
+  log(
+    `   ${label} run ${run}/${RUNS}: ${mbit.toFixed(1)} Mbit/s, ${r.seconds.toFixed(2)} s` +
+      `${r.error ? ` (${r.error})` : ''}${path.procs.length ? `, ${r.cpuPerGB.toFixed(1)} CPU s/GB` : ''}`,
+  );
+  return { ...r, mbit, hasProcs: path.procs.length > 0 };
+}
+
+/**
+ * The cell of one row from its runs (gathered interleaved with the other rows):
+ * medians of rate, time and CPU per GB; unavailable or failed if every run was.
+ */
+function summarize(runs) {
+  if (runs.some((r) => r.unavailable)) return { unavailable: true };
+  const done = runs.filter((r) => !r.failed);
+  if (done.length === 0) return { failed: runs[0]?.failed ?? 'no runs' };
   return {
-    mbit: median(runs.map((r) => r.mbit)),
+    mbit: median(done.map((r) => r.mbit)),
     // A run cut by the deadline has no completion time: it sorts last (Infinity).
-    seconds: median(runs.map((r) => (r.error ? Number.POSITIVE_INFINITY : r.seconds))),
-    cpuPerGB: path.procs.length ? median(runs.map((r) => r.cpuPerGB)) : null,
-    failures: runs.filter((r) => r.error).length,
+    seconds: median(done.map((r) => (r.error ? Number.POSITIVE_INFINITY : r.seconds))),
+    cpuPerGB: done[0].hasProcs ? median(done.map((r) => r.cpuPerGB)) : null,
+    failures: runs.length - done.length + done.filter((r) => r.error).length,
+    samples: runs.map((r) => (r.failed ? null : r.mbit)),
   };
 }
 
@@ -142,8 +153,8 @@ function ourVariants(kcp) {
   return variants;
 }
 
-/** Start a path, measure it, stop it; a missing kcp transport becomes a marked row. */
-async function measureRow(row, ns, serverIp, bytes, kcp) {
+/** Start a path, measure one run, stop it; a missing kcp transport becomes a marked row. */
+async function measureRow(row, ns, serverIp, bytes, kcp, run) {
   if (row.path === 'ours' && !kcp.available) return { unavailable: true };
   let path;
   try {
@@ -158,7 +169,7 @@ async function measureRow(row, ns, serverIp, bytes, kcp) {
     return { failed: err.message.split('\n')[0] };
   }
   try {
-    return await measure(row.label, ns, { ...path, cc: row.cc }, bytes);
+    return await measureOnce(row.label, ns, { ...path, cc: row.cc }, bytes, run);
   } catch (err) {
     if (isInterrupted()) throw err;
     log(`   !! ${row.label} failed: ${err.message}`);
@@ -208,11 +219,12 @@ async function main() {
     ...ourVariants(kcp).map((v) => ({ ...v, label: `${v.label} (tcp→kcp→tcp)` })),
     { label: 'kcptun fast3 (tcp→kcp→tcp)', path: 'kcptun' },
   ];
-  const loop = [];
-  for (const row of loopRows) {
-    log(`== loopback: ${row.label}`);
-    loop.push({ ...row, r: await measureRow(row, loopNs, '127.0.0.1', LOOP_BYTES, kcp) });
-  }
+  // Runs interleaved: run 1 of every row, then run 2…, so drift hits every row alike.
+  const loopRuns = await interleaved(RUNS, loopRows, (row, run) => {
+    log(`== loopback: ${row.label}, run ${run}/${RUNS}`);
+    return measureRow(row, loopNs, '127.0.0.1', LOOP_BYTES, kcp, run);
+  });
+  const loop = loopRows.map((row, i) => ({ ...row, r: summarize(loopRuns[i]) }));
 
   // (b) + (c) over the emulated link, sender in A, receiver in B.
   const linkNs = { client: link.nsA, server: link.nsB };
@@ -224,21 +236,20 @@ async function main() {
   ];
   const cells = [];
   for (const lossPct of LOSSES) {
-    for (const row of linkRows) {
-      if (row.unavailable) {
-        cells.push({ row, lossPct, r: { unavailable: true } });
-        continue;
-      }
-      log(`== link loss ${lossPct}%: ${row.label}`);
+    const counters = linkRows.map(() => null);
+    const runs = await interleaved(RUNS, linkRows, async (row, run) => {
+      if (row.unavailable) return { unavailable: true };
+      log(`== link loss ${lossPct}%: ${row.label}, run ${run}/${RUNS}`);
       const em = await link.start({ ...LINK, lossPct });
-      let r;
-      let counters;
+      const i = linkRows.indexOf(row);
       try {
-        r = await measureRow(row, linkNs, link.addrB, LINK_BYTES, kcp);
+        return await measureRow(row, linkNs, link.addrB, LINK_BYTES, kcp, run);
       } finally {
-        counters = await em.stop();
+        counters[i] = addCounters(counters[i], await em.stop());
       }
-      cells.push({ row, lossPct, r, counters });
+    });
+    for (const [i, row] of linkRows.entries()) {
+      cells.push({ row, lossPct, r: summarize(runs[i]), counters: counters[i] });
     }
   }
   link.teardown();
@@ -249,6 +260,64 @@ async function main() {
   printLink(cells, linkRows, LOSSES, LINK_BYTES);
   console.log('');
   printTargets(loop, cells, linkRows, LOSSES);
+  writeResults('kcp', {
+    runs: RUNS,
+    table: readmeTable(cells, linkRows),
+    results: {
+      linkMegabytes: LINK_BYTES / MB,
+      loopMegabytes: LOOP_BYTES / MB,
+      link: LINK,
+      losses: LOSSES,
+      loopback: loop.map(({ label, r }) => ({ label, ...r })),
+      cells: cells.map(({ row, lossPct, r, counters }) => ({
+        row: row.label,
+        lossPct,
+        ...r,
+        counters,
+      })),
+    },
+  });
+}
+
+/** linkem's drop counters summed over the runs of one cell. */
+function addCounters(a, b) {
+  if (!a) return b;
+  if (!b) return a;
+  const dir = (x, y) => ({
+    pkts: x.pkts + y.pkts,
+    lost: x.lost + y.lost,
+    queueDrops: x.queueDrops + y.queueDrops,
+  });
+  return { ab: dir(a.ab, b.ab), ba: dir(a.ba, b.ba) };
+}
+
+/** The README's table: goodput in Mbit/s per loss rate, the best of each column in bold. */
+function readmeTable(cells, rows) {
+  const README_LABELS = {
+    'ours kcp fast3': 'vproxy kcp fast3',
+    'ours kcp fast3 pacing': 'vproxy kcp fast3, `congestion=pacing`',
+  };
+  const value = (row, loss) => cells.find((c) => c.row === row && c.lossPct === loss)?.r;
+  const best = LOSSES.map((loss) =>
+    Math.max(...rows.map((row) => value(row, loss)?.mbit ?? Number.NEGATIVE_INFINITY)),
+  );
+  return {
+    caption: `\`bench:kcp\`: goodput in Mbit/s moving ${LINK_BYTES / MB} MB through linkem`,
+    columns: [
+      `${LINK.rateMbit} Mbit/s, ${LINK.delayMs} ms one-way (\`bench:kcp\`)`,
+      ...LOSSES.map((loss, i) => (i === 0 ? `${loss} % loss` : `${loss} %`)),
+    ],
+    rows: rows.map((row) => [
+      README_LABELS[row.label] ?? row.label,
+      ...LOSSES.map((loss, i) => {
+        const r = value(row, loss);
+        if (!r || r.unavailable) return 'n/a';
+        if (r.failed) return 'failed';
+        const text = r.mbit.toFixed(1);
+        return r.mbit === best[i] ? `**${text}**` : text;
+      }),
+    ]),
+  };
 }
 
 await runMain(main);

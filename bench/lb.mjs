@@ -3,6 +3,7 @@
 //   - iperf3 throughput, 1 and 8 parallel streams (end.sum_received.bits_per_second);
 //   - `wrk -c 50 -t 2` keep-alive request rate against nginx;
 //   - the same with `Connection: close` (one connection per request: new-connection rate).
+// Results (and the README's table) go to bench/results/lb.json; `npm run docs` puts them in README.md.
 // Each cell is the median of BENCH_RUNS runs (default 3) of BENCH_SECONDS seconds
 // (default 10). Runs are interleaved (run 1 of direct, TcpLB, HAProxy, then run 2…)
 // so drift in what else the machine is doing hits the three configs alike.
@@ -37,6 +38,7 @@ import {
   waitListening,
   waitOutput,
 } from './lib/procs.mjs';
+import { writeResults } from './lib/results.mjs';
 import { describeWrkErrors, errorCount, runWrk } from './lib/wrk.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -50,10 +52,18 @@ const BUILT = fileURLToPath(new URL('../dist/src/lb/tcp-lb.js', import.meta.url)
 const ALL_TESTS = [
   { key: 'iperf1', label: 'iperf3, 1 stream', unit: 'Gbit/s', backend: 'iperf', streams: 1 },
   { key: 'iperf8', label: 'iperf3, 8 streams', unit: 'Gbit/s', backend: 'iperf', streams: 8 },
-  { key: 'keepalive', label: 'wrk -c 50 keep-alive', unit: 'req/s', backend: 'http', close: false },
+  {
+    key: 'keepalive',
+    label: 'wrk -c 50 keep-alive',
+    readme: 'wrk -c 50, keep-alive',
+    unit: 'req/s',
+    backend: 'http',
+    close: false,
+  },
   {
     key: 'close',
     label: 'wrk -c 50 Connection: close',
+    readme: 'wrk -c 50, `Connection: close`',
     unit: 'req/s',
     backend: 'http',
     close: true,
@@ -185,6 +195,33 @@ async function main() {
       HAProxy: haproxy.output.trim().split('\n').filter(Boolean),
     },
   });
+  writeResults('lb', {
+    runs: RUNS,
+    seconds: SECONDS,
+    table: readmeTable(results),
+    results: { tools: toolVersions(), wrk: WRK, tests: TESTS, results, lbDeltas },
+  });
+}
+
+/** The README's table: medians, the unit on the direct column, TcpLB / HAProxy last. */
+function readmeTable(results) {
+  const fmt = (unit, x) =>
+    unit === 'Gbit/s' ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
+  return {
+    caption: '`bench:lb`: loopback, runs interleaved across configs',
+    columns: ['test', 'direct', 'TcpLB', 'HAProxy (1 thread)', 'bare Node pipe', 'TcpLB / HAProxy'],
+    rows: TESTS.map((t) => {
+      const m = (c) => median(results[t.key][c].samples);
+      return [
+        t.readme ?? t.label,
+        `${fmt(t.unit, m('direct'))} ${t.unit}`,
+        fmt(t.unit, m('TcpLB')),
+        fmt(t.unit, m('HAProxy')),
+        fmt(t.unit, m('node pipe')),
+        `${(m('TcpLB') / m('HAProxy')).toFixed(2)}x`,
+      ];
+    }),
+  };
 }
 
 /** First line of each tool's version output (nginx and wrk print theirs on stderr / exit 1). */

@@ -1,13 +1,17 @@
 // Loopback throughput of one mux stream (mux+tcp) against plain TCP, and of
 // several mux streams sharing one session. The receivers run in a child
 // process so sender and receiver each get a core. Each cell is the median of
-// BENCH_RUNS runs (default 3) moving BENCH_MB megabytes (default 100).
+// BENCH_RUNS runs (default 3) moving BENCH_MB megabytes (default 100); runs are
+// interleaved (run 1 of every case, then run 2…) so drift hits every case alike.
+// Results go to bench/results/mux.json.
 //
 // Run: npm run build && node bench/mux.mjs
+// Quick smoke run: BENCH_RUNS=1 BENCH_MB=10 node bench/mux.mjs
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect as netConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { interleaved, median, writeResults } from './lib/results.mjs';
 
 const MB = 1024 * 1024;
 const TOTAL = Number(process.env.BENCH_MB ?? 100) * MB;
@@ -93,8 +97,6 @@ async function timed(streams, open) {
   };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 async function runSender() {
   child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--receiver'], {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -116,28 +118,39 @@ async function runSender() {
     ['mux+tcp, 8 streams / 1 session', 8, mux],
     ['tcp, 8 connections', 8, tcp],
   ];
-  const rows = [];
-  for (const [name, streams, open] of cases) {
-    await timed(streams, open); // warm-up
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await timed(streams, open));
-    rows.push({
+  for (const [, streams, open] of cases) await timed(streams, open); // warm-up
+  const samples = await interleaved(RUNS, cases, async ([name, streams, open], run) => {
+    const r = await timed(streams, open);
+    process.stderr.write(`   ${name}, run ${run}/${RUNS}: ${r.gbits.toFixed(2)} Gbit/s\n`);
+    return r;
+  });
+  const rows = cases.map(([name], i) => {
+    const runs = samples[i];
+    return {
       name,
       gbits: median(runs.map((r) => r.gbits)),
       all: runs.map((r) => r.gbits.toFixed(2)).join(' / '),
       txCpu: median(runs.map((r) => r.txCpu)),
       rxCpu: median(runs.map((r) => r.rxCpu)),
-    });
-  }
+    };
+  });
   const mb = TOTAL / MB;
-  console.log(`\n${mb} MB per run over loopback, medians of ${RUNS} runs\n`);
-  console.log('| case | Gbit/s | runs (Gbit/s) | sender CPU s/GB | receiver CPU s/GB |');
+  const table = {
+    caption: `\`bench/mux.mjs\`: ${mb} MB per run over loopback`,
+    columns: ['case', 'Gbit/s', 'runs (Gbit/s)', 'sender CPU s/GB', 'receiver CPU s/GB'],
+    rows: rows.map((r) => [
+      r.name,
+      r.gbits.toFixed(2),
+      r.all,
+      r.txCpu.toFixed(2),
+      r.rxCpu.toFixed(2),
+    ]),
+  };
+  console.log(`\n${mb} MB per run over loopback, medians of ${RUNS} interleaved runs\n`);
+  console.log(`| ${table.columns.join(' | ')} |`);
   console.log('|---|---:|---|---:|---:|');
-  for (const r of rows) {
-    console.log(
-      `| ${r.name} | ${r.gbits.toFixed(2)} | ${r.all} | ${r.txCpu.toFixed(2)} | ${r.rxCpu.toFixed(2)} |`,
-    );
-  }
+  for (const row of table.rows) console.log(`| ${row.join(' | ')} |`);
+  writeResults('mux', { runs: RUNS, table, results: { megabytes: mb, rows } });
   const ratio = rows[1].gbits / rows[0].gbits;
   console.log(`\none mux stream: ${(ratio * 100).toFixed(0)} % of plain TCP throughput`);
   child.stdin.end();

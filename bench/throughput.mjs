@@ -2,6 +2,8 @@
 // (mode tcp, nbthread 1), for 1 and 8 parallel streams. Each cell is the median of
 // BENCH_RUNS runs (default 3) of BENCH_SECONDS seconds (default 10) of
 // `iperf3 -c 127.0.0.1 -p PORT -t S -P N -J`, reading end.sum_received.bits_per_second.
+// Runs are interleaved (run 1 of direct, vproxy, HAProxy, then run 2…) so drift in what
+// else the machine does hits the three configs alike. Results go to bench/results/throughput.json.
 //
 // Needs iperf3 and haproxy on PATH (Debian: apt-get install -y iperf3 haproxy).
 // Run: npm run bench:throughput    (builds, then runs this file)
@@ -24,6 +26,7 @@ import {
   stopChild,
   waitListening,
 } from './lib/procs.mjs';
+import { interleaved, writeResults } from './lib/results.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -32,21 +35,6 @@ const VPROXY = fileURLToPath(new URL('../dist/apps/vproxy.js', import.meta.url))
 
 let tmpDir;
 let iperfServer;
-
-async function benchConfig(label, port, proxy) {
-  const result = {};
-  for (const streams of STREAMS) {
-    const samples = [];
-    for (let run = 1; run <= RUNS; run++) {
-      const bps = await measureIperf3(port, streams, SECONDS, [iperfServer, proxy]);
-      samples.push(bps);
-      log(`   ${label}, -P ${streams}, run ${run}/${RUNS}: ${(bps / 1e9).toFixed(2)} Gbit/s`);
-      await sleep(500);
-    }
-    result[streams] = median(samples);
-  }
-  return result;
-}
 
 /** Command lines for the proxies, listening on `port` and forwarding to `backendPort`. */
 function vproxyCommand(port, backendPort) {
@@ -58,27 +46,37 @@ function haproxy(port, backendPort) {
   return haproxyCommand(tmpDir, [{ port, backendPort }]);
 }
 
-function printTable(results) {
-  const gbit = (bps) => (bps / 1e9).toFixed(2);
-  const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+const gbit = (bps) => (bps / 1e9).toFixed(2);
+const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
+
+/** The table as printed and as written to bench/results/throughput.json for the README. */
+function table(results) {
   const direct = results[0].r;
+  return {
+    caption: `\`bench:throughput\`: iperf3 -t ${SECONDS} on loopback, Gbit/s`,
+    columns: ['config', '1 stream Gbit/s', 'vs direct', '8 streams Gbit/s', 'vs direct'],
+    rows: results.map(({ label, r }) => [
+      label,
+      gbit(r[1]),
+      ratio(r[1], direct[1]),
+      gbit(r[8]),
+      ratio(r[8], direct[8]),
+    ]),
+  };
+}
+
+function printTable(results, t) {
+  const [, vp, ha] = results;
   const lines = [
     machineLine(),
-    `iperf3 -t ${SECONDS}, median of ${RUNS} run(s), loopback ${HOST}`,
+    `iperf3 -t ${SECONDS}, median of ${RUNS} run(s), runs interleaved across configs, loopback ${HOST}`,
     '',
-    '| config | 1 stream Gbit/s | vs direct | 8 streams Gbit/s | vs direct |',
+    `| ${t.columns.join(' | ')} |`,
     '| --- | ---: | ---: | ---: | ---: |',
-  ];
-  for (const { label, r } of results) {
-    lines.push(
-      `| ${label} | ${gbit(r[1])} | ${ratio(r[1], direct[1])} | ${gbit(r[8])} | ${ratio(r[8], direct[8])} |`,
-    );
-  }
-  const [, vp, ha] = results;
-  lines.push(
+    ...t.rows.map((row) => `| ${row.join(' | ')} |`),
     '',
     `vproxy / haproxy: ${ratio(vp.r[1], ha.r[1])} (1 stream), ${ratio(vp.r[8], ha.r[8])} (8 streams)`,
-  );
+  ];
   console.log(lines.join('\n'));
 }
 
@@ -92,25 +90,47 @@ async function main() {
   iperfServer = startChild('iperf3 server', 'iperf3', ['-s', '-B', HOST, '-p', String(iperfPort)]);
   await waitListening(iperfServer, iperfPort);
 
-  const configs = [
+  // Every proxy stays up for the whole run, so runs can alternate between configs.
+  const configs = [];
+  for (const [label, command] of [
     ['direct', null],
     ['vproxy simple', vproxyCommand],
     ['haproxy nbthread 1', haproxy],
-  ];
-  const results = [];
-  for (const [label, command] of configs) {
-    log(`== ${label}`);
+  ]) {
     const port = command ? await freePort() : iperfPort;
     const proxy = command ? startChild(label, ...command(port, iperfPort)) : null;
-    try {
-      if (proxy) await waitListening(proxy, port);
-      results.push({ label, r: await benchConfig(label, port, proxy) });
-    } finally {
-      await stopChild(proxy);
-    }
-    if (proxy?.output.trim()) log(`   ${label} output: ${proxy.output.trim()}`);
+    if (proxy) await waitListening(proxy, port);
+    configs.push({ label, port, proxy });
   }
-  printTable(results);
+
+  const samples = {}; // label -> streams -> bps per run
+  for (const c of configs) samples[c.label] = Object.fromEntries(STREAMS.map((n) => [n, []]));
+  for (const streams of STREAMS) {
+    log(`== ${streams} stream(s)`);
+    await interleaved(RUNS, configs, async (config, run) => {
+      const bps = await measureIperf3(config.port, streams, SECONDS, [iperfServer, config.proxy]);
+      samples[config.label][streams].push(bps);
+      log(`   ${config.label}, -P ${streams}, run ${run}/${RUNS}: ${gbit(bps)} Gbit/s`);
+      await sleep(500);
+    });
+  }
+  for (const c of configs) {
+    if (c.proxy?.exit) throw new Error(`${c.label} died during the run:\n${c.proxy.output}`);
+    if (c.proxy?.output.trim()) log(`   ${c.label} output: ${c.proxy.output.trim()}`);
+    await stopChild(c.proxy);
+  }
+  const results = configs.map(({ label }) => ({
+    label,
+    r: Object.fromEntries(STREAMS.map((n) => [n, median(samples[label][n])])),
+  }));
+  const t = table(results);
+  printTable(results, t);
+  writeResults('throughput', {
+    runs: RUNS,
+    seconds: SECONDS,
+    table: t,
+    results: { medians: results, samples, unit: 'bit/s' },
+  });
 }
 
 await runMain(main);

@@ -5,6 +5,9 @@
 // (default 5), one stream, in both directions ("up" = iperf3 client → server,
 // i.e. through the ws client's masking; "down" = -R). CPU s/GB is the user+system
 // time of all proxy processes during the runs divided by the bytes delivered.
+// Every config's hops stay up for the whole run and runs are interleaved (run 1 of
+// every config and direction, then run 2…), so drift hits every config alike.
+// Results go to bench/results/ws.json.
 //
 // Needs iperf3 and openssl on PATH and a build (dist/, or VPROXY_DIST=dir).
 // Run: npm run build && node bench/ws.mjs
@@ -12,9 +15,10 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { interleaved, machineFacts, median, writeResults } from './lib/results.mjs';
 
 const HOST = '127.0.0.1';
 const DIST = resolve(process.env.VPROXY_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
@@ -46,7 +50,6 @@ async function runBench() {
   const children = new Set();
   const log = (msg) => process.stderr.write(`${msg}\n`);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   let tmpDir;
 
   for (const [cmd, args] of [
@@ -232,64 +235,86 @@ async function runBench() {
       },
     ];
 
+    // Start every config's hops first; they stay up until the end.
     const results = [];
-    for (const config of configs) {
-      log(`== ${config.label}`);
-      const hops = [];
-      try {
+    const started = [];
+    try {
+      for (const config of configs) {
+        const hops = [];
         let target = backend;
         if (config.exit) {
-          const exit = await hop('exit hop', config.exit, backend);
+          const exit = await hop(`${config.label}: exit hop`, config.exit, backend);
           hops.push(exit);
           target = config.entry(exit.port);
         }
-        const entry = await hop('entry hop', `tcp://${HOST}:0`, target);
+        const entry = await hop(`${config.label}: entry hop`, `tcp://${HOST}:0`, target);
         hops.push(entry);
-        const row = { label: config.label };
-        for (const dir of ['up', 'down']) {
-          const samples = [];
-          let cpu = 0;
-          let bytes = 0;
-          for (let run = 1; run <= RUNS; run++) {
-            const before = hops.reduce((s, h) => s + cpuSeconds(h.child.proc.pid), 0);
-            const r = await iperf3(entry.port, dir === 'down');
-            if (r.error) throw new Error(`iperf3 failed: ${r.error}`);
-            cpu += hops.reduce((s, h) => s + cpuSeconds(h.child.proc.pid), 0) - before;
-            bytes += r.bytes;
-            samples.push(r.bps);
-            log(`   ${dir} run ${run}/${RUNS}: ${(r.bps / 1e9).toFixed(2)} Gbit/s`);
-            await sleep(300);
-          }
-          row[dir] = median(samples);
-          row[`${dir}Cpu`] = cpu / (bytes / 1e9);
+        started.push({ config, hops, entry });
+      }
+      const cells = started.flatMap((s) => ['up', 'down'].map((dir) => ({ ...s, dir })));
+      const samples = await interleaved(RUNS, cells, async ({ config, hops, entry, dir }, run) => {
+        const before = hops.reduce((s, h) => s + cpuSeconds(h.child.proc.pid), 0);
+        const r = await iperf3(entry.port, dir === 'down');
+        if (r.error) throw new Error(`${config.label}: iperf3 failed: ${r.error}`);
+        const cpu = hops.reduce((s, h) => s + cpuSeconds(h.child.proc.pid), 0) - before;
+        log(`   ${config.label}, ${dir}, run ${run}/${RUNS}: ${(r.bps / 1e9).toFixed(2)} Gbit/s`);
+        await sleep(300);
+        return { bps: r.bps, bytes: r.bytes, cpu };
+      });
+      for (const [i, s] of started.entries()) {
+        const row = { label: s.config.label };
+        for (const [j, dir] of ['up', 'down'].entries()) {
+          const runs = samples[2 * i + j];
+          row[dir] = median(runs.map((r) => r.bps));
+          const bytes = runs.reduce((n, r) => n + r.bytes, 0);
+          row[`${dir}Cpu`] = runs.reduce((n, r) => n + r.cpu, 0) / (bytes / 1e9);
+          row[`${dir}Samples`] = runs.map((r) => r.bps);
         }
         results.push(row);
-      } finally {
-        for (const h of hops) await stop(h.child);
       }
+    } finally {
+      for (const s of started) for (const h of s.hops) await stop(h.child);
     }
 
     const base1 = results[0];
     const base2 = results[1];
     const g = (bps) => (bps / 1e9).toFixed(2);
     const pct = (a, b) => `${Math.round((100 * a) / b)}%`;
+    const table = {
+      caption: `\`bench:ws\`: iperf3 -t ${SECONDS}, 1 stream, loopback; each hop its own process`,
+      columns: [
+        'config',
+        'up Gbit/s',
+        'vs 1-hop',
+        'vs 2-hop',
+        'CPU s/GB',
+        'down Gbit/s',
+        'vs 1-hop',
+        'vs 2-hop',
+        'CPU s/GB',
+      ],
+      rows: results.map((r) => [
+        r.label,
+        g(r.up),
+        pct(r.up, base1.up),
+        pct(r.up, base2.up),
+        r.upCpu.toFixed(2),
+        g(r.down),
+        pct(r.down, base1.down),
+        pct(r.down, base2.down),
+        r.downCpu.toFixed(2),
+      ]),
+    };
+    const m = machineFacts();
     const lines = [
-      `node ${process.version}, CPU: ${cpuModel()}, nproc: ${availableParallelism()}`,
-      `iperf3 -t ${SECONDS}, 1 stream, median of ${RUNS} run(s), loopback ${HOST}; each hop its own process`,
+      `node ${m.node}, CPU: ${m.cpu}, nproc: ${m.cores}`,
+      `iperf3 -t ${SECONDS}, 1 stream, median of ${RUNS} interleaved run(s), loopback ${HOST}; each hop its own process`,
       '',
-      '| config | up Gbit/s | vs 1-hop | vs 2-hop | CPU s/GB | down Gbit/s | vs 1-hop | vs 2-hop | CPU s/GB |',
+      `| ${table.columns.join(' | ')} |`,
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...table.rows.map((row) => `| ${row.join(' | ')} |`),
     ];
-    for (const r of results) {
-      lines.push(
-        `| ${r.label} | ${g(r.up)} | ${pct(r.up, base1.up)} | ${pct(r.up, base2.up)} | ${r.upCpu.toFixed(2)} | ${g(r.down)} | ${pct(r.down, base1.down)} | ${pct(r.down, base2.down)} | ${r.downCpu.toFixed(2)} |`,
-      );
-    }
     console.log(lines.join('\n'));
-  }
-
-  function cpuModel() {
-    const m = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.+)$/m);
-    return m ? m[1].trim() : 'unknown';
+    writeResults('ws', { runs: RUNS, seconds: SECONDS, table, results: { rows: results } });
   }
 }

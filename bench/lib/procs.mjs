@@ -17,7 +17,8 @@ let interrupted = false;
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const log = (msg) => process.stderr.write(`${msg}\n`);
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// The one median of every bench (a true median: even counts average the middle two).
+export { median } from './results.mjs';
 export const isInterrupted = () => interrupted;
 
 export function requireTool(cmd, args, pkg) {
