@@ -62,6 +62,19 @@ async function roundTrip(fd: StreamFD, bytes: number): Promise<void> {
   expect(received.sha256).toBe(sent);
 }
 
+/** `promise`, or a failure naming `what` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} (waited ${ms} ms)`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Send `half` random bytes, wait for `gate`, send `half` more and end; `echoing`
  * resolves when the first echoed bytes are back, `done` when all came back intact.
@@ -129,8 +142,9 @@ describe('kcp:// streams over one session', () => {
     const peer = accepted.find((s) => s.head.equals(marker));
     if (peer === undefined) throw new Error('the victim never reached the server');
     (victim as StreamFD & { resetAndDestroy(): void }).resetAndDestroy();
-    // The peer sees the reset as such (an error, not a clean end).
-    await peer.closed;
+    // The peer sees the reset as such (an error, not a clean end), promptly: a
+    // bounded wait, so a reset that never arrives fails here, naming it.
+    await within(peer.closed, 5000, 'the server side never closed after the reset');
     expect(isVproxyError(peer.error, 'ERR_MUX_RESET')).toBe(true);
     expect(victim.destroyed).toBe(true);
     resetSeen();
