@@ -4,7 +4,8 @@
 // ws://, tls://, kcp:// without and with a key, a socks5-server — in front of an echo
 // backend in a process of its own (so its fds are not counted as the daemon's). Then one
 // attack, bounded in count and time, on loopback, while a legitimate client keeps making
-// requests to the attacked listener (or controller). Per row: the daemon's fds and RSS
+// requests to the attacked listener (or controller), from a process of its own so the
+// attack's event loop does not slow it down. Per row: the daemon's fds and RSS
 // before / peak / after, how long they took to come back once the attack stopped, the
 // legitimate client's latency (p50 / p99) and success rate, and attack-specific notes
 // (how many half-open connections the daemon closed itself, and when).
@@ -26,18 +27,12 @@ import {
   fdLimitOf,
   fmtMB,
   holdPartial,
-  httpProbe,
   kcpForge,
   neverReading,
   openIdle,
-  probeLoop,
   raiseFdLimit,
-  respProbe,
   rssOf,
-  socks5Probe,
-  tcpEchoProbe,
-  tlsEchoProbe,
-  transportProbe,
+  startLegitClient,
   Watch,
 } from './lib/attacks.mjs';
 import {
@@ -114,7 +109,6 @@ const PARTIAL = {
   },
 };
 
-let registry; // our own client transports (ws://, kcp://), from dist/
 let echoPort;
 let workDir;
 
@@ -190,29 +184,28 @@ function redisCliBatch(port, lines) {
   });
 }
 
+/** What the legitimate client does during an attack on `target` (see makeProbe). */
 function probeFor(target, ports) {
+  const transport = (address) => ({ kind: 'transport', address, registry: REGISTRY.href });
   switch (target) {
     case 'resp':
-      return respProbe(ports.resp, PASSWORD);
+      return { kind: 'resp', port: ports.resp, password: PASSWORD };
     case 'http':
-      return httpProbe(ports.http, TOKEN);
+      return { kind: 'http', port: ports.http, token: TOKEN };
     case 'tcp':
-      return tcpEchoProbe(ports.tcp);
+      return { kind: 'tcp', port: ports.tcp };
     case 'tls':
-      return tlsEchoProbe(ports.tls);
+      return { kind: 'tls', port: ports.tls };
     case 'socks5':
-      return socks5Probe(ports.s5, echoPort);
+      return { kind: 'socks5', port: ports.s5, target: echoPort };
     case 'ws':
-      return transportProbe(registry, `ws://${HOST}:${ports.ws}`);
+      return transport(`ws://${HOST}:${ports.ws}`);
     case 'kcp':
       // session-idle=1: the client session closes right after each probe, so every probe
       // is a new session start — the thing the forged datagrams compete with.
-      return transportProbe(registry, `kcp://${HOST}:${ports.kcp}?session-idle=1`);
+      return transport(`kcp://${HOST}:${ports.kcp}?session-idle=1`);
     case 'kcpKey':
-      return transportProbe(
-        registry,
-        `kcp://${HOST}:${ports.kcpKey}?key=${KCP_KEY}&session-idle=1`,
-      );
+      return transport(`kcp://${HOST}:${ports.kcpKey}?key=${KCP_KEY}&session-idle=1`);
     default:
       throw new Error(`no probe for ${target}`);
   }
@@ -371,17 +364,15 @@ function holdNotes(r) {
 async function runRow(row) {
   log(`== ${row.key}: ${row.attack} on ${row.target} (${row.load})`);
   const daemon = await startDaemon();
+  const legit = await startLegitClient(probeFor(row.target, daemon.ports));
   const watch = new Watch(daemon.pid);
-  let attackDone = false;
-  const probe = probeFor(row.target, daemon.ports);
-  const legit = probeLoop(probe, () => attackDone);
   let result;
+  let legitStats;
   try {
     result = await row.run({ ...daemon, watch });
   } finally {
-    attackDone = true;
+    legitStats = await legit.stop();
   }
-  const legitStats = await legit;
   watch.stop();
   const recovery = await watch.recover({ timeoutMs: 8000 });
   const exit = daemon.child.exit;
@@ -474,8 +465,6 @@ async function main() {
     ],
     { stdio: 'ignore' },
   );
-  const { createDefaultRegistry } = await import(REGISTRY.href);
-  registry = createDefaultRegistry();
 
   echoPort = await freePort();
   const echo = startChild('echo backend', process.execPath, ['-e', ECHO_SRC, String(echoPort)]);
@@ -500,7 +489,7 @@ async function main() {
       `total ${((Date.now() - t0) / 1000).toFixed(0)} s`,
     '',
     'fds/RSS: the daemon process, from /proc. "recovered": time after the attack stopped until fds were within 3 of the baseline ' +
-      '/ RSS within 24 MB of it (waited at most 8 s). Legit client: back-to-back requests to the attacked listener ' +
+      '/ RSS within 24 MB of it (waited at most 8 s). Legit client (a process of its own): back-to-back requests to the attacked listener ' +
       '(RESP: AUTH+PING; HTTP: GET /healthz; tcp/tls/ws/socks5/kcp: a new connection through it to the echo backend and one echo), 2-3 s timeout each. ' +
       'Half-open/slowloris rows: the attacker holds each connection until the daemon closes it or the cap, then closes it itself. ' +
       'PROXY protocol: no listener option for it in the command language, so no row.',

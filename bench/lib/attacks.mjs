@@ -2,12 +2,13 @@
 // without any password can do to a daemon's listeners, and how we watch the daemon
 // (fds and RSS from /proc) and a legitimate client while it happens. Loopback only;
 // every helper is bounded in count and time by its arguments.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { HOST, sleep } from './procs.mjs';
 
 const MB = 1024 * 1024;
@@ -242,6 +243,83 @@ export function transportProbe(registry, address, timeoutMs = 3000) {
       fd?.destroy();
     }
   };
+}
+
+/**
+ * A probe from a plain description, so a separate process can build it:
+ * { kind: 'resp', port, password } | { kind: 'http', port, token } | { kind: 'tcp' | 'tls',
+ * port } | { kind: 'socks5', port, target } | { kind: 'transport', address, registry } where
+ * `registry` is the file URL of a dist/transports/default-registry.js.
+ */
+export async function makeProbe(spec) {
+  switch (spec.kind) {
+    case 'resp':
+      return respProbe(spec.port, spec.password);
+    case 'http':
+      return httpProbe(spec.port, spec.token);
+    case 'tcp':
+      return tcpEchoProbe(spec.port);
+    case 'tls':
+      return tlsEchoProbe(spec.port);
+    case 'socks5':
+      return socks5Probe(spec.port, spec.target);
+    case 'transport': {
+      const { createDefaultRegistry } = await import(spec.registry);
+      return transportProbe(createDefaultRegistry(), spec.address);
+    }
+    default:
+      throw new Error(`no probe kind ${spec.kind}`);
+  }
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/**
+ * The legitimate client in a process of its own: the attack's sockets and loops share
+ * this process's event loop, and the latency we report must be the daemon's, not ours.
+ * It probes back to back until stop(), which resolves with its latency stats.
+ */
+export async function startLegitClient(spec) {
+  const child = spawn(process.execPath, [SELF, 'legit-client', JSON.stringify(spec)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => {
+    out += c;
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready\n')) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`legit client did not start: ${out}`);
+    }
+    await sleep(20);
+  }
+  return {
+    async stop() {
+      child.stdin.end(); // its cue to finish the probe in flight and report
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line === undefined) throw new Error(`legit client reported nothing: ${out}`);
+      return JSON.parse(line);
+    },
+  };
+}
+
+async function legitClientMain(specText) {
+  const probe = await makeProbe(JSON.parse(specText));
+  let stop = false;
+  process.stdin.on('end', () => {
+    stop = true;
+  });
+  process.stdin.resume();
+  process.stdout.write('ready\n');
+  const stats = await probeLoop(probe, () => stop);
+  process.stdout.write(`${JSON.stringify(stats)}\n`);
+  process.exit(0); // pooled client sessions (kcp) may linger; the report is out
 }
 
 // ---------------------------------------------------------------- attacks
@@ -500,3 +578,7 @@ export async function kcpForge(
 }
 
 export const fmtMB = (bytes) => (Number.isNaN(bytes) ? 'gone' : (bytes / MB).toFixed(0));
+
+if (process.argv[1] === SELF && process.argv[2] === 'legit-client') {
+  await legitClientMain(process.argv[3]);
+}
