@@ -67,11 +67,19 @@ export class RespReader {
     return this.#buf.length;
   }
 
+  /**
+   * Parse one request from at most the first `maxRequestBytes` buffered bytes.
+   * Never looking further makes the outcome independent of how the bytes were
+   * split: a request that needs more is refused by next() (as "too many input
+   * bytes") whether it arrived whole or in pieces, and no error can depend on
+   * a byte past the limit having arrived yet.
+   */
   #parseOne(): { args: string[]; used: number } | null {
-    const buf = this.#buf;
+    const max = this.#limits.maxRequestBytes;
+    const buf = this.#buf.length > max ? this.#buf.subarray(0, max) : this.#buf;
     if (buf.length === 0) return null;
-    if (buf[0] !== 0x2a /* '*' */) return this.#inline();
-    const header = this.#line(0);
+    if (buf[0] !== 0x2a /* '*' */) return this.#inline(buf);
+    const header = this.#line(buf, 0);
     if (header === null) return null;
     const count = this.#int(buf.toString('latin1', 1, header.end), 'array length');
     if (count > this.#limits.maxArgs)
@@ -84,7 +92,7 @@ export class RespReader {
         bad(
           `expected a bulk string ("$") at element ${i}, got ${JSON.stringify(String.fromCharCode(buf[pos] ?? 0))}`,
         );
-      const line = this.#line(pos);
+      const line = this.#line(buf, pos);
       if (line === null) return null;
       const len = this.#int(buf.toString('latin1', pos + 1, line.end), 'bulk length');
       if (len > this.#limits.maxRequestBytes)
@@ -99,22 +107,21 @@ export class RespReader {
     return { args, used: pos };
   }
 
-  #inline(): { args: string[]; used: number } | null {
-    const nl = this.#buf.indexOf(LF);
+  #inline(buf: Buffer): { args: string[]; used: number } | null {
+    const nl = buf.indexOf(LF);
     if (nl < 0) return null;
-    const end = nl > 0 && this.#buf[nl - 1] === CR ? nl - 1 : nl;
-    const text = this.#buf.toString('utf8', 0, end);
+    const end = nl > 0 && buf[nl - 1] === CR ? nl - 1 : nl;
+    const text = buf.toString('utf8', 0, end);
     return { args: text.split(/[ \t]+/).filter((t) => t.length > 0), used: nl + 1 };
   }
 
   /** The CRLF-terminated line starting at `start`: index of its CR and of the byte after LF. */
-  #line(start: number): { end: number; next: number } | null {
-    const nl = this.#buf.indexOf(LF, start);
-    if (nl < 0) {
-      if (this.#buf.length - start > 32) bad('header line longer than 32 bytes');
-      return null;
-    }
-    if (nl === start || this.#buf[nl - 1] !== CR) bad('header line not terminated by CRLF');
+  #line(buf: Buffer, start: number): { end: number; next: number } | null {
+    const nl = buf.indexOf(LF, start);
+    // Too long whether or not its LF has arrived yet: the same error either way.
+    if ((nl < 0 ? buf.length : nl) - start > 32) bad('header line longer than 32 bytes');
+    if (nl < 0) return null;
+    if (nl === start || buf[nl - 1] !== CR) bad('header line not terminated by CRLF');
     return { end: nl - 1, next: nl + 1 };
   }
 

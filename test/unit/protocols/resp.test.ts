@@ -167,6 +167,58 @@ describe('RespReader.feed/next (one request at a time)', () => {
   });
 });
 
+describe('RespReader byte limit', () => {
+  /** Requests and the error (if any), feeding `chunks` and pulling everything after each. */
+  function outcome(
+    limit: number,
+    chunks: Buffer[],
+  ): { requests: string[][]; error: string | null } {
+    const r = new RespReader({ maxRequestBytes: limit });
+    const requests: string[][] = [];
+    try {
+      for (const c of chunks) {
+        r.feed(c);
+        for (let next = r.next(); next !== null; next = r.next()) requests.push(next);
+      }
+    } catch (err) {
+      return { requests, error: (err as Error).message };
+    }
+    return { requests, error: null };
+  }
+
+  it('is the same whether a request arrives whole or byte by byte (any limit, any bytes)', () => {
+    const wire = fc.oneof(
+      fc
+        .array(fc.array(fc.string({ maxLength: 30 }), { minLength: 1, maxLength: 4 }), {
+          maxLength: 4,
+        })
+        .map((reqs) => Buffer.concat(reqs.map(request))),
+      fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.from(b)),
+      fc.stringMatching(/^[*$0-9a-z\r\n ]{0,120}$/).map((t) => Buffer.from(t)),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 8, max: 80 }), wire, (limit, bytes) => {
+        const whole = outcome(limit, [bytes]);
+        const bytewise = outcome(
+          limit,
+          Array.from({ length: bytes.length }, (_, k) => bytes.subarray(k, k + 1)),
+        );
+        expect(bytewise).toEqual(whole);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses a complete request longer than the limit even when it arrives in one chunk', () => {
+    const big = request(['a'.repeat(24), 'b'.repeat(9)]);
+    expect(big.length).toBe(50);
+    expect(thrownMessage(() => new RespReader({ maxRequestBytes: 48 }).push(big))).toBe(
+      'too many input bytes: a request may not exceed 48 bytes',
+    );
+    expect(new RespReader({ maxRequestBytes: 50 }).push(big)).toHaveLength(1);
+  });
+});
+
 describe('encodeResp', () => {
   it('encodes every reply kind', () => {
     expect(encodeResp({ status: 'OK' }).toString()).toBe('+OK\r\n');
