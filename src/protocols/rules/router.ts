@@ -1,3 +1,4 @@
+import { ruleHost } from './host.js';
 import type { Rule } from './pattern.js';
 import type { RuleSet } from './rule-set.js';
 
@@ -38,8 +39,9 @@ export class Router {
   }
 
   route(host: string, port: number): Route {
+    const h = ruleHost(host);
     for (const { symbol, rules } of this.lists) {
-      const verdict = rules.match(host, port);
+      const verdict = rules.matchHost(h, port);
       if (verdict === null) continue;
       if (verdict.action === 'direct') return { action: 'direct', rule: verdict.rule };
       return { action: 'proxy', symbol, rule: verdict.rule };

@@ -1,7 +1,7 @@
 import type { AbpList } from './abp.js';
 import type { DomainEntry } from './domain-entry.js';
 import { RuleError } from './errors.js';
-import { ruleHost } from './host.js';
+import { type RuleHost, ruleHost } from './host.js';
 import { HostIndex } from './host-index.js';
 import type { Rule, RuleAction } from './pattern.js';
 
@@ -53,7 +53,11 @@ export class RuleSet {
 
   /** The verdict for a target, or null when nothing matched and there is no fallback. */
   match(host: string, port: number): Verdict | null {
-    const h = ruleHost(host);
+    return this.matchHost(ruleHost(host), port);
+  }
+
+  /** `match` for a host already normalised (the router normalises once for all its lists). */
+  matchHost(h: RuleHost, port: number): Verdict | null {
     const exception = this.#exceptions.find(h, port);
     if (exception) return { action: 'direct', rule: exception };
     const block = this.#blocks.find(h, port);
