@@ -101,9 +101,8 @@ interface RespOutcome {
 
 /** As the RESP controller reads: feed a chunk, take every complete request, until an error. */
 function parseResp(chunks: readonly Buffer[]): RespOutcome {
-  // A small argument limit, so that refusal is split too. (The byte limit stays
-  // at its default: see the known split dependence below.)
-  const reader = new RespReader({ maxArgs: 4 });
+  // Small limits, so the size and argument-count refusals are split too.
+  const reader = new RespReader({ maxRequestBytes: 48, maxArgs: 4 });
   const requests: string[][] = [];
   try {
     for (const chunk of chunks) {
@@ -225,13 +224,10 @@ function parseHead(chunks: readonly Buffer[]): HeadOutcome {
   return { head: null, rest: '', error: null };
 }
 
-describe('known split dependence (found by the property below with a 48-byte limit)', () => {
-  // RespReader enforces maxRequestBytes only on an incomplete request, so a
-  // complete request larger than the limit passes when it arrives in one chunk
-  // and is refused when it arrives in pieces. Marked as failing until
-  // src/protocols/resp/reader.ts refuses a parsed request longer than the
-  // limit too; then this turns red and the mark comes off.
-  it.fails('RESP: a 50-byte request against a 48-byte limit, whole vs byte by byte', () => {
+describe('the split dependence the property below found (fixed in 662cde8)', () => {
+  // RespReader used to enforce maxRequestBytes only on an incomplete request, so
+  // a complete request over the limit passed in one chunk and was refused in pieces.
+  it('RESP: a 50-byte request against a 48-byte limit, whole vs byte by byte', () => {
     const request = Buffer.from(`*2\r\n$24\r\n${'a'.repeat(24)}\r\n$9\r\n${'b'.repeat(9)}\r\n`);
     expect(request.length).toBe(50);
     const limited = (chunks: readonly Buffer[]) => {
