@@ -131,4 +131,17 @@ describe.skipIf(missing)(`RESP controller with redis-cli${note}`, () => {
       '+OK\r\n$15\r\nvproxy-ts 0.1.0\r\n*2\r\n$4\r\nups0\r\n$4\r\nups1\r\n+PONG\r\n',
     );
   });
+
+  it('51 redis-cli runs leave no connection behind (issue 10 #1: each used to sit in CLOSE-WAIT)', async () => {
+    for (let i = 0; i < 51; i++) expect(await cli('s3cret', 'ping')).toBe('PONG\n');
+    const deadline = Date.now() + 2000;
+    while (controller.stats().clients > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(controller.stats().clients).toBe(0);
+  });
+
+  it('QUIT answers OK and closes (issue 10 #8)', async () => {
+    expect(await cli('s3cret', 'quit')).toBe('OK\n');
+    expect(await cli(null, 'quit')).toBe('OK\n');
+  });
 });
