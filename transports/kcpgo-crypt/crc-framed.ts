@@ -2,10 +2,7 @@ import { crcMatches, withCrcHeader } from './header.js';
 import { CRYPT_HEADER_SIZE, NONCE_SIZE } from './key.js';
 import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
 
-/**
- * One whole-datagram transform: `encrypt` and `decrypt` return the transformed bytes
- * (in place or in a new buffer; `src` may be reused when `inPlace` is set).
- */
+/** One whole-datagram transform, as kcp-go's BlockCrypt Encrypt / Decrypt. */
 export interface DatagramCipher {
   /** Encrypts a freshly built datagram; may work in place. */
   encrypt(plain: Buffer): Buffer;

@@ -1,7 +1,8 @@
 import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
 
 /**
- * `null` in newer kcptun: no crypt header at all, the FEC/KCP packet is the datagram.
+ * `null` in newer kcptun (its crypt table maps it to no BlockCrypt): no crypt header at
+ * all, the FEC/KCP packet is the datagram.
  * (Debian's 20210922 build does not know `null` and silently falls back to `aes` —
  * see the null-comp-v1 fixture — so a peer of that build must be given `none`/`aes`.)
  */
