@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { formatAddress, parseAddress } from '../fd/address.js';
 import { isVproxyError, VproxyError } from '../fd/errors.js';
 import type { Param } from './command/keywords.js';
 import { type Command, parseCommand } from './command/parse.js';
@@ -52,6 +53,14 @@ function itemOf(line: string, at: string): Item {
   for (const r of cmd.rule.params ?? []) {
     const v = cmd.params[r.param] ?? r.default;
     if (v !== undefined) params[r.param] = v;
+  }
+  // `127.0.0.1:80` and `tcp://127.0.0.1:80` are one address (servers list the latter).
+  if (params.address !== undefined) {
+    try {
+      params.address = formatAddress(parseAddress(params.address));
+    } catch {
+      // Left as written: the parser accepted it, the command will say what is wrong.
+    }
   }
   // cert-key paths are stored resolved against the daemon's directory.
   if (cmd.type === 'cert-key') {

@@ -18,11 +18,13 @@ export interface RunningCli {
 export async function startCli(
   args: readonly string[],
   ready: RegExp,
-  options: { timeoutMs?: number; stdin?: boolean } = {},
+  options: { timeoutMs?: number; stdin?: boolean; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ) {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const child = spawn(process.execPath, [VPROXY_BIN, ...args], {
     stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
   });
   let output = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
