@@ -250,4 +250,51 @@ describe('ServerPicker (BackendPicker adapter)', () => {
       new ServerPicker(group).pick({ client: fakeClient('10.0.0.1'), admission: {} }),
     ).toBeNull();
   });
+
+  it('repick (redispatch) never returns a server already tried, by any method, and counts the redispatch', async () => {
+    for (const method of METHOD_NAMES) {
+      const { clock, group } = checkedGroup(method);
+      for (const n of ['a', 'b', 'c']) group.add(n, `fake://${n}:1`);
+      await clock.advance(1000);
+      const picker = new ServerPicker(group);
+      const context = { client: fakeClient('10.0.0.9'), admission: {} };
+      for (let i = 0; i < 30; i++) {
+        const first = picker.pick(context);
+        if (first === null) throw new Error('no pick');
+        const second = picker.repick(context, [first.address]);
+        if (second === null) throw new Error(`${method}: no repick`);
+        expect(second.address).not.toBe(first.address);
+        const third = picker.repick(context, [first.address, second.address]);
+        expect([first.address, second.address]).not.toContain(third?.address);
+        expect(
+          picker.repick(
+            context,
+            group.servers().map((s) => s.address),
+          ),
+        ).toBeNull();
+        for (const c of [first, second, third]) {
+          c?.release?.({ connected: true, bytesToBackend: 0, bytesFromBackend: 0 });
+        }
+      }
+      // Source hashing: the client's second choice is stable.
+      if (method === 'source') {
+        const first = picker.pickServer(context);
+        const seconds = new Set(
+          Array.from({ length: 5 }, () => picker.pickServer(context, (s) => s === first)?.name),
+        );
+        expect(seconds.size).toBe(1);
+      }
+      // The failed lease, released as redispatched, counts on its server.
+      const failed = picker.pick(context);
+      const server = group.servers().find((sv) => sv.address === failed?.address);
+      failed?.release?.({
+        connected: false,
+        connectError: new Error('refused'),
+        redispatched: true,
+        bytesToBackend: 0,
+        bytesFromBackend: 0,
+      });
+      expect(server?.stats()).toMatchObject({ redispatches: 1, connectFailures: 1 });
+    }
+  });
 });
