@@ -57,7 +57,12 @@ async function served(): Promise<string> {
     if (line?.endsWith('currently UP')) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  const { stdout } = await run('curl', ['-sS', '--max-time', '3', `http://127.0.0.1:${ports.lb}/`]);
+  const { stdout } = await run(curlTool.path, [
+    '-sS',
+    '--max-time',
+    '3',
+    `http://127.0.0.1:${ports.lb}/`,
+  ]);
   return stdout;
 }
 

@@ -40,8 +40,12 @@ function deadLinkMs(deadLink: number, minRto = 30): number {
   for (let i = 0; i < deadLink - 1; i++) total += minRto + i * (minRto >>> 1);
   return total;
 }
-/** Scheduling slack on a loaded 2-core box: timer ticks (10 ms), mux teardown, GC. */
-const SLACK_MS = 250;
+/**
+ * Scheduling slack on a loaded 2-core box: timer ticks (10 ms), mux teardown,
+ * GC, and an RTO above its floor when the loaded loopback's RTT varies (seen:
+ * 218 ms idle, 467 ms with the other suites running).
+ */
+const SLACK_MS = 500;
 
 function closedWithin(fd: StreamFD, ms: number): Promise<Error | undefined> {
   return new Promise((resolve, reject) => {
@@ -78,7 +82,7 @@ describe('kcp:// failure detection', () => {
     const started = Date.now();
     const deadline = deadLinkMs(5);
     const closing = streams.map((fd) => closedWithin(fd, deadline + SLACK_MS));
-    const serverSide = accepted.map((fd) => closedWithin(fd, 1000 + 2 * SLACK_MS));
+    const serverSide = accepted.map((fd) => closedWithin(fd, 1000 + SLACK_MS));
     streams[0]?.write(Buffer.alloc(10_000));
     const errors = await Promise.all(closing);
     // Not before the fifth transmission (so it is the dead-link rule that fired,
@@ -92,7 +96,7 @@ describe('kcp:// failure detection', () => {
     await Promise.all(serverSide);
     const serverMs = Date.now() - started;
     expect(serverMs).toBeGreaterThanOrEqual(900);
-    expect(serverMs).toBeLessThan(1000 + 2 * SLACK_MS);
+    expect(serverMs).toBeLessThan(1000 + SLACK_MS);
     await server.close();
     await relay.close();
   }, 15_000);

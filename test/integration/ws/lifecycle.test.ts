@@ -151,9 +151,10 @@ describe('keepalive (framed mode)', () => {
         expect(isVproxyError(err, 'ERR_WS_PEER_DEAD')).toBe(true);
         // Declared dead after pong-timeout (400) of silence, checked every
         // ping-interval (100): the last pong came at most one interval before the
-        // freeze, so between 400 - 100 and 400 + 100 ms, plus scheduling slack.
+        // freeze, so between 400 - 100 and 400 + 100 ms, plus scheduling slack on
+        // a loaded 2-core box (seen: 408-501 ms).
         expect(ms).toBeGreaterThanOrEqual(400 - 100);
-        expect(ms).toBeLessThan(400 + 100 + 250);
+        expect(ms).toBeLessThan(400 + 100 + 400);
       }
       expect(server.stats().deadPeers).toBe(1);
     } finally {
