@@ -3,7 +3,7 @@
 // connection, so a server that counts connections sees none from us), client
 // processes that are killed on interrupt, and one cleanup path for every exit.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +21,24 @@ export const log = (msg) => process.stderr.write(`${msg}\n`);
 export { median } from './results.mjs';
 export const isInterrupted = () => interrupted;
 
+/** Where a login shell finds tools PATH may lack (haproxy and nginx live in /usr/sbin). */
+const EXTRA_TOOL_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin'];
+
+/**
+ * Fail early, naming the package, when `cmd` is missing; found only in an sbin
+ * dir (as test/helpers/require-tool.ts looks), that dir joins PATH so every
+ * later spawn by name finds it too.
+ */
 export function requireTool(cmd, args, pkg) {
-  const r = spawnSync(cmd, args, { stdio: 'ignore' });
-  if (r.error) throw new Error(`${cmd} not found on PATH; install it: apt-get install -y ${pkg}`);
+  if (!spawnSync(cmd, args, { stdio: 'ignore' }).error) return;
+  const dir = EXTRA_TOOL_DIRS.find((d) => existsSync(join(d, cmd)));
+  if (dir === undefined) {
+    throw new Error(
+      `${cmd} not found on PATH or in ${EXTRA_TOOL_DIRS.join(':')}; install it: apt-get install -y ${pkg}`,
+    );
+  }
+  process.env.PATH = `${process.env.PATH ?? ''}:${dir}`;
+  log(`(${cmd} found in ${dir}, which is not on PATH: added)`);
 }
 
 /** A private temp dir, removed by the cleanup that `runMain` runs on every exit path. */
