@@ -17,8 +17,11 @@ export interface CheckResult {
 export interface HealthCheckEvents {
   /** The server turned UP (edge: only on the transition). */
   up: [];
-  /** The server turned DOWN (edge: only on the transition), with the failure that did it. */
-  down: [error: Error | undefined];
+  /**
+   * The server turned DOWN (edge: only on the transition), with the failure that
+   * did it; `passive` when failed proxy connects did it, not a probe.
+   */
+  down: [error: Error | undefined, passive: boolean];
   /** Every active probe, successful or not (the spec's upOnce / downOnce). */
   result: [result: CheckResult];
 }
@@ -131,7 +134,7 @@ export class HealthCheckClient extends EventEmitter<HealthCheckEvents> {
     if (this.#checker.kind === 'none') return; // always UP: nothing would ever bring it back
     this.#passiveFailures++;
     if (error !== undefined) this.#lastError = error;
-    if (this.#state.failure()) this.emit('down', error);
+    if (this.#state.failure()) this.emit('down', error, true);
   }
 
   stats(): HealthCheckStats {
@@ -211,7 +214,7 @@ export class HealthCheckClient extends EventEmitter<HealthCheckEvents> {
       this.#failures++;
       this.#lastError = error;
       this.emit('result', { ok: false, latencyMs, error });
-      if (this.#state.failure()) this.emit('down', error);
+      if (this.#state.failure()) this.emit('down', error, false);
     }
   }
 }

@@ -51,7 +51,7 @@ interface Placement {
   loop: EventLoop | null;
   readonly resource: LoopResource;
   readonly onUp: () => void;
-  readonly onDown: (error: Error | undefined) => void;
+  readonly onDown: (error: Error | undefined, passive: boolean) => void;
 }
 
 let groupIds = 0;
@@ -158,17 +158,25 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
       onUp: () => {
         // Without checks a server is UP by definition: no news, so only at debug.
         const kind = this.#healthCheck.check.kind;
-        const fields = { group: this.name, server: name, address: server.addressText, check: kind };
+        const fields = {
+          group: this.name,
+          server: name,
+          address: server.addressText,
+          check: kind,
+          latencyMs: health.stats().lastLatencyMs ?? undefined,
+        };
         if (kind === 'none') this.logger.debug('server-up', fields);
         else this.logger.info('server-up', fields);
         this.emit('up', server);
       },
-      onDown: (error) => {
-        // The cause is the failed check or connect; a DOWN server gets no new clients.
+      onDown: (error, passive) => {
+        // The cause: the failed probe, or the proxy's failed connects (passive);
+        // a DOWN server gets no new clients.
         this.logger.info('server-down', {
           group: this.name,
           server: name,
           address: server.addressText,
+          by: passive ? 'failed-connects' : this.#healthCheck.check.kind,
           ...(error === undefined ? {} : errorFields(error)),
         });
         this.emit('down', server, error);

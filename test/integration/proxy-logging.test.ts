@@ -368,8 +368,11 @@ describe('health and embedders', () => {
     expect(await log.wait('server-down')).toMatchObject({
       level: 'info',
       server: 'b',
+      by: 'tcp',
       code: 'ECONNREFUSED',
     });
+    expect(log.find('server-up')).toMatchObject({ check: 'tcp' });
+    expect(log.find('server-up')?.latencyMs).toBeGreaterThanOrEqual(0);
     await group.close();
   });
 

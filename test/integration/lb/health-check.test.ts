@@ -6,6 +6,7 @@ import { connect, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
+import { createLogger } from '../../../src/fd/logger.js';
 import { systemClock } from '../../../src/lb/clock.js';
 import { HealthCheckClient } from '../../../src/lb/health-check-client.js';
 import { createChecker } from '../../../src/lb/health-checkers.js';
@@ -236,10 +237,12 @@ describe('HealthCheckClient and ServerGroup on the real clock', () => {
 describe('passive detection through the proxy engine', () => {
   it('failed backend connects mark the server DOWN before the next active check', async () => {
     const backend = await startServer((s) => s.on('error', () => {}));
+    const logged: string[] = [];
     const group = new ServerGroup({
       name: 'passive',
       healthCheck: { timeoutMs: 500, periodMs: 60_000, up: 1, down: 2, check: { kind: 'tcp' } },
       registry,
+      logger: createLogger({ threshold: 'info', write: (l) => logged.push(l) }),
     });
     const server = group.add('only', `127.0.0.1:${backend.port}`);
     await waitFor(() => server.healthy, 3000, 'UP');
@@ -254,6 +257,10 @@ describe('passive detection through the proxy engine', () => {
       client.destroy();
     }
     await waitFor(() => !server.healthy, 3000, 'DOWN by passive detection');
+    // The log says it was the proxy's connects, not a probe, and what they got.
+    expect(logged.find((l) => l.includes('server-down'))).toMatch(
+      /server-down group=passive server=only .* by=failed-connects .*code=ECONNREFUSED/,
+    );
     expect(server.health.stats()).toMatchObject({ checks: checksBefore, passiveFailures: 2 });
     expect(server.stats()).toMatchObject({ connectFailures: 2, activeConnections: 0 });
     // Now DOWN: the next client is refused at once, no connect is attempted.
