@@ -112,6 +112,20 @@ describe('the engine says what happened', () => {
     await proxy.close();
   });
 
+  it('a WebSocket client on the wrong path is told 404, and the log says so with the client', async () => {
+    const log = capture('info');
+    const proxy = await engine(
+      { picker: new RoundRobinPicker([`127.0.0.1:${echo.port}`]), logger: log.logger },
+      'ws://127.0.0.1:0/tunnel',
+    );
+    const port = proxy.server.address().port;
+    await expect(registry.connect(`ws://127.0.0.1:${port}/wrong`)).rejects.toThrow();
+    const line = await log.wait('client-handshake-failed');
+    expect(line).toMatchObject({ layer: expect.stringMatching(/ws/), code: 'ERR_WS_HANDSHAKE' });
+    expect(String(line.error)).toMatch(/upgrade from 127\.0\.0\.1:\d+ refused with 404/);
+    await proxy.close();
+  });
+
   it('a handshake that throws or times out is logged with its code and the client', async () => {
     const log = capture();
     const proxy = await engine({
