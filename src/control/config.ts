@@ -57,7 +57,8 @@ export function configLines(store: ResourceStore): string[] {
     let line =
       `add ${type} ${name} address ${e.address} upstream ${e.upstream} acceptor-elg ${e.acceptorElg}` +
       ` event-loop-group ${e.elg} in-buffer-size ${s.inBufferSize} out-buffer-size ${s.outBufferSize}` +
-      ` timeout ${s.idleTimeoutMs} fin-timeout ${s.finTimeoutMs}`;
+      ` timeout ${s.idleTimeoutMs} fin-timeout ${s.finTimeoutMs} retries ${s.retries}` +
+      (e.accessLog ? ' access-log on' : '');
     if (type === 'tcp-lb') line += ' protocol tcp';
     if (s.securityGroup.name !== ALLOW_ALL) line += ` security-group ${s.securityGroup.name}`;
     if (e.certKeys.length > 0) line += ` cert-key ${e.certKeys.join(',')}`;

@@ -26,6 +26,8 @@ export interface ListenerEntry<L extends LbListener> {
   readonly acceptorElg: string;
   readonly elg: string;
   readonly certKeys: readonly string[];
+  /** One log line per closed session (`access-log on`); `update` switches it. */
+  accessLog: boolean;
 }
 
 export type TcpLbEntry = ListenerEntry<TcpLB>;

@@ -76,6 +76,10 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
       return '1000';
     case 'period':
       return '60000';
+    case 'retries':
+      return '3';
+    case 'access-log':
+      return 'on';
     case 'up':
     case 'down':
       return '1';

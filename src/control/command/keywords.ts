@@ -111,6 +111,8 @@ export const TYPES = table<ResourceType>([
 export type Param =
   | 'timeout'
   | 'fin-timeout'
+  | 'retries'
+  | 'access-log'
   | 'period'
   | 'up'
   | 'down'
@@ -142,6 +144,16 @@ export const PARAMS = table<Param>([
     full: 'fin-timeout',
     description:
       'milliseconds a half-closed session (one side sent FIN) may stay silent before it closes; 0 = off',
+  },
+  {
+    full: 'retries',
+    description:
+      'a failed backend connect is retried on another server this many times before the client sees it; 0 = never',
+  },
+  {
+    full: 'access-log',
+    description:
+      'on: one log line per closed session (client, backend, bytes each way, duration, close reason); off',
   },
   { full: 'period', description: 'milliseconds between two health checks' },
   { full: 'up', description: 'successful checks before a server is UP' },

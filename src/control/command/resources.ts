@@ -1,3 +1,4 @@
+import { DEFAULT_RETRIES, MAX_RETRIES } from '../../proxy/engine-options.js';
 import { DEFAULT_FIN_TIMEOUT_MS } from '../../proxy/proxy.js';
 import type { Action, Flag, Param, ResourceType } from './keywords.js';
 import * as check from './values.js';
@@ -29,6 +30,7 @@ const ms = check.intIn(0, 2_147_483_647);
 const count = check.intIn(1, 1_000_000);
 const bufferSize = check.intIn(1, 67_108_864);
 const weight = check.intIn(0, 1000);
+const retries = check.intIn(0, MAX_RETRIES);
 const password = check.secret(check.rfc1929('password'));
 
 /**
@@ -48,6 +50,8 @@ const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
   { param: 'out-buffer-size', default: '16384', check: bufferSize },
   { param: 'timeout', default: '900000', check: ms },
   { param: 'fin-timeout', default: String(DEFAULT_FIN_TIMEOUT_MS), check: ms },
+  { param: 'retries', default: String(DEFAULT_RETRIES), check: retries },
+  { param: 'access-log', default: 'off', check: check.oneOf('on', 'off') },
   { param: 'security-group', default: '(allow-all)', check: check.name },
   ...extra,
 ];
@@ -57,6 +61,8 @@ const listenerUpdate: readonly ParamRule[] = [
   { param: 'out-buffer-size', check: bufferSize },
   { param: 'timeout', check: ms },
   { param: 'fin-timeout', check: ms },
+  { param: 'retries', check: retries },
+  { param: 'access-log', check: check.oneOf('on', 'off') },
   { param: 'security-group', check: check.name },
 ];
 
@@ -113,7 +119,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
       {
         where: ['top'],
         params: listenerUpdate,
-        description: 'change buffers, timeout or security group',
+        description: 'change buffers, timeouts, retries, access log or security group',
       },
     ],
   },
@@ -132,7 +138,8 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
         where: ['top'],
         params: listenerUpdate,
         flags: ['allow-non-backend', 'deny-non-backend'],
-        description: 'change buffers, timeout, security group or backend policy',
+        description:
+          'change buffers, timeouts, retries, access log, security group or backend policy',
       },
     ],
   },

@@ -55,7 +55,7 @@ describe('StoreExecutor', () => {
     expect((await runAll(ex, setup(echo.port))).every((r) => r.kind === 'done')).toBe(true);
     const detail = items(await ex.execute('L tl', 'stdio'));
     expect(detail[0]).toMatch(
-      /^lb0 -> acceptor \(acceptor-elg\) worker \(worker-elg\) bind 127\.0\.0\.1:\d+ address 127\.0\.0\.1:0 backends ups0 timeout 60000 fin-timeout 30000 in-buffer-size 16384 out-buffer-size 16384 protocol tcp security-group secg0$/,
+      /^lb0 -> acceptor \(acceptor-elg\) worker \(worker-elg\) bind 127\.0\.0\.1:\d+ address 127\.0\.0\.1:0 backends ups0 timeout 60000 fin-timeout 30000 retries 2 access-log off in-buffer-size 16384 out-buffer-size 16384 protocol tcp security-group secg0$/,
     );
     expect(items(await ex.execute('list-detail server-group', 'stdio'))).toEqual([
       'sg0 -> timeout 500 period 200 up 1 down 2 method wrr check tcp event-loop-group elg0',
