@@ -26,6 +26,8 @@ const PACKAGES: Readonly<Record<string, string>> = {
   openssl: 'openssl',
   iperf3: 'iperf3',
   wrk: 'wrk',
+  'kcptun-server': 'kcptun',
+  'kcptun-client': 'kcptun',
 };
 
 export interface ToolLookupEnv {

@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,15 +13,17 @@ import {
   type SmuxVersion,
 } from '../../../transports/smux/index.js';
 import { SnappyFrameEncoder } from '../../../transports/snappy-frame/index.js';
+import { requireTool, skipNote } from '../../helpers/require-tool.js';
 
 /**
  * The encode direction against the real peer: our smux → snappy → (hand-made KCP
  * segments) → FEC → crypt datagrams go to Debian's kcptun-server, and its target must
  * receive the payload. We never retransmit, and one data shard of the first FEC group
  * is never sent: the server can only have it by rebuilding it from our parity shards.
- * Loopback only; skipped where kcptun is not installed.
+ * Loopback only. kcptun is found like every external tool: missing in CI fails.
  */
-const SERVER = '/usr/bin/kcptun-server';
+const kcptun = requireTool('kcptun-server');
+const SERVER = kcptun.path;
 const MSS = 1350 - 20 - 8 - OVERHEAD;
 
 const children: ChildProcess[] = [];
@@ -86,59 +87,62 @@ const CASES: Case[] = [
   { crypt: 'aes', comp: true, smuxver: 2, fec: false },
 ];
 
-describe.skipIf(!existsSync(SERVER))('our encoders against a live kcptun-server', () => {
-  for (const c of CASES) {
-    const name = `${c.crypt} ${c.comp ? 'snappy' : 'nocomp'} smux v${c.smuxver} ${c.fec ? 'FEC 10/3, one shard lost' : 'no FEC'}`;
-    it(name, async () => {
-      const data = payload();
-      const got: Buffer[] = [];
-      let gotBytes = 0;
-      const target = net.createServer((s) =>
-        s.on('data', (d) => {
-          got.push(d);
-          gotBytes += d.length;
-        }),
-      );
-      await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-      const udp = dgram.createSocket('udp4');
-      await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-      const probe = dgram.createSocket('udp4');
-      await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
-      const port = probe.address().port;
-      probe.close();
-      try {
-        const args = [
-          '-l',
-          `127.0.0.1:${port}`,
-          '-t',
-          `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
-        ];
-        args.push(
-          '--key',
-          'testkey',
-          '--crypt',
-          c.crypt,
-          '--smuxver',
-          String(c.smuxver),
-          '--quiet',
+describe.skipIf(kcptun.missing)(
+  `our encoders against a live kcptun-server${skipNote(kcptun)}`,
+  () => {
+    for (const c of CASES) {
+      const name = `${c.crypt} ${c.comp ? 'snappy' : 'nocomp'} smux v${c.smuxver} ${c.fec ? 'FEC 10/3, one shard lost' : 'no FEC'}`;
+      it(name, async () => {
+        const data = payload();
+        const got: Buffer[] = [];
+        let gotBytes = 0;
+        const target = net.createServer((s) =>
+          s.on('data', (d) => {
+            got.push(d);
+            gotBytes += d.length;
+          }),
         );
-        args.push('--datashard', c.fec ? '10' : '0', '--parityshard', c.fec ? '3' : '0');
-        if (!c.comp) args.push('--nocomp');
-        const server = spawn(SERVER, args, { stdio: 'ignore' });
-        children.push(server);
-        await sleep(300);
-        const packets = datagrams(c, data);
-        // With FEC: more than one group, so the lost shard's group is complete.
-        if (c.fec) expect(packets.length).toBeGreaterThan(13);
-        for (const p of packets) udp.send(p, port, '127.0.0.1');
-        const deadline = Date.now() + 5000;
-        while (gotBytes < data.length && Date.now() < deadline) await sleep(20);
-        expect(gotBytes).toBe(data.length);
-        expect(Buffer.concat(got).equals(data)).toBe(true);
-      } finally {
-        udp.close();
-        target.close();
-      }
-    });
-  }
-});
+        await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
+        const udp = dgram.createSocket('udp4');
+        await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+        const probe = dgram.createSocket('udp4');
+        await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+        const port = probe.address().port;
+        probe.close();
+        try {
+          const args = [
+            '-l',
+            `127.0.0.1:${port}`,
+            '-t',
+            `127.0.0.1:${(target.address() as net.AddressInfo).port}`,
+          ];
+          args.push(
+            '--key',
+            'testkey',
+            '--crypt',
+            c.crypt,
+            '--smuxver',
+            String(c.smuxver),
+            '--quiet',
+          );
+          args.push('--datashard', c.fec ? '10' : '0', '--parityshard', c.fec ? '3' : '0');
+          if (!c.comp) args.push('--nocomp');
+          const server = spawn(SERVER, args, { stdio: 'ignore' });
+          children.push(server);
+          await sleep(300);
+          const packets = datagrams(c, data);
+          // With FEC: more than one group, so the lost shard's group is complete.
+          if (c.fec) expect(packets.length).toBeGreaterThan(13);
+          for (const p of packets) udp.send(p, port, '127.0.0.1');
+          const deadline = Date.now() + 5000;
+          while (gotBytes < data.length && Date.now() < deadline) await sleep(20);
+          expect(gotBytes).toBe(data.length);
+          expect(Buffer.concat(got).equals(data)).toBe(true);
+        } finally {
+          udp.close();
+          target.close();
+        }
+      });
+    }
+  },
+);
