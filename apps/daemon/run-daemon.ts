@@ -16,7 +16,7 @@ import type { StepOutcome } from '../../src/control/reload.js';
 import { ResourceStore } from '../../src/control/store.js';
 import { formatHostPort, parseAddress } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
-import { type Logger, quietLogger } from '../../src/fd/logger.js';
+import { createLogger, type Logger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
 import { bannerLine } from './banner.js';
 import { controllerSecret, isLoopback } from './secrets.js';
@@ -37,7 +37,7 @@ export interface DaemonOptions {
   readonly autoSaveMs: number;
   /** Extra pages of the HTTP controller (status page, metrics). */
   readonly pages?: (store: ResourceStore) => PageHandler;
-  /** Lifecycle, changes and failures (default: quiet). Created once by the CLI. */
+  /** Lifecycle, changes and failures (default: warnings and errors to stderr). Created once by the CLI. */
   readonly logger?: Logger;
   /** Where the start-up banner goes (default: stdout). */
   readonly print?: (line: string) => void;
@@ -68,7 +68,9 @@ export class Daemon {
 
   constructor(registry: Registry, options: DaemonOptions) {
     this.#options = options;
-    this.#log = options.logger ?? quietLogger;
+    // Without a logger, failures (a refused save) still reach stderr.
+    this.#log =
+      options.logger ?? createLogger({ threshold: 'warn', write: (l) => console.error(l) });
     this.#print = options.print ?? ((line) => console.log(line));
     mkdirSync(options.configDir, { recursive: true, mode: 0o700 });
     this.#lastFile = join(options.configDir, 'last');
