@@ -6,6 +6,7 @@ import type { HealthCheckConfig } from '../../src/lb/health-config.js';
 import { ServerPicker } from '../../src/lb/picker.js';
 import { ServerGroup } from '../../src/lb/server-group.js';
 import { ProxyEngine, type ProxyStats } from '../../src/proxy/proxy.js';
+import { checkRetries } from '../../src/proxy/redispatch.js';
 
 export interface SimpleHealthCheck {
   readonly kind: 'tcp';
@@ -45,6 +46,7 @@ export async function runSimple(registry: Registry, options: SimpleOptions): Pro
   const bind = parseAddress(options.bind);
   const backends = options.backends.map((b) => parseAddress(b));
   for (const b of backends) registry.resolve(b.scheme);
+  if (options.retries !== undefined) checkRetries(options.retries);
   const logger = options.logger ?? quietLogger;
   const check = options.healthCheck;
   const healthCheck: HealthCheckConfig =

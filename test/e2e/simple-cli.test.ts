@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
@@ -36,6 +39,14 @@ afterAll(async () => {
   }
   certs.dispose();
 });
+
+function lineCount(file: string): number {
+  try {
+    return readFileSync(file, 'utf8').split('\n').length - 1;
+  } catch {
+    return 0;
+  }
+}
 
 async function curl(...args: string[]): Promise<string> {
   const { stdout } = await run(curlTool.path, ['-sS', '--max-time', '5', ...args]);
@@ -158,6 +169,8 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
 
   it('with --health-check tcp a dead backend is skipped and named at start', async () => {
     const dead = await closedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'vproxy-simple-'));
+    const accessFile = join(dir, 'access.log');
     const { running, match } = await startCli(
       [
         'simple',
@@ -171,6 +184,8 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
         '200',
         '--retries',
         '0',
+        '--access-log',
+        accessFile,
       ],
       /listening on tcp:\/\/127\.0\.0\.1:(\d+)/,
     );
@@ -178,6 +193,12 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
     const answers: string[] = [];
     for (let i = 0; i < 6; i++) answers.push((await curl(url)).trim());
     expect(answers).toEqual(Array(6).fill('two'));
+    // curl is gone before the proxy has closed the backend side: let the sessions
+    // end on their own (a stop now would kill the last one, reason=killed).
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && lineCount(accessFile) < 6) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(await running.stop()).toBe(0);
     // Text lines by default; the dead backend never came up, the live one did.
     expect(running.output()).toMatch(/INFO {2}server-up group=simple server=backend-2 /);
@@ -185,6 +206,15 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
       new RegExp(`WARN  backends-down-at-start backends=tcp://127\\.0\\.0\\.1:${dead}`),
     );
     expect(running.output()).not.toMatch(/backend-connect-failed/);
+    // The access log went to the file, one text line per request, not to stderr.
+    const access = readFileSync(accessFile, 'utf8').trim().split('\n');
+    expect(access).toHaveLength(6);
+    const shape = new RegExp(
+      `INFO  session listener=tcp://127\\.0\\.0\\.1:${match[1]} id=\\d+ client=127\\.0\\.0\\.1:\\d+ backend=tcp://127\\.0\\.0\\.1:${ports[1]} bytesFromClient=\\d+ bytesToClient=\\d+ durationMs=\\d+ reason=closed$`,
+    );
+    expect(access.filter((line) => !shape.test(line))).toEqual([]);
+    expect(running.output()).not.toMatch(/ session /);
+    rmSync(dir, { recursive: true });
   });
 
   it('VPROXY_LOG sets the level; --log-level wins; a bad level is named', async () => {
