@@ -1,0 +1,49 @@
+// `vproxy-ts/fd`: the FD contract every transport implements and everything
+// above it relies on (DESIGN.md, "The FD contract"), plus the address syntax,
+// the scheme registry, the error base class and the logger.
+//
+// Named re-exports only: a module's helpers that are not listed here stay
+// private, so they can change without a major version.
+
+export {
+  type Address,
+  formatAddress,
+  formatHostPort,
+  parseAddress,
+  toAddress,
+} from '../src/fd/address.js';
+export type { DatagramFD, DatagramFDEvents } from '../src/fd/datagram-fd.js';
+export { type ErrorCode, isVproxyError, VproxyError } from '../src/fd/errors.js';
+export {
+  createLogger,
+  errorFields,
+  LOG_CHANNEL_NAME,
+  type LogFields,
+  type LogFormat,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogRecord,
+  type LogThreshold,
+  type LogValue,
+  parseLogFormat,
+  parseLogLevel,
+  quietLogger,
+} from '../src/fd/logger.js';
+export { Registry } from '../src/fd/registry.js';
+export type { BoundAddress, ServerFD, ServerFDEvents } from '../src/fd/server-fd.js';
+export {
+  abortStream,
+  brandStreamFD,
+  describePeer,
+  type SocketShaped,
+  type StreamFD,
+} from '../src/fd/stream-fd.js';
+export type {
+  ConnectOptions,
+  DatagramTransport,
+  Layer,
+  ListenOptions,
+  OptionSpec,
+  Transport,
+} from '../src/fd/transport.js';
