@@ -145,6 +145,14 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
       }
     }
     expect({ ok, failed }).toEqual({ ok: 1000, failed: 0 });
+    // Let the last sessions end on their own before the stop (which would kill them).
+    const deadline = Date.now() + 5000;
+    while (
+      Date.now() < deadline &&
+      (running.output().match(/"event":"session"/g)?.length ?? 0) < 1000
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(await running.stop()).toBe(0);
     const lines = running
       .output()
