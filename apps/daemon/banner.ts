@@ -35,7 +35,8 @@ function shellWord(text: string): string {
 /** The secret as the user should type it on this line. */
 function secretText(b: BannerInput, flag: string): string {
   const s = b.secret;
-  if (s.given) return `<your ${flag}>`;
+  // Given by a flag at start, or by the command that added this controller.
+  if (s.given) return `<your ${b.mayShowSecret ? flag : flag.replace(/^--(resp|http)-/, '')}>`;
   if (s.generated && b.mayShowSecret) return s.value;
   return `"$(cat ${shellWord(s.file)})"`;
 }

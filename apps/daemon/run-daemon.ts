@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type ControllerKind,
   StoreExecutor,
@@ -85,12 +85,18 @@ export class Daemon {
 
   /** The file SIGHUP reloads: `--load`'s, else the saved one. */
   get configFile(): string {
-    return this.#options.load ?? this.#lastFile;
+    // Absolute, so logs say which file and a reload reads the one loaded at start.
+    return this.#options.load === undefined ? this.#lastFile : resolve(this.#options.load);
   }
 
   async start(): Promise<void> {
     const o = this.#options;
-    const file = o.load ?? (o.loadLast && existsSync(this.#lastFile) ? this.#lastFile : undefined);
+    const file =
+      o.load !== undefined
+        ? this.configFile
+        : o.loadLast && existsSync(this.#lastFile)
+          ? this.#lastFile
+          : undefined;
     if (file !== undefined) {
       const n = await this.executor.load(file);
       this.#log.info('config-loaded', { file, commands: n });
@@ -329,7 +335,10 @@ export class Daemon {
           .filter((c) =>
             kind === 'resp-controller' ? c instanceof RespController : c instanceof HttpController,
           )
-          .map((c) => c.describe()),
+          .map((c) => {
+            const a = c.address();
+            return { name: c.name, address: formatHostPort(a.host, a.port) };
+          }),
       shutdown: () => {
         void this.stop().then(() => process.exit(0));
       },
