@@ -53,7 +53,7 @@ function uncheckedGroup(name: string, addresses: readonly string[]): ServerGroup
     healthCheck: { timeoutMs: 200, periodMs: 1000, up: 1, down: 1, check: { kind: 'none' } },
     random: () => 0,
   });
-  addresses.forEach((a, i) => group.add(`s${i}`, a));
+  for (const [i, a] of addresses.entries()) group.add(`s${i}`, a);
   return group;
 }
 
