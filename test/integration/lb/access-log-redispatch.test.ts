@@ -4,8 +4,10 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/fd/logger.js';
 import { ServerGroup } from '../../../src/lb/server-group.js';
+import { Socks5Server } from '../../../src/lb/socks5-server.js';
 import { TcpLB } from '../../../src/lb/tcp-lb.js';
 import { Upstream } from '../../../src/lb/upstream.js';
+import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { closedPort, startServer, stopServer } from '../../helpers/net.js';
@@ -247,6 +249,39 @@ describe('redispatch', () => {
     await until(() => records.some((r) => r.event === 'backend-connect-failed'));
     expect(lb.stats()).toMatchObject({ connectFailures: 1, redispatches: 0 });
     await lb.close();
+    await group.close();
+  });
+
+  it('socks5: a name routed to a group is redispatched; a named backend is not', async () => {
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const group = uncheckedGroup('web.test:80', [dead, `127.0.0.1:${backend.port}`]);
+    const upstream = new Upstream('s5-up');
+    upstream.add(group);
+    const s5 = await Socks5Server.start({
+      name: 's5',
+      address: 'tcp://127.0.0.1:0',
+      upstream,
+      registry,
+    });
+    const via = async (host: string, port: number): Promise<string> => {
+      const fd = await registry.connect(`tcp://127.0.0.1:${s5.bound().port}`);
+      try {
+        await socks5Connect(fd, { target: { host, port } });
+      } catch {
+        return 'refused';
+      }
+      fd.write('ping');
+      const [reply] = (await once(fd, 'data')) as [Buffer];
+      fd.destroy();
+      return reply.toString();
+    };
+    for (let i = 0; i < 10; i++) expect(await via('web.test', 80)).toBe('ping');
+    expect(s5.stats().redispatches).toBe(5);
+    // Asking for the dead backend by address gets that backend or nothing.
+    const [host, port] = dead.split(':');
+    expect(await via(host as string, Number(port))).toBe('refused');
+    expect(s5.stats().redispatches).toBe(5);
+    await s5.close();
     await group.close();
   });
 });
