@@ -12,6 +12,7 @@ import {
   VERSION,
   writeConfigFile,
 } from './config.js';
+import { type ControllerDetail, detailList } from './details/records.js';
 import type { CommandExecutor, CommandResult, Origin } from './executor.js';
 import {
   certKeyCommand,
@@ -43,8 +44,8 @@ export interface SystemHooks {
     origin: Origin,
   ): Promise<string>;
   removeController(kind: ControllerKind, name: string): Promise<void>;
-  /** `name -> host:port` lines. */
-  listControllers(kind: ControllerKind): string[];
+  /** The running controllers of a kind: name and `host:port`. */
+  listControllers(kind: ControllerKind): ControllerDetail[];
   shutdown(): void;
 }
 
@@ -103,7 +104,7 @@ export class StoreExecutor implements CommandExecutor {
     const run = this.#queue.then(() => this.#run(trimmed, origin));
     this.#queue = run.catch(() => {});
     const log = this.#options.logger;
-    if (log === undefined) return run;
+    if (log === undefined) return run.catch((err: unknown) => this.#named(err));
     return run.then(
       (result) => {
         // Every change of state is logged (what, from where); reads are not.
@@ -122,9 +123,20 @@ export class StoreExecutor implements CommandExecutor {
           });
         else
           log.error('command-failed', { origin, command: redactSecrets(trimmed), ...causeOf(err) });
-        throw err;
+        return this.#named(err);
       },
     );
+  }
+
+  /**
+   * A failure nobody foresaw still names its cause to the user (`internal
+   * error: EMFILE: too many open files`), instead of a bare "internal error"
+   * with the cause only on the daemon's stderr.
+   */
+  #named(err: unknown): never {
+    if (isVproxyError(err)) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new VproxyError('ERR_INTERNAL', `internal error: ${message}`, { cause: err });
   }
 
   /**
@@ -230,14 +242,10 @@ export class StoreExecutor implements CommandExecutor {
     ];
     const system = this.#system();
     if (action === 'list' || action === 'l' || action === 'list-detail' || action === 'L') {
-      const lines = system.listControllers(kind);
-      return {
-        kind: 'list',
-        items:
-          action.startsWith('list-') || action === 'L'
-            ? lines
-            : lines.map((l) => l.split(' ')[0] ?? l),
-      };
+      const controllers = system.listControllers(kind);
+      return action === 'list-detail' || action === 'L'
+        ? detailList(kind, controllers)
+        : { kind: 'list', items: controllers.map((c) => c.name) };
     }
     if (name === undefined)
       throw new VproxyError('ERR_COMMAND_INVALID', `resource name not specified for ${kind}`);

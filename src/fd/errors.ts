@@ -40,6 +40,8 @@ export type ErrorCode =
   | 'ERR_CONTENT_TYPE_INVALID'
   | 'ERR_AUTH_THROTTLED'
   | 'ERR_IN_USE'
+  // a command failed for a reason nobody foresaw; the message carries the cause (src/control)
+  | 'ERR_INTERNAL'
   // a config that would not load: save refuses to write it (src/control)
   | 'ERR_CONFIG_INVALID'
   | 'ERR_FORBIDDEN'
