@@ -166,6 +166,14 @@ describe.skipIf(redisCliTool.missing)(`SIGHUP reloads the config as a diff${note
     expect(out).toMatch(/config-change change=added command="add tcp-lb added /);
     // Still running: SIGHUP is not a stop any more.
     expect(d.child.exitCode).toBeNull();
+
+    // A file that does not parse changes nothing, says why, and the daemon stays.
+    writeFileSync(file, 'add tcp-lb broken address nowhere upstream ups0\n');
+    d.child.kill('SIGHUP');
+    await until(d, /ERROR reload-failed .*hup\.conf:1: invalid address nowhere/);
+    expect(d.child.exitCode).toBeNull();
+    const after = await redisCli(respPort(d), 'list tcp-lb');
+    expect(after).toEqual(['keep', 'change', 'moved', 'added']);
   }, 30_000);
 });
 
