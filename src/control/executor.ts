@@ -1,3 +1,5 @@
+import type { DetailList } from './details/records.js';
+
 /** Where a command comes from: some commands (save, load, shutdown) are refused off StdIO. */
 export type Origin = 'stdio' | 'resp' | 'http';
 
@@ -8,7 +10,15 @@ export type ListItem = string | readonly string[];
 export type CommandResult =
   | { readonly kind: 'done' }
   | { readonly kind: 'number'; readonly value: number }
-  | { readonly kind: 'list'; readonly items: readonly ListItem[] }
+  | {
+      readonly kind: 'list';
+      readonly items: readonly ListItem[];
+      /**
+       * list-detail's records, from which `items` was rendered (detailList):
+       * REST answers these as JSON objects, the other controllers the text.
+       */
+      readonly details?: DetailList;
+    }
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'lines'; readonly lines: readonly string[] };
 

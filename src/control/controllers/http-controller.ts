@@ -28,6 +28,7 @@ import {
 import {
   createCommand,
   deleteCommand,
+  getAnswer,
   listCommand,
   openApi,
   parseRestPath,
@@ -349,21 +350,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       .map((segment) => decodeComponent(segment, 'the path'));
     const target = parseRestPath(segments);
     if (method === 'GET') {
-      const result = await run(listCommand(target));
-      const items = result.kind === 'list' ? result.items : [];
-      if (target.name === undefined) {
-        send(res, 200, { items });
-        return true;
-      }
-      const item = items.find(
-        (i) => typeof i === 'string' && (i === target.name || i.startsWith(`${target.name} ->`)),
-      );
-      if (item === undefined)
-        throw new VproxyError(
-          'ERR_NOT_FOUND',
-          `Cannot find ${target.type} with name ${target.name}.`,
-        );
-      send(res, 200, { item });
+      send(res, 200, getAnswer(target, await run(listCommand(target))));
       return true;
     }
     if (method === 'POST' && target.name === undefined) {

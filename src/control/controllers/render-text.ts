@@ -17,7 +17,10 @@ export function renderText(result: CommandResult): string {
   }
 }
 
-/** A result as JSON for the HTTP controller. */
+/**
+ * A result as JSON for the HTTP controller's command route: what RESP would
+ * answer, and for list-detail also `records`, the objects the module routes answer.
+ */
 export function renderJson(result: CommandResult): Record<string, unknown> {
   switch (result.kind) {
     case 'done':
@@ -29,6 +32,8 @@ export function renderJson(result: CommandResult): Record<string, unknown> {
     case 'lines':
       return { lines: result.lines };
     case 'list':
-      return { items: result.items };
+      return result.details === undefined
+        ? { items: result.items }
+        : { items: result.items, records: result.details.records };
   }
 }

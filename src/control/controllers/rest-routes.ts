@@ -9,6 +9,9 @@ import {
 } from '../command/keywords.js';
 import { isToken } from '../command/parse.js';
 import { type ActionRule, RESOURCES } from '../command/resources.js';
+import { type DetailKind, type Details, detailKey } from '../details/records.js';
+import { DETAIL_SCHEMAS, detailKindOf, type JsonSchema, schemaName } from '../details/schemas.js';
+import type { CommandResult } from '../executor.js';
 import { STATUS_OPENAPI_PATHS } from '../observability/status-pages.js';
 
 // REST under /api/v1/module is a spelling of the command language: each
@@ -117,6 +120,31 @@ export function listCommand(target: RestTarget): string {
   return `list-detail ${target.type}${place(target, 'in')}`;
 }
 
+/**
+ * The answer to a GET: `{items: [record…]}` for a collection, `{item: record}`
+ * for one (looked up by name; a session by its client connection), `{value}`
+ * for a counter. A list without records (a test double) answers its items.
+ */
+export function getAnswer(target: RestTarget, result: CommandResult): Record<string, unknown> {
+  const missing = () =>
+    new VproxyError('ERR_NOT_FOUND', `Cannot find ${target.type} with name ${target.name}.`);
+  if (result.kind === 'number') {
+    if (target.name !== undefined) throw missing();
+    return { value: result.value };
+  }
+  if (result.kind !== 'list') return { items: [] };
+  const records: readonly Details[DetailKind][] | undefined = result.details?.records;
+  if (target.name === undefined) return { items: records ?? result.items };
+  const item =
+    records === undefined
+      ? result.items.find(
+          (i) => typeof i === 'string' && (i === target.name || i.startsWith(`${target.name} ->`)),
+        )
+      : records.find((r) => detailKey(r) === target.name);
+  if (item === undefined) throw missing();
+  return { item };
+}
+
 export function createCommand(target: RestTarget, body: unknown): string {
   const rule = ruleFor(target, 'add');
   const { name, words } = bodyWords(body, rule, true);
@@ -133,6 +161,42 @@ export function updateCommand(target: RestTarget, body: unknown): string {
 export function deleteCommand(target: RestTarget, force: boolean): string {
   return `${force ? 'force-remove' : 'remove'} ${target.type} ${target.name}${place(target, 'from')}`;
 }
+
+const KINDS = Object.keys(DETAIL_SCHEMAS) as DetailKind[];
+const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+
+/** An object with exactly these fields, all required. */
+function closed(properties: Record<string, JsonSchema>): JsonSchema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: Object.keys(properties),
+    properties,
+  };
+}
+
+function answer(description: string, schema: JsonSchema): Record<string, unknown> {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+const ERROR = closed({ code: { type: 'string' }, message: { type: 'string' } });
+
+/** /api/v1/command answers what RESP would (see renderJson), list-detail with its records. */
+const COMMAND_ANSWER: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ok: { type: 'boolean' },
+    value: { type: 'integer' },
+    text: { type: 'string' },
+    lines: { type: 'array', items: { type: 'string' } },
+    items: {
+      type: 'array',
+      items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    },
+    records: { type: 'array', items: { anyOf: KINDS.map((k) => ref(schemaName(k))) } },
+  },
+};
 
 /** An OpenAPI 3 document of every route, generated from the resource model. */
 export function openApi(version: string): Record<string, unknown> {
@@ -154,7 +218,10 @@ export function openApi(version: string): Record<string, unknown> {
             },
           },
         },
-        responses: { 200: { description: 'the result' }, 400: { description: 'bad command' } },
+        responses: {
+          200: answer('the result', ref('CommandAnswer')),
+          400: answer('bad command', ref('Error')),
+        },
       },
     },
   };
@@ -191,11 +258,21 @@ export function openApi(version: string): Record<string, unknown> {
           },
         };
       };
+      const answers = detailKindOf(type.full, where);
       const collection: Record<string, unknown> = {};
       if (rules['list-detail'])
         collection.get = {
           summary: `list ${type.full}`,
-          responses: { 200: { description: 'items' } },
+          responses: {
+            200:
+              answers === 'number'
+                ? answer('the count', closed({ value: { type: 'integer' } }))
+                : answer(
+                    'every one, with its fields',
+                    closed({ items: { type: 'array', items: ref(schemaName(answers)) } }),
+                  ),
+            404: answer('no such parent', ref('Error')),
+          },
         };
       const add = schema('add');
       if (add)
@@ -210,10 +287,13 @@ export function openApi(version: string): Record<string, unknown> {
         };
       paths[base] = collection;
       const item: Record<string, unknown> = {};
-      if (rules['list-detail'])
+      if (rules['list-detail'] && answers !== 'number')
         item.get = {
-          summary: `one ${type.full}`,
-          responses: { 200: { description: 'detail' }, 404: { description: 'missing' } },
+          summary: `one ${type.full}${answers === 'session' ? ' (by its client connection)' : ''}`,
+          responses: {
+            200: answer('its fields', closed({ item: ref(schemaName(answers)) })),
+            404: answer('missing', ref('Error')),
+          },
         };
       const update = schema('update');
       if (update)
@@ -234,7 +314,14 @@ export function openApi(version: string): Record<string, unknown> {
   return {
     openapi: '3.0.3',
     info: { title: 'vproxy-ts control API', version },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        ...Object.fromEntries(KINDS.map((k) => [schemaName(k), DETAIL_SCHEMAS[k]])),
+        CommandAnswer: COMMAND_ANSWER,
+        Error: ERROR,
+      },
+    },
     security: [{ bearer: [] }],
     paths,
   };

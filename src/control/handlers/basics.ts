@@ -7,6 +7,7 @@ import { formatCidr } from '../../lb/cidr.js';
 import { EventLoopGroup } from '../../lb/event-loop-group.js';
 import { SecurityGroup } from '../../lb/security-group.js';
 import type { Command } from '../command/parse.js';
+import { detailList } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
 import { DEFAULT_ELGS, mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
@@ -22,8 +23,12 @@ export async function elgCommand(store: ResourceStore, cmd: Command): Promise<Co
   const name = cmd.name ?? '';
   switch (cmd.action) {
     case 'list':
-    case 'list-detail':
       return { kind: 'list', items: [...store.elgs.keys()] };
+    case 'list-detail':
+      return detailList(
+        'event-loop-group',
+        [...store.elgs.keys()].map((n) => ({ name: n })),
+      );
     case 'add': {
       mustBeNew(store.elgs, 'event-loop-group', name);
       store.elgs.set(name, new EventLoopGroup(name));
@@ -44,9 +49,12 @@ export async function elgCommand(store: ResourceStore, cmd: Command): Promise<Co
 export async function elCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
   const groupName = cmd.location[0]?.name ?? '';
   const elg = mustGet(store.elgs, 'event-loop-group', groupName);
-  if (cmd.action === 'list' || cmd.action === 'list-detail') {
-    return { kind: 'list', items: elg.list().map((l) => l.name) };
-  }
+  if (cmd.action === 'list') return { kind: 'list', items: elg.list().map((l) => l.name) };
+  if (cmd.action === 'list-detail')
+    return detailList(
+      'event-loop',
+      elg.list().map((l) => ({ name: l.name })),
+    );
   if (isDefaultElg(groupName)) {
     throw new VproxyError(
       'ERR_FORBIDDEN',
@@ -64,12 +72,10 @@ export function securityGroupCommand(store: ResourceStore, cmd: Command): Comman
     case 'list':
       return { kind: 'list', items: [...store.securityGroups.keys()] };
     case 'list-detail':
-      return {
-        kind: 'list',
-        items: [...store.securityGroups.values()].map(
-          (g) => `${g.name} -> default ${g.defaultAction}`,
-        ),
-      };
+      return detailList(
+        'security-group',
+        [...store.securityGroups.values()].map((g) => ({ name: g.name, default: g.defaultAction })),
+      );
     case 'add':
       mustBeNew(store.securityGroups, 'security-group', name);
       store.securityGroups.set(name, new SecurityGroup(name, cmd.params.default));
@@ -92,15 +98,16 @@ export function ruleCommand(store: ResourceStore, cmd: Command): CommandResult {
     case 'list':
       return { kind: 'list', items: group.rules().map((r) => r.name) };
     case 'list-detail':
-      return {
-        kind: 'list',
-        items: group
-          .rules()
-          .map(
-            (r) =>
-              `${r.name} -> ${r.action} ${formatCidr(r.network)} protocol ${r.protocol.toUpperCase()} port [${r.ports.min},${r.ports.max}]`,
-          ),
-      };
+      return detailList(
+        'security-group-rule',
+        group.rules().map((r) => ({
+          name: r.name,
+          default: r.action,
+          network: formatCidr(r.network),
+          protocol: r.protocol,
+          'port-range': `${r.ports.min},${r.ports.max}`,
+        })),
+      );
     case 'add': {
       const [min, max] = (cmd.params['port-range'] ?? '').split(',').map(Number);
       group.addRule({
@@ -187,12 +194,10 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
     case 'list':
       return { kind: 'list', items: [...store.certKeys.keys()] };
     case 'list-detail':
-      return {
-        kind: 'list',
-        items: [...store.certKeys].map(
-          ([n, ck]) => `${n} -> cert ${ck.certs.join(',')} key ${ck.key}`,
-        ),
-      };
+      return detailList(
+        'cert-key',
+        [...store.certKeys].map(([n, ck]) => ({ name: n, cert: ck.certs.join(','), key: ck.key })),
+      );
     case 'add': {
       mustBeNew(store.certKeys, 'cert-key', name);
       const certFiles = (cmd.params.cert ?? '').split(',').map(filePath);

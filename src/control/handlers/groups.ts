@@ -4,6 +4,7 @@ import type { MethodName } from '../../lb/selection-method.js';
 import { ServerGroup } from '../../lb/server-group.js';
 import { Upstream } from '../../lb/upstream.js';
 import type { Command } from '../command/parse.js';
+import { detailList, type ServerGroupDetail } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
 import { mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
@@ -55,8 +56,12 @@ function parent(cmd: Command): string {
 export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResult {
   switch (cmd.action) {
     case 'list':
-    case 'list-detail':
       return { kind: 'list', items: [...store.upstreams.keys()] };
+    case 'list-detail':
+      return detailList(
+        'upstream',
+        [...store.upstreams.keys()].map((n) => ({ name: n })),
+      );
     case 'add':
       mustBeNew(store.upstreams, 'upstream', name(cmd));
       store.upstreams.set(name(cmd), new Upstream(name(cmd)));
@@ -69,17 +74,23 @@ export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResu
   }
 }
 
-function describeGroup(
-  entry: { group: ServerGroup; check: string; elg: string },
-  weight?: number,
-): string {
+function describeGroup(entry: {
+  group: ServerGroup;
+  check: string;
+  elg: string;
+}): ServerGroupDetail {
   const { group } = entry;
   const h = group.healthCheck;
-  return (
-    `${group.name} -> timeout ${h.timeoutMs} period ${h.periodMs} up ${h.up} down ${h.down}` +
-    ` method ${group.method} check ${entry.check} event-loop-group ${entry.elg}` +
-    (weight === undefined ? '' : ` weight ${weight}`)
-  );
+  return {
+    name: group.name,
+    timeout: h.timeoutMs,
+    period: h.periodMs,
+    up: h.up,
+    down: h.down,
+    method: group.method,
+    check: entry.check,
+    'event-loop-group': entry.elg,
+  };
 }
 
 export function serverGroupCommand(
@@ -92,7 +103,10 @@ export function serverGroupCommand(
     case 'list':
       return { kind: 'list', items: [...store.serverGroups.keys()] };
     case 'list-detail':
-      return { kind: 'list', items: [...store.serverGroups.values()].map((e) => describeGroup(e)) };
+      return detailList(
+        'server-group',
+        [...store.serverGroups.values()].map((e) => describeGroup(e)),
+      );
     case 'add': {
       mustBeNew(store.serverGroups, 'server-group', name(cmd));
       const elgName = cmd.params['event-loop-group'] ?? '(control-elg)';
@@ -143,13 +157,15 @@ function groupInUpstream(store: ResourceStore, cmd: Command): CommandResult {
     case 'list':
       return { kind: 'list', items: ups.members().map((m) => m.group.name) };
     case 'list-detail':
-      return {
-        kind: 'list',
-        items: ups.members().map((m) => {
+      return detailList(
+        'upstream-server-group',
+        ups.members().map((m) => {
           const entry = store.serverGroups.get(m.group.name);
-          return entry ? describeGroup(entry, m.weight) : `${m.group.name} -> weight ${m.weight}`;
+          return entry
+            ? { ...describeGroup(entry), weight: m.weight }
+            : { name: m.group.name, weight: m.weight };
         }),
-      };
+      );
     case 'add': {
       const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
       if (ups.get(name(cmd))) {
@@ -178,15 +194,15 @@ export function serverCommand(store: ResourceStore, cmd: Command): CommandResult
     case 'list':
       return { kind: 'list', items: group.servers().map((s) => s.name) };
     case 'list-detail':
-      return {
-        kind: 'list',
-        items: group
-          .servers()
-          .map(
-            (s) =>
-              `${s.name} -> connect-to ${s.addressText} weight ${s.weight} currently ${s.healthy ? 'UP' : 'DOWN'}`,
-          ),
-      };
+      return detailList(
+        'server',
+        group.servers().map((s) => ({
+          name: s.name,
+          address: s.addressText,
+          weight: s.weight,
+          status: s.healthy ? 'UP' : 'DOWN',
+        })),
+      );
     case 'add':
       // Checked against the registry now: a server with an unknown scheme or
       // option would never connect and just stay DOWN, saying nothing.

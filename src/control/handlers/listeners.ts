@@ -5,7 +5,14 @@ import { Socks5Server } from '../../lb/socks5-server.js';
 import { TcpLB } from '../../lb/tcp-lb.js';
 import type { SessionInfo } from '../../proxy/session.js';
 import type { Command } from '../command/parse.js';
-import type { CommandResult, ListItem } from '../executor.js';
+import {
+  detailList,
+  type ListenerDetail,
+  type SessionDetail,
+  type Socks5ServerDetail,
+  type TcpLbDetail,
+} from '../details/records.js';
+import type { CommandResult } from '../executor.js';
 import { listening } from '../listen-errors.js';
 import { ALLOW_ALL, type ListenerEntry, mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
@@ -48,7 +55,20 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
     case 'list':
       return { kind: 'list', items: [...map.keys()] };
     case 'list-detail':
-      return { kind: 'list', items: [...map.entries()].map(([n, e]) => describe(type, n, e)) };
+      if (type === 'tcp-lb')
+        return detailList(
+          'tcp-lb',
+          [...store.tcpLbs].map(([n, e]): TcpLbDetail => ({ ...describe(n, e), protocol: 'tcp' })),
+        );
+      return detailList(
+        'socks5-server',
+        [...store.socks5Servers].map(
+          ([n, e]): Socks5ServerDetail => ({
+            ...describe(n, e),
+            'allow-non-backend': e.lb.allowNonBackend,
+          }),
+        ),
+      );
     case 'add': {
       mustBeNew(map, type, name);
       const upstream = mustGet(store.upstreams, 'upstream', p.upstream ?? '');
@@ -129,20 +149,24 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
   }
 }
 
-function describe(type: ListenerType, name: string, e: ListenerEntry<LbListener>): string {
+function describe(name: string, e: ListenerEntry<LbListener>): ListenerDetail {
   const s = e.lb.settings();
-  let text =
-    `${name} -> acceptor ${e.acceptorElg} worker ${e.elg} bind ${e.lb.serverSockId()} address ${e.address}` +
-    ` backends ${e.upstream} timeout ${s.idleTimeoutMs} fin-timeout ${s.finTimeoutMs}` +
-    ` retries ${s.retries} access-log ${e.accessLog ? 'on' : 'off'}` +
-    ` in-buffer-size ${s.inBufferSize}` +
-    ` out-buffer-size ${s.outBufferSize}`;
-  if (type === 'tcp-lb') text += ' protocol tcp';
-  text += ` security-group ${s.securityGroup.name}`;
-  if (e.lb instanceof Socks5Server)
-    text += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
-  if (e.certKeys.length > 0) text += ` cert-key ${e.certKeys.join(',')}`;
-  return text;
+  return {
+    name,
+    'acceptor-elg': e.acceptorElg,
+    'event-loop-group': e.elg,
+    bind: e.lb.serverSockId(),
+    address: e.address,
+    upstream: e.upstream,
+    timeout: s.idleTimeoutMs,
+    'fin-timeout': s.finTimeoutMs,
+    retries: s.retries,
+    'access-log': e.accessLog ? 'on' : 'off',
+    'in-buffer-size': s.inBufferSize,
+    'out-buffer-size': s.outBufferSize,
+    'security-group': s.securityGroup.name,
+    ...(e.certKeys.length > 0 ? { 'cert-key': e.certKeys.join(',') } : {}),
+  };
 }
 
 /** Connection ids as the reference prints them: accepted `remote/local`, outbound `local/remote`. */
@@ -192,14 +216,20 @@ export function inspectListener(store: ResourceStore, cmd: Command): CommandResu
   const detail = cmd.action === 'list-detail';
   switch (cmd.type) {
     case 'server-sock':
-      return detail ? { kind: 'list', items: [lb.serverSockId()] } : { kind: 'number', value: 1 };
+      return detail
+        ? detailList('server-sock', [{ name: lb.serverSockId() }])
+        : { kind: 'number', value: 1 };
     case 'session': {
-      const pairs: ListItem[] = sessions.map((s) =>
-        connectionIds(lb, s).filter((x): x is string => x !== null),
-      );
       if (cmd.action === 'force-remove')
         return killWhere(lb, sessions, (ids) => ids.some(matcher(cmd.name ?? '')), true);
-      return detail ? { kind: 'list', items: pairs } : { kind: 'number', value: sessions.length };
+      if (!detail) return { kind: 'number', value: sessions.length };
+      return detailList(
+        'session',
+        sessions.map((s): SessionDetail => {
+          const [client, backend] = connectionIds(lb, s);
+          return backend === null ? { client } : { client, backend };
+        }),
+      );
     }
     case 'connection': {
       const ids = sessions.flatMap((s) =>
@@ -209,7 +239,12 @@ export function inspectListener(store: ResourceStore, cmd: Command): CommandResu
         const match = matcher(cmd.name ?? '');
         return killWhere(lb, sessions, (pair) => pair.some(match), false);
       }
-      return detail ? { kind: 'list', items: ids } : { kind: 'number', value: ids.length };
+      return detail
+        ? detailList(
+            'connection',
+            ids.map((id) => ({ name: id })),
+          )
+        : { kind: 'number', value: ids.length };
     }
     default: {
       const sock = cmd.location[0];

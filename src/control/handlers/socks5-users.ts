@@ -1,5 +1,6 @@
 import { VproxyError } from '../../fd/errors.js';
 import type { Command } from '../command/parse.js';
+import { detailList } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
 import { mustGet, type ResourceStore } from '../store.js';
 
@@ -16,9 +17,13 @@ export function socks5UserCommand(store: ResourceStore, cmd: Command): CommandRe
   const name = cmd.name ?? '';
   switch (cmd.action) {
     case 'list':
+      return { kind: 'list', items: [...users.keys()] };
     case 'list-detail':
       // Names only: a password is never shown (only `list config` and saved files hold them).
-      return { kind: 'list', items: [...users.keys()] };
+      return detailList(
+        'socks5-user',
+        [...users.keys()].map((n) => ({ name: n })),
+      );
     case 'add':
       if (users.has(name)) {
         throw new VproxyError(
