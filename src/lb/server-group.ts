@@ -5,7 +5,7 @@ import { errorFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { EventLoop, LoopResource } from './event-loop.js';
 import { EventLoopGroup, type GroupResource } from './event-loop-group.js';
-import { HealthCheckClient } from './health-check-client.js';
+import { type CheckResult, HealthCheckClient } from './health-check-client.js';
 import { createChecker, type HealthChecker } from './health-checkers.js';
 import {
   DEFAULT_HEALTH_CHECK,
@@ -52,6 +52,7 @@ interface Placement {
   readonly resource: LoopResource;
   readonly onUp: () => void;
   readonly onDown: (error: Error | undefined, passive: boolean) => void;
+  readonly onResult: (result: CheckResult) => void;
 }
 
 let groupIds = 0;
@@ -152,38 +153,10 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     const server = new Server(name, target, weight, health);
     this.#servers = [...this.#servers, server];
     this.#method.reset();
-    const placement: Placement = {
-      loop: null,
-      resource: { id: `health-check:${this.id}/${name}`, onClose: () => this.#place(server) },
-      onUp: () => {
-        // Without checks a server is UP by definition: no news, so only at debug.
-        const kind = this.#healthCheck.check.kind;
-        const fields = {
-          group: this.name,
-          server: name,
-          address: server.addressText,
-          check: kind,
-          latencyMs: health.stats().lastLatencyMs ?? undefined,
-        };
-        if (kind === 'none') this.logger.debug('server-up', fields);
-        else this.logger.info('server-up', fields);
-        this.emit('up', server);
-      },
-      onDown: (error, passive) => {
-        // The cause: the failed probe, or the proxy's failed connects (passive);
-        // a DOWN server gets no new clients.
-        this.logger.info('server-down', {
-          group: this.name,
-          server: name,
-          address: server.addressText,
-          by: passive ? 'failed-connects' : this.#healthCheck.check.kind,
-          ...(error === undefined ? {} : errorFields(error)),
-        });
-        this.emit('down', server, error);
-      },
-    };
+    const placement = this.#placementFor(server);
     health.on('up', placement.onUp);
     health.on('down', placement.onDown);
+    health.on('result', placement.onResult);
     this.#placements.set(server, placement);
     this.#place(server);
     return server;
@@ -253,6 +226,54 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     if (this.#ownsElg) await this.#elg.close();
   }
 
+  /** Where a server's health check runs, and what its transitions say (log lines, events). */
+  #placementFor(server: Server): Placement {
+    return {
+      loop: null,
+      resource: {
+        id: `health-check:${this.id}/${server.name}`,
+        onClose: () => this.#place(server),
+      },
+      onUp: () => {
+        // Without checks a server is UP by definition: no news, so only at debug.
+        const kind = this.#healthCheck.check.kind;
+        const fields = {
+          group: this.name,
+          server: server.name,
+          address: server.addressText,
+          check: kind,
+          latencyMs: server.health.stats().lastLatencyMs ?? undefined,
+        };
+        if (kind === 'none') this.logger.debug('server-up', fields);
+        else this.logger.info('server-up', fields);
+        this.emit('up', server);
+      },
+      onDown: (error, passive) => {
+        // The cause: the failed probe, or the proxy's failed connects (passive);
+        // a DOWN server gets no new clients.
+        this.logger.info('server-down', {
+          group: this.name,
+          server: server.name,
+          address: server.addressText,
+          by: passive ? 'failed-connects' : this.#healthCheck.check.kind,
+          ...(error === undefined ? {} : errorFields(error)),
+        });
+        this.emit('down', server, error);
+      },
+      // Each failed probe, for a flapping server (the transitions above are the news).
+      onResult: (result) => {
+        if (result.ok || !this.logger.enabled('debug')) return;
+        this.logger.debug('health-check-failed', {
+          group: this.name,
+          server: server.name,
+          address: server.addressText,
+          latencyMs: Math.round(result.latencyMs),
+          ...(result.error === undefined ? {} : errorFields(result.error)),
+        });
+      },
+    };
+  }
+
   /** (Re)start a server's health check on the next loop of the group. */
   #place(server: Server): void {
     const placement = this.#placements.get(server);
@@ -277,6 +298,7 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     server.health.stop();
     server.health.off('up', placement.onUp);
     server.health.off('down', placement.onDown);
+    server.health.off('result', placement.onResult);
   }
 
   #mustGet(name: string): Server {

@@ -362,8 +362,8 @@ describe('listeners say why they refused', () => {
 });
 
 describe('health and embedders', () => {
-  it('UP and DOWN transitions are info lines with their cause', async () => {
-    const log = capture('info');
+  it('UP and DOWN transitions are info lines with their cause; each failed probe a debug line', async () => {
+    const log = capture('debug');
     const backend = await startEchoServer();
     const group = new ServerGroup({
       name: 'hc',
@@ -386,6 +386,11 @@ describe('health and embedders', () => {
       code: 'ECONNREFUSED',
     });
     expect(log.find('server-up')).toMatchObject({ check: 'tcp' });
+    expect(log.find('health-check-failed')).toMatchObject({
+      level: 'debug',
+      server: 'b',
+      code: 'ECONNREFUSED',
+    });
     expect(log.find('server-up')?.latencyMs).toBeGreaterThanOrEqual(0);
     await group.close();
   });
