@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const DIRS = ['src', 'apps', 'transports'];
@@ -45,7 +45,10 @@ export function staleSources() {
   return stale;
 }
 
-const stale = staleSources();
+// Run as a script (prestart); imported (tests), only staleSources is used.
+const main =
+  process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url;
+const stale = main ? staleSources() : [];
 if (stale.length > 0) {
   const shown = stale.slice(0, 3).join(', ') + (stale.length > 3 ? ', …' : '');
   console.error(

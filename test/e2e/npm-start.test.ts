@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -107,18 +107,29 @@ describe('build-if-stale', () => {
   });
 });
 
+// `pretest` builds, so dist/ is fresh here unless someone edits sources while
+// the tests run; then this check would rebuild dist/ under the other suites'
+// feet, so it skips instead (visibly).
+const { staleSources } = (await import(pathToFileURL(SCRIPT).href)) as {
+  staleSources: () => string[];
+};
+const staleNow = staleSources();
+
 describe('npm start', () => {
-  it('a second start does not run tsc', async () => {
-    await prestart(ROOT); // the first start builds if anything changed
-    const t0 = performance.now();
-    const { stdout, stderr } = await run('npm', ['start', '--silent', '--', '--version'], {
-      cwd: ROOT,
-    });
-    const ms = Math.round(performance.now() - t0);
-    expect(stdout.trim()).toBe('0.1.0');
-    expect(stderr).not.toMatch(/running tsc/);
-    console.log(`npm start -- --version without a rebuild: ${ms} ms`);
-    // tsc alone takes many seconds here; the mtime check, milliseconds.
-    expect(ms).toBeLessThan(5_000);
-  }, 120_000);
+  it.skipIf(staleNow.length > 0)(
+    `a start with dist/ up to date does not run tsc${staleNow.length > 0 ? ` (skipped: ${staleNow.length} sources newer than dist/)` : ''}`,
+    async () => {
+      const t0 = performance.now();
+      const { stdout, stderr } = await run('npm', ['start', '--silent', '--', '--version'], {
+        cwd: ROOT,
+      });
+      const ms = Math.round(performance.now() - t0);
+      expect(stdout.trim()).toBe('0.1.0');
+      expect(stderr).not.toMatch(/running tsc/);
+      console.log(`npm start -- --version without a rebuild: ${ms} ms`);
+      // tsc alone takes many seconds here; the mtime check, milliseconds.
+      expect(ms).toBeLessThan(5_000);
+    },
+    120_000,
+  );
 });
