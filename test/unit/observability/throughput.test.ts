@@ -24,6 +24,7 @@ class FakeLb {
       idleTimeouts: 0,
       finTimeouts: 0,
       errors: 0,
+      redispatches: 0,
     };
   }
   async close(): Promise<void> {}
@@ -38,6 +39,7 @@ function addLb(store: ResourceStore, name: string): FakeLb {
     acceptorElg: '',
     elg: '',
     certKeys: [],
+    accessLog: false,
   };
   store.tcpLbs.set(name, entry satisfies TcpLbEntry);
   return lb;
