@@ -154,7 +154,7 @@ describe.skipIf(CHROMIUM.missing)(
       }
       expect(await listing('list upstream')).toEqual(['keep']);
       expect(await listing('list resp-controller')).toEqual([]);
-      expect(await restUpstreams()).toEqual({ items: ['keep'] });
+      expect(await restUpstreams()).toEqual({ items: [{ name: 'keep' }] });
     });
   },
 );

@@ -138,7 +138,7 @@ describe('a daemon under bad input', () => {
     });
     expect(await http('DELETE', '/api/v1/module/upstream/ups%20b')).toMatchObject({ status: 400 });
     expect((await http('GET', '/api/v1/module/upstream')).json).toMatchObject({
-      items: expect.arrayContaining(['ups-a', 'ups-b']),
+      items: expect.arrayContaining([{ name: 'ups-a' }, { name: 'ups-b' }]),
     });
     for (const name of ['ups-a', 'ups-b']) {
       expect((await http('DELETE', `/api/v1/module/upstream/${name}`)).status).toBe(204);

@@ -172,9 +172,9 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
     ).toBe('');
     expect(await viaSocks('bob:b0b2-Zq9')).toEqual(OK);
     const listed = await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user');
-    expect(JSON.parse(listed)).toEqual({ items: ['alice', 'bob'] });
+    expect(JSON.parse(listed)).toEqual({ items: [{ name: 'alice' }, { name: 'bob' }] });
     const one = await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user/bob');
-    expect(JSON.parse(one)).toEqual({ item: 'bob' });
+    expect(JSON.parse(one)).toEqual({ item: { name: 'bob' } });
     expect(
       JSON.parse(await rest('GET', '/api/v1/module/socks5-server/s5/socks5-user/carol')),
     ).toMatchObject({ code: 'ERR_NOT_FOUND' });

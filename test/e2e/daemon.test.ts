@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detailText, type TcpLbDetail } from '../../src/control/details/records.js';
 import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
@@ -245,8 +246,12 @@ describe.skipIf(missing)(`vproxy daemon${note}`, () => {
     }
     await trafficFlows(ports);
     expect(await listingsViaHttp(ports)).toEqual(expected);
-    const rest = (await curlJson(ports, 'GET', '/api/v1/module/tcp-lb')) as { items: string[] };
-    expect(rest.items).toEqual(expected[0]);
+    // REST answers objects; rendered as text they are exactly RESP's lines.
+    const rest = (await curlJson(ports, 'GET', '/api/v1/module/tcp-lb')) as {
+      items: TcpLbDetail[];
+    };
+    expect(rest.items.map((r) => detailText('tcp-lb', r))).toEqual(expected[0]);
+    expect(rest.items[0]).toMatchObject({ name: 'lb0', upstream: 'ups0', protocol: 'tcp' });
     expect(await curlJson(ports, 'GET', '/api/v1/module/tcp-lb/nope')).toMatchObject({
       code: 'ERR_NOT_FOUND',
     });

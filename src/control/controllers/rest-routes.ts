@@ -228,6 +228,9 @@ export function openApi(version: string): Record<string, unknown> {
   for (const type of new Set(TYPES.values())) {
     const rules = RESOURCES[type.full];
     for (const where of new Set(Object.values(rules).flatMap((rs) => rs.flatMap((r) => r.where)))) {
+      // A path names one parent; a server-sock or connection also needs its
+      // listener (`in connection C in tcp-lb L`), which no REST path can say.
+      if (where === 'server-sock' || where === 'connection') continue;
       const base =
         where === 'top'
           ? `/api/v1/module/${type.full}`
