@@ -126,6 +126,18 @@ const LISTENER_METRICS: readonly [string, string, Kind, (s: ProxyStats) => numbe
     (s) => s.idleTimeouts,
   ],
   [
+    'vproxy_listener_fin_timeouts_total',
+    'Half-closed sessions closed because their open direction went silent (fin-timeout).',
+    'counter',
+    (s) => s.finTimeouts,
+  ],
+  [
+    'vproxy_listener_redispatches_total',
+    'Failed backend connects retried on another server before the client saw anything.',
+    'counter',
+    (s) => s.redispatches,
+  ],
+  [
     'vproxy_listener_errors_total',
     'Sessions that ended with an error.',
     'counter',
@@ -158,6 +170,12 @@ const SERVER_METRICS: readonly [string, string, Kind, (s: ServerStats) => number
     'Connects to the server that failed.',
     'counter',
     (s) => s.connectFailures,
+  ],
+  [
+    'vproxy_server_redispatches_total',
+    'Failed connects to the server that were retried on another server.',
+    'counter',
+    (s) => s.redispatches,
   ],
   [
     'vproxy_server_health_checks_total',

@@ -45,7 +45,15 @@ describe('StoreMetrics', () => {
     expect(sampleValue(m, 'vproxy_listener_active_sessions', l)).toBe(0);
     expect(sampleValue(m, 'vproxy_listener_bytes_in_total', l)).toBe(123_456);
     expect(sampleValue(m, 'vproxy_listener_bytes_out_total', l)).toBe(123_456);
-    for (const name of ['connect_failures', 'refused', 'idle_timeouts', 'no_backend', 'errors'])
+    for (const name of [
+      'connect_failures',
+      'refused',
+      'idle_timeouts',
+      'fin_timeouts',
+      'redispatches',
+      'no_backend',
+      'errors',
+    ])
       expect(sampleValue(m, `vproxy_listener_${name}_total`, l)).toBe(0);
     expect(sampleValue(m, 'vproxy_info', { version: '9.9.9' })).toBe(1);
   });
@@ -75,6 +83,7 @@ describe('StoreMetrics', () => {
     expect(sampleValue(m, 'vproxy_server_bytes_in_total', upLabels)).toBe(123_456);
     expect(sampleValue(m, 'vproxy_server_bytes_out_total', upLabels)).toBe(123_456);
     expect(sampleValue(m, 'vproxy_server_active_connections', upLabels)).toBe(0);
+    expect(sampleValue(m, 'vproxy_server_redispatches_total', upLabels)).toBe(0);
     expect(sampleValue(m, 'vproxy_server_health_checks_total', upLabels)).toBeGreaterThan(0);
     expect(sampleValue(m, 'vproxy_server_health_check_failures_total', downLabels)).toBeGreaterThan(
       0,
