@@ -2,6 +2,7 @@
 // checks and selection methods, upstreams, security groups, and the two
 // listeners (TcpLB, Socks5Server) that put them in front of the proxy engine.
 
+export { type Cidr, formatCidr, parseCidr } from '../src/lb/cidr.js';
 export { type Cancel, type Clock, systemClock } from '../src/lb/clock.js';
 export { EventLoopGroup, type EventLoopGroupOptions } from '../src/lb/event-loop-group.js';
 export {
