@@ -6,13 +6,14 @@ import { type Command, parseCommand, type ResourceRef, redactSecrets } from './c
 import {
   checkLoadable,
   configLines,
+  maskAddressSecrets,
   maskSecrets,
   readConfigFile,
   refuseIfUsed,
   VERSION,
   writeConfigFile,
 } from './config.js';
-import { type ControllerDetail, detailList } from './details/records.js';
+import { type ControllerDetail, detailList, mapDetailStrings } from './details/records.js';
 import type { CommandExecutor, CommandResult, Origin } from './executor.js';
 import {
   certKeyCommand,
@@ -209,7 +210,17 @@ export class StoreExecutor implements CommandExecutor {
     }
     if (second === 'resp-controller' || second === 'http-controller')
       return this.#controllerCommand(words, origin);
-    return this.#apply(parseCommand(line));
+    const result = await this.#apply(parseCommand(line));
+    // A listing read over the network shows no address key (kcp key=) the client did not send.
+    if (origin === 'stdio' || result.kind !== 'list') return result;
+    // list-detail: mask the records, so REST's objects and the text agree.
+    if (result.details !== undefined) return mapDetailStrings(result.details, maskAddressSecrets);
+    return {
+      kind: 'list',
+      items: result.items.map((i) =>
+        typeof i === 'string' ? maskAddressSecrets(i) : i.map(maskAddressSecrets),
+      ),
+    };
   }
 
   async #fileCommand(

@@ -231,7 +231,7 @@ export function checkLoadable(lines: readonly string[], file: string): void {
 }
 
 /**
- * `list config` for a network client: secret values (socks5 passwords) are
+ * `list config` for a network client: secret values (socks5 passwords, address keys) are
  * replaced by the mask, which the password check refuses, so a listing pasted
  * back as a config fails to load instead of setting a known password.
  */
@@ -240,7 +240,7 @@ export function maskSecrets(lines: readonly string[]): string[] {
     if (text.startsWith('#')) return text;
     const cmd = parseCommand(text);
     const tokens = text.split(' ');
-    return tokens
+    const masked = tokens
       .map((t, i) => {
         const param = PARAMS.get(tokens[i - 1] ?? '')?.full;
         return param !== undefined && SECRET_PARAMS.has(param) && cmd.params[param] === t
@@ -248,5 +248,18 @@ export function maskSecrets(lines: readonly string[]): string[] {
           : t;
       })
       .join(' ');
+    return maskAddressSecrets(masked);
   });
+}
+
+/** Address options whose values are secrets (kcp's `key=`, also as `kcp.key=`). */
+const SECRET_OPTION = /([?&](?:[a-z0-9-]+\.)?(?:key|password|token|psk|secret)=)[^&\s]*/gi;
+
+/**
+ * Secret option values in addresses replaced by the mask, which no address
+ * accepts as a value: a listing pasted back fails to load instead of setting
+ * a known key.
+ */
+export function maskAddressSecrets(text: string): string {
+  return text.replace(SECRET_OPTION, `$1${SECRET_MASK}`);
 }

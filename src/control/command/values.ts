@@ -23,7 +23,10 @@ export function oneOf(...choices: string[]): ValueCheck {
 
 export const address: ValueCheck = (v) => {
   try {
-    parseAddress(v);
+    const parsed = parseAddress(v);
+    const masked = Object.keys(parsed.options).find((k) => parsed.options[k] === SECRET_MASK);
+    if (masked !== undefined)
+      return `${SECRET_MASK} is how a listing shows a masked ${masked}; give the real one`;
     return null;
   } catch (err) {
     if (!isVproxyError(err)) return 'not an address';
