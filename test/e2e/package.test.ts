@@ -175,6 +175,24 @@ export const result: Promise<CommandResult> = new StoreExecutor({ store: null as
 export const bad: TcpLbOptions = { ...options, upstreams: upstream };
 `;
 
+describe('lib/ (the entry points)', () => {
+  it('is imported by nothing outside it: the entries sit above every layer', async () => {
+    const importers: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+        const path = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.name.endsWith('.ts')) {
+          const text = await readFile(join(ROOT, path), 'utf8');
+          if (/from '(\.\.\/)+lib\//.test(text)) importers.push(path);
+        }
+      }
+    };
+    for (const dir of ['src', 'transports', 'apps']) await walk(dir);
+    expect(importers).toEqual([]);
+  });
+});
+
 describe('npm pack → a fresh project outside the repo', () => {
   let work = '';
   let app = '';
