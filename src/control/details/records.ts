@@ -228,3 +228,22 @@ export function detailList<K extends DetailKind>(
     details: { kind, records } as DetailList,
   };
 }
+
+/**
+ * The same list with every string field of every record passed through `f`
+ * (how the executor masks address secrets such as kcp's `key=` for network
+ * clients), the text re-rendered from the result so both forms stay one.
+ * `f` must keep what it does not mask: enum fields go through it too.
+ */
+export function mapDetailStrings(
+  details: DetailList,
+  f: (text: string) => string,
+): ReturnType<typeof detailList> {
+  const records = details.records.map(
+    (r: Details[DetailKind]) =>
+      Object.fromEntries(
+        Object.entries(r).map(([k, v]) => [k, typeof v === 'string' ? f(v) : v]),
+      ) as Details[DetailKind],
+  );
+  return detailList<DetailKind>(details.kind, records);
+}
