@@ -88,7 +88,13 @@ export type ErrorCode =
   | 'ERR_HTTP_PROXY_TARGET_INVALID'
   | 'ERR_HTTP_PROXY_UNSUPPORTED'
   // domain rules and ABP lists (src/protocols/rules)
-  | 'ERR_RULE_INVALID';
+  | 'ERR_RULE_INVALID'
+  // service mesh registry and delegates (src/mesh)
+  | 'ERR_MESH_NAME_INVALID'
+  | 'ERR_MESH_VALUE_INVALID'
+  | 'ERR_MESH_NIC_NOT_FOUND'
+  | 'ERR_MESH_UNAVAILABLE'
+  | 'ERR_MESH_CLOSED';
 
 export class VproxyError extends Error {
   readonly code: ErrorCode;

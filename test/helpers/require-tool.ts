@@ -28,6 +28,7 @@ const PACKAGES: Readonly<Record<string, string>> = {
   wrk: 'wrk',
   'kcptun-server': 'kcptun',
   'kcptun-client': 'kcptun',
+  etcd: 'etcd-server',
 };
 
 export interface ToolLookupEnv {
