@@ -94,6 +94,11 @@ export class EtcdRegistry implements ServiceRegistry {
     return this.#connection;
   }
 
+  /** The client's lease id (decimal), once granted: what `etcdctl lease` shows. */
+  get leaseId(): string | undefined {
+    return this.#session.leaseId;
+  }
+
   onConnection(listener: (state: RegistryConnection) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -281,7 +286,8 @@ export class EtcdRegistry implements ServiceRegistry {
     // The server cancelled the watch (its start revision was compacted, or
     // another reason): etcd3 has dropped it; the owner lists again.
     watcher.on('error', (err: Error) => {
-      end(/compact/i.test(err.message) ? 'compacted' : 'cancelled', err);
+      if (ended) return;
+      void this.#cancelReason(err, revision + 1).then((reason) => end(reason, err));
     });
     return {
       get revision() {
@@ -293,6 +299,20 @@ export class EtcdRegistry implements ServiceRegistry {
         await this.#cancelWatcher(watcher);
       },
     };
+  }
+
+  /**
+   * etcd cancels a watch whose start revision was compacted without a reason
+   * text, and etcd3 drops the compact revision; a read at that revision tells.
+   */
+  async #cancelReason(err: Error, startRevision: number): Promise<'compacted' | 'cancelled'> {
+    if (/compact/i.test(err.message)) return 'compacted';
+    try {
+      await this.#client.get(`${this.root}/.probe`).revision(startRevision).exec();
+      return 'cancelled';
+    } catch (readErr) {
+      return /compact/i.test(String(readErr)) ? 'compacted' : 'cancelled';
+    }
   }
 
   /** etcd3's cancel waits for the server's answer; an unreachable one must not hold us. */
