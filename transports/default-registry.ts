@@ -1,3 +1,4 @@
+import type { Logger } from '../src/fd/logger.js';
 import { Registry } from '../src/fd/registry.js';
 import { kcpTransport } from './kcp/index.js';
 import { muxLayer } from './mux/index.js';
@@ -6,14 +7,17 @@ import { tlsLayer } from './tls/index.js';
 import { udpTransport } from './udp/index.js';
 import { wsLayer } from './ws/index.js';
 
-/** A registry with every transport and layer this build ships. */
-export function createDefaultRegistry(): Registry {
-  return new Registry()
+/**
+ * A registry with every transport and layer this build ships. `logger` hears deprecated
+ * option spellings (once per address) and a ws without the hook raw mode needs.
+ */
+export function createDefaultRegistry(logger?: Logger): Registry {
+  return new Registry(logger === undefined ? {} : { logger })
     .registerTransport(tcpTransport)
     .registerTransport(kcpTransport())
     .registerDatagram(udpTransport)
     .registerLayer(tlsLayer())
     .registerLayer(muxLayer())
-    .registerLayer(wsLayer())
+    .registerLayer(wsLayer({}, logger))
     .registerAlias('wss', 'ws+tls+tcp');
 }

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'ERR_SCHEME_DUPLICATE'
   | 'ERR_OPTION_UNKNOWN'
   | 'ERR_OPTION_INVALID'
+  // a bare option name two layers of a stack know (src/fd/layer-options.ts)
+  | 'ERR_OPTION_AMBIGUOUS'
   | 'ERR_CONNECT_TIMEOUT'
   | 'ERR_CONNECT_ABORTED'
   | 'ERR_HANDSHAKE_TIMEOUT'

@@ -1,6 +1,13 @@
-import { type Address, formatAddress, parseAddress, toAddress } from './address.js';
+import { type Address, parseAddress, toAddress } from './address.js';
 import type { DatagramFD } from './datagram-fd.js';
 import { VproxyError } from './errors.js';
+import {
+  type OptionSchema,
+  plainSchema,
+  resolveStackOptions,
+  type StackEntry,
+} from './layer-options.js';
+import { type Logger, quietLogger } from './logger.js';
 import type { ServerFD } from './server-fd.js';
 import type { StreamFD } from './stream-fd.js';
 import type {
@@ -8,9 +15,15 @@ import type {
   DatagramTransport,
   Layer,
   ListenOptions,
-  OptionSpec,
   Transport,
 } from './transport.js';
+
+export interface RegistryOptions {
+  /** The transport under a stack that names only layers (`tls://` = `tls+tcp://`). */
+  readonly defaultBase?: string;
+  /** Where deprecation warnings (old option spellings) go, once per address. */
+  readonly logger?: Logger;
+}
 
 /**
  * Maps schemes to transports. A composed scheme such as `tls+tcp` is resolved by
@@ -18,6 +31,12 @@ import type {
  * the composition is built once per registry and cached, so layers that pool
  * inner connections (mux) share them across calls. Aliases (`tls` = `tls+tcp`)
  * expand before composition. There is no global registry: each program builds one.
+ *
+ * Options: each layer of a stack owns a prefix (`mux.window=`, `kcp.mode=`); a bare name
+ * is taken where exactly one layer knows it (src/fd/layer-options.ts). An address is
+ * parsed once, into a frozen typed object per layer, the first time it is parsed,
+ * connected or listened on, and kept in layer-options.ts's cache (the only one) under the
+ * Address object: backends are dialled again and again with the same one.
  */
 export class Registry {
   readonly #transports = new Map<string, Transport>();
@@ -25,13 +44,16 @@ export class Registry {
   readonly #datagrams = new Map<string, DatagramTransport>();
   readonly #aliases = new Map<string, string>();
   readonly #composed = new Map<string, Transport>();
-  /** Addresses whose options were already checked: backends are dialled again and again. */
-  readonly #checked = new WeakSet<Address>();
+  /** The option schemas of each composed scheme, outermost first. */
+  readonly #stacks = new Map<string, readonly StackEntry[]>();
   readonly #defaultBase: string;
+  readonly #logger: Logger;
 
-  /** `defaultBase` is the transport under a stack that names only layers (`tls://`). */
-  constructor(defaultBase = 'tcp') {
-    this.#defaultBase = defaultBase;
+  /** A string is the default base, as before options existed (`new Registry('kcp')`). */
+  constructor(options: string | RegistryOptions = {}) {
+    const o = typeof options === 'string' ? { defaultBase: options } : options;
+    this.#defaultBase = o.defaultBase ?? 'tcp';
+    this.#logger = o.logger ?? quietLogger;
   }
 
   registerTransport(transport: Transport): this {
@@ -80,6 +102,9 @@ export class Registry {
         `unknown scheme "${scheme}": no stream transport "${baseName}"${hint}; known: ${this.schemes().join(', ')}`,
       );
     }
+    const stack: StackEntry[] = [
+      { schema: transport.schema ?? plainSchema(baseName, transport.options), kind: baseName },
+    ];
     for (let i = parts.length - 2; i >= 0; i--) {
       const name = parts[i] ?? '';
       const layer = this.#layers.get(name);
@@ -89,10 +114,22 @@ export class Registry {
           `unknown scheme "${scheme}": no layer "${name}"; known layers: ${[...this.#layers.keys()].join(', ') || 'none'}`,
         );
       }
-      transport = layer.wrap(transport, parts.slice(i).join('+'));
+      const kind = parts.slice(i).join('+');
+      transport = layer.wrap(transport, kind);
+      stack.unshift({ schema: layer.schema ?? plainSchema(name, layer.options), kind });
     }
     this.#composed.set(scheme, transport);
+    this.#stacks.set(scheme, stack);
     return transport;
+  }
+
+  /**
+   * The option schemas of a scheme's stack, outermost first (`mux+kcp` → mux, kcp): what
+   * each prefix means, for help texts and for tests that look for collisions.
+   */
+  optionSchemas(scheme: string): readonly OptionSchema[] {
+    this.resolve(scheme);
+    return (this.#stacks.get(scheme) ?? []).map((e) => e.schema);
   }
 
   /**
@@ -105,25 +142,28 @@ export class Registry {
     const scheme = /^([a-z][a-z0-9+-]*):\/\//i.exec(text)?.[1];
     if (scheme !== undefined) this.resolve(scheme.toLowerCase());
     const addr = parseAddress(text);
-    checkOptions(addr, this.resolve(addr.scheme).options);
+    this.#check(addr);
     return addr;
   }
 
   async connect(address: string | Address, options?: ConnectOptions): Promise<StreamFD> {
     const addr = toAddress(address);
     const transport = this.resolve(addr.scheme);
-    if (!this.#checked.has(addr)) {
-      checkOptions(addr, transport.options);
-      this.#checked.add(addr);
-    }
+    this.#check(addr);
     return transport.connect(addr, options);
   }
 
   async listen(address: string | Address, options?: ListenOptions): Promise<ServerFD> {
     const addr = toAddress(address);
     const transport = this.resolve(addr.scheme);
-    checkOptions(addr, transport.options);
+    this.#check(addr);
     return transport.listen(addr, options);
+  }
+
+  /** Check and parse the options of `addr` for its stack (once per address object). */
+  #check(addr: Address): void {
+    this.resolve(addr.scheme);
+    resolveStackOptions(addr, this.#stacks.get(addr.scheme) ?? [], this.#logger);
   }
 
   async bindDatagram(address: string | Address): Promise<DatagramFD> {
@@ -135,7 +175,8 @@ export class Registry {
         `"${addr.scheme}" is not a datagram transport; known: ${[...this.#datagrams.keys()].join(', ')}`,
       );
     }
-    checkOptions(addr, transport.options);
+    const schema = transport.schema ?? plainSchema(transport.scheme, transport.options);
+    resolveStackOptions(addr, [{ schema, kind: addr.scheme }], this.#logger);
     return transport.bind(addr);
   }
 
@@ -158,18 +199,6 @@ export class Registry {
       this.#aliases.has(name)
     ) {
       throw new VproxyError('ERR_SCHEME_DUPLICATE', `scheme "${name}" is already registered`);
-    }
-  }
-}
-
-function checkOptions(address: Address, known: readonly OptionSpec[]): void {
-  for (const key of Object.keys(address.options)) {
-    if (!known.some((o) => o.name === key)) {
-      const list = known.map((o) => o.name).join(', ') || 'none';
-      throw new VproxyError(
-        'ERR_OPTION_UNKNOWN',
-        `unknown option "${key}" in ${formatAddress(address)}; ${address.scheme} takes: ${list}`,
-      );
     }
   }
 }

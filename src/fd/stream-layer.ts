@@ -1,24 +1,66 @@
 import { EventEmitter } from 'node:events';
-import type { Address } from './address.js';
+import { type Address, formatHostPort } from './address.js';
 import { awaitReady } from './deadline.js';
 import { VproxyError } from './errors.js';
+import { layerOptions, type OptionSchema } from './layer-options.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from './server-fd.js';
 import type { StreamFD } from './stream-fd.js';
-import type { ConnectOptions, Layer, ListenOptions, OptionSpec, Transport } from './transport.js';
+import type { ConnectOptions, Layer, ListenOptions, Transport } from './transport.js';
 
-/** The outer stream of a layer, usable once `ready` resolves. */
+/**
+ * A handshake in progress over one inner stream. `ready` gives the outer stream; `watch`,
+ * when given, is watched meanwhile so that its peer ending or closing fails the handshake
+ * at once; `abort()` destroys whatever was or will be built, the inner stream too.
+ */
 export interface Handshake {
-  readonly stream: StreamFD;
-  readonly ready: Promise<unknown>;
+  readonly ready: Promise<StreamFD>;
+  readonly watch?: StreamFD;
+  abort(): void;
 }
 
-/** A layer that wraps each stream on its own (tls, ws), as opposed to mux. */
-export interface StreamLayerHooks {
-  /** Check the address's options before anything connects, so a typo fails fast and clearly. */
-  validate?(address: Address): void;
-  client(inner: StreamFD, address: Address, kind: string): Handshake;
-  /** Called once per listen: returns the per-connection wrapper (so files are read once). */
-  server(address: Address, kind: string): Promise<(inner: StreamFD) => Handshake>;
+/** A handshake whose outer stream exists from the start (tls): done when `done` settles. */
+export function handshakeOn(stream: StreamFD, done: Promise<unknown>, inner: StreamFD): Handshake {
+  return {
+    ready: done.then(() => stream),
+    watch: stream,
+    abort() {
+      stream.destroy();
+      inner.destroy();
+    },
+  };
+}
+
+/** Where a layer is used: the address and the scheme from this layer down (its streams' kind). */
+export interface LayerTarget {
+  readonly address: Address;
+  readonly kind: string;
+}
+
+/**
+ * A layer that wraps each inner stream on its own (tls, ws; smux or snappy over one kcp
+ * session would be the same shape). The helper owns the rest: its options are parsed once
+ * (by the registry, read back with `layerOptions`), the connect deadline and abort signal
+ * cover the inner connect and the handshake, a handshake that fails or outlives its
+ * deadline destroys both streams, and listeners drop clients that do not finish it.
+ */
+export interface StreamLayerSpec<T extends object> {
+  /** Its options; `schema.prefix` is the layer name. */
+  readonly schema: OptionSchema<T>;
+  /** Checks that only a client needs (a CA file to read), before anything connects. */
+  prepareClient?(options: T, target: LayerTarget): void;
+  client(inner: StreamFD, options: T, target: LayerTarget): Handshake;
+  /** Once per listen (files are read once): the per-connection handshake. */
+  server(options: T, target: LayerTarget): Promise<(inner: StreamFD) => Handshake>;
+  /**
+   * A listener of its own instead of the generic one, for a layer whose server does more
+   * than one handshake per stream (ws answers plain HTTP in front of the upgrade). Called
+   * before the inner listener binds, so bad options bind nothing; the result wraps it.
+   */
+  listener?(
+    options: T,
+    target: LayerTarget,
+    handshakeTimeoutMs: number,
+  ): (inner: ServerFD) => ServerFD;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -55,20 +97,22 @@ function readyUnlessClosed(ready: Promise<unknown>, stream: StreamFD, what: stri
   });
 }
 
-export function streamLayer(
-  name: string,
-  options: readonly OptionSpec[],
-  hooks: StreamLayerHooks,
-): Layer {
+export function streamLayer<T extends object>(spec: StreamLayerSpec<T>): Layer {
+  const { schema } = spec;
+  const name = schema.prefix;
   return {
     name,
-    options,
+    options: schema.specs,
+    schema,
     wrap(inner: Transport, scheme: string): Transport {
       return {
         scheme,
-        options: [...options, ...inner.options],
+        options: [...schema.specs, ...inner.options],
         async connect(address: Address, opts: ConnectOptions = {}): Promise<StreamFD> {
-          hooks.validate?.(address);
+          const target = { address, kind: scheme };
+          // Bad options fail before anything connects.
+          const options = layerOptions(address, schema, scheme);
+          spec.prepareClient?.(options, target);
           const started = Date.now();
           const fd = await inner.connect(address, opts);
           const left =
@@ -77,43 +121,52 @@ export function streamLayer(
               : Math.max(1, opts.timeoutMs - (Date.now() - started));
           let hs: Handshake;
           try {
-            hs = hooks.client(fd, address, scheme);
+            hs = spec.client(fd, options, target);
           } catch (err) {
             fd.destroy();
             throw err;
           }
-          const what = `${name} handshake with ${address.host}:${address.port}`;
+          const what = `${name} handshake with ${formatHostPort(address.host, address.port)}`;
+          let stream: StreamFD | undefined;
           await awaitReady(
-            readyUnlessClosed(hs.ready, hs.stream, what),
+            watched(hs, what).then((s) => {
+              stream = s;
+            }),
             { timeoutMs: left, signal: opts.signal },
             what,
-            () => {
-              hs.stream.destroy();
-              fd.destroy();
-            },
+            () => hs.abort(),
           );
-          return hs.stream;
+          return stream as StreamFD;
         },
         async listen(address: Address, opts: ListenOptions = {}): Promise<ServerFD> {
-          const wrapper = await hooks.server(address, scheme);
+          const target = { address, kind: scheme };
+          const options = layerOptions(address, schema, scheme);
+          const timeoutMs = opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+          if (spec.listener !== undefined) {
+            const own = spec.listener(options, target, timeoutMs);
+            return own(await inner.listen(address, opts));
+          }
+          const wrapper = await spec.server(options, target);
           const server = await inner.listen(address, opts);
-          return new LayeredServerFD(
-            scheme,
-            server,
-            wrapper,
-            opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-          );
+          return new LayeredServerFD(scheme, server, wrapper, timeoutMs);
         },
       };
     },
   };
 }
 
+/** `hs.ready`, failing early when its watched stream ends or closes first. */
+function watched(hs: Handshake, what: string): Promise<StreamFD> {
+  const watch = hs.watch;
+  if (watch === undefined) return hs.ready;
+  return readyUnlessClosed(hs.ready, watch, what).then(() => hs.ready);
+}
+
 /** Accepts from the inner listener and emits only streams that finished the layer handshake. */
 class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
   readonly kind: string;
   readonly #inner: ServerFD;
-  readonly #pending = new Set<StreamFD>();
+  readonly #pending = new Set<Handshake>();
 
   constructor(
     kind: string,
@@ -135,20 +188,20 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
         this.emit('handshakeError', err instanceof Error ? err : new Error(String(err)));
         return;
       }
-      this.#pending.add(hs.stream);
+      this.#pending.add(hs);
       const what = `${kind} handshake`;
-      const ready = readyUnlessClosed(hs.ready, hs.stream, what);
-      awaitReady(ready, { timeoutMs: handshakeTimeoutMs }, what, () => {
-        hs.stream.destroy();
-        fd.destroy();
-      }).then(
+      let stream: StreamFD | undefined;
+      const ready = watched(hs, what).then((s) => {
+        stream = s;
+      });
+      awaitReady(ready, { timeoutMs: handshakeTimeoutMs }, what, () => hs.abort()).then(
         () => {
-          this.#pending.delete(hs.stream);
-          if (hs.stream.destroyed) return;
-          this.emit('connection', hs.stream);
+          this.#pending.delete(hs);
+          if (stream === undefined || stream.destroyed) return;
+          this.emit('connection', stream);
         },
         (err: Error) => {
-          this.#pending.delete(hs.stream);
+          this.#pending.delete(hs);
           const reason =
             err instanceof VproxyError && err.code === 'ERR_CONNECT_TIMEOUT'
               ? new VproxyError('ERR_HANDSHAKE_TIMEOUT', err.message)
@@ -165,7 +218,7 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
 
   async close(): Promise<void> {
     // Half-handshaken clients belong to no one yet: the listener owns them.
-    for (const s of this.#pending) s.destroy();
+    for (const hs of this.#pending) hs.abort();
     this.#pending.clear();
     await this.#inner.close();
   }

@@ -1,5 +1,6 @@
 import type { Address } from './address.js';
 import type { DatagramFD } from './datagram-fd.js';
+import type { OptionSchema } from './layer-options.js';
 import type { ServerFD } from './server-fd.js';
 import type { StreamFD } from './stream-fd.js';
 
@@ -21,18 +22,31 @@ export interface OptionSpec {
   readonly description: string;
 }
 
-/** Something that can open and accept streams for one (possibly composed) scheme. */
+/**
+ * Something that can open and accept streams for one (possibly composed) scheme.
+ * `options` lists every name of the stack, bare, for help texts; a base transport's own
+ * options are described by `schema` (prefix = its scheme), parsed once per address by the
+ * registry and read back with `layerOptions(address, schema)`. Without a schema its
+ * `options` are taken as plain strings.
+ */
 export interface Transport {
   readonly scheme: string;
   readonly options: readonly OptionSpec[];
+  readonly schema?: OptionSchema;
   connect(address: Address, options?: ConnectOptions): Promise<StreamFD>;
   listen(address: Address, options?: ListenOptions): Promise<ServerFD>;
 }
 
-/** A datagram transport (udp), used directly or as the lower layer of kcp. */
+/**
+ * A datagram transport (udp). KCP does not bind through it: its endpoints own their
+ * node:dgram socket (a connected client socket, sends without a per-datagram callback),
+ * see transports/kcp/session/endpoint.ts. Packet layers (kcp-go crypt, FEC) wrap a
+ * DatagramFD with `datagramLayer` (src/fd/layer.ts).
+ */
 export interface DatagramTransport {
   readonly scheme: string;
   readonly options: readonly OptionSpec[];
+  readonly schema?: OptionSchema;
   bind(address: Address): Promise<DatagramFD>;
 }
 
@@ -44,5 +58,7 @@ export interface DatagramTransport {
 export interface Layer {
   readonly name: string;
   readonly options: readonly OptionSpec[];
+  /** Its options (prefix = its name); build layers with `streamLayer` / `sessionLayer`. */
+  readonly schema?: OptionSchema;
   wrap(inner: Transport, scheme: string): Transport;
 }

@@ -1,5 +1,6 @@
 import type { Address } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
+import type { OptionSchema } from '../../src/fd/layer-options.js';
 import { boolOption, intOption } from '../../src/fd/options.js';
 import type { OptionSpec } from '../../src/fd/transport.js';
 import { MAX_PAYLOAD } from './frame.js';
@@ -128,9 +129,13 @@ export interface PoolOptions {
   readonly sessionIdleMs: number;
 }
 
-export function muxOptionsFromAddress(address: Address): MuxOptions {
+/** `defaults` lets a stack that embeds mux pick its own (kcp's larger window). */
+export function muxOptionsFromAddress(
+  address: Address,
+  defaults: Partial<MuxConfig> = {},
+): MuxOptions {
   const b = MUX_BOUNDS;
-  const d = MUX_DEFAULTS;
+  const d = { ...MUX_DEFAULTS, ...defaults };
   const options: MuxOptions = {
     window: intOption(address, 'window', d.window, ...b.window),
     maxStreams: intOption(address, 'max-streams', d.maxStreams, ...b.maxStreams),
@@ -163,3 +168,29 @@ export function poolOptionsFromAddress(address: Address): PoolOptions {
     sessionIdleMs: intOption(address, 'session-idle', 60_000, 0, 86_400_000),
   };
 }
+
+/** Everything a mux layer reads from an address, parsed once. */
+export interface MuxLayerOptions {
+  readonly mux: MuxOptions;
+  readonly pool: PoolOptions;
+  /** The address set handshake-timeout itself (it then wins over the listener's deadline). */
+  readonly handshakeTimeoutSet: boolean;
+}
+
+export function muxLayerOptions(
+  address: Address,
+  defaults: Partial<MuxConfig> = {},
+): MuxLayerOptions {
+  return {
+    mux: Object.freeze(muxOptionsFromAddress(address, defaults)),
+    pool: Object.freeze(poolOptionsFromAddress(address)),
+    handshakeTimeoutSet: address.options['handshake-timeout'] !== undefined,
+  };
+}
+
+/** `mux.window=`, `mux.ping=`, … (bare where no other layer of the stack knows the name). */
+export const MUX_SCHEMA: OptionSchema<MuxLayerOptions> = {
+  prefix: 'mux',
+  specs: MUX_OPTIONS,
+  parse: (view) => muxLayerOptions(view),
+};

@@ -2,20 +2,15 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import { awaitReady } from '../../src/fd/deadline.js';
+import { layerOptions } from '../../src/fd/layer-options.js';
 import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
 import type { ConnectOptions } from '../../src/fd/transport.js';
 import { DirectReader } from './direct-reader.js';
-import { type TcpOptions, tcpOptions } from './options.js';
-
-// Backends are dialled again and again with the same Address object: parse its options once.
-const parsed = new WeakMap<Address, TcpOptions>();
+import { TCP_SCHEMA } from './options.js';
 
 export async function dialTcp(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
-  let opts = parsed.get(address);
-  if (opts === undefined) {
-    opts = tcpOptions(address);
-    parsed.set(address, opts);
-  }
+  // Parsed once per address by the registry (the address carries them).
+  const opts = layerOptions(address, TCP_SCHEMA);
   const reader = new DirectReader();
   const socket: Socket = connect({
     host: address.host,

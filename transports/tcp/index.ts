@@ -1,11 +1,12 @@
 import type { Transport } from '../../src/fd/transport.js';
 import { dialTcp } from './dialer.js';
 import { listenTcp } from './listener.js';
-import { TCP_OPTIONS } from './options.js';
+import { TCP_OPTIONS, TCP_SCHEMA } from './options.js';
 
 export const tcpTransport: Transport = {
   scheme: 'tcp',
   options: TCP_OPTIONS,
+  schema: TCP_SCHEMA,
   connect: dialTcp,
   listen: listenTcp,
 };

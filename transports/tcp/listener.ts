@@ -1,13 +1,14 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
+import { layerOptions } from '../../src/fd/layer-options.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../src/fd/server-fd.js';
 import { brandStreamFD } from '../../src/fd/stream-fd.js';
 import { acceptWithDirectReads } from './direct-reader.js';
-import { type TcpOptions, tcpOptions } from './options.js';
+import { TCP_SCHEMA, type TcpOptions } from './options.js';
 
 export async function listenTcp(address: Address): Promise<ServerFD> {
-  const opts = tcpOptions(address);
+  const opts = layerOptions(address, TCP_SCHEMA);
   const server = createServer({
     allowHalfOpen: true,
     // Nothing is read from a client before its owner wires it up (e.g. the

@@ -1,4 +1,5 @@
 import type { Address } from '../../src/fd/address.js';
+import type { OptionSchema } from '../../src/fd/layer-options.js';
 import { boolOption, intOption } from '../../src/fd/options.js';
 import type { OptionSpec } from '../../src/fd/transport.js';
 
@@ -24,3 +25,10 @@ export function tcpOptions(address: Address): TcpOptions {
     backlog: intOption(address, 'backlog', 511, 1, 65_535),
   };
 }
+
+/** `tcp.nodelay=`, `tcp.keepalive=`, `tcp.backlog=` (bare where no other layer knows them). */
+export const TCP_SCHEMA: OptionSchema<TcpOptions> = {
+  prefix: 'tcp',
+  specs: TCP_OPTIONS,
+  parse: tcpOptions,
+};

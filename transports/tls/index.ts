@@ -4,9 +4,15 @@ import { isIP } from 'node:net';
 import { connect, createSecureContext, type SecureContext, TLSSocket } from 'node:tls';
 import type { Address } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
+import type { OptionSchema } from '../../src/fd/layer-options.js';
 import { boolOption, stringOption } from '../../src/fd/options.js';
 import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
-import { type Handshake, streamLayer } from '../../src/fd/stream-layer.js';
+import {
+  type Handshake,
+  handshakeOn,
+  type LayerTarget,
+  streamLayer,
+} from '../../src/fd/stream-layer.js';
 import type { Layer, OptionSpec } from '../../src/fd/transport.js';
 
 const TLS_OPTIONS: readonly OptionSpec[] = [
@@ -16,6 +22,27 @@ const TLS_OPTIONS: readonly OptionSpec[] = [
   { name: 'sni', description: 'client: server name to send and verify (default: the host)' },
   { name: 'insecure', description: 'client: do not verify the server certificate (default 0)' },
 ];
+
+/** The tls options of an address, parsed once; files are read when a context is built. */
+export interface TlsOptions {
+  readonly ca: string | undefined;
+  readonly cert: string | undefined;
+  readonly certKey: string | undefined;
+  readonly sni: string | undefined;
+  readonly insecure: boolean;
+}
+
+export const TLS_SCHEMA: OptionSchema<TlsOptions> = {
+  prefix: 'tls',
+  specs: TLS_OPTIONS,
+  parse: (view) => ({
+    ca: stringOption(view, 'ca'),
+    cert: stringOption(view, 'cert'),
+    certKey: stringOption(view, 'cert-key'),
+    sni: stringOption(view, 'sni'),
+    insecure: boolOption(view, 'insecure', false),
+  }),
+};
 
 function readPem(address: Address, option: string, path: string): Buffer {
   try {
@@ -29,21 +56,19 @@ function readPem(address: Address, option: string, path: string): Buffer {
   }
 }
 
-function secureContext(address: Address, withCert: boolean): SecureContext {
-  const ca = stringOption(address, 'ca');
+function secureContext(address: Address, opts: TlsOptions, withCert: boolean): SecureContext {
   const options: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-  if (ca !== undefined) options.ca = readPem(address, 'ca', ca);
+  if (opts.ca !== undefined) options.ca = readPem(address, 'ca', opts.ca);
   if (withCert) {
-    const cert = stringOption(address, 'cert');
-    const key = stringOption(address, 'cert-key');
-    if (cert === undefined || key === undefined) {
+    const { cert, certKey } = opts;
+    if (cert === undefined || certKey === undefined) {
       throw new VproxyError(
         'ERR_OPTION_INVALID',
         `a ${address.scheme} listener needs the options cert=FILE and cert-key=FILE`,
       );
     }
     options.cert = readPem(address, 'cert', cert);
-    options.key = readPem(address, 'cert-key', key);
+    options.key = readPem(address, 'cert-key', certKey);
   }
   try {
     return createSecureContext(options);
@@ -59,31 +84,33 @@ function secureContext(address: Address, withCert: boolean): SecureContext {
 /** TLS over any StreamFD. Client contexts are cached per CA file: reading PEM per connect is waste. */
 export function tlsLayer(): Layer {
   const clientContexts = new Map<string, SecureContext>();
-  const clientSetup = (address: Address) => {
-    const caKey = address.options.ca ?? '';
+  const clientContext = (address: Address, opts: TlsOptions): SecureContext => {
+    const caKey = opts.ca ?? '';
     let context = clientContexts.get(caKey);
     if (!context) {
-      context = secureContext(address, false);
+      context = secureContext(address, opts, false);
       clientContexts.set(caKey, context);
     }
-    const sni = stringOption(address, 'sni') ?? (isIP(address.host) ? undefined : address.host);
-    return {
-      secureContext: context,
-      rejectUnauthorized: !boolOption(address, 'insecure', false),
-      ...(sni === undefined ? {} : { servername: sni }),
-    };
+    return context;
   };
-  return streamLayer('tls', TLS_OPTIONS, {
-    validate: clientSetup,
-    client(inner: StreamFD, address: Address, kind: string): Handshake {
-      const socket = connect({ socket: inner, ...clientSetup(address) });
-      return { stream: brandStreamFD(socket, kind), ready: once(socket, 'secureConnect') };
+  return streamLayer({
+    schema: TLS_SCHEMA,
+    prepareClient: (opts, { address }) => void clientContext(address, opts),
+    client(inner: StreamFD, opts: TlsOptions, { address, kind }: LayerTarget): Handshake {
+      const sni = opts.sni ?? (isIP(address.host) ? undefined : address.host);
+      const socket = connect({
+        socket: inner,
+        secureContext: clientContext(address, opts),
+        rejectUnauthorized: !opts.insecure,
+        ...(sni === undefined ? {} : { servername: sni }),
+      });
+      return handshakeOn(brandStreamFD(socket, kind), once(socket, 'secureConnect'), inner);
     },
-    async server(address: Address, kind: string) {
-      const context = secureContext(address, true);
+    async server(opts: TlsOptions, { address, kind }: LayerTarget) {
+      const context = secureContext(address, opts, true);
       return (inner: StreamFD): Handshake => {
         const socket = new TLSSocket(inner, { isServer: true, secureContext: context });
-        return { stream: brandStreamFD(socket, kind), ready: once(socket, 'secure') };
+        return handshakeOn(brandStreamFD(socket, kind), once(socket, 'secure'), inner);
       };
     },
   });

@@ -3,19 +3,34 @@ import { EventEmitter, once } from 'node:events';
 import { isIPv6 } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import type { DatagramFD, DatagramFDEvents } from '../../src/fd/datagram-fd.js';
+import { layerOptions, type OptionSchema } from '../../src/fd/layer-options.js';
 import { intOption } from '../../src/fd/options.js';
 import type { BoundAddress } from '../../src/fd/server-fd.js';
 import type { DatagramTransport } from '../../src/fd/transport.js';
 
-export const udpTransport: DatagramTransport = {
-  scheme: 'udp',
-  options: [
+interface UdpOptions {
+  readonly rcvbuf: number;
+  readonly sndbuf: number;
+}
+
+const UDP_SCHEMA: OptionSchema<UdpOptions> = {
+  prefix: 'udp',
+  specs: [
     { name: 'rcvbuf', description: 'SO_RCVBUF bytes (default: the OS default)' },
     { name: 'sndbuf', description: 'SO_SNDBUF bytes (default: the OS default)' },
   ],
+  parse: (view) => ({
+    rcvbuf: intOption(view, 'rcvbuf', 0, 0, 1 << 30),
+    sndbuf: intOption(view, 'sndbuf', 0, 0, 1 << 30),
+  }),
+};
+
+export const udpTransport: DatagramTransport = {
+  scheme: 'udp',
+  options: UDP_SCHEMA.specs,
+  schema: UDP_SCHEMA,
   async bind(address: Address): Promise<DatagramFD> {
-    const rcvbuf = intOption(address, 'rcvbuf', 0, 0, 1 << 30);
-    const sndbuf = intOption(address, 'sndbuf', 0, 0, 1 << 30);
+    const { rcvbuf, sndbuf } = layerOptions(address, UDP_SCHEMA);
     const socket = createSocket({
       type: isIPv6(address.host) ? 'udp6' : 'udp4',
       ...(rcvbuf > 0 ? { recvBufferSize: rcvbuf } : {}),

@@ -1,6 +1,7 @@
 import WebSocket, { type ClientOptions } from 'ws';
 import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
+import type { Handshake } from '../../src/fd/stream-layer.js';
 import { WsFramedStream } from './framed-stream.js';
 import { CLOSE_TIMEOUT_MS, type ClientSettings } from './options.js';
 import { MAX_LENGTH_FRAME } from './raw-header.js';
@@ -12,12 +13,8 @@ const zeroMask = (mask: Buffer): void => {
   mask.fill(0);
 };
 
-/** A client upgrade in progress over an already connected inner stream. */
-export interface ClientHandshake {
-  readonly ready: Promise<StreamFD>;
-  /** Give up: whatever was or will be built is destroyed, the inner stream too. */
-  abort(): void;
-}
+/** A client upgrade in progress over an already connected inner stream (the layer helper's Handshake). */
+export type ClientHandshake = Handshake;
 
 /**
  * Upgrade `inner` to a WebSocket stream. ws writes the request and checks the

@@ -1,15 +1,18 @@
-import { type Address, formatHostPort } from '../../src/fd/address.js';
-import { awaitReady } from '../../src/fd/deadline.js';
+import { formatHostPort } from '../../src/fd/address.js';
+import { VproxyError } from '../../src/fd/errors.js';
+import { type Logger, quietLogger } from '../../src/fd/logger.js';
 import type { ServerFD } from '../../src/fd/server-fd.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
-import type { ConnectOptions, Layer, ListenOptions, Transport } from '../../src/fd/transport.js';
-import { type ClientHandshake, startClient } from './client.js';
-import { clientSettings, serverSettings, WS_OPTIONS } from './options.js';
+import { type Handshake, type LayerTarget, streamLayer } from '../../src/fd/stream-layer.js';
+import type { Layer } from '../../src/fd/transport.js';
+import { startClient } from './client.js';
+import { settingsOf, WS_SCHEMA, type WsOptions } from './options.js';
 import { type WsListenerHooks, WsServerFD } from './server.js';
+import { rawTakeover } from './takeover-socket.js';
 
 export { WsFramedStream } from './framed-stream.js';
 export type { HttpHandler, HttpRefusal } from './http-reply.js';
-export { RAW_SUBPROTOCOL, type WsMode } from './options.js';
+export { RAW_SUBPROTOCOL, WS_SCHEMA, type WsMode, type WsOptions } from './options.js';
 export { MAX_LENGTH_FRAME } from './raw-header.js';
 export {
   type UpgradeHook,
@@ -18,71 +21,42 @@ export {
   type WsListenerStats,
   WsServerFD,
 } from './server.js';
-
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export { rawTakeover, type TakeoverSupport } from './takeover-socket.js';
 
 /**
  * The WebSocket layer: `ws://` (= `ws+tcp`), `wss://` (alias of `ws+tls+tcp`)
  * and any other stack such as `ws+kcp://`. The address path is the request
- * path; its options are described in WS_OPTIONS. `hooks` are the defaults of
- * every listener this layer makes; a listener (a WsServerFD) can also be given
- * its own by setting `upgradeHook` / `httpHandler`.
+ * path; its options are described in WS_OPTIONS (prefix `ws.`). `hooks` are the
+ * defaults of every listener this layer makes; a listener (a WsServerFD) can also be
+ * given its own by setting `upgradeHook` / `httpHandler`. Raw mode needs a private hook
+ * of ws (takeover-socket.ts): without it, `logger` hears why once and raw mode is refused.
  */
-export function wsLayer(hooks: WsListenerHooks = {}): Layer {
-  return {
-    name: 'ws',
-    options: WS_OPTIONS,
-    wrap(inner: Transport, scheme: string): Transport {
-      return {
-        scheme,
-        options: [...WS_OPTIONS, ...inner.options],
-        connect: (address, options) => connectWs(inner, scheme, address, options),
-        async listen(address: Address, options: ListenOptions = {}): Promise<ServerFD> {
-          const settings = serverSettings(address);
-          const server = await inner.listen(address, options);
-          return new WsServerFD(
-            scheme,
-            server,
-            settings,
-            options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-            hooks,
-          );
-        },
-      };
-    },
-  };
-}
-
-async function connectWs(
-  inner: Transport,
-  scheme: string,
-  address: Address,
-  options: ConnectOptions = {},
-): Promise<StreamFD> {
-  // Bad options fail before anything connects.
-  const settings = clientSettings(address, scheme);
-  const started = Date.now();
-  const fd = await inner.connect(address, options);
-  const left =
-    options.timeoutMs === undefined
-      ? undefined
-      : Math.max(1, options.timeoutMs - (Date.now() - started));
-  const authority = formatHostPort(address.host, address.port);
-  let handshake: ClientHandshake;
-  try {
-    handshake = startClient(fd, scheme, settings, authority);
-  } catch (err) {
-    fd.destroy();
-    throw err;
+export function wsLayer(hooks: WsListenerHooks = {}, logger: Logger = quietLogger): Layer {
+  if (!rawTakeover.available) {
+    logger.warn('ws-raw-mode-unavailable', { reason: rawTakeover.reason });
   }
-  let stream: StreamFD | undefined;
-  await awaitReady(
-    handshake.ready.then((s) => {
-      stream = s;
-    }),
-    { timeoutMs: left, signal: options.signal },
-    `ws handshake with ${authority}`,
-    () => handshake.abort(),
-  );
-  return stream as StreamFD;
+  return streamLayer({
+    schema: WS_SCHEMA,
+    prepareClient(options: WsOptions, { address }: LayerTarget) {
+      const settings = settingsOf(options.client);
+      if (settings.mode === 'raw' && !rawTakeover.available) {
+        throw new VproxyError(
+          'ERR_NOT_SUPPORTED',
+          `ws raw mode is unavailable for ${formatHostPort(address.host, address.port)}: ${rawTakeover.reason}`,
+        );
+      }
+    },
+    client(inner: StreamFD, options: WsOptions, { address, kind }: LayerTarget): Handshake {
+      const authority = formatHostPort(address.host, address.port);
+      return startClient(inner, kind, settingsOf(options.client), authority);
+    },
+    server() {
+      // Never called: ws has a listener of its own (below).
+      return Promise.reject(new Error('ws listens through its own listener'));
+    },
+    listener(options: WsOptions, { kind }: LayerTarget, handshakeTimeoutMs: number) {
+      const settings = settingsOf(options.server);
+      return (inner: ServerFD) => new WsServerFD(kind, inner, settings, handshakeTimeoutMs, hooks);
+    },
+  });
 }

@@ -1,5 +1,6 @@
 import type { Address } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
+import type { OptionSchema } from '../../src/fd/layer-options.js';
 import { intOption, stringOption } from '../../src/fd/options.js';
 import type { OptionSpec } from '../../src/fd/transport.js';
 
@@ -14,8 +15,8 @@ export const CLOSE_TIMEOUT_MS = 5000;
 
 export const WS_OPTIONS: readonly OptionSpec[] = [
   {
-    // Not plain `mode`: every layer of a stack reads one query string, and kcp's `mode` picks its preset.
-    name: 'ws-mode',
+    // `ws.mode=` in a stack where another layer knows `mode` (kcp); `ws-mode` is its old name.
+    name: 'mode',
     description:
       'client: framed (default; bytes travel in binary messages, passes strict gateways) or raw ' +
       '(after the upgrade, one 10-byte max-length frame header, then raw bytes)',
@@ -137,7 +138,7 @@ function hostHeader(address: Address, kind: string): string {
 }
 
 /** Options that only mean something on one side; on the other they are most likely a mistake. */
-const CLIENT_ONLY = ['ws-mode', 'mask', 'host', 'headers', 'subprotocol'];
+const CLIENT_ONLY = ['mode', 'ws-mode', 'mask', 'host', 'headers', 'subprotocol'];
 const LISTENER_ONLY = ['raw-subprotocols'];
 
 function rejectOptions(address: Address, names: readonly string[], side: string): void {
@@ -153,8 +154,10 @@ function rejectOptions(address: Address, names: readonly string[], side: string)
 
 export function clientSettings(address: Address, kind: string): ClientSettings {
   rejectOptions(address, LISTENER_ONLY, 'listeners');
-  const modeText = address.options['ws-mode'] ?? 'framed';
-  if (modeText !== 'framed' && modeText !== 'raw') invalid(address, 'ws-mode', 'framed or raw');
+  // Called straight (not through a registry) with an old address, the old name still works.
+  const modeName = address.options.mode === undefined ? 'ws-mode' : 'mode';
+  const modeText = address.options[modeName] ?? 'framed';
+  if (modeText !== 'framed' && modeText !== 'raw') invalid(address, modeName, 'framed or raw');
   const subprotocol =
     stringOption(address, 'subprotocol') ?? (modeText === 'raw' ? RAW_SUBPROTOCOL : '');
   if (subprotocol !== '' && !TOKEN.test(subprotocol)) {
@@ -183,3 +186,39 @@ export function serverSettings(address: Address): ServerSettings {
   }
   return { ...framedSettings(address), path: address.path, rawSubprotocols: raw };
 }
+
+/** One side's settings, or why that side cannot use the address (thrown when it tries). */
+export type Sided<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: Error };
+
+/** Both sides are parsed at once: an address is parsed before anyone knows which side uses it. */
+export interface WsOptions {
+  readonly client: Sided<ClientSettings>;
+  readonly server: Sided<ServerSettings>;
+}
+
+function sided<T>(read: () => T): Sided<T> {
+  try {
+    return { ok: true, value: read() };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+  }
+}
+
+export function settingsOf<T>(side: Sided<T>): T {
+  if (!side.ok) throw side.error;
+  return side.value;
+}
+
+export const WS_SCHEMA: OptionSchema<WsOptions> = {
+  prefix: 'ws',
+  specs: WS_OPTIONS,
+  renamed: { 'ws-mode': 'mode' },
+  // kcp's `mode` came first: in `ws+kcp://…?mode=` a bare `mode` is still kcp's (deprecated).
+  newNames: ['mode'],
+  parse: (view, kind) => ({
+    client: sided(() => clientSettings(view, kind)),
+    server: sided(() => serverSettings(view)),
+  }),
+};

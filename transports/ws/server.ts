@@ -10,7 +10,7 @@ import { type HttpHandler, type HttpRefusal, upgradeRequired, writeRefusal } fro
 import { CLOSE_TIMEOUT_MS, RAW_SUBPROTOCOL, type ServerSettings, type WsMode } from './options.js';
 import { MAX_LENGTH_FRAME } from './raw-header.js';
 import { adoptRawStream, readRawHeader } from './raw-stream.js';
-import { serverWebSocketClass, type TakeoverWebSocket } from './takeover-socket.js';
+import { rawTakeover, serverWebSocketClass, type TakeoverWebSocket } from './takeover-socket.js';
 
 /** What the upgrade hook learns besides the request itself. */
 export interface UpgradeInfo {
@@ -264,6 +264,9 @@ export class WsServerFD extends EventEmitter<ServerFDEvents> implements ServerFD
     const path = (req.url ?? '/').split('?')[0];
     if (this.#settings.path !== '' && path !== this.#settings.path) {
       refusal = { status: 404 };
+    } else if (mode === 'raw' && !rawTakeover.available) {
+      // Raw mode cannot take the socket over from this ws (the layer logged why): say so.
+      refusal = { status: 501 };
     } else if (this.upgradeHook !== null) {
       try {
         refusal = await this.upgradeHook(req, {

@@ -10,16 +10,41 @@ export interface TakenSocket {
 // ws calls `websocket.setSocket(socket, head, options)` on both sides as the very
 // last step of a handshake it has fully validated (key/accept, version,
 // subprotocol, extensions); that method then attaches ws's frame parser. It is
-// not in @types/ws, hence this narrow declaration; the module-load check below
-// turns a future ws that renamed it into a loud error rather than silent framing.
+// not in @types/ws, hence this narrow declaration.
 interface SetSocketMethod {
   setSocket(socket: Duplex, head: Buffer, options: object): void;
 }
+type SetSocket = SetSocketMethod['setSocket'];
 
-const baseSetSocket = (WebSocket.prototype as unknown as Partial<SetSocketMethod>).setSocket;
-if (typeof baseSetSocket !== 'function') {
-  throw new Error('ws no longer has WebSocket#setSocket; transports/ws raw mode needs updating');
+/** Whether raw mode can take the upgraded socket over from ws, and why not. */
+export interface TakeoverSupport {
+  readonly available: boolean;
+  /** Empty when available; otherwise what is missing, for the warning and the error. */
+  readonly reason: string;
 }
+
+/**
+ * Looks the private hook up without throwing: a future ws that renamed it must cost raw mode
+ * only (every entry point imports this module through the default registry, so an
+ * import-time throw killed even plain tcp). The ws layer logs the reason once and refuses
+ * raw mode with it; framed mode does not use the hook.
+ */
+export function probeTakeover(proto: object): { support: TakeoverSupport; base: SetSocket | null } {
+  const found = (proto as Partial<SetSocketMethod>).setSocket;
+  if (typeof found === 'function') return { support: { available: true, reason: '' }, base: found };
+  return {
+    support: {
+      available: false,
+      reason: 'ws no longer has WebSocket#setSocket (raw mode takes the socket over there)',
+    },
+    base: null,
+  };
+}
+
+const probed = probeTakeover(WebSocket.prototype);
+const baseSetSocket = probed.base;
+/** Read by the ws layer: raw mode is refused, with this reason, when unavailable. */
+export const rawTakeover: TakeoverSupport = probed.support;
 
 /**
  * A ws WebSocket that, in raw mode, keeps the upgraded socket for itself
@@ -38,8 +63,8 @@ export class TakeoverWebSocket extends WebSocket {
   }
 
   setSocket(socket: Duplex, head: Buffer, options: object): void {
-    if (!this.wantsRaw()) {
-      (baseSetSocket as SetSocketMethod['setSocket']).call(this, socket, head, options);
+    if (!this.wantsRaw() && baseSetSocket !== null) {
+      baseSetSocket.call(this, socket, head, options);
       return;
     }
     this.taken = { socket, head };

@@ -4,24 +4,26 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { Address } from '../../../src/fd/address.js';
 import { VproxyError } from '../../../src/fd/errors.js';
+import { layerOptions } from '../../../src/fd/layer-options.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../../src/fd/server-fd.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import type { ConnectOptions, Transport } from '../../../src/fd/transport.js';
 import { DatagramCipher } from '../crypto.js';
-import { KCP_OPTIONS, type KcpAddressOptions, kcpOptionsFromAddress } from '../options.js';
+import { KCP_OPTIONS, KCP_SCHEMA, type KcpAddressOptions } from '../options.js';
 import { type EndpointOptions, KcpEndpoint } from './endpoint.js';
 import { KcpStream } from './kcp-stream.js';
 
 /**
  * One KCP session as one StreamFD: connect() binds a fresh UDP socket (ephemeral port, random
  * conv) and returns a KcpStream at once (KCP has no handshake: the layer above has one);
- * listen() emits a KcpStream per accepted session. `kcp://` is the mux layer over this.
+ * listen() emits a KcpStream per accepted session. `kcp://` is mux over this; both read
+ * KCP_SCHEMA's one parsed object.
  */
 export const kcpSessionTransport: Transport = {
   scheme: 'kcp-session',
   options: KCP_OPTIONS,
   async connect(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
-    const opts = kcpOptionsFromAddress(address);
+    const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
     const ip = isIP(address.host) ? address.host : (await lookup(address.host)).address;
     if (options.signal?.aborted) {
       throw new VproxyError('ERR_CONNECT_ABORTED', `kcp connect to ${address.host}: aborted`);
@@ -31,7 +33,7 @@ export const kcpSessionTransport: Transport = {
     return new KcpStream(session, endpoint.address());
   },
   async listen(address: Address): Promise<ServerFD> {
-    const opts = kcpOptionsFromAddress(address);
+    const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
     const server = new KcpServerFD();
     server.endpoint = await KcpEndpoint.listen(
       address.host,
