@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { formatAddress, formatHostPort, parseAddress } from '../../src/fd/address.js';
+import { formatAddress, formatHostPort } from '../../src/fd/address.js';
 import { type Logger, quietLogger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
 import type { HealthCheckConfig } from '../../src/lb/health-config.js';
@@ -43,9 +43,9 @@ export interface SimpleProxy {
  */
 export async function runSimple(registry: Registry, options: SimpleOptions): Promise<SimpleProxy> {
   // Parse everything first so a typo fails before anything listens.
-  const bind = parseAddress(options.bind);
-  const backends = options.backends.map((b) => parseAddress(b));
-  for (const b of backends) registry.resolve(b.scheme);
+  // registry.parse names an unknown scheme before it reads host and port.
+  const bind = registry.parse(options.bind);
+  const backends = options.backends.map((b) => registry.parse(b));
   if (options.retries !== undefined) checkRetries(options.retries);
   const logger = options.logger ?? quietLogger;
   const check = options.healthCheck;

@@ -1,15 +1,4 @@
-import type { ServerFD } from '../fd/server-fd.js';
-import type { LbListener } from '../lb/lb-listener.js';
 import type { ResourceStore } from './store.js';
-
-/**
- * The listening socket of a listener. LbListener keeps its engine protected
- * and has no "stop accepting" of its own yet (src/lb belongs to the data-plane
- * work); until it does, drain reaches the engine's public `server` here.
- */
-function serverOf(lb: LbListener): ServerFD {
-  return (lb as unknown as { readonly engine: { readonly server: ServerFD } }).engine.server;
-}
 
 /** Sessions still open across every listener of the store. */
 export function activeSessions(store: ResourceStore): number {
@@ -37,7 +26,7 @@ export async function drainListeners(
   pollMs = 50,
 ): Promise<DrainResult> {
   const started = performance.now();
-  await Promise.all([...store.listeners()].map(([, , e]) => serverOf(e.lb).close()));
+  await Promise.all([...store.listeners()].map(([, , e]) => e.lb.stopAccepting()));
   const atStart = activeSessions(store);
   let left = atStart;
   while (left > 0 && performance.now() - started < timeoutMs) {

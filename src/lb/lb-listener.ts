@@ -125,7 +125,21 @@ export abstract class LbListener {
 
   /** The bound address (the port is real when the listener was asked for port 0). */
   bound(): BoundAddress {
-    return this.engine.server.address();
+    // A listener that stopped accepting still names its address in listings.
+    if (this.#stoppedAt === undefined) return this.engine.server.address();
+    return this.#stoppedAt;
+  }
+
+  #stoppedAt: BoundAddress | undefined;
+
+  /**
+   * Close the listening socket and keep the open sessions (a drain: the port
+   * goes away so a front balancer moves on, transfers in flight finish).
+   */
+  async stopAccepting(): Promise<void> {
+    if (this.#stoppedAt !== undefined) return;
+    this.#stoppedAt = this.engine.server.address();
+    await this.engine.server.close();
   }
 
   /** `ip:port` of the listener, as inspection commands name it. */

@@ -112,6 +112,21 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
     expect((result as { stderr: string }).stderr).toMatch(/no stream transport "quic"/);
   });
 
+  it('names an unknown backend scheme, not the port it could not read', async () => {
+    const result = await run(process.execPath, [
+      VPROXY_BIN,
+      'simple',
+      '--bind',
+      '127.0.0.1:0',
+      '--backend',
+      'foo://x',
+    ]).catch((err: { code: number; stderr: string }) => err);
+    expect(result).toMatchObject({ code: 1 });
+    const { stderr } = result as { stderr: string };
+    expect(stderr).toMatch(/unknown scheme "foo"/);
+    expect(stderr).not.toMatch(/\bport\b/);
+  });
+
   it('one dead backend of two: 0 failed requests out of 1,000, and the log says why', async () => {
     const dead = await closedPort();
     const { running, match } = await startCli(
