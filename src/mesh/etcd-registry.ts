@@ -3,6 +3,7 @@ import {
   EtcdLeaseInvalidError,
   type IKeyValue,
   type IWatchResponse,
+  isRecoverableError,
   type Lease,
   type Watcher,
 } from 'etcd3';
@@ -127,7 +128,11 @@ export class EtcdRegistry implements ServiceRegistry {
         return v;
       },
       (err: unknown) => {
-        if (!this.#closed) this.#setConnection('unavailable', err);
+        // Only transport-level failures (unreachable, deadline, no leader) say
+        // the cluster is unusable; a refused lease or permission does not.
+        if (!this.#closed && err instanceof Error && isRecoverableError(err)) {
+          this.#setConnection('unavailable', err);
+        }
         throw unavailable(err, what);
       },
     );
