@@ -41,7 +41,7 @@ export interface Transport {
  * A datagram transport (udp). KCP does not bind through it: its endpoints own their
  * node:dgram socket (a connected client socket, sends without a per-datagram callback),
  * see transports/kcp/session/endpoint.ts. Packet layers (kcp-go crypt, FEC) wrap a
- * DatagramFD with `datagramLayer` (src/fd/layer.ts).
+ * DatagramFD with `packetLayer` (src/fd/session-layer.ts).
  */
 export interface DatagramTransport {
   readonly scheme: string;
