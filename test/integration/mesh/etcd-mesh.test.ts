@@ -154,6 +154,9 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
 
     // Traffic from here on: every request must be answered.
     const failures: string[] = [];
+    const answers: Array<{ at: number; name: string }> = [];
+    const servedBy = (name: string, from: number, to = Number.POSITIVE_INFINITY) =>
+      answers.filter((a) => a.name === name && a.at >= from && a.at <= to).length;
     let served = 0;
     let traffic = true;
     const loop = (async () => {
@@ -161,6 +164,7 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
         try {
           const answer = await request(lb.bound().port);
           if (!['one', 'two', 'three'].includes(answer)) failures.push(`odd answer ${answer}`);
+          answers.push({ at: performance.now(), name: answer });
           served++;
         } catch (err) {
           failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
@@ -184,7 +188,8 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     console.log(
       `[mesh] kill -9 of a registered daemon -> removed from B: ${expiryMs.toFixed(0)} ms (lease TTL ${TTL_S} s)`,
     );
-    void killedAt;
+    const expiredAt = performance.now();
+    expect(servedBy('two', killedAt)).toBeGreaterThan(0); // it served until the lease ran out
 
     // 3. One member down: nothing changes, writes still work.
     await c.stop(0);
@@ -201,6 +206,10 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
       `[mesh] one member down: group unchanged; a new registration visible in ${oneDownMs.toFixed(0)} ms`,
     );
     await until('C up', () => group.get(nameOf(2))?.healthy === true, 3000);
+    const cUpAt = performance.now();
+    await sleep(300);
+    expect(servedBy('three', cUpAt)).toBeGreaterThan(0); // traffic follows a new instance
+    expect(servedBy('two', expiredAt + 50)).toBe(0); // and not an expired one
 
     // 4. Quorum lost: B's group stays as it was, and traffic flows on.
     await c.stop(1);
@@ -218,18 +227,27 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     await closingC;
 
     // 5. Quorum back: converge (C gone, D in) within 2 s of the cluster being healthy.
+    const restartedAt = performance.now();
     c.restart(0);
     c.restart(1);
-    await c.waitHealthy();
-    const convergeMs = await until(
+    const convergence = until(
       'converged after quorum back',
       () =>
         names().join() === [nameOf(0), nameOf(1)].sort().join() && delegate.state === 'connected',
-      2000,
+      20_000,
     );
+    await c.waitHealthy();
+    const healthyAt = performance.now();
+    await convergence;
+    const convergedAt = performance.now();
     console.log(
-      `[mesh] cluster healthy again -> B converged in ${convergeMs.toFixed(0)} ms (${names().length} servers)`,
+      `[mesh] members restarted -> cluster healthy in ${(healthyAt - restartedAt).toFixed(0)} ms -> B converged (C gone, D in) ${Math.max(0, convergedAt - healthyAt).toFixed(0)} ms later (${(convergedAt - restartedAt).toFixed(0)} ms after the restart)`,
     );
+    expect(convergedAt - healthyAt).toBeLessThan(2000);
+    await until('D up', () => group.get(nameOf(1))?.healthy === true, 3000);
+    await sleep(300);
+    expect(servedBy('two', convergedAt)).toBeGreaterThan(0); // traffic follows the newcomer
+    expect(servedBy('three', convergedAt + 50)).toBe(0); // and leaves the deregistered one
 
     traffic = false;
     await loop;
