@@ -205,6 +205,10 @@ export class EtcdRegistry implements ServiceRegistry {
     };
   }
 
+  keyOf(service: string, zone: string, nodeId: string): string {
+    return instanceKey(this.root, service, zone, nodeId);
+  }
+
   register(service: string, zone: string, instance: ServiceInstance): Registration {
     return this.#session.register(instanceKey(this.root, service, zone, instance.nodeId), instance);
   }

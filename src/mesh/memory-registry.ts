@@ -146,6 +146,10 @@ export class MemoryRegistry implements ServiceRegistry {
     };
   }
 
+  keyOf(service: string, zone: string, nodeId: string): string {
+    return instanceKey(this.root, service, zone, nodeId);
+  }
+
   register(service: string, zone: string, instance: ServiceInstance): Registration {
     const key = instanceKey(this.root, service, zone, instance.nodeId);
     return this.#session.register(key, instance);

@@ -1,6 +1,8 @@
 import { type Logger, quietLogger } from '../fd/logger.js';
+import { type Clock, systemClock } from '../lb/clock.js';
 import { MeshError } from './errors.js';
 import { checkSegment } from './keys.js';
+import { LocalCheck, type LocalCheckOptions, type Probe } from './local-check.js';
 import { type IpType, resolveNic } from './nic.js';
 import {
   checkInstance,
@@ -14,8 +16,16 @@ import type { Registration, RegistrationState, ServiceRegistry } from './registr
 // SmartNodeDelegate: publishes one local service into the registry (the
 // reference's `add smart-node-delegate`), kept there by the registry client's
 // lease, written again after a lease loss or an outage, deleted on close.
+// With a local check it is published only while the service accepts TCP
+// connections (the reference's behaviour): each failed probe deregisters it,
+// each successful one registers it if it is not.
 
-export type NodeDelegateState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+/**
+ * `connecting` first write pending; `connected` written on the live lease;
+ * `reconnecting` lease lost or writes failing, retrying; `down` the local
+ * check fails, so not published; `closed`.
+ */
+export type NodeDelegateState = 'connecting' | 'connected' | 'reconnecting' | 'down' | 'closed';
 
 export interface SmartNodeDelegateOptions {
   readonly registry: ServiceRegistry;
@@ -32,6 +42,11 @@ export interface SmartNodeDelegateOptions {
   readonly meta?: Readonly<Record<string, JsonValue>>;
   /** Default `address:port` (the reference's identity). */
   readonly nodeId?: string;
+  /** Publish only while address:port accepts connections (true: every 10 s, 1 s timeout). Default off. */
+  readonly localCheck?: boolean | LocalCheckOptions;
+  /** For the local check (tests inject fakes). */
+  readonly clock?: Clock;
+  readonly probe?: Probe;
   /** Name for logs and status (the control plane's alias). */
   readonly name?: string;
   readonly logger?: Logger;
@@ -50,9 +65,11 @@ export interface NodeDelegateStatus {
   readonly key: string;
   readonly state: NodeDelegateState;
   readonly registry: string;
-  /** Revision of the last write of our key. */
+  /** 'unchecked' without a local check. */
+  readonly local: 'unchecked' | 'up' | 'down';
+  /** Revision of the last write of our key (0 before the first). */
   readonly revision: number;
-  /** 1 after the first registration; each re-registration or re-weight adds one. */
+  /** Successful writes: registrations, re-registrations and re-weights. */
   readonly writes: number;
   readonly lastError: string | undefined;
 }
@@ -61,13 +78,20 @@ export class SmartNodeDelegate {
   readonly name: string;
   readonly service: string;
   readonly zone: string;
+  readonly key: string;
   readonly #registry: ServiceRegistry;
   readonly #log: Logger;
-  #instance: ServiceInstance;
-  readonly #registration: Registration;
-  #state: NodeDelegateState = 'connecting';
-  readonly #unsubscribe: () => void;
   readonly #closeTimeoutMs: number;
+  #instance: ServiceInstance;
+  #registration: Registration | undefined;
+  #unsubscribe: () => void = () => {};
+  #state: NodeDelegateState = 'connecting';
+  #local: 'unchecked' | 'up' | 'down' = 'unchecked';
+  readonly #check: LocalCheck | undefined;
+  /** Writes of registrations already gone (a local-check cycle makes a new one). */
+  #pastWrites = 0;
+  #lastRevision = 0;
+  #waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
 
   constructor(options: SmartNodeDelegateOptions) {
     this.service = checkSegment('service', options.service);
@@ -82,10 +106,22 @@ export class SmartNodeDelegate {
       weight: options.weight ?? DEFAULT_MESH_WEIGHT,
       meta: options.meta ?? {},
     });
+    this.key = this.#registry.keyOf(this.service, this.zone, this.#instance.nodeId);
     this.name = options.name ?? `${this.service}@${this.#instance.nodeId}`;
     this.#log = (options.logger ?? quietLogger).child({ nodeDelegate: this.name });
-    this.#registration = this.#registry.register(this.service, this.zone, this.#instance);
-    this.#unsubscribe = this.#registration.onState((s) => this.#onState(s));
+    const check = options.localCheck ?? false;
+    if (check === false) {
+      this.#publish();
+      return;
+    }
+    this.#check = new LocalCheck({
+      ...(check === true ? {} : check),
+      host: address,
+      port: options.port,
+      clock: options.clock ?? systemClock,
+      ...(options.probe === undefined ? {} : { probe: options.probe }),
+      onResult: (ok) => this.#onLocal(ok),
+    });
   }
 
   static #address(options: SmartNodeDelegateOptions): string {
@@ -105,36 +141,87 @@ export class SmartNodeDelegate {
     return this.#instance;
   }
 
-  #onState(s: RegistrationState): void {
+  #onLocal(ok: boolean): void {
     if (this.#state === 'closed') return;
+    const was = this.#local;
+    this.#local = ok ? 'up' : 'down';
+    if (ok && this.#registration === undefined) this.#publish();
+    if (!ok) {
+      if (was !== 'down')
+        this.#log.info('mesh-local-down', {
+          address: this.#instance.address,
+          port: this.#instance.port,
+        });
+      this.#state = 'down';
+      void this.#unpublish();
+    }
+  }
+
+  #publish(): void {
+    const registration = this.#registry.register(this.service, this.zone, this.#instance);
+    this.#registration = registration;
+    this.#state = 'connecting';
+    this.#unsubscribe = registration.onState((s) => this.#onState(registration, s));
+    for (const w of this.#waiters) registration.written().then(w.resolve, w.reject);
+    this.#waiters = [];
+  }
+
+  /** Take the instance out of the registry; resolves true when the delete landed in time. */
+  async #unpublish(): Promise<boolean> {
+    const registration = this.#registration;
+    if (registration === undefined) return true;
+    this.#registration = undefined;
+    this.#unsubscribe();
+    const s = registration.status();
+    this.#pastWrites += s.writes;
+    this.#lastRevision = Math.max(this.#lastRevision, s.revision);
+    // A registry in an outage must not hold a shutdown: the delete goes on
+    // in the background (until the registry client closes) and the lease
+    // expires anyway if it never lands.
+    let timer: NodeJS.Timeout | undefined;
+    const deleted = await Promise.race([
+      registration.deregister().then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.#closeTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (deleted) this.#log.info('mesh-deregistered', { key: this.key });
+    else this.#log.warn('mesh-deregister-pending', { key: this.key });
+    return deleted;
+  }
+
+  #onState(registration: Registration, s: RegistrationState): void {
+    if (this.#state === 'closed' || registration !== this.#registration) return;
     const next: NodeDelegateState =
       s === 'registered' ? 'connected' : s === 'closed' ? 'closed' : 'reconnecting';
     if (next === this.#state) return;
-    const { revision, lastError } = this.#registration.status();
+    const { revision, lastError } = registration.status();
     if (next === 'connected') {
-      this.#log.info(this.#state === 'connecting' ? 'mesh-registered' : 'mesh-reregistered', {
-        key: this.#registration.key,
-        revision,
-      });
+      const first = this.#state === 'connecting';
+      this.#log.info(first ? 'mesh-registered' : 'mesh-reregistered', { key: this.key, revision });
     } else if (next === 'reconnecting') {
-      this.#log.warn('mesh-registration-lost', { key: this.#registration.key, error: lastError });
+      this.#log.warn('mesh-registration-lost', { key: this.key, error: lastError });
     }
     this.#state = next;
   }
 
   /** Resolves once the instance is in the registry (first registration, or after a loss). */
   written(): Promise<void> {
-    return this.#registration.written();
+    if (this.#state === 'closed')
+      return Promise.reject(new MeshError('ERR_MESH_CLOSED', `${this.name} is closed`));
+    if (this.#registration !== undefined) return this.#registration.written();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
   /** Re-weight (0 drains): group delegates re-weight their server. */
   setWeight(weight: number): void {
     this.#instance = checkInstance({ ...this.#instance, weight });
-    this.#registration.update(this.#instance);
+    this.#registration?.update(this.#instance);
   }
 
   status(): NodeDelegateStatus {
-    const r = this.#registration.status();
+    const r = this.#registration?.status();
     return {
       name: this.name,
       service: this.service,
@@ -143,32 +230,24 @@ export class SmartNodeDelegate {
       address: this.#instance.address,
       port: this.#instance.port,
       weight: this.#instance.weight,
-      key: r.key,
+      key: this.key,
       state: this.#state,
       registry: this.#registry.connection,
-      revision: r.revision,
-      writes: r.writes,
-      lastError: r.lastError,
+      local: this.#local,
+      revision: Math.max(this.#lastRevision, r?.revision ?? 0),
+      writes: this.#pastWrites + (r?.writes ?? 0),
+      lastError: r?.lastError,
     };
   }
 
-  /** Deregister (the key is deleted; retried while the registry is reachable) and stop. */
+  /** Stop checking, deregister (the key is deleted; waits at most closeTimeoutMs). */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#unsubscribe();
-    // A registry in an outage must not hold a shutdown: the delete goes on
-    // in the background (until the registry client closes) and the lease
-    // expires anyway if it never lands.
-    let timer: NodeJS.Timeout | undefined;
-    const deleted = await Promise.race([
-      this.#registration.deregister().then(() => true),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.#closeTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (deleted) this.#log.info('mesh-deregistered', { key: this.#registration.key });
-    else this.#log.warn('mesh-deregister-pending', { key: this.#registration.key });
+    this.#check?.stop();
+    for (const w of this.#waiters)
+      w.reject(new MeshError('ERR_MESH_CLOSED', `${this.name} is closed`));
+    this.#waiters = [];
+    await this.#unpublish();
   }
 }

@@ -103,6 +103,8 @@ export interface ServiceRegistry {
   readonly connection: RegistryConnection;
   /** Called on every connection change; returns an unsubscribe function. */
   onConnection(listener: (state: RegistryConnection) => void): () => void;
+  /** The key an instance of service + zone with this node id is stored under. */
+  keyOf(service: string, zone: string, nodeId: string): string;
   /** Keep `instance` registered under service + zone while this client lives. */
   register(service: string, zone: string, instance: ServiceInstance): Registration;
   /** Every instance of service + zone now. Rejects with ERR_MESH_UNAVAILABLE when unreachable. */

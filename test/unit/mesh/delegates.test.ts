@@ -228,6 +228,45 @@ describe('SmartNodeDelegate + SmartGroupDelegate on the memory registry', () => 
     expect(names(g)).toEqual(['manual']);
   });
 
+  it('with a local check, an instance is published only while its port answers', async () => {
+    const w = world();
+    const g = w.group('g');
+    w.follow(w.client(), g);
+    let answering = false;
+    const probed: number[] = [];
+    const a = new SmartNodeDelegate({
+      registry: w.client(),
+      service: 'web',
+      zone: 'z1',
+      address: '127.0.0.1',
+      port: 8080,
+      localCheck: { periodMs: 10_000, timeoutMs: 1000 },
+      clock: w.clock,
+      probe: async (host, port) => {
+        probed.push(port);
+        return answering && host === '127.0.0.1';
+      },
+    });
+    closers.push(() => a.close());
+    await w.clock.advance(1);
+    expect(a.state).toBe('down');
+    expect(names(g)).toEqual([]);
+    answering = true;
+    await w.clock.advance(10_000);
+    expect(a.state).toBe('connected');
+    expect(a.status().local).toBe('up');
+    expect(names(g)).toEqual(['web@127.0.0.1:8080']);
+    answering = false;
+    await w.clock.advance(10_000);
+    expect(a.state).toBe('down');
+    expect(names(g)).toEqual([]);
+    answering = true;
+    await w.clock.advance(10_000);
+    expect(names(g)).toEqual(['web@127.0.0.1:8080']);
+    expect(a.status().writes).toBe(2);
+    expect(probed).toEqual([8080, 8080, 8080, 8080]);
+  });
+
   it('a name already in the group by hand is a conflict, not a takeover', async () => {
     const w = world();
     const g = w.group('g');
