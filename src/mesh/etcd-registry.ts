@@ -121,7 +121,7 @@ export class EtcdRegistry implements ServiceRegistry {
   }
 
   /** Any answer proves the cluster usable; any failure of a read or write says otherwise. */
-  #observe<T>(p: Promise<T>, what: string): Promise<T> {
+  #observe<T>(p: Promise<T>, what: string, probe = false): Promise<T> {
     return p.then(
       (v) => {
         this.#setConnection('connected');
@@ -130,7 +130,8 @@ export class EtcdRegistry implements ServiceRegistry {
       (err: unknown) => {
         // Only transport-level failures (unreachable, deadline, no leader) say
         // the cluster is unusable; a refused lease or permission does not.
-        if (!this.#closed && err instanceof Error && isRecoverableError(err)) {
+        // The probe itself failing for any reason (bad credentials too) is the answer.
+        if (!this.#closed && (probe || (err instanceof Error && isRecoverableError(err)))) {
           this.#setConnection('unavailable', err);
         }
         throw unavailable(err, what);
@@ -141,7 +142,7 @@ export class EtcdRegistry implements ServiceRegistry {
   /** A linearizable read needs a leader and quorum: exactly "can the registry be used now". */
   #probe(): void {
     if (this.#closed) return;
-    this.#observe(this.#client.get(`${this.root}/.probe`).exec(), 'probe')
+    this.#observe(this.#client.get(`${this.root}/.probe`).exec(), 'probe', true)
       .catch(() => {})
       .finally(() => {
         if (this.#closed) return;

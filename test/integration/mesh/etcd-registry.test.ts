@@ -155,4 +155,37 @@ describe.skipIf(etcd.missing)(`EtcdRegistry on etcd${skipNote(etcd)}`, () => {
     expect(await kv.getAll().prefix('/vproxy/services/gc/').count()).toBe(0);
     expect(r.connection).toBe('closed');
   });
+
+  // Last: it turns authentication on for the cluster.
+  it('password auth: the right credentials register and list, wrong ones leave it unavailable', async () => {
+    const kv = admin as Etcd3;
+    await kv.role('root').create();
+    await kv.user('root').create('root-pw');
+    await kv.user('root').addRole('root');
+    await kv.auth.authEnable({});
+    const endpoints = (cluster as EtcdCluster).endpoints;
+    const good = new EtcdRegistry({
+      endpoints,
+      leaseTtlSeconds: 2,
+      auth: { username: 'root', password: 'root-pw' },
+    });
+    closers.push(() => good.close());
+    const d = new SmartNodeDelegate({
+      registry: good,
+      service: 'auth',
+      zone: 'z',
+      address: '10.0.0.3',
+      port: 1,
+    });
+    await d.written();
+    expect((await good.list('auth', 'z')).entries.map((e) => e.nodeId)).toEqual(['10.0.0.3:1']);
+    const bad = new EtcdRegistry({
+      endpoints,
+      leaseTtlSeconds: 2,
+      auth: { username: 'root', password: 'nope' },
+    });
+    closers.push(() => bad.close());
+    await until('bad credentials unavailable', () => bad.connection === 'unavailable', 5000);
+    await expect(bad.list('auth', 'z')).rejects.toMatchObject({ code: 'ERR_MESH_UNAVAILABLE' });
+  });
 });
