@@ -1,4 +1,4 @@
-import { layerOptions } from '../../src/fd/layer-options.js';
+import { sessionLayer } from '../../src/fd/session-layer.js';
 import type { Transport } from '../../src/fd/transport.js';
 import { MuxTransport } from '../mux/index.js';
 import { KCP_SCHEMA } from './options.js';
@@ -23,16 +23,18 @@ export { KcpServerFD, kcpSessionTransport } from './session/transport.js';
  * `kcp://host:port?mode=fast3&…`: TCP-like streams multiplexed (mux, h2-style framing
  * with per-stream flow control) over KCP sessions on UDP. connect() opens a stream on a
  * shared session to the address (made lazily, reused while healthy, replaced when it dies);
- * listen() accepts sessions and emits each of their streams as a 'connection'. One schema
- * (KCP_SCHEMA, prefix `kcp.`) holds the session options and the streams' mux ones, whose
- * window defaults larger than plain mux's: the mux transport is built with them, not
- * subclassed.
+ * listen() accepts sessions and emits each of their streams as a 'connection'.
+ *
+ * Its stream side is a session layer like `mux`, built by the same helper over the KCP
+ * session transport, with one schema (KCP_SCHEMA, prefix `kcp.`) holding the session
+ * options and the streams' mux ones, whose window defaults larger: no subclass.
  */
+const kcpStreams = sessionLayer({
+  schema: KCP_SCHEMA,
+  compose: (inner, kind, read) =>
+    new MuxTransport(inner, kind, (address) => read(address).stream, KCP_SCHEMA),
+});
+
 export function kcpTransport(): Transport {
-  return new MuxTransport(
-    kcpSessionTransport,
-    'kcp',
-    (address) => layerOptions(address, KCP_SCHEMA, 'kcp').stream,
-    KCP_SCHEMA,
-  );
+  return kcpStreams.wrap(kcpSessionTransport, 'kcp');
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../../src/fd/logger.js';
@@ -60,5 +60,24 @@ describe('a ws without the raw-mode hook', () => {
     const chunks: Buffer[] = [];
     for await (const chunk of fd) chunks.push(chunk as Buffer);
     expect(Buffer.concat(chunks).toString()).toBe('ping');
+  });
+
+  it('a ws listener answers raw upgrade requests 501', async () => {
+    const { createDefaultRegistry } = await import('../../../transports/default-registry.js');
+    const registry = createDefaultRegistry();
+    const server = await registry.listen('ws://127.0.0.1:0/t');
+    try {
+      const socket = connect(server.address().port, '127.0.0.1');
+      socket.write(
+        'GET /t HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+          'Sec-WebSocket-Protocol: vproxy-raw\r\n\r\n',
+      );
+      const [head] = (await once(socket, 'data')) as [Buffer];
+      expect(head.toString()).toMatch(/^HTTP\/1\.1 501 /);
+      socket.destroy();
+    } finally {
+      await server.close();
+    }
   });
 });
