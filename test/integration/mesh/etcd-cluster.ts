@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { get as getTls } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,18 +30,27 @@ interface Member {
   child: ChildProcess | undefined;
 }
 
+/** Serve clients over TLS with this certificate; with `clientCa`, require client certificates it signed. */
+export interface EtcdTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
+}
+
 export class EtcdCluster {
   readonly #bin: string;
+  readonly #tls: EtcdTls | undefined;
   readonly #dir: string;
   readonly #members: Member[];
 
-  private constructor(bin: string, dir: string, members: Member[]) {
+  private constructor(bin: string, dir: string, members: Member[], tls: EtcdTls | undefined) {
     this.#bin = bin;
+    this.#tls = tls;
     this.#dir = dir;
     this.#members = members;
   }
 
-  static async start(bin: string, size = 3): Promise<EtcdCluster> {
+  static async start(bin: string, size = 3, tls?: EtcdTls): Promise<EtcdCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'vproxy-etcd-'));
     const members: Member[] = [];
     for (let i = 1; i <= size; i++) {
@@ -52,7 +62,7 @@ export class EtcdCluster {
         child: undefined,
       });
     }
-    const cluster = new EtcdCluster(bin, dir, members);
+    const cluster = new EtcdCluster(bin, dir, members, tls);
     try {
       for (let i = 0; i < size; i++) cluster.#spawn(i);
       await cluster.waitHealthy();
@@ -64,7 +74,8 @@ export class EtcdCluster {
   }
 
   get endpoints(): string[] {
-    return this.#members.map((m) => `http://127.0.0.1:${m.clientPort}`);
+    const scheme = this.#tls === undefined ? 'http' : 'https';
+    return this.#members.map((m) => `${scheme}://127.0.0.1:${m.clientPort}`);
   }
 
   #spawn(i: number): void {
@@ -72,7 +83,17 @@ export class EtcdCluster {
     const initialCluster = this.#members
       .map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`)
       .join(',');
-    const client = `http://127.0.0.1:${m.clientPort}`;
+    const client = `${this.#tls === undefined ? 'http' : 'https'}://127.0.0.1:${m.clientPort}`;
+    const tls = this.#tls;
+    const tlsArgs =
+      tls === undefined
+        ? []
+        : [
+            ...['--cert-file', tls.cert, '--key-file', tls.key],
+            ...(tls.clientCa === undefined
+              ? []
+              : ['--client-cert-auth', '--trusted-ca-file', tls.clientCa]),
+          ];
     const peer = `http://127.0.0.1:${m.peerPort}`;
     m.child = spawn(
       this.#bin,
@@ -104,6 +125,7 @@ export class EtcdCluster {
         'zap',
         '--log-level',
         'error',
+        ...tlsArgs,
       ],
       { stdio: 'ignore' },
     );
@@ -129,8 +151,24 @@ export class EtcdCluster {
   async healthy(i: number): Promise<boolean> {
     const m = this.#members[i] as Member;
     return new Promise((resolve) => {
-      const req = get(
-        { host: '127.0.0.1', port: m.clientPort, path: '/health', timeout: 1000, agent: false },
+      // Over TLS the probe does not verify (it asks "is it up", not "is it etcd").
+      const fetch = this.#tls === undefined ? get : getTls;
+      const tls = this.#tls;
+      const req = fetch(
+        {
+          host: '127.0.0.1',
+          port: m.clientPort,
+          path: '/health',
+          timeout: 1000,
+          agent: false,
+          ...(tls === undefined
+            ? {}
+            : {
+                rejectUnauthorized: false,
+                cert: readFileSync(tls.cert),
+                key: readFileSync(tls.key),
+              }),
+        },
         (res) => {
           let body = '';
           res.setEncoding('utf8');
