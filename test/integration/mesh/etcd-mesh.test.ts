@@ -144,7 +144,7 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     // 1. A registers one -> visible in B's group.
     const ra = client('a');
     const t0 = performance.now();
-    node(ra, 0);
+    const nodeA = node(ra, 0);
     const visibleMs = await until('A visible in B', () => names().includes(nameOf(0)), 1000);
     const upMs = await until('A up in B', () => group.get(nameOf(0))?.healthy === true, 3000);
     console.log(
@@ -248,6 +248,14 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     await sleep(300);
     expect(servedBy('two', convergedAt)).toBeGreaterThan(0); // traffic follows the newcomer
     expect(servedBy('three', convergedAt + 50)).toBe(0); // and leaves the deregistered one
+    // A's lease did not survive the outage on the client side (no keepalive for
+    // two TTLs): A wrote itself again on a fresh lease, so it outlives the old one.
+    await sleep(TTL_S * 1000 + 500);
+    expect(names()).toContain(nameOf(0));
+    expect(nodeA.state).toBe('connected');
+    console.log(
+      `[mesh] A after the outage: state ${nodeA.state}, ${nodeA.status().writes} writes (re-registered on a new lease)`,
+    );
 
     traffic = false;
     await loop;
