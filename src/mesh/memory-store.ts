@@ -60,6 +60,16 @@ export class MemoryStore {
     return this.#revision;
   }
 
+  /** Sizes of what the store holds (all bounded: history by MAX_HISTORY). */
+  stats(): { keys: number; leases: number; history: number; watchers: number } {
+    return {
+      keys: this.#kvs.size,
+      leases: this.#leases.size,
+      history: this.#history.length,
+      watchers: this.#watchers.size,
+    };
+  }
+
   get available(): boolean {
     return this.#available;
   }

@@ -91,6 +91,51 @@ describe('SmartNodeDelegate + SmartGroupDelegate on the memory registry', () => 
     expect(names(b.group)).toEqual([]);
   });
 
+  it('a crashed daemon with several instances loses them all in one revision', async () => {
+    const w = world();
+    const g = w.group('g');
+    const b = w.follow(w.client(), g);
+    const ra = w.client();
+    for (const port of [8080, 8081, 8082]) w.node(ra, port);
+    w.node(w.client(), 9000);
+    await w.clock.advance(1);
+    expect(names(g)).toHaveLength(4);
+    await ra.close({ graceful: false });
+    await w.clock.advance(TTL + 10);
+    expect(names(g)).toEqual(['web@127.0.0.1:9000']);
+    expect(b.status().revision).toBe(w.store.revision);
+  });
+
+  it('churn leaves nothing behind: maps and history stay bounded', async () => {
+    const w = world();
+    const g = w.group('g');
+    const b = w.follow(w.client(), g);
+    const r = w.client();
+    for (let round = 0; round < 200; round++) {
+      const ds = [0, 1, 2, 3, 4].map(
+        (k) =>
+          new SmartNodeDelegate({
+            registry: r,
+            service: 'web',
+            zone: 'z1',
+            address: '127.0.0.1',
+            port: 10_000 + ((round * 5 + k) % 50),
+          }),
+      );
+      await w.clock.advance(1);
+      ds[0]?.setWeight(round % 100);
+      await w.clock.advance(1);
+      await Promise.all(ds.map((d) => d.close()));
+      await w.clock.advance(1);
+    }
+    expect(names(g)).toEqual([]);
+    expect(b.status()).toMatchObject({ servers: 0, state: 'connected' });
+    const stats = w.store.stats();
+    expect(stats.keys).toBe(0);
+    expect(stats.leases).toBeLessThanOrEqual(4); // one per client, at most
+    expect(stats.watchers).toBe(1);
+  });
+
   it('keepalives hold a node for many TTLs; a clean close removes it at once', async () => {
     const w = world();
     const b = w.follow(w.client(), w.group('g'));
