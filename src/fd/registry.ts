@@ -135,8 +135,9 @@ export class Registry {
   /**
    * Parse an address a user typed and check it against this registry: the
    * scheme is resolved before the host and port are read, so `foo://x` names
-   * the unknown scheme rather than the missing port, and unknown options are
-   * refused now instead of at the first connect.
+   * the unknown scheme rather than the missing port, and unknown, ambiguous or bad
+   * options are refused now instead of at the first connect. The parsed options stay
+   * with the returned Address object: connecting with it does not parse them again.
    */
   parse(text: string): Address {
     const scheme = /^([a-z][a-z0-9+-]*):\/\//i.exec(text)?.[1];
