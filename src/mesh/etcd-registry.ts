@@ -17,6 +17,7 @@ import type {
   Registration,
   RegistryCloseOptions,
   RegistryConnection,
+  RegistryStatus,
   RegistryWatch,
   ServiceEntry,
   ServiceListing,
@@ -65,6 +66,7 @@ export class EtcdRegistry implements ServiceRegistry {
   readonly #probeIntervalMs: number;
   #probeTimer: NodeJS.Timeout | undefined;
   #connection: RegistryConnection = 'connecting';
+  #connectionChanges = 0;
   #closed = false;
 
   constructor(options: EtcdRegistryOptions) {
@@ -95,6 +97,19 @@ export class EtcdRegistry implements ServiceRegistry {
     return this.#connection;
   }
 
+  status(): RegistryStatus {
+    return {
+      backend: 'etcd',
+      connection: this.#connection,
+      endpoints: this.endpoints,
+      leaseTtlMs: this.leaseTtlMs,
+      leaseId: this.#session.leaseId,
+      registrations: this.#session.size,
+      watches: this.#watchers.size,
+      connectionChanges: this.#connectionChanges,
+    };
+  }
+
   /** The client's lease id (decimal), once granted: what `etcdctl lease` shows. */
   get leaseId(): string | undefined {
     return this.#session.leaseId;
@@ -109,6 +124,7 @@ export class EtcdRegistry implements ServiceRegistry {
     if (this.#connection === state || this.#connection === 'closed') return;
     const from = this.#connection;
     this.#connection = state;
+    this.#connectionChanges++;
     const fields = {
       from,
       to: state,

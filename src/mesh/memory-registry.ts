@@ -8,6 +8,7 @@ import type {
   Registration,
   RegistryCloseOptions,
   RegistryConnection,
+  RegistryStatus,
   RegistryWatch,
   ServiceEntry,
   ServiceListing,
@@ -42,6 +43,7 @@ export class MemoryRegistry implements ServiceRegistry {
   readonly #listeners = new Set<(s: RegistryConnection) => void>();
   readonly #cancels = new Set<() => void>();
   #closed = false;
+  #connectionChanges = 0;
   readonly #unsubscribe: () => void;
 
   constructor(options: MemoryRegistryOptions) {
@@ -64,6 +66,19 @@ export class MemoryRegistry implements ServiceRegistry {
     return this.#reachable() ? 'connected' : 'unavailable';
   }
 
+  status(): RegistryStatus {
+    return {
+      backend: 'memory',
+      connection: this.connection,
+      endpoints: ['memory'],
+      leaseTtlMs: this.leaseTtlMs,
+      leaseId: this.#session.leaseId,
+      registrations: this.#session.size,
+      watches: this.#cancels.size,
+      connectionChanges: this.#connectionChanges,
+    };
+  }
+
   /** The session lease's id, if granted (tests revoke it to simulate lease loss). */
   get leaseId(): string | undefined {
     return this.#session.leaseId;
@@ -81,6 +96,7 @@ export class MemoryRegistry implements ServiceRegistry {
 
   #emitConnection(): void {
     const state = this.connection;
+    this.#connectionChanges++;
     for (const l of this.#listeners) l(state);
   }
 

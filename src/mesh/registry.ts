@@ -96,11 +96,29 @@ export interface RegistryCloseOptions {
   readonly graceful?: boolean;
 }
 
+/** What a status page shows of a registry client. */
+export interface RegistryStatus {
+  readonly backend: 'etcd' | 'memory';
+  readonly connection: RegistryConnection;
+  /** etcd endpoints, or `memory`. */
+  readonly endpoints: readonly string[];
+  readonly leaseTtlMs: number;
+  /** The client's lease, once granted. */
+  readonly leaseId: string | undefined;
+  /** Keys this client keeps registered. */
+  readonly registrations: number;
+  /** Watches open now. */
+  readonly watches: number;
+  /** Connection changes since the client started (a flapping registry shows here). */
+  readonly connectionChanges: number;
+}
+
 export interface ServiceRegistry {
   readonly backend: 'etcd' | 'memory';
   /** Lease time to live of this client's registrations. */
   readonly leaseTtlMs: number;
   readonly connection: RegistryConnection;
+  status(): RegistryStatus;
   /** Called on every connection change; returns an unsubscribe function. */
   onConnection(listener: (state: RegistryConnection) => void): () => void;
   /** The key an instance of service + zone with this node id is stored under. */

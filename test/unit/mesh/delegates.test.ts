@@ -168,15 +168,20 @@ describe('SmartNodeDelegate + SmartGroupDelegate on the memory registry', () => 
   it('an outage freezes the group as it was; the end of it converges', async () => {
     const w = world();
     const g = w.group('g');
-    const b = w.follow(w.client(), g);
+    const rb = w.client();
+    const b = w.follow(rb, g);
     const ra = w.client();
     w.node(ra, 8080);
     const leaving = w.node(ra, 8081);
     await w.clock.advance(1);
     expect(names(g)).toHaveLength(2);
+    expect(ra.status()).toMatchObject({ connection: 'connected', registrations: 2, watches: 0 });
+    expect(rb.status()).toMatchObject({ registrations: 0, watches: 1, leaseId: undefined });
     w.store.setAvailable(false);
     await w.clock.advance(1);
     expect(b.state).toBe('frozen');
+    expect(b.status().registry).toBe('unavailable');
+    expect(rb.status().connectionChanges).toBe(1);
     // Nothing moves while the registry is out, however long: no lease expires, nothing empties.
     const closing = leaving.close(); // its delete cannot land now
     const late = w.node(w.client(), 8082); // cannot register now
