@@ -51,6 +51,9 @@ interface Entry {
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
 }
 
+/** A function, so that TypeScript does not keep a narrowing across an await. */
+const isClosed = (entry: Entry): boolean => entry.state === 'closed';
+
 export class KeySession {
   readonly #ops: SessionOps;
   readonly #clock: Clock;
@@ -219,6 +222,7 @@ export class KeySession {
 
   async #reconcileOnce(): Promise<void> {
     for (const [key, waiting] of [...this.#deletes]) {
+      if (this.#closed) return;
       await this.#ops.remove(key);
       if (this.#deletes.get(key) === waiting) this.#deletes.delete(key);
       for (const done of waiting) done();
@@ -240,10 +244,13 @@ export class KeySession {
     }
     const lease = this.#lease;
     for (const [key, entry] of [...this.#entries]) {
-      if (this.#isWritten(entry)) continue;
+      // Closed or deregistered while earlier writes were in flight: write no more.
+      if (this.#closed) return;
+      if (entry.state === 'closed' || this.#isWritten(entry)) continue;
       const value = entry.value;
       const revision = await this.#ops.put(lease, key, value);
-      if (this.#lease !== lease || entry.state === 'closed') continue;
+      // The state may have changed during the write (a deregister).
+      if (this.#lease !== lease || isClosed(entry)) continue;
       entry.writtenLease = lease;
       entry.writtenValue = value;
       entry.revision = revision;
