@@ -1,8 +1,8 @@
 import { type Logger, quietLogger } from '../fd/logger.js';
-import type { Cancel, Clock } from '../lb/clock.js';
+import { type Cancel, type Clock, systemClock } from '../lb/clock.js';
 import { MeshError } from './errors.js';
 import { checkRoot, DEFAULT_ROOT, instanceKey, parseInstanceKey, servicePrefix } from './keys.js';
-import type { MemoryStore, StoreEvent } from './memory-store.js';
+import { MemoryStore, type StoreEvent } from './memory-store.js';
 import { decodeInstance, type ServiceInstance } from './record.js';
 import type {
   Registration,
@@ -22,7 +22,10 @@ import { KeySession, type SessionLease, type SessionOps } from './session.js';
 // store's clock. Several clients on one store play several daemons.
 
 export interface MemoryRegistryOptions {
-  readonly store: MemoryStore;
+  /** The store to share with other clients; default a private one (single-node use), closed with this client. */
+  readonly store?: MemoryStore;
+  /** The private store's clock (default the system clock). */
+  readonly clock?: Clock;
   /** Default 10 s. */
   readonly leaseTtlMs?: number;
   /** Default /vproxy. */
@@ -43,12 +46,14 @@ export class MemoryRegistry implements ServiceRegistry {
   readonly #listeners = new Set<(s: RegistryConnection) => void>();
   readonly #cancels = new Set<() => void>();
   #closed = false;
+  readonly #ownsStore: boolean;
   #connectionChanges = 0;
   readonly #unsubscribe: () => void;
 
   constructor(options: MemoryRegistryOptions) {
-    this.#store = options.store;
-    this.#clock = options.store.clock;
+    this.#ownsStore = options.store === undefined;
+    this.#store = options.store ?? new MemoryStore(options.clock ?? systemClock);
+    this.#clock = this.#store.clock;
     this.#log = options.logger ?? quietLogger;
     this.leaseTtlMs = options.leaseTtlMs ?? 10_000;
     this.root = checkRoot(options.root ?? DEFAULT_ROOT);
@@ -250,6 +255,7 @@ export class MemoryRegistry implements ServiceRegistry {
     this.#closed = true;
     this.#unsubscribe();
     for (const c of [...this.#cancels]) c();
+    if (this.#ownsStore) this.#store.close();
     this.#emitConnection();
     this.#listeners.clear();
   }

@@ -317,6 +317,31 @@ describe('SmartNodeDelegate + SmartGroupDelegate on the memory registry', () => 
     expect(probed).toEqual([8080, 8080, 8080, 8080]);
   });
 
+  it('single-node use: a registry with its own store serves its own delegates', async () => {
+    const clock = new FakeClock();
+    const r = new MemoryRegistry({ clock, leaseTtlMs: TTL });
+    const g = new ServerGroup({
+      name: 'solo',
+      healthCheck: { timeoutMs: 1000, periodMs: 1000, up: 1, down: 1, check: { kind: 'none' } },
+    });
+    const b = new SmartGroupDelegate({ registry: r, service: 'web', zone: 'z1', group: g, clock });
+    const a = new SmartNodeDelegate({
+      registry: r,
+      service: 'web',
+      zone: 'z1',
+      address: '::1',
+      port: 80,
+    });
+    await clock.advance(1);
+    expect(names(g)).toEqual(['web@[::1]:80']);
+    expect(g.get('web@[::1]:80')?.addressText).toBe('tcp://[::1]:80');
+    await a.close();
+    await b.close();
+    await r.close();
+    await g.close();
+    expect(clock.pending).toBe(0);
+  });
+
   it('a name already in the group by hand is a conflict, not a takeover', async () => {
     const w = world();
     const g = w.group('g');
