@@ -86,7 +86,7 @@ const program = new Command()
       threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
       format: parseLogFormat(flags.logFormat),
     });
-    const daemon = new Daemon(createDefaultRegistry(), {
+    const daemon = new Daemon(createDefaultRegistry(logger), {
       ...flags,
       autoSaveMs: 3_600_000,
       pages: statusPages,

@@ -15,6 +15,11 @@ export {
 export type { DatagramFD, DatagramFDEvents } from '../src/fd/datagram-fd.js';
 export { type ErrorCode, isVproxyError, VproxyError } from '../src/fd/errors.js';
 export {
+  layerOptions,
+  type OptionSchema,
+  plainSchema,
+} from '../src/fd/layer-options.js';
+export {
   createLogger,
   errorFields,
   LOG_CHANNEL_NAME,
@@ -30,8 +35,17 @@ export {
   parseLogLevel,
   quietLogger,
 } from '../src/fd/logger.js';
+export type { RegistryOptions } from '../src/fd/registry.js';
 export { Registry } from '../src/fd/registry.js';
 export type { BoundAddress, ServerFD, ServerFDEvents } from '../src/fd/server-fd.js';
+export {
+  type PacketCodec,
+  type PacketLayer,
+  type PacketLayerSpec,
+  packetLayer,
+  type SessionLayerSpec,
+  sessionLayer,
+} from '../src/fd/session-layer.js';
 export {
   abortStream,
   brandStreamFD,
@@ -39,6 +53,13 @@ export {
   type SocketShaped,
   type StreamFD,
 } from '../src/fd/stream-fd.js';
+export {
+  type Handshake,
+  handshakeOn,
+  type LayerTarget,
+  type StreamLayerSpec,
+  streamLayer,
+} from '../src/fd/stream-layer.js';
 export type {
   ConnectOptions,
   DatagramTransport,

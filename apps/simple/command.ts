@@ -41,7 +41,7 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
   const healthCheck = healthCheckFrom(flags);
   const access =
     flags.accessLog === undefined ? undefined : accessLogSink(flags.accessLog, format, logger);
-  const proxy = await runSimple(createDefaultRegistry(), {
+  const proxy = await runSimple(createDefaultRegistry(logger), {
     bind: flags.bind,
     backends: flags.backend,
     idleTimeoutMs: flags.idleTimeout,

@@ -73,6 +73,16 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
     expect(running.output()).toMatch(/stopped after 4 connections/);
   });
 
+  it('loads an old option spelling (ws-mode) and says it is deprecated in its log', async () => {
+    const { running } = await startCli(
+      // A client-side option: the backend's. Nothing dials it; the address is parsed at start.
+      ['simple', '--bind', '127.0.0.1:0', '--backend', `ws://127.0.0.1:${ports[0]}/?ws-mode=raw`],
+      /listening on/,
+    );
+    expect(await running.stop()).toBe(0);
+    expect(running.output()).toMatch(/option-deprecated.*ws-mode.*ws\.mode/);
+  });
+
   it('terminates TLS for curl with --cacert', async () => {
     const bind = `tls://127.0.0.1:0?cert=${certs.cert}&cert-key=${certs.key}`;
     const { running, match } = await startCli(
