@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'ERR_CONNECT_ABORTED'
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_HANDSHAKE_CLOSED'
+  | 'ERR_HANDSHAKE_LIMIT'
   | 'ERR_IDLE_TIMEOUT'
   // a half-closed session's open direction was silent for its fin timeout (src/proxy)
   | 'ERR_FIN_TIMEOUT'

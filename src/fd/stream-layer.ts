@@ -64,6 +64,7 @@ export interface StreamLayerSpec<T extends object> {
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 
 /**
  * `ready`, or a rejection as soon as the peer ends or the stream closes first. A
@@ -148,7 +149,8 @@ export function streamLayer<T extends object>(spec: StreamLayerSpec<T>): Layer {
           }
           const wrapper = await spec.server(options, target);
           const server = await inner.listen(address, opts);
-          return new LayeredServerFD(scheme, server, wrapper, timeoutMs);
+          const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+          return new LayeredServerFD(scheme, server, wrapper, timeoutMs, maxPending);
         },
       };
     },
@@ -173,6 +175,7 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
     inner: ServerFD,
     wrap: (inner: StreamFD) => Handshake,
     handshakeTimeoutMs: number,
+    maxPending: number,
   ) {
     super();
     this.kind = kind;
@@ -188,6 +191,7 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
         this.emit('handshakeError', err instanceof Error ? err : new Error(String(err)));
         return;
       }
+      if (this.#pending.size >= maxPending) this.#evictOldest(kind, maxPending);
       this.#pending.add(hs);
       const what = `${kind} handshake`;
       let stream: StreamFD | undefined;
@@ -201,7 +205,8 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
           this.emit('connection', stream);
         },
         (err: Error) => {
-          this.#pending.delete(hs);
+          // An evicted handshake was reported when evicted; one dropped by close() has no one to tell.
+          if (!this.#pending.delete(hs)) return;
           const reason =
             err instanceof VproxyError && err.code === 'ERR_CONNECT_TIMEOUT'
               ? new VproxyError('ERR_HANDSHAKE_TIMEOUT', err.message)
@@ -210,6 +215,25 @@ class LayeredServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
         },
       );
     });
+  }
+
+  /**
+   * Drop the oldest handshake rather than refuse the newest (as a SYN cache
+   * does): a flood of silent clients then only ever costs `maxPending` contexts,
+   * and a real client, which handshakes in milliseconds, is not the one evicted.
+   */
+  #evictOldest(kind: string, maxPending: number): void {
+    const oldest = this.#pending.values().next().value;
+    if (oldest === undefined) return;
+    this.#pending.delete(oldest);
+    oldest.abort();
+    this.emit(
+      'handshakeError',
+      new VproxyError(
+        'ERR_HANDSHAKE_LIMIT',
+        `${kind} handshake: dropped the oldest of ${maxPending} handshakes in progress`,
+      ),
+    );
   }
 
   address(): BoundAddress {

@@ -14,6 +14,12 @@ export interface ConnectOptions {
 export interface ListenOptions {
   /** A client that has not finished every layer handshake after this long is dropped. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Most layer handshakes in progress at once (default 1,024); past it the oldest
+   * is dropped (ERR_HANDSHAKE_LIMIT), so slow or silent clients cannot hold more
+   * than this many TLS contexts, while a client that handshakes promptly still gets in.
+   */
+  readonly maxPendingHandshakes?: number;
 }
 
 /** A documented option that an address may carry in its query string. */

@@ -88,3 +88,41 @@ async function readCa(): Promise<Buffer> {
   const { readFile } = await import('node:fs/promises');
   return readFile(certs.caCert);
 }
+
+describe('tls listener: handshakes in progress are bounded', () => {
+  it('drops the oldest silent client past the bound, and a prompt client still gets in', async () => {
+    const small = await registry.listen(
+      parseAddress(`tls://127.0.0.1:0?cert=${certs.cert}&cert-key=${certs.key}`),
+      { handshakeTimeoutMs: 60_000, maxPendingHandshakes: 10 },
+    );
+    const smallPort = small.address().port;
+    const limitErrors: Error[] = [];
+    small.on('handshakeError', (err: Error) => {
+      if (isVproxyError(err) && err.code === 'ERR_HANDSHAKE_LIMIT') limitErrors.push(err);
+    });
+    // 30 silent clients: each connects and never sends a ClientHello.
+    const silent: Socket[] = [];
+    const closedByServer: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const s = connect(smallPort, '127.0.0.1');
+      s.on('error', () => {});
+      closedByServer.push(once(s, 'close').then(() => undefined));
+      silent.push(s);
+      await once(s, 'connect');
+    }
+    // The 20 oldest are dropped by the listener (their sockets close), the newest 10 stay.
+    await Promise.all(closedByServer.slice(0, 20));
+    expect(limitErrors).toHaveLength(20);
+    expect(silent.slice(20).every((s) => !s.destroyed)).toBe(true);
+    // A real client still completes its handshake (it evicts one silent client).
+    const tls = await import('node:tls');
+    const accepted = once(small, 'connection');
+    const client = tls.connect({ port: smallPort, host: '127.0.0.1', ca: await readCa() });
+    await once(client, 'secureConnect');
+    const [fd] = (await accepted) as [import('node:stream').Duplex];
+    client.destroy();
+    fd.destroy();
+    for (const s of silent) s.destroy();
+    await small.close();
+  });
+});
