@@ -26,7 +26,18 @@ export interface NoCheck {
   readonly kind: 'none';
 }
 
-export type CheckSpec = TcpCheck | HttpCheck | NoCheck;
+/**
+ * Send one datagram to the server's host:port over UDP and count any answer as healthy
+ * (a UDP service says nothing to a TCP connect, and many answer only a valid request:
+ * give a payload it answers, e.g. a DNS query).
+ */
+export interface UdpCheck {
+  readonly kind: 'udp';
+  /** The probe datagram, hex; default one zero byte. */
+  readonly payload?: string;
+}
+
+export type CheckSpec = TcpCheck | HttpCheck | UdpCheck | NoCheck;
 
 export interface HealthCheckConfig {
   /** A probe that has not finished after this long failed. */
@@ -82,10 +93,20 @@ export function validateHealthCheck(config: HealthCheckConfig): HealthCheckConfi
   const check = config.check;
   if (check === null || typeof check !== 'object') invalid('missing check kind');
   if (check.kind === 'http') resolveHttpCheck(check);
+  else if (check.kind === 'udp') udpPayload(check);
   else if (check.kind !== 'tcp' && check.kind !== 'none') {
     invalid(`unknown check kind ${JSON.stringify((check as { kind: unknown }).kind)}`);
   }
   return Object.freeze({ ...config, check: Object.freeze({ ...check }) });
+}
+
+/** The probe datagram of a udp check (validated: even-length hex, 1..1400 bytes). */
+export function udpPayload(check: UdpCheck): Buffer {
+  const hex = check.payload ?? '00';
+  if (!/^(?:[0-9a-fA-F]{2}){1,1400}$/.test(hex)) {
+    invalid(`udp payload ${JSON.stringify(hex)} must be 1..1400 bytes of hex`);
+  }
+  return Buffer.from(hex, 'hex');
 }
 
 /** Fill in defaults and reject anything that could not go on a request line as is. */

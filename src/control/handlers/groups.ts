@@ -12,9 +12,10 @@ import { mustBeNew, mustGet, type ResourceStore } from '../store.js';
 
 const DONE: CommandResult = { kind: 'done' };
 
-/** `tcp`, `none`, `http`, `http:METHOD`, `http:METHOD:/path`, `http:METHOD:/path:STATUS`. */
+/** `tcp`, `none`, `udp`, `udp:HEX`, `http`, `http:METHOD`, `http:METHOD:/path`, `http:METHOD:/path:STATUS`. */
 export function parseCheck(text: string): CheckSpec {
-  if (text === 'tcp' || text === 'none') return { kind: text };
+  if (text === 'tcp' || text === 'none' || text === 'udp') return { kind: text };
+  if (text.startsWith('udp:')) return { kind: 'udp', payload: text.slice(4) };
   const [, method, path, status] = text.split(':');
   return {
     kind: 'http',
