@@ -24,6 +24,7 @@ import {
 } from './handlers/basics.js';
 import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
 import { inspectListener, listenerCommand } from './handlers/listeners.js';
+import { groupDelegateCommand, nodeDelegateCommand } from './handlers/mesh.js';
 import { socks5UserCommand } from './handlers/socks5-users.js';
 import { applyReload, planReload, type StepOutcome } from './reload.js';
 import { DEFAULT_ELGS, mustGet, type ResourceStore } from './store.js';
@@ -315,6 +316,10 @@ export class StoreExecutor implements CommandExecutor {
         return ruleCommand(store, cmd);
       case 'cert-key':
         return certKeyCommand(store, cmd);
+      case 'smart-node-delegate':
+        return nodeDelegateCommand(store, cmd);
+      case 'smart-group-delegate':
+        return groupDelegateCommand(store, cmd);
       default:
         return this.#inspect(cmd);
     }

@@ -2,6 +2,7 @@ import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { VproxyError } from '../fd/errors.js';
 import { formatCidr } from '../lb/cidr.js';
 import { Socks5Server } from '../lb/socks5-server.js';
+import { isRegistrySourced } from '../mesh/sourced.js';
 import {
   PARAMS,
   type Param,
@@ -74,10 +75,28 @@ export function configLines(store: ResourceStore): string[] {
   }
   for (const [name, e] of store.serverGroups) {
     for (const s of e.group.servers()) {
+      // The registry's servers come back with their delegate, not from the file.
+      if (isRegistrySourced(s)) continue;
       lines.push(
         `add server ${s.name} to server-group ${name} address ${s.addressText} weight ${s.weight}`,
       );
     }
+  }
+  for (const [name, e] of store.nodeDelegates) {
+    const i = e.delegate.instance;
+    // The port as picked (port 0 at add): the service listens there, so a
+    // restart must publish the same one.
+    const where = e.nic === undefined ? `address ${i.address}` : `nic ${e.nic} ip-type ${e.ipType}`;
+    lines.push(
+      `add smart-node-delegate ${name} service ${e.delegate.service} zone ${e.delegate.zone}` +
+        ` ${where} port ${i.port} weight ${i.weight}`,
+    );
+  }
+  for (const [name, e] of store.groupDelegates) {
+    lines.push(
+      `add smart-group-delegate ${name} service ${e.delegate.service} zone ${e.delegate.zone}` +
+        ` server-group ${e.serverGroup}`,
+    );
   }
   return lines;
 }
@@ -139,6 +158,7 @@ const REFERENCE_PARAMS: ReadonlyMap<Param, ResourceType> = new Map<Param, Resour
   ['event-loop-group', 'event-loop-group'],
   ['security-group', 'security-group'],
   ['cert-key', 'cert-key'],
+  ['server-group', 'server-group'],
 ]);
 
 /** Whether resources of this type exist on their own (not only inside a parent). */

@@ -8,6 +8,11 @@ import type { ServerGroup } from '../lb/server-group.js';
 import type { Socks5Server } from '../lb/socks5-server.js';
 import type { TcpLB } from '../lb/tcp-lb.js';
 import type { Upstream } from '../lb/upstream.js';
+import type { SmartGroupDelegate } from '../mesh/group-delegate.js';
+import { MemoryRegistry } from '../mesh/memory-registry.js';
+import type { IpType } from '../mesh/nic.js';
+import type { SmartNodeDelegate } from '../mesh/node-delegate.js';
+import type { ServiceRegistry } from '../mesh/registry.js';
 import type { ResourceType } from './command/keywords.js';
 
 /** A server group with what its commands said, so `list config` can say it again. */
@@ -46,6 +51,19 @@ export interface CertKeyEntry {
   readonly key: string;
 }
 
+/** A smart-node-delegate with what its command said (nic or address), for list config. */
+export interface NodeDelegateEntry {
+  readonly delegate: SmartNodeDelegate;
+  /** Given instead of an address; the address is resolved once, at add. */
+  readonly nic: string | undefined;
+  readonly ipType: IpType;
+}
+
+export interface GroupDelegateEntry {
+  readonly delegate: SmartGroupDelegate;
+  readonly serverGroup: string;
+}
+
 export const DEFAULT_ELGS = ['(control-elg)', '(worker-elg)', '(acceptor-elg)'] as const;
 export const ALLOW_ALL = '(allow-all)';
 
@@ -62,6 +80,9 @@ export class ResourceStore {
   readonly certKeys = new Map<string, CertKeyEntry>();
   readonly tcpLbs = new Map<string, TcpLbEntry>();
   readonly socks5Servers = new Map<string, Socks5Entry>();
+  readonly nodeDelegates = new Map<string, NodeDelegateEntry>();
+  readonly groupDelegates = new Map<string, GroupDelegateEntry>();
+  #mesh: ServiceRegistry | undefined;
 
   /**
    * The daemon's logger: listeners log their failures and sessions through
@@ -69,9 +90,16 @@ export class ResourceStore {
    */
   readonly logger: Logger;
 
-  constructor(registry: Registry, logger: Logger = quietLogger) {
+  /**
+   * `mesh` is the service registry the delegates use (the daemon's --etcd
+   * client); without one an in-process registry is made on first use, so a
+   * single daemon still runs delegates and nothing starts before one exists.
+   * The store owns it either way: close() closes it.
+   */
+  constructor(registry: Registry, logger: Logger = quietLogger, mesh?: ServiceRegistry) {
     this.registry = registry;
     this.logger = logger;
+    this.#mesh = mesh;
     for (const name of DEFAULT_ELGS) {
       const elg = new EventLoopGroup(name);
       elg.add(name.replace('-elg)', '-el)'));
@@ -85,6 +113,17 @@ export class ResourceStore {
     return mustGet(this.securityGroups, 'security-group', name);
   }
 
+  /** The service registry of the delegates (created in-process when none was given). */
+  get mesh(): ServiceRegistry {
+    this.#mesh ??= new MemoryRegistry({ logger: this.logger.child({ registry: 'memory' }) });
+    return this.#mesh;
+  }
+
+  /** The registry if one exists yet (status pages must not create one). */
+  get meshIfAny(): ServiceRegistry | undefined {
+    return this.#mesh;
+  }
+
   /** Every tcp-lb and socks5-server, with its type and name (usage checks look at both). */
   *listeners(): Generator<['tcp-lb' | 'socks5-server', string, ListenerEntry<LbListener>]> {
     for (const [name, e] of this.tcpLbs) yield ['tcp-lb', name, e];
@@ -94,6 +133,14 @@ export class ResourceStore {
   /** Close everything, listeners first so no new work arrives while the rest goes. */
   async close(): Promise<void> {
     await Promise.all([...this.listeners()].map(([, , e]) => e.lb.close()));
+    // Delegates before the groups they fill and the registry they use: a
+    // node delegate deletes its key (graceful: followers drop it at once,
+    // not at lease expiry), then the registry revokes the lease.
+    await Promise.all([...this.groupDelegates.values()].map((e) => e.delegate.close()));
+    await Promise.all([...this.nodeDelegates.values()].map((e) => e.delegate.close()));
+    this.groupDelegates.clear();
+    this.nodeDelegates.clear();
+    await this.#mesh?.close();
     await Promise.all([...this.serverGroups.values()].map((e) => e.group.close()));
     await Promise.all([...this.elgs.values()].map((e) => e.close()));
     this.tcpLbs.clear();

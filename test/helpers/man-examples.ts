@@ -1,5 +1,6 @@
 import { manLines } from '../../src/control/command/help.js';
-import { type ResourceType, TYPES } from '../../src/control/command/keywords.js';
+import { type Action, type ResourceType, TYPES } from '../../src/control/command/keywords.js';
+import { RESOURCES } from '../../src/control/command/resources.js';
 
 // Every usage line `man <type>` prints, turned into concrete commands: each
 // `a|b` choice expanded, every `<name>` filled with a resource a scratch store
@@ -23,6 +24,8 @@ export const SEED = (cert: string, key: string): string[] => [
   'add tcp-lb lb0 address 127.0.0.1:0 upstream ups0',
   'add socks5-server s50 address 127.0.0.1:0 upstream ups0',
   'add socks5-user u0 to socks5-server s50 password pw0',
+  'add smart-node-delegate snd0 service svc0 zone z0 address 127.0.0.1 port 1',
+  'add smart-group-delegate sgd0 service svc0 zone z0 server-group sg0',
 ];
 
 /** The name of an existing resource of a type, as a parent or a subject. */
@@ -38,6 +41,8 @@ const EXISTING: Partial<Record<ResourceType, string>> = {
   'security-group': 'secg0',
   'security-group-rule': 'r0',
   'cert-key': 'ck0',
+  'smart-node-delegate': 'snd0',
+  'smart-group-delegate': 'sgd0',
   // No live connection in a scratch store: these ids name none (ERR_NOT_FOUND at most).
   connection: '127.0.0.1:1/127.0.0.1:2',
   session: '127.0.0.1:1/127.0.0.1:2',
@@ -107,6 +112,18 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
       return 'ck0';
     case 'password':
       return 'pw1';
+    case 'service':
+      return 'svc1';
+    case 'zone':
+      return 'z1';
+    case 'nic':
+      return 'lo';
+    case 'port':
+      return '0';
+    case 'ip-type':
+      return 'v4';
+    case 'server-group':
+      return 'sg0';
     default:
       throw new Error(`no example value for param ${param}`);
   }
@@ -183,10 +200,36 @@ export function examplesOf(line: string, ctx: ExampleContext): string[] {
           lastType = t;
         words.push(t);
       }
-      out.push(words.join(' '));
+      out.push(oneOfExample(action, type, words, ctx).join(' '));
     }
   }
   return [...new Set(out)];
+}
+
+/**
+ * A rule's `oneOf` params (nic or address) are each optional in the usage
+ * line, but exactly one must be given: the first one, and only it.
+ */
+function oneOfExample(
+  action: string,
+  type: string,
+  words: string[],
+  ctx: ExampleContext,
+): string[] {
+  const rule = RESOURCES[type as ResourceType]?.[action as Action]?.find((r) => r.oneOf);
+  const [first, ...others] = rule?.oneOf ?? [];
+  if (first === undefined) return words;
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] ?? '';
+    if ((others as string[]).includes(w) && i > 2) {
+      i++;
+      continue;
+    }
+    out.push(w);
+  }
+  if (!out.includes(first)) out.push(first, value(first, type, ctx, false));
+  return out;
 }
 
 function nameFor(

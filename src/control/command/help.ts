@@ -80,6 +80,7 @@ export function manLines(topic?: string, sub?: string): string[] {
             `      ${p.param}${p.required ? ' (required)' : ''}${def}: ${PARAMS.get(p.param)?.description ?? ''}`,
           );
         }
+        if (rule.oneOf) lines.push(`      exactly one of: ${rule.oneOf.join(', ')}`);
       }
     }
     return lines;

@@ -50,6 +50,8 @@ export type ResourceType =
   | 'security-group'
   | 'security-group-rule'
   | 'cert-key'
+  | 'smart-node-delegate'
+  | 'smart-group-delegate'
   | 'server-sock'
   | 'connection'
   | 'session'
@@ -88,6 +90,16 @@ export const TYPES = table<ResourceType>([
     full: 'cert-key',
     short: 'ck',
     description: 'a certificate chain and its private key (PEM files)',
+  },
+  {
+    full: 'smart-node-delegate',
+    short: 'snd',
+    description: 'publishes a local service (service, zone, address, port) in the service registry',
+  },
+  {
+    full: 'smart-group-delegate',
+    short: 'sgd',
+    description: 'keeps a server-group equal to the instances of a service in the registry',
   },
   { full: 'server-sock', short: 'ss', description: 'a listening socket (inspection)' },
   {
@@ -133,7 +145,13 @@ export type Param =
   | 'cert'
   | 'key'
   | 'cert-key'
-  | 'password';
+  | 'password'
+  | 'service'
+  | 'zone'
+  | 'nic'
+  | 'port'
+  | 'ip-type'
+  | 'server-group';
 
 export const PARAMS = table<Param>([
   {
@@ -211,6 +229,18 @@ export const PARAMS = table<Param>([
     full: 'password',
     description:
       'a socks5 user password: 1-255 printable ASCII characters, no spaces (never listed)',
+  },
+  { full: 'service', description: 'a service name in the registry (1-128 of A-Za-z0-9._:@[]-)' },
+  { full: 'zone', description: 'a zone of a service in the registry (same characters)' },
+  { full: 'nic', description: 'network interface whose address is published (or give address)' },
+  {
+    full: 'port',
+    description: 'the published port; 0 picks a free one in 10000-29999 (see list-detail)',
+  },
+  { full: 'ip-type', description: 'v4 or v6: which address of the nic is published' },
+  {
+    full: 'server-group',
+    description: 'the server-group a smart-group-delegate keeps in sync with the registry',
   },
 ]);
 

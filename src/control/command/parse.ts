@@ -277,6 +277,10 @@ function checkParams(
           : `invalid ${r.param} ${value}: ${bad}`,
       );
   }
+  if (rule.oneOf) {
+    const given = rule.oneOf.filter((p) => params[p] !== undefined);
+    if (given.length !== 1) fail(`give exactly one of ${rule.oneOf.join(', ')}`);
+  }
   if (rule.together) {
     const given = rule.together.filter((p) => params[p] !== undefined);
     if (given.length > 0 && given.length < rule.together.length) {

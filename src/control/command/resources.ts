@@ -20,6 +20,8 @@ export interface ActionRule {
   readonly flags?: readonly Flag[];
   /** Parameters that must be given together (all or none). */
   readonly together?: readonly Param[];
+  /** Exactly one of these must be given (smart-node-delegate: nic or address). */
+  readonly oneOf?: readonly Param[];
   readonly description: string;
 }
 
@@ -283,6 +285,48 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
           { param: 'key', required: true, check: check.list },
         ],
         description: 'load a certificate chain and key from PEM files',
+      },
+    ],
+  },
+  'smart-node-delegate': {
+    ...simple(['top'], 'smart-node-delegate'),
+    add: [
+      {
+        where: ['top'],
+        params: [
+          { param: 'service', required: true, check: check.meshSegment },
+          { param: 'zone', required: true, check: check.meshSegment },
+          { param: 'nic', check: check.name },
+          { param: 'address', check: check.ip },
+          { param: 'port', default: '0', check: check.intIn(0, 65535) },
+          { param: 'ip-type', default: 'v4', check: check.oneOf('v4', 'v6') },
+          { param: 'weight', default: '10', check: weight },
+        ],
+        oneOf: ['nic', 'address'],
+        description:
+          'publish a local service (nic or address, port) while this daemon lives; removed on remove and clean stop',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: [{ param: 'weight', required: true, check: weight }],
+        description: 'change the published weight (0 drains it on every follower)',
+      },
+    ],
+  },
+  'smart-group-delegate': {
+    ...simple(['top'], 'smart-group-delegate'),
+    add: [
+      {
+        where: ['top'],
+        params: [
+          { param: 'service', required: true, check: check.meshSegment },
+          { param: 'zone', required: true, check: check.meshSegment },
+          { param: 'server-group', required: true, check: check.name },
+        ],
+        description:
+          'keep a server-group equal to the registered instances of service + zone (its health checks still decide UP/DOWN)',
       },
     ],
   },

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseAddress } from '../../fd/address.js';
 import { isVproxyError } from '../../fd/errors.js';
+import { checkSegment } from '../../mesh/keys.js';
 import { SECRET_MASK } from './keywords.js';
 
 /**
@@ -97,3 +98,16 @@ export function secret(inner: ValueCheck): ValueCheck {
       ? `${SECRET_MASK} is how a listing shows a masked password; give the real one`
       : inner(v);
 }
+
+/** An IP literal (v6 without brackets): what a smart-node-delegate publishes. */
+export const ip: ValueCheck = (v) => (isIP(v) === 0 ? 'expected an IP address' : null);
+
+/** A service or zone name: the registry's key segment rule, from its one source. */
+export const meshSegment: ValueCheck = (v) => {
+  try {
+    checkSegment('service', v);
+    return null;
+  } catch {
+    return 'expected 1-128 of A-Z a-z 0-9 . _ : @ [ ] -';
+  }
+};

@@ -69,6 +69,47 @@ export interface ServerDetail {
   readonly weight: number;
   /** Health as last checked. */
   readonly status: 'UP' | 'DOWN';
+  /** The smart-group-delegate that added it from the registry; absent for servers added by hand. */
+  readonly 'smart-group-delegate'?: string;
+}
+
+/** A smart-node-delegate: what it publishes and how the registry holds it. */
+export interface SmartNodeDelegateDetail {
+  readonly name: string;
+  readonly service: string;
+  readonly zone: string;
+  /** Absent when the address was given. */
+  readonly nic?: string;
+  readonly address: string;
+  readonly port: number;
+  readonly 'ip-type': 'v4' | 'v6';
+  readonly weight: number;
+  /** connecting, connected, reconnecting, down (local check failing: not published), closed. */
+  readonly state: string;
+  /** unchecked, up or down: the TCP check of address:port. */
+  readonly local: string;
+  /** The registry connection: connecting, connected, unavailable, closed. */
+  readonly registry: string;
+  readonly key: string;
+  /** Revision of the last write of the key (0 before the first). */
+  readonly revision: number;
+}
+
+/** A smart-group-delegate: which group it fills from which service, and how it follows. */
+export interface SmartGroupDelegateDetail {
+  readonly name: string;
+  readonly service: string;
+  readonly zone: string;
+  readonly 'server-group': string;
+  /** connecting, connected, reconnecting, frozen (registry unreachable: group kept), closed. */
+  readonly state: string;
+  readonly registry: string;
+  /** Servers it put in the group. */
+  readonly servers: number;
+  readonly revision: number;
+  readonly changes: number;
+  readonly relists: number;
+  readonly conflicts: number;
 }
 
 export interface SecurityGroupDetail {
@@ -122,6 +163,8 @@ export interface Details {
   'security-group': SecurityGroupDetail;
   'security-group-rule': SecurityGroupRuleDetail;
   'cert-key': CertKeyDetail;
+  'smart-node-delegate': SmartNodeDelegateDetail;
+  'smart-group-delegate': SmartGroupDelegateDetail;
   'server-sock': NameDetail;
   connection: NameDetail;
   session: SessionDetail;
@@ -177,12 +220,25 @@ const TEXT: { readonly [K in DetailKind]: (record: Details[K]) => DetailText } =
       ? `${groupText(group)} weight ${weight}`
       : `${r.name} -> weight ${weight}`;
   },
-  server: (r) => `${r.name} -> connect-to ${r.address} weight ${r.weight} currently ${r.status}`,
+  server: (r) =>
+    `${r.name} -> connect-to ${r.address} weight ${r.weight} currently ${r.status}` +
+    (r['smart-group-delegate'] === undefined
+      ? ''
+      : ` from smart-group-delegate ${r['smart-group-delegate']}`),
   'socks5-user': name,
   'security-group': (r) => `${r.name} -> default ${r.default}`,
   'security-group-rule': (r) =>
     `${r.name} -> ${r.default} ${r.network} protocol ${r.protocol.toUpperCase()} port [${r['port-range']}]`,
   'cert-key': (r) => `${r.name} -> cert ${r.cert} key ${r.key}`,
+  'smart-node-delegate': (r) =>
+    `${r.name} -> service ${r.service} zone ${r.zone}` +
+    (r.nic === undefined ? '' : ` nic ${r.nic}`) +
+    ` address ${r.address} port ${r.port} ip-type ${r['ip-type']} weight ${r.weight}` +
+    ` state ${r.state} local ${r.local} registry ${r.registry} revision ${r.revision}`,
+  'smart-group-delegate': (r) =>
+    `${r.name} -> service ${r.service} zone ${r.zone} server-group ${r['server-group']}` +
+    ` state ${r.state} registry ${r.registry} servers ${r.servers} revision ${r.revision}` +
+    ` changes ${r.changes} relists ${r.relists} conflicts ${r.conflicts}`,
   'server-sock': name,
   connection: name,
   // A tuple: RESP answers it as a nested array, StdIO joins it with ` -> `.

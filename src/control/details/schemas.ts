@@ -84,6 +84,11 @@ const GROUP: Record<string, JsonSchema> = {
   'event-loop-group': param('event-loop-group', str),
 };
 
+const REGISTRY = oneOf(
+  ['connecting', 'connected', 'unavailable', 'closed'],
+  'the service registry connection',
+);
+
 const CONTROLLER = object({ ...NAME, address: str('host:port it listens on') });
 
 export const DETAIL_SCHEMAS: { readonly [K in DetailKind]: JsonSchema } = {
@@ -109,12 +114,18 @@ export const DETAIL_SCHEMAS: { readonly [K in DetailKind]: JsonSchema } = {
     { ...GROUP, weight: param('weight', int) },
     Object.keys(GROUP).filter((k) => k !== 'name'),
   ),
-  server: object({
-    ...NAME,
-    address: param('address', str),
-    weight: param('weight', int),
-    status: readOnly(oneOf(['UP', 'DOWN'], 'health as last checked')),
-  }),
+  server: object(
+    {
+      ...NAME,
+      address: param('address', str),
+      weight: param('weight', int),
+      status: readOnly(oneOf(['UP', 'DOWN'], 'health as last checked')),
+      'smart-group-delegate': readOnly(
+        str('the smart-group-delegate that added it from the registry; absent if added by hand'),
+      ),
+    },
+    ['smart-group-delegate'],
+  ),
   // The password is write-only: it is in the POST / PUT body, never here.
   'socks5-user': object(NAME),
   'security-group': object({
@@ -132,6 +143,44 @@ export const DETAIL_SCHEMAS: { readonly [K in DetailKind]: JsonSchema } = {
     ...NAME,
     cert: param('cert', str),
     key: str('the private key file (its path; the key itself is never answered)'),
+  }),
+  'smart-node-delegate': object(
+    {
+      ...NAME,
+      service: param('service', str),
+      zone: param('zone', str),
+      nic: param('nic', str),
+      address: str('the published IP address (resolved from the nic when one was given)'),
+      port: param('port', int),
+      'ip-type': param('ip-type', (d) => oneOf(['v4', 'v6'], d)),
+      weight: param('weight', int),
+      state: readOnly(
+        oneOf(['connecting', 'connected', 'reconnecting', 'down', 'closed'], 'registration state'),
+      ),
+      local: readOnly(oneOf(['unchecked', 'up', 'down'], 'TCP check of address:port')),
+      registry: readOnly(REGISTRY),
+      key: readOnly(str('the registry key')),
+      revision: readOnly(int('revision of the last write of the key (0 before the first)')),
+    },
+    ['nic'],
+  ),
+  'smart-group-delegate': object({
+    ...NAME,
+    service: param('service', str),
+    zone: param('zone', str),
+    'server-group': param('server-group', str),
+    state: readOnly(
+      oneOf(
+        ['connecting', 'connected', 'reconnecting', 'frozen', 'closed'],
+        'frozen: registry unreachable, group kept as it was',
+      ),
+    ),
+    registry: readOnly(REGISTRY),
+    servers: readOnly(int('servers it put in the group')),
+    revision: readOnly(int('registry revision it has seen')),
+    changes: readOnly(int('adds, removes and re-weights applied to the group')),
+    relists: readOnly(int('times it listed the service again (compaction, outage end)')),
+    conflicts: readOnly(int('instances skipped: the group had a server of that name')),
   }),
   'server-sock': object({ name: str('the listening socket: its bound host:port') }),
   connection: object({ name: str('the connection id (the name force-remove takes)') }),

@@ -3,6 +3,7 @@ import type { CheckSpec, HealthCheckConfig, StatusExpectation } from '../../lb/h
 import type { MethodName } from '../../lb/selection-method.js';
 import { ServerGroup } from '../../lb/server-group.js';
 import { Upstream } from '../../lb/upstream.js';
+import { registrySource } from '../../mesh/sourced.js';
 import type { Command } from '../command/parse.js';
 import { detailList, type ServerGroupDetail } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
@@ -197,12 +198,16 @@ export function serverCommand(store: ResourceStore, cmd: Command): CommandResult
     case 'list-detail':
       return detailList(
         'server',
-        group.servers().map((s) => ({
-          name: s.name,
-          address: s.addressText,
-          weight: s.weight,
-          status: s.healthy ? 'UP' : 'DOWN',
-        })),
+        group.servers().map((s) => {
+          const source = registrySource(s)?.delegate;
+          return {
+            name: s.name,
+            address: s.addressText,
+            weight: s.weight,
+            status: s.healthy ? 'UP' : 'DOWN',
+            ...(source === undefined ? {} : { 'smart-group-delegate': source }),
+          };
+        }),
       );
     case 'add':
       // Checked against the registry now: a server with an unknown scheme or

@@ -82,6 +82,42 @@ const CASES: { [K in DetailKind]: readonly [Details[K], string | readonly string
     { name: 'ck0', cert: '/etc/c.pem', key: '/etc/k.pem' },
     'ck0 -> cert /etc/c.pem key /etc/k.pem',
   ],
+  'smart-node-delegate': [
+    {
+      name: 'snd0',
+      service: 'web',
+      zone: 'z1',
+      nic: 'lo',
+      address: '127.0.0.1',
+      port: 8080,
+      'ip-type': 'v4',
+      weight: 10,
+      state: 'connected',
+      local: 'up',
+      registry: 'connected',
+      key: '/vproxy/services/web/z1/127.0.0.1:8080',
+      revision: 7,
+    },
+    'snd0 -> service web zone z1 nic lo address 127.0.0.1 port 8080 ip-type v4 weight 10' +
+      ' state connected local up registry connected revision 7',
+  ],
+  'smart-group-delegate': [
+    {
+      name: 'sgd0',
+      service: 'web',
+      zone: 'z1',
+      'server-group': 'sg0',
+      state: 'frozen',
+      registry: 'unavailable',
+      servers: 2,
+      revision: 9,
+      changes: 3,
+      relists: 1,
+      conflicts: 0,
+    },
+    'sgd0 -> service web zone z1 server-group sg0 state frozen registry unavailable servers 2' +
+      ' revision 9 changes 3 relists 1 conflicts 0',
+  ],
   'server-sock': [{ name: '127.0.0.1:8080' }, '127.0.0.1:8080'],
   connection: [{ name: '127.0.0.1:5000/127.0.0.1:8080' }, '127.0.0.1:5000/127.0.0.1:8080'],
   session: [
