@@ -97,7 +97,9 @@ export type ErrorCode =
   | 'ERR_MESH_VALUE_INVALID'
   | 'ERR_MESH_NIC_NOT_FOUND'
   | 'ERR_MESH_UNAVAILABLE'
-  | 'ERR_MESH_CLOSED';
+  | 'ERR_MESH_CLOSED'
+  // datagrams over streams (src/protocols/datagram-frame)
+  | 'ERR_DATAGRAM_TOO_LARGE';
 
 export class VproxyError extends Error {
   readonly code: ErrorCode;

@@ -6,9 +6,9 @@ import { VproxyError } from '../fd/errors.js';
 import { errorFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { BoundAddress } from '../fd/server-fd.js';
+import { type FlowEntry, FlowTable } from '../proxy/flow-table.js';
 import { SecurityGroup } from './security-group.js';
 import type { ConnectionLease } from './server.js';
-import { type FlowEntry, FlowTable } from './udp-flow-table.js';
 import type { Upstream } from './upstream.js';
 
 export const UDP_LB_DEFAULTS = Object.freeze({
