@@ -116,6 +116,12 @@ program
     900_000,
   )
   .option(
+    '--udp-idle-timeout <ms>',
+    'datagram mode (a udp:// bind or backend): close a UDP flow after this long without datagrams',
+    positiveInt,
+    60_000,
+  )
+  .option(
     '--fin-timeout <ms>',
     'close a half-closed session (one side sent FIN) after this long without traffic; 0 = never',
     positiveInt,

@@ -1,7 +1,8 @@
 import { VproxyError } from '../../src/fd/errors.js';
-import { createLogger, parseLogFormat } from '../../src/fd/logger.js';
+import { createLogger, type Logger, parseLogFormat } from '../../src/fd/logger.js';
 import { createDefaultRegistry } from '../../transports/default-registry.js';
 import { accessLogSink, logLevelFrom } from './logging.js';
+import { isDatagramMode, runSimpleDatagram } from './run-datagram.js';
 import { runSimple, type SimpleHealthCheck } from './run-simple.js';
 
 /** The `simple` command's flags as commander gives them (with the program's, if it has the same). */
@@ -9,6 +10,8 @@ export interface SimpleFlags {
   readonly bind: string;
   readonly backend: string[];
   readonly idleTimeout: number;
+  /** Datagram mode: a UDP flow idle this long closes (default 60 s). */
+  readonly udpIdleTimeout?: number;
   readonly finTimeout: number;
   readonly connectTimeout: number;
   readonly retries: number;
@@ -38,10 +41,15 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
     threshold: logLevelFrom(flags.logLevel, process.env.VPROXY_LOG),
     format,
   });
+  const registry = createDefaultRegistry(logger);
+  if (isDatagramMode(flags.bind, flags.backend)) {
+    await startDatagram(flags, registry, logger);
+    return;
+  }
   const healthCheck = healthCheckFrom(flags);
   const access =
     flags.accessLog === undefined ? undefined : accessLogSink(flags.accessLog, format, logger);
-  const proxy = await runSimple(createDefaultRegistry(logger), {
+  const proxy = await runSimple(registry, {
     bind: flags.bind,
     backends: flags.backend,
     idleTimeoutMs: flags.idleTimeout,
@@ -62,6 +70,30 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
           `vproxy simple: stopped after ${s.accepted} connections, ${s.bytesIn} bytes in, ${s.bytesOut} out`,
         );
       });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function startDatagram(
+  flags: SimpleFlags,
+  registry: ReturnType<typeof createDefaultRegistry>,
+  logger: Logger,
+): Promise<void> {
+  const proxy = await runSimpleDatagram(registry, {
+    bind: flags.bind,
+    backends: flags.backend,
+    udpIdleTimeoutMs: flags.udpIdleTimeout ?? 60_000,
+    connectTimeoutMs: flags.connectTimeout,
+    logger,
+  });
+  const stop = () => {
+    void proxy.close().then(() => {
+      const s = proxy.stats();
+      console.log(
+        `vproxy simple: stopped after ${s.totalFlows} flows, ${s.datagramsIn} datagrams in, ${s.datagramsOut} out`,
+      );
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
