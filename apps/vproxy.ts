@@ -7,6 +7,7 @@ import { isVproxyError } from '../src/fd/errors.js';
 import { createLogger, parseLogFormat, parseLogLevel } from '../src/fd/logger.js';
 import { DEFAULT_FIN_TIMEOUT_MS, DEFAULT_RETRIES } from '../src/proxy/proxy.js';
 import { createDefaultRegistry } from '../transports/default-registry.js';
+import { describeMesh, ETCD_PASSWORD_ENV, meshRegistry } from './daemon/mesh-flags.js';
 import { Daemon } from './daemon/run-daemon.js';
 import { handleSignals } from './daemon/signals.js';
 import { statusPages } from './daemon/status-pages.js';
@@ -36,6 +37,13 @@ interface DaemonFlags {
   logLevel?: string;
   logFormat: string;
   drainTimeout: number;
+  etcd?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPassword?: string;
+  etcdLeaseTtl: number;
 }
 
 const program = new Command()
@@ -74,6 +82,24 @@ const program = new Command()
     positiveInt,
     30_000,
   )
+  .option(
+    '--etcd <endpoints>',
+    'service registry: comma-separated etcd endpoints, e.g. http://a:2379,http://b:2379 (default: in-process)',
+  )
+  .option('--etcd-ca <file>', 'PEM CA of the etcd servers (https:// endpoints)')
+  .option('--etcd-cert <file>', 'PEM client certificate for etcd (with --etcd-key)')
+  .option('--etcd-key <file>', 'PEM client key for etcd')
+  .option('--etcd-user <name>', 'etcd user (password auth)')
+  .option(
+    '--etcd-password <password>',
+    `etcd password (better: $${ETCD_PASSWORD_ENV}, which ps does not show)`,
+  )
+  .option(
+    '--etcd-lease-ttl <seconds>',
+    "lease TTL of this daemon's registrations: a crashed daemon's services go after this long",
+    positiveInt,
+    10,
+  )
   .action(async (flags: DaemonFlags, command: Command) => {
     const [unknown] = command.args;
     if (unknown !== undefined) {
@@ -86,8 +112,11 @@ const program = new Command()
       threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
       format: parseLogFormat(flags.logFormat),
     });
+    const mesh = meshRegistry(flags, logger);
+    logger.info('mesh-registry', describeMesh(flags));
     const daemon = new Daemon(createDefaultRegistry(logger), {
       ...flags,
+      mesh,
       autoSaveMs: 3_600_000,
       pages: statusPages,
       logger,

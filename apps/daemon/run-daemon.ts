@@ -18,6 +18,7 @@ import { formatHostPort, parseAddress } from '../../src/fd/address.js';
 import { VproxyError } from '../../src/fd/errors.js';
 import { createLogger, type Logger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
+import type { ServiceRegistry } from '../../src/mesh/registry.js';
 import { bannerLine } from './banner.js';
 import { controllerSecret, isLoopback } from './secrets.js';
 
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   readonly logger?: Logger;
   /** Where the start-up banner goes (default: stdout). */
   readonly print?: (line: string) => void;
+  /** The delegates' service registry (--etcd); default in-process. Closed (gracefully) on stop. */
+  readonly mesh?: ServiceRegistry;
 }
 
 type Controller = RespController | HttpController;
@@ -74,7 +77,7 @@ export class Daemon {
     this.#print = options.print ?? ((line) => console.log(line));
     mkdirSync(options.configDir, { recursive: true, mode: 0o700 });
     this.#lastFile = join(options.configDir, 'last');
-    this.store = new ResourceStore(registry, this.#log);
+    this.store = new ResourceStore(registry, this.#log, options.mesh);
     this.executor = new StoreExecutor({
       store: this.store,
       system: this.#hooks(),
@@ -238,6 +241,8 @@ export class Daemon {
       ...s.securityGroups.keys(),
       ...s.certKeys.keys(),
       ...s.elgs.keys(),
+      ...s.nodeDelegates.keys(),
+      ...s.groupDelegates.keys(),
     ];
   }
 

@@ -1,8 +1,10 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Registry as TransportRegistry } from '../../fd/registry.js';
 import type { ServerStats } from '../../lb/server.js';
 import type { ProxyStats } from '../../proxy/proxy.js';
 import type { ResourceStore } from '../store.js';
+import { define, type Kind } from './metric-define.js';
+import { defineMeshMetrics, type MeshSample, meshSample } from './metrics-mesh.js';
 
 // Prometheus metrics of a running vproxy, read from the resource store when
 // scraped: nothing in the data path pushes anything. Totals that only grow are
@@ -67,6 +69,8 @@ interface Snapshot {
   readonly listeners: readonly ListenerSample[];
   readonly servers: readonly ServerSample[];
   readonly controllers: readonly ControllerSample[];
+  /** Absent while the daemon has no registry in use. */
+  readonly mesh: MeshSample | undefined;
 }
 
 function takeSnapshot(store: ResourceStore): Snapshot {
@@ -85,10 +89,9 @@ function takeSnapshot(store: ResourceStore): Snapshot {
     labels: { kind: c.kind, controller: c.name },
     counters: c.counters(),
   }));
-  return { listeners, servers, controllers };
+  const mesh = meshSample(store);
+  return { listeners, servers, controllers, mesh };
 }
-
-type Kind = 'counter' | 'gauge';
 
 /** One listener series: name, help, counter or gauge, and how to read it. */
 const LISTENER_METRICS: readonly [string, string, Kind, (s: ProxyStats) => number][] = [
@@ -289,6 +292,7 @@ export class StoreMetrics {
         }
       },
     );
+    defineMeshMetrics(registers, () => read().mesh);
     this.registry = Registry.merge([own, processMetrics()]);
   }
 
@@ -310,44 +314,4 @@ export class StoreMetrics {
     // Someone may scrape `registry` directly: then each metric reads afresh.
     return this.#snapshot ?? takeSnapshot(this.#store);
   }
-}
-
-type Emit = (labels: Record<string, string>, value: number) => void;
-
-/**
- * A metric whose values are replaced at every collect: a counter is reset and
- * incremented by the store's total (so it shows exactly the monotonic total it
- * mirrors), a gauge is set. Series of resources that are gone disappear.
- */
-function define(
-  kind: Kind,
-  name: string,
-  help: string,
-  labelNames: string[],
-  registers: Registry[],
-  fill: (emit: Emit) => void,
-): void {
-  if (kind === 'counter') {
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      collect() {
-        this.reset();
-        fill((labels, value) => this.inc(labels, value));
-      },
-    });
-    return;
-  }
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers,
-    collect() {
-      this.reset();
-      fill((labels, value) => this.set(labels, value));
-    },
-  });
 }

@@ -1,4 +1,8 @@
 import type { ServerGroup } from '../../lb/server-group.js';
+import type { GroupDelegateStatus } from '../../mesh/group-delegate.js';
+import type { NodeDelegateStatus } from '../../mesh/node-delegate.js';
+import type { RegistryStatus } from '../../mesh/registry.js';
+import { registrySource } from '../../mesh/sourced.js';
 import type { SessionInfo } from '../../proxy/session.js';
 import type { ResourceStore } from '../store.js';
 import type { ListenerType, ThroughputSampler, ThroughputSnapshot } from './throughput.js';
@@ -61,6 +65,15 @@ export interface ServerStatus {
   readonly lastLatencyMs: number | null;
   readonly avgLatencyMs: number | null;
   readonly lastError: string | null;
+  /** The smart-group-delegate that put it in the group from the registry; null if added by hand. */
+  readonly source: string | null;
+}
+
+/** The service registry and its delegates (issue 17): what a mesh operator looks at first. */
+export interface MeshStatus {
+  readonly registry: RegistryStatus;
+  readonly nodeDelegates: readonly NodeDelegateStatus[];
+  readonly groupDelegates: readonly GroupDelegateStatus[];
 }
 
 export interface ServerGroupStatus {
@@ -108,6 +121,8 @@ export interface StatusModel {
   readonly listeners: readonly ListenerStatus[];
   readonly upstreams: readonly UpstreamStatus[];
   readonly serverGroups: readonly ServerGroupStatus[];
+  /** Null until a delegate made the daemon use its registry (or none was configured). */
+  readonly mesh: MeshStatus | null;
   /** How many sessions are open, and the most recent ones (newest first). */
   readonly sessions: { readonly total: number; readonly recent: readonly SessionStatus[] };
   readonly throughput: ThroughputSnapshot;
@@ -187,6 +202,7 @@ export function buildStatus(
     listeners,
     upstreams,
     serverGroups,
+    mesh: meshStatus(store),
     sessions: { total, recent: recent.list(now) },
     throughput: throughput.snapshot(options.listenerSamples ?? 60),
   };
@@ -214,6 +230,7 @@ function groupStatus(
       lastLatencyMs: s.health.lastLatencyMs,
       avgLatencyMs: s.health.avgLatencyMs,
       lastError: s.health.lastError,
+      source: registrySource(server)?.delegate ?? null,
     };
   });
   const h = group.healthCheck;
@@ -228,6 +245,16 @@ function groupStatus(
     down: h.down,
     serversUp: servers.filter((s) => s.state === 'UP').length,
     servers,
+  };
+}
+
+function meshStatus(store: ResourceStore): MeshStatus | null {
+  const registry = store.meshIfAny;
+  if (registry === undefined) return null;
+  return {
+    registry: registry.status(),
+    nodeDelegates: [...store.nodeDelegates.values()].map((e) => e.delegate.status()),
+    groupDelegates: [...store.groupDelegates.values()].map((e) => e.delegate.status()),
   };
 }
 

@@ -130,7 +130,8 @@ export const STATUS_PAGE_SCRIPT = `
       var rows = g.servers.map(function (s) {
         var drained = s.state === 'UP' && s.weight === 0;
         return h('tr', { 'data-server': g.name + '/' + s.name, class: s.state === 'DOWN' ? 'is-down' : null },
-          td(s.name, 'name'), td(s.address, 'mono'),
+          td([s.name, s.source === null ? null : h('span', { class: 'tag', title: 'added by smart-group-delegate ' + s.source }, 'registry')], 'name'),
+          td(s.address, 'mono'),
           td([badge(s.state), drained ? h('span', { class: 'tag' }, 'drain') : null]),
           num(s.weight), num(count(s.activeConnections)), num(count(s.totalConnections)),
           num(bytes(s.bytesIn)), num(bytes(s.bytesOut)), num(count(s.connectFailures)),
@@ -148,6 +149,36 @@ export const STATUS_PAGE_SCRIPT = `
         table(['Server', 'Address', 'State', '#Weight', '#Active', '#Total', '#Bytes in', '#Bytes out',
           '#Conn. fail', '#Check last', '#Check mean', '#Checks / failed', 'Last error'], rows, 'No servers.'));
     }));
+  }
+
+  function renderMesh(m) {
+    var x = m.mesh;
+    if (!x) {
+      $('mesh').replaceChildren(h('div', { class: 'empty' }, 'No delegate yet.'));
+      return;
+    }
+    var r = x.registry;
+    var ok = r.connection === 'connected';
+    var head = h('p', { 'data-registry': r.connection },
+      h('span', { class: 'badge ' + (ok ? 'up' : r.connection === 'connecting' ? 'warn' : 'down') }, r.connection),
+      ' ' + r.backend + ' ' + r.endpoints.join(', ') + ' · lease TTL ' + (r.leaseTtlMs / 1000) + ' s · ' +
+      r.registrations + ' registered · ' + r.watches + ' watches · ' + r.connectionChanges + ' connection changes');
+    var nodes = x.nodeDelegates.map(function (d) {
+      return h('tr', { 'data-node-delegate': d.name },
+        td(d.name, 'name'), td(d.service + ' / ' + d.zone), td(d.address + ':' + d.port, 'mono'),
+        td(h('span', { class: 'badge ' + (d.state === 'connected' ? 'up' : 'down') }, d.state)),
+        td(d.local), num(d.weight), num(d.revision), td(d.lastError || '', 'err', d.lastError));
+    });
+    var groups = x.groupDelegates.map(function (d) {
+      return h('tr', { 'data-group-delegate': d.name },
+        td(d.name, 'name'), td(d.service + ' / ' + d.zone), td(d.group),
+        td(h('span', { class: 'badge ' + (d.state === 'connected' ? 'up' : d.state === 'frozen' ? 'warn' : 'down') }, d.state)),
+        num(d.servers), num(d.revision), num(count(d.changes)), num(d.relists), num(d.conflicts),
+        td(d.lastError || '', 'err', d.lastError));
+    });
+    $('mesh').replaceChildren(head,
+      table(['Node delegate', 'Service / zone', 'Publishes', 'State', 'Local check', '#Weight', '#Revision', 'Last error'], nodes, 'No smart-node-delegate.'),
+      table(['Group delegate', 'Service / zone', 'Server group', 'State', '#Servers', '#Revision', '#Changes', '#Re-lists', '#Conflicts', 'Last error'], groups, 'No smart-group-delegate.'));
   }
 
   function renderSessions(m) {
@@ -308,6 +339,7 @@ export const STATUS_PAGE_SCRIPT = `
     renderListeners(m);
     renderUpstreams(m);
     renderGroups(m);
+    renderMesh(m);
     renderSessions(m);
     drawChart(m);
     drawSparks();

@@ -63,6 +63,7 @@ export function renderStatusPage(model: StatusModel, nonce: string): string {
   <section><h2>Listeners <span class="hint">tcp-lb and socks5-server</span></h2><div id="listeners"></div></section>
   <section><h2>Upstreams</h2><div id="upstreams"></div></section>
   <section><h2>Server groups <span class="hint">health as the checks see it</span></h2><div id="groups"></div></section>
+  <section><h2>Service registry <span class="hint">smart delegates; frozen = registry unreachable, group kept</span></h2><div id="mesh"></div></section>
   <section><h2>Sessions <span class="hint" id="sessions-hint"></span></h2><div id="sessions"></div></section>
 </main>
 <footer>Updates every second from <span class="mono">/api/v1/status</span> · Prometheus metrics at <span class="mono">/metrics</span></footer>

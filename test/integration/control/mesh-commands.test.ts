@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseCommand } from '../../../src/control/command/parse.js';
 import { StoreExecutor } from '../../../src/control/command-executor.js';
 import type { CommandResult } from '../../../src/control/executor.js';
+import { StoreMetrics } from '../../../src/control/observability/metrics.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { systemClock } from '../../../src/lb/clock.js';
 import { MemoryRegistry } from '../../../src/mesh/memory-registry.js';
@@ -86,6 +87,11 @@ describe('mesh commands', () => {
     );
     const group = b.store.serverGroups.get('sg0')?.group;
     await until(() => (group?.servers().length ?? 0) === 1);
+    const metrics = await new StoreMetrics(b.store, 'test').metrics();
+    expect(metrics).toMatch(
+      /vproxy_mesh_group_servers\{delegate="g0",service="echo",zone="z1",group="sg0"\} 1/,
+    );
+    expect(metrics).toContain('vproxy_mesh_registry_connected{backend="memory"} 1');
     const [line] = items(await b.ex.execute('list-detail server in server-group sg0', 'stdio'));
     expect(line).toMatch(
       new RegExp(

@@ -56,6 +56,7 @@ function model(name: string): StatusModel {
     ],
     upstreams: [],
     serverGroups: [],
+    mesh: null,
     sessions: { total: 0, recent: [] },
     throughput: {
       intervalMs: 1000,
