@@ -26,6 +26,7 @@ import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/g
 import { inspectListener, listenerCommand } from './handlers/listeners.js';
 import { groupDelegateCommand, nodeDelegateCommand } from './handlers/mesh.js';
 import { socks5UserCommand } from './handlers/socks5-users.js';
+import { udpLbCommand } from './handlers/udp-lbs.js';
 import { applyReload, planReload, type StepOutcome } from './reload.js';
 import { DEFAULT_ELGS, mustGet, type ResourceStore } from './store.js';
 
@@ -298,6 +299,8 @@ export class StoreExecutor implements CommandExecutor {
       case 'tcp-lb':
       case 'socks5-server':
         return listenerCommand(store, cmd);
+      case 'udp-lb':
+        return udpLbCommand(store, cmd);
       case 'event-loop-group':
         return elgCommand(store, cmd);
       case 'event-loop':

@@ -63,8 +63,10 @@ export function configLines(store: ResourceStore): string[] {
     if (type === 'tcp-lb') line += ' protocol tcp';
     if (s.securityGroup.name !== ALLOW_ALL) line += ` security-group ${s.securityGroup.name}`;
     if (e.certKeys.length > 0) line += ` cert-key ${e.certKeys.join(',')}`;
-    if (e.lb instanceof Socks5Server)
+    if (e.lb instanceof Socks5Server) {
       line += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
+      if (e.lb.udp) line += ' allow-udp';
+    }
     lines.push(line);
     if (type === 'socks5-server') {
       // The one place passwords are written: this text is what save puts in a 0600 file.
@@ -72,6 +74,14 @@ export function configLines(store: ResourceStore): string[] {
         lines.push(`add socks5-user ${user} to socks5-server ${name} password ${password}`);
       }
     }
+  }
+  for (const [name, e] of store.udpLbs) {
+    const sg = e.lb.securityGroup.name;
+    lines.push(
+      `add udp-lb ${name} address ${e.address} upstream ${e.upstream}` +
+        ` timeout ${e.lb.idleTimeoutMs} max-flows ${e.lb.maxFlows}` +
+        (sg === ALLOW_ALL ? '' : ` security-group ${sg}`),
+    );
   }
   for (const [name, e] of store.serverGroups) {
     for (const s of e.group.servers()) {

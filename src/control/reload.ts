@@ -71,9 +71,14 @@ function itemOf(line: string, at: string): Item {
         .join(',');
     if (params.key !== undefined) params.key = resolve(params.key);
   }
+  // socks5-server's flags normalised (defaults spelled out), so that dropping a flag
+  // from the file is seen as a change to its default.
   const flags =
     cmd.type === 'socks5-server'
-      ? [cmd.flags.includes('allow-non-backend') ? 'allow-non-backend' : 'deny-non-backend']
+      ? [
+          cmd.flags.includes('allow-non-backend') ? 'allow-non-backend' : 'deny-non-backend',
+          cmd.flags.includes('allow-udp') ? 'allow-udp' : 'deny-udp',
+        ]
       : [...cmd.flags];
   return { key: keyOf(cmd), cmd, line, params, flags };
 }

@@ -7,6 +7,7 @@ import { SecurityGroup } from '../lb/security-group.js';
 import type { ServerGroup } from '../lb/server-group.js';
 import type { Socks5Server } from '../lb/socks5-server.js';
 import type { TcpLB } from '../lb/tcp-lb.js';
+import type { UdpLB } from '../lb/udp-lb.js';
 import type { Upstream } from '../lb/upstream.js';
 import type { SmartGroupDelegate } from '../mesh/group-delegate.js';
 import { MemoryRegistry } from '../mesh/memory-registry.js';
@@ -46,6 +47,13 @@ export interface Socks5Entry extends ListenerEntry<Socks5Server> {
   readonly auth: { readonly users: Map<string, string> };
 }
 
+/** A udp-lb with the address and upstream as given (for list-detail and list config). */
+export interface UdpLbEntry {
+  readonly lb: UdpLB;
+  readonly address: string;
+  readonly upstream: string;
+}
+
 export interface CertKeyEntry {
   readonly certs: readonly string[];
   readonly key: string;
@@ -80,6 +88,8 @@ export class ResourceStore {
   readonly certKeys = new Map<string, CertKeyEntry>();
   readonly tcpLbs = new Map<string, TcpLbEntry>();
   readonly socks5Servers = new Map<string, Socks5Entry>();
+  /** Not among `listeners()`: no stream engine, sessions or buffers; flows instead. */
+  readonly udpLbs = new Map<string, UdpLbEntry>();
   readonly nodeDelegates = new Map<string, NodeDelegateEntry>();
   readonly groupDelegates = new Map<string, GroupDelegateEntry>();
   #mesh: ServiceRegistry | undefined;
@@ -133,6 +143,7 @@ export class ResourceStore {
   /** Close everything, listeners first so no new work arrives while the rest goes. */
   async close(): Promise<void> {
     await Promise.all([...this.listeners()].map(([, , e]) => e.lb.close()));
+    await Promise.all([...this.udpLbs.values()].map((e) => e.lb.close()));
     // Delegates before the groups they fill and the registry they use: a
     // node delegate deletes its key (graceful: followers drop it at once,
     // not at lease expiry), then the registry revokes the lease.
@@ -145,6 +156,7 @@ export class ResourceStore {
     await Promise.all([...this.elgs.values()].map((e) => e.close()));
     this.tcpLbs.clear();
     this.socks5Servers.clear();
+    this.udpLbs.clear();
     this.serverGroups.clear();
     this.upstreams.clear();
     this.securityGroups.clear();

@@ -36,8 +36,12 @@ export interface Socks5ServerOptions extends Partial<ListenerSettings>, Listener
   readonly auth?: Socks5Auth;
   /** Let clients reach any target, not only backends of the upstream (default false: no open proxy). */
   readonly allowNonBackend?: boolean;
-  /** Serve UDP ASSOCIATE (a relay socket per association on the listener's host). */
+  /** Serve UDP ASSOCIATE (a relay socket per association on the listener's host); the `udp` setter changes it. */
   readonly udp?: boolean;
+  /** UDP associations alive at once (default 256); more are refused (NOT_ALLOWED) and counted. */
+  readonly maxAssociations?: number;
+  /** An association with no datagram either way for this long is closed (default 60 s). */
+  readonly udpIdleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
 }
@@ -46,6 +50,14 @@ export interface Socks5ServerOptions extends Partial<ListenerSettings>, Listener
 interface Policy {
   allowNonBackend: boolean;
   auth: Socks5Auth;
+  udp: boolean;
+}
+
+/** What bounds the UDP associations (each holds a socket and a control connection). */
+interface UdpLimits {
+  readonly max: number;
+  readonly idleTimeoutMs: number;
+  refused: number;
 }
 
 /** Where a request goes: a group of the upstream, one backend, anywhere (allowed), or nowhere. */
@@ -65,6 +77,7 @@ type Route =
 export class Socks5Server extends LbListener {
   readonly #policy: Policy;
   readonly #relays: Set<Socks5UdpRelay>;
+  readonly #udpLimits: UdpLimits;
 
   private constructor(
     options: Socks5ServerOptions,
@@ -73,10 +86,12 @@ export class Socks5Server extends LbListener {
     access: Access,
     policy: Policy,
     relays: Set<Socks5UdpRelay>,
+    udpLimits: UdpLimits,
   ) {
     super(options.name, address, options.upstream, engine, access);
     this.#policy = policy;
     this.#relays = relays;
+    this.#udpLimits = udpLimits;
   }
 
   static async start(options: Socks5ServerOptions): Promise<Socks5Server> {
@@ -87,6 +102,12 @@ export class Socks5Server extends LbListener {
     const policy: Policy = {
       allowNonBackend: options.allowNonBackend ?? false,
       auth: options.auth ?? 'none',
+      udp: options.udp ?? false,
+    };
+    const udpLimits: UdpLimits = {
+      max: options.maxAssociations ?? 256,
+      idleTimeoutMs: options.udpIdleTimeoutMs ?? 60_000,
+      refused: 0,
     };
     const relays = new Set<Socks5UdpRelay>();
     // The engine's logger, once it exists (the handshake is built before it).
@@ -100,7 +121,7 @@ export class Socks5Server extends LbListener {
         ...(options.handshakeTimeoutMs === undefined
           ? {}
           : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-        commands: options.udp ? ['connect', 'udp-associate'] : ['connect'],
+        commands: policy.udp ? ['connect', 'udp-associate'] : ['connect'],
       });
       const { request } = accepted;
       const allowed = access.group.allows(client.remoteAddress, 'tcp', bound.port);
@@ -120,7 +141,16 @@ export class Socks5Server extends LbListener {
         return null;
       }
       if (request.command === 'udp-associate') {
-        await associate(options.registry, bound.host, accepted, route, relays);
+        if (relays.size >= udpLimits.max) {
+          udpLimits.refused++;
+          log.warn('udp-associate-refused', {
+            client: describePeer(client),
+            reason: `${udpLimits.max} associations alive`,
+          });
+          accepted.reply(Socks5Reply.NOT_ALLOWED);
+          return null;
+        }
+        await associate(options.registry, bound.host, accepted, route, relays, udpLimits);
         return TAKEN;
       }
       return admission(accepted);
@@ -154,7 +184,7 @@ export class Socks5Server extends LbListener {
       ...engineSettings(options),
     });
     log = engine.log;
-    return new Socks5Server(options, address, engine, access, policy, relays);
+    return new Socks5Server(options, address, engine, access, policy, relays, udpLimits);
   }
 
   get allowNonBackend(): boolean {
@@ -181,6 +211,20 @@ export class Socks5Server extends LbListener {
   /** UDP associations alive now. */
   get associations(): number {
     return this.#relays.size;
+  }
+
+  /** UDP ASSOCIATE requests refused because `maxAssociations` were alive. */
+  get associationsRefused(): number {
+    return this.#udpLimits.refused;
+  }
+
+  /** Whether UDP ASSOCIATE is served; a change applies to handshakes from now on. */
+  get udp(): boolean {
+    return this.#policy.udp;
+  }
+
+  set udp(udp: boolean) {
+    this.#policy.udp = udp;
   }
 
   override async close(): Promise<void> {
@@ -228,6 +272,7 @@ async function associate(
   accepted: Socks5Accepted,
   route: (host: string, port: number) => Route,
   relays: Set<Socks5UdpRelay>,
+  limits: UdpLimits,
 ): Promise<void> {
   const socket = await registry.bindDatagram({
     scheme: 'udp',
@@ -243,6 +288,20 @@ async function associate(
     allowTarget: (h, p) => route(h, p) !== null,
   });
   relays.add(relay);
-  relay.once('close', () => relays.delete(relay));
+  // Idle expiry on the relay's own counters, sampled once per timeout: a client that
+  // keeps its control connection open but sends nothing holds the socket for one to
+  // two timeouts. No timer or clock read per datagram.
+  let last = -1;
+  const timer = setInterval(() => {
+    const s = relay.stats;
+    const now = s.forwarded + s.returned + s.dropped;
+    if (now === last) void relay.close();
+    last = now;
+  }, limits.idleTimeoutMs);
+  timer.unref();
+  relay.once('close', () => {
+    clearInterval(timer);
+    relays.delete(relay);
+  });
   accepted.reply(Socks5Reply.SUCCEEDED, socket.address());
 }

@@ -24,6 +24,7 @@ export const SEED = (cert: string, key: string): string[] => [
   'add tcp-lb lb0 address 127.0.0.1:0 upstream ups0',
   'add socks5-server s50 address 127.0.0.1:0 upstream ups0',
   'add socks5-user u0 to socks5-server s50 password pw0',
+  'add udp-lb ul0 address udp://127.0.0.1:0 upstream ups0',
   'add smart-node-delegate snd0 service svc0 zone z0 address 127.0.0.1 port 1',
   'add smart-group-delegate sgd0 service svc0 zone z0 server-group sg0',
 ];
@@ -32,6 +33,7 @@ export const SEED = (cert: string, key: string): string[] => [
 const EXISTING: Partial<Record<ResourceType, string>> = {
   'tcp-lb': 'lb0',
   'socks5-server': 's50',
+  'udp-lb': 'ul0',
   'event-loop-group': 'elg0',
   'event-loop': 'el0',
   upstream: 'ups0',
@@ -66,6 +68,7 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
   switch (param) {
     case 'address':
       if (type === 'server') return '127.0.0.1:2';
+      if (type === 'udp-lb') return 'udp://127.0.0.1:0';
       return tls ? 'tls://127.0.0.1:0' : '127.0.0.1:0';
     case 'upstream':
       return 'ups0';
@@ -124,6 +127,8 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
       return 'v4';
     case 'server-group':
       return 'sg0';
+    case 'max-flows':
+      return '100';
     default:
       throw new Error(`no example value for param ${param}`);
   }

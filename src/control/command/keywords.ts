@@ -41,6 +41,7 @@ export const ACTIONS = table<Action>([
 export type ResourceType =
   | 'tcp-lb'
   | 'socks5-server'
+  | 'udp-lb'
   | 'event-loop-group'
   | 'event-loop'
   | 'upstream'
@@ -65,6 +66,11 @@ export const TYPES = table<ResourceType>([
     full: 'socks5-server',
     short: 'socks5',
     description: 'a socks5 proxy whose targets are backends of an upstream',
+  },
+  {
+    full: 'udp-lb',
+    short: 'ul',
+    description: 'a UDP load balancer: datagram listener -> upstream, one flow per client address',
   },
   { full: 'event-loop-group', short: 'elg', description: 'a named group of event loops' },
   { full: 'event-loop', short: 'el', description: 'an event loop inside a group' },
@@ -151,7 +157,8 @@ export type Param =
   | 'nic'
   | 'port'
   | 'ip-type'
-  | 'server-group';
+  | 'server-group'
+  | 'max-flows';
 
 export const PARAMS = table<Param>([
   {
@@ -217,7 +224,11 @@ export const PARAMS = table<Param>([
     short: 'portrange',
     description: 'min,max of the listening port a rule matches',
   },
-  { full: 'check', description: 'health check kind: tcp, http:METHOD:PATH:STATUS or none' },
+  {
+    full: 'check',
+    description:
+      'health check kind: tcp, http:METHOD:PATH:STATUS, udp[:HEX payload] (any answer is UP) or none',
+  },
   { full: 'cert', description: 'comma-separated PEM certificate files' },
   { full: 'key', description: 'PEM private key file' },
   {
@@ -242,6 +253,11 @@ export const PARAMS = table<Param>([
     full: 'server-group',
     description: 'the server-group a smart-group-delegate keeps in sync with the registry',
   },
+  {
+    full: 'max-flows',
+    short: 'maxflows',
+    description: 'udp-lb: flows (client addresses) at once; datagrams opening more are refused',
+  },
 ]);
 
 /**
@@ -253,7 +269,7 @@ export const SECRET_PARAMS: ReadonlySet<Param> = new Set<Param>(['password']);
 /** What a secret value is shown as; the password check refuses it as a value. */
 export const SECRET_MASK = '******';
 
-export type Flag = 'allow-non-backend' | 'deny-non-backend';
+export type Flag = 'allow-non-backend' | 'deny-non-backend' | 'allow-udp' | 'deny-udp';
 
 export const FLAGS = table<Flag>([
   { full: 'allow-non-backend', short: 'allownonbackend', description: 'socks5: reach any target' },
@@ -262,6 +278,12 @@ export const FLAGS = table<Flag>([
     short: 'denynonbackend',
     description: 'socks5: only reach backends of the upstream (default)',
   },
+  {
+    full: 'allow-udp',
+    short: 'allowudp',
+    description: 'socks5: serve UDP ASSOCIATE (same target rules as CONNECT)',
+  },
+  { full: 'deny-udp', short: 'denyudp', description: 'socks5: refuse UDP ASSOCIATE (default)' },
 ]);
 
 export type Preposition = 'to' | 'from';

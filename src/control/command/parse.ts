@@ -263,6 +263,9 @@ function checkParams(
   if (flags.includes('allow-non-backend') && flags.includes('deny-non-backend')) {
     fail('both allow-non-backend and deny-non-backend set');
   }
+  if (flags.includes('allow-udp') && flags.includes('deny-udp')) {
+    fail('both allow-udp and deny-udp set');
+  }
   for (const r of allowed) {
     const value = params[r.param];
     if (value === undefined) {

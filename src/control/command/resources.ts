@@ -1,3 +1,4 @@
+import { UDP_LB_DEFAULTS } from '../../lb/udp-lb.js';
 import { DEFAULT_RETRIES, MAX_RETRIES } from '../../proxy/engine-options.js';
 import { DEFAULT_FIN_TIMEOUT_MS } from '../../proxy/proxy.js';
 import type { Action, Flag, Param, ResourceType } from './keywords.js';
@@ -131,7 +132,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
       {
         where: ['top'],
         params: listenerAdd([]),
-        flags: ['allow-non-backend', 'deny-non-backend'],
+        flags: ['allow-non-backend', 'deny-non-backend', 'allow-udp', 'deny-udp'],
         description: 'create a socks5 server',
       },
     ],
@@ -139,9 +140,36 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
       {
         where: ['top'],
         params: listenerUpdate,
-        flags: ['allow-non-backend', 'deny-non-backend'],
+        flags: ['allow-non-backend', 'deny-non-backend', 'allow-udp', 'deny-udp'],
         description:
-          'change buffers, timeouts, retries, access log, security group or backend policy',
+          'change buffers, timeouts, retries, access log, security group, backend policy or udp',
+      },
+    ],
+  },
+  'udp-lb': {
+    ...simple(['top'], 'udp-lb'),
+    add: [
+      {
+        where: ['top'],
+        params: [
+          { param: 'address', required: true, check: check.address },
+          { param: 'upstream', required: true, check: check.name },
+          { param: 'timeout', default: String(UDP_LB_DEFAULTS.idleTimeoutMs), check: ms },
+          { param: 'max-flows', default: String(UDP_LB_DEFAULTS.maxFlows), check: count },
+          { param: 'security-group', default: '(allow-all)', check: check.name },
+        ],
+        description: 'create a udp load balancer (address udp://host:port)',
+      },
+    ],
+    update: [
+      {
+        where: ['top'],
+        params: [
+          { param: 'timeout', check: ms },
+          { param: 'max-flows', check: count },
+          { param: 'security-group', check: check.name },
+        ],
+        description: 'change the flow idle timeout, the flow bound or the security group',
       },
     ],
   },

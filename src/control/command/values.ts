@@ -62,9 +62,11 @@ export const portRange: ValueCheck = (v) => {
 
 /** `tcp`, `none`, `http` or `http:METHOD:/path:STATUS` (method and status optional from the right). */
 export const healthCheck: ValueCheck = (v) =>
-  /^(tcp|none|http(:[A-Z]+(:\/[\x21-\x7e]*(:[1-5][0-9][0-9])?)?)?)$/.test(v)
+  /^(tcp|none|udp(:(?:[0-9a-fA-F]{2}){1,1400})?|http(:[A-Z]+(:\/[\x21-\x7e]*(:[1-5][0-9][0-9])?)?)?)$/.test(
+    v,
+  )
     ? null
-    : 'expected tcp, none, http or http:METHOD:/path:STATUS';
+    : 'expected tcp, none, udp, udp:HEX, http or http:METHOD:/path:STATUS';
 
 /** Comma-separated, non-empty items without spaces (names, file paths). */
 export const list: ValueCheck = (v) =>

@@ -40,6 +40,24 @@ export interface TcpLbDetail extends ListenerDetail {
 
 export interface Socks5ServerDetail extends ListenerDetail {
   readonly 'allow-non-backend': boolean;
+  /** UDP ASSOCIATE served (same target rules as CONNECT). */
+  readonly 'allow-udp': boolean;
+}
+
+/** A udp-lb: its settings, and its flow table as of now. */
+export interface UdpLbDetail {
+  readonly name: string;
+  /** The bound udp host:port (the port resolved). */
+  readonly bind: string;
+  readonly address: string;
+  readonly upstream: string;
+  readonly timeout: number;
+  readonly 'max-flows': number;
+  readonly 'security-group': string;
+  /** Flows alive now. */
+  readonly flows: number;
+  /** New flows refused (table full, security group, no backend). */
+  readonly refused: number;
 }
 
 export interface ServerGroupDetail {
@@ -153,6 +171,7 @@ export interface ControllerDetail {
 export interface Details {
   'tcp-lb': TcpLbDetail;
   'socks5-server': Socks5ServerDetail;
+  'udp-lb': UdpLbDetail;
   'event-loop-group': NameDetail;
   'event-loop': NameDetail;
   upstream: NameDetail;
@@ -209,7 +228,12 @@ const controller = (r: ControllerDetail): string => `${r.name} -> ${r.address}`;
 /** The text line of each kind, as RESP and StdIO print it (and always have). */
 const TEXT: { readonly [K in DetailKind]: (record: Details[K]) => DetailText } = {
   'tcp-lb': (r) => listenerText(r, { protocol: r.protocol }),
-  'socks5-server': (r) => listenerText(r, { nonBackend: r['allow-non-backend'] }),
+  'socks5-server': (r) =>
+    listenerText(r, { nonBackend: r['allow-non-backend'] }) + (r['allow-udp'] ? ' allow-udp' : ''),
+  'udp-lb': (r) =>
+    `${r.name} -> bind ${r.bind} address ${r.address} backends ${r.upstream} timeout ${r.timeout}` +
+    ` max-flows ${r['max-flows']} security-group ${r['security-group']}` +
+    ` flows ${r.flows} refused ${r.refused}`,
   'event-loop-group': name,
   'event-loop': name,
   upstream: name,

@@ -1,3 +1,4 @@
+import { parseAddress } from '../../fd/address.js';
 import { VproxyError } from '../../fd/errors.js';
 import type { CheckSpec, HealthCheckConfig, StatusExpectation } from '../../lb/health-config.js';
 import type { MethodName } from '../../lb/selection-method.js';
@@ -211,10 +212,14 @@ export function serverCommand(store: ResourceStore, cmd: Command): CommandResult
       );
     case 'add':
       // Checked against the registry now: a server with an unknown scheme or
-      // option would never connect and just stay DOWN, saying nothing.
+      // option would never connect and just stay DOWN, saying nothing. A udp://
+      // server (a udp-lb's backend) is only a host:port: the registry parses
+      // stream schemes, and its backend sockets take no options.
       group.add(
         name(cmd),
-        store.registry.parse(cmd.params.address ?? ''),
+        /^udp:\/\//i.test(cmd.params.address ?? '')
+          ? parseAddress(cmd.params.address ?? '')
+          : store.registry.parse(cmd.params.address ?? ''),
         Number(cmd.params.weight ?? 10),
       );
       return DONE;

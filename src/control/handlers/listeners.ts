@@ -66,6 +66,7 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
           ([n, e]): Socks5ServerDetail => ({
             ...describe(n, e),
             'allow-non-backend': e.lb.allowNonBackend,
+            'allow-udp': e.lb.udp,
           }),
         ),
       );
@@ -108,8 +109,9 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
         store.tcpLbs.set(name, { ...entry, lb });
       } else {
         const allowNonBackend = cmd.flags.includes('allow-non-backend');
+        const udp = cmd.flags.includes('allow-udp');
         const lb = await listening(address, () =>
-          Socks5Server.start({ ...common, allowNonBackend }),
+          Socks5Server.start({ ...common, allowNonBackend, udp }),
         );
         // No users yet: no authentication until `add socks5-user`.
         store.socks5Servers.set(name, { ...entry, lb, auth: { users: new Map() } });
@@ -135,8 +137,11 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
           ? {}
           : { securityGroup: store.securityGroup(p['security-group']) }),
       });
-      if (lb instanceof Socks5Server && cmd.flags.length > 0) {
-        lb.allowNonBackend = cmd.flags.includes('allow-non-backend');
+      if (lb instanceof Socks5Server) {
+        const f = cmd.flags;
+        if (f.includes('allow-non-backend') || f.includes('deny-non-backend'))
+          lb.allowNonBackend = f.includes('allow-non-backend');
+        if (f.includes('allow-udp') || f.includes('deny-udp')) lb.udp = f.includes('allow-udp');
       }
       return DONE;
     }

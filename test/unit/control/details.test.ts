@@ -46,10 +46,25 @@ const CASES: { [K in DetailKind]: readonly [Details[K], string | readonly string
       ' out-buffer-size 16384 protocol tcp security-group (allow-all) cert-key ck0',
   ],
   'socks5-server': [
-    { ...LISTENER, name: 's5', 'access-log': 'on', 'allow-non-backend': false },
+    { ...LISTENER, name: 's5', 'access-log': 'on', 'allow-non-backend': false, 'allow-udp': false },
     's5 -> acceptor (acceptor-elg) worker (worker-elg) bind 127.0.0.1:8080 address 127.0.0.1:8080' +
       ' backends ups0 timeout 900000 fin-timeout 0 retries 1 access-log on in-buffer-size 16384' +
       ' out-buffer-size 16384 security-group (allow-all) deny-non-backend',
+  ],
+  'udp-lb': [
+    {
+      name: 'dns',
+      bind: '127.0.0.1:5353',
+      address: 'udp://127.0.0.1:5353',
+      upstream: 'ups0',
+      timeout: 60000,
+      'max-flows': 4096,
+      'security-group': '(allow-all)',
+      flows: 2,
+      refused: 0,
+    },
+    'dns -> bind 127.0.0.1:5353 address udp://127.0.0.1:5353 backends ups0 timeout 60000' +
+      ' max-flows 4096 security-group (allow-all) flows 2 refused 0',
   ],
   'event-loop-group': [{ name: 'elg0' }, 'elg0'],
   'event-loop': [{ name: 'el0' }, 'el0'],
