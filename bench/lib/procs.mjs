@@ -61,8 +61,8 @@ export function freePort() {
 }
 
 /** Start a long-running child; keep the tail of its output for error reports. */
-export function startChild(name, cmd, args) {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startChild(name, cmd, args, env = process.env) {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   const child = { name, proc, output: '', exit: null, stopping: false };
   const keep = (chunk) => {
     child.output = (child.output + chunk).slice(-4000);

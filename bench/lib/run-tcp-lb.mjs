@@ -7,11 +7,15 @@
 // would only count refused connections). SIGUSR2 prints one `stats NAME {json}`
 // line per LB (the bench diffs them around each measurement); SIGTERM closes the
 // LBs, prints the final stats and exits 0 (so `node --cpu-prof` writes its profile).
+// BENCH_ACCESS_LOG=FILE turns on each LB's access log, one text line per session
+// appended to FILE (what an operator would run), to measure what logging costs.
 
 import { ServerGroup } from '../../dist/src/lb/server-group.js';
 import { TcpLB } from '../../dist/src/lb/tcp-lb.js';
 import { Upstream } from '../../dist/src/lb/upstream.js';
 import { createDefaultRegistry } from '../../dist/transports/default-registry.js';
+
+const ACCESS_LOG = process.env.BENCH_ACCESS_LOG;
 
 const HEALTH_CHECK = { timeoutMs: 1000, periodMs: 5000, up: 1, down: 3, check: { kind: 'tcp' } };
 const UP_TIMEOUT_MS = 10_000;
@@ -69,8 +73,17 @@ async function startOne({ listen, backend }, i) {
   group.add('backend', backend);
   await isUp;
   const lb = await TcpLB.start({ name, address: listen, upstream, registry });
+  if (ACCESS_LOG) lb.setAccessLog(await accessLog(ACCESS_LOG));
   running.push({ lb, group });
   return lb;
+}
+
+/** A text access log appended to `file` through one write stream (loaded only when asked for). */
+async function accessLog(file) {
+  const { createWriteStream } = await import('node:fs');
+  const { createLogger } = await import('../../dist/src/fd/logger.js');
+  const stream = createWriteStream(file, { flags: 'a' });
+  return createLogger({ threshold: 'info', write: (line) => stream.write(`${line}\n`) });
 }
 
 function printStats() {
