@@ -41,9 +41,12 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
     threshold: logLevelFrom(flags.logLevel, process.env.VPROXY_LOG),
     format,
   });
+  // Before anything listens: a signal right after the "listening" line must stop the
+  // proxy, not kill the process with the default action.
+  const stopSignal = stopRequested();
   const registry = createDefaultRegistry(logger);
   if (isDatagramMode(flags.bind, flags.backend)) {
-    await startDatagram(flags, registry, logger);
+    await startDatagram(flags, registry, logger, stopSignal);
     return;
   }
   const healthCheck = healthCheckFrom(flags);
@@ -71,14 +74,14 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
         );
       });
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  void stopSignal.then(stop);
 }
 
 async function startDatagram(
   flags: SimpleFlags,
   registry: ReturnType<typeof createDefaultRegistry>,
   logger: Logger,
+  stopSignal: Promise<void>,
 ): Promise<void> {
   const proxy = await runSimpleDatagram(registry, {
     bind: flags.bind,
@@ -93,8 +96,19 @@ async function startDatagram(
       console.log(
         `vproxy simple: stopped after ${s.totalFlows} flows, ${s.datagramsIn} datagrams in, ${s.datagramsOut} out`,
       );
+      // Every flow and listener is closed; what may still hold the loop is a pooled
+      // tunnel session (mux/kcp) waiting out its idle timer to close politely. A
+      // stopped relay has nothing left to say on it: exit now, not a minute later.
+      process.exit(0);
     });
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  void stopSignal.then(stop);
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopRequested(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
 }

@@ -29,6 +29,9 @@ const PACKAGES: Readonly<Record<string, string>> = {
   'kcptun-server': 'kcptun',
   'kcptun-client': 'kcptun',
   etcd: 'etcd-server',
+  dig: 'dnsutils',
+  dnsmasq: 'dnsmasq',
+  socat: 'socat',
 };
 
 export interface ToolLookupEnv {
