@@ -86,6 +86,22 @@ async function groupServers(d: Daemon): Promise<string[]> {
   return got.items.map((s) => s.name).sort();
 }
 
+interface StatusJson {
+  serverGroups: { name: string; servers: { name: string; source: string | null }[] }[];
+  mesh: {
+    registry: { backend: string; connection: string };
+    groupDelegates: { name: string; state: string; servers: number }[];
+  } | null;
+}
+
+/** The status page's model (what the page renders), from /api/v1/status. */
+async function status(d: Daemon): Promise<StatusJson> {
+  const res = await fetch(`http://127.0.0.1:${d.http}/api/v1/status`, {
+    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+  });
+  return (await res.json()) as StatusJson;
+}
+
 async function groupDelegate(d: Daemon): Promise<{ state: string; registry: string }> {
   const got = (await rest(d, 'GET', 'smart-group-delegate/g')) as {
     item: { state: string; registry: string };
@@ -218,6 +234,15 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     console.log(`[mesh-e2e] registered through A's REST -> in B's group: ${visibleMs} ms`);
     expect(visibleMs).toBeLessThan(1000);
     await until('s1 answers', async () => load.answers.some((x) => x.who === 's1'), 3000);
+    // The status page says where the servers came from and how the registry is.
+    const seen = await status(b);
+    expect(seen.mesh?.registry).toMatchObject({ backend: 'etcd', connection: 'connected' });
+    expect(seen.serverGroups.find((g) => g.name === 'grp')?.servers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: name1, source: 'g' }),
+        expect.objectContaining({ name: name2, source: 'g' }),
+      ]),
+    );
     const s1FirstMs = Math.round(
       (load.answers.find((x) => x.who === 's1')?.at ?? 0) - registeredAt,
     );
@@ -262,6 +287,13 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
       })
     ).text();
     expect(metrics).toContain('vproxy_mesh_registry_connected{backend="etcd"} 0');
+    const frozen = await status(b);
+    expect(frozen.mesh?.registry.connection).toBe('unavailable');
+    expect(frozen.mesh?.groupDelegates[0]).toMatchObject({
+      name: 'g',
+      state: 'frozen',
+      servers: 1,
+    });
     expect(metrics).toMatch(/vproxy_mesh_group_frozen\{delegate="g",[^}]*\} 1/);
 
     // 5. The cluster back: B converges (connected, group as registered) within 2 s.
