@@ -12,6 +12,7 @@ import { Daemon } from './daemon/run-daemon.js';
 import { handleSignals } from './daemon/signals.js';
 import { statusPages } from './daemon/status-pages.js';
 import { type SimpleFlags, startSimple } from './simple/command.js';
+import { websocksServerCommand } from './websocks/server/command.js';
 
 function positiveInt(value: string): number {
   if (!/^[0-9]{1,10}$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -181,6 +182,8 @@ program
   .action((_opts: SimpleFlags, command: Command) =>
     startSimple(command.optsWithGlobals<SimpleFlags>()),
   );
+
+program.addCommand(websocksServerCommand());
 
 // Without a subcommand the operands would be "too many arguments" of the
 // daemon; a word there is a mistyped command, and the daemon's action names it.

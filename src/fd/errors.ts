@@ -84,6 +84,8 @@ export type ErrorCode =
   | 'ERR_WEBSOCKS_REPLAYED'
   | 'ERR_WEBSOCKS_RESPONSE_INVALID'
   | 'ERR_WEBSOCKS_CONFIG_INVALID'
+  // a websocks-server target on the server's own loopback/link-local addresses (src/websocks)
+  | 'ERR_WEBSOCKS_TARGET_DENIED'
   // HTTP/1.1 request heads for proxies (src/protocols/http-proxy)
   | 'ERR_HTTP_MALFORMED'
   | 'ERR_HTTP_HEAD_TOO_LARGE'

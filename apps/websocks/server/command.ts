@@ -1,0 +1,139 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
+import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
+import { createDefaultRegistry } from '../../../transports/default-registry.js';
+
+/** The flags as commander gives them. */
+export interface WebsocksServerFlags {
+  readonly listen: string;
+  readonly auth?: string;
+  readonly usersFile?: string;
+  readonly webroot?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly redirectPort?: number;
+  readonly kcp?: boolean;
+  readonly pathPrefix?: string;
+  readonly allowLoopback?: boolean;
+  readonly replayBudget?: number;
+  readonly reloadInterval?: number;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
+}
+
+function port(value: string): number {
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65_535) {
+    throw new InvalidArgumentError('expected a port, 1-65535');
+  }
+  return Number(value);
+}
+
+function positiveInt(value: string): number {
+  if (!/^[0-9]{1,9}$/.test(value) || Number(value) < 1) {
+    throw new InvalidArgumentError('expected a positive whole number');
+  }
+  return Number(value);
+}
+
+/** `vproxy websocks-server …`, added to the program by a one-line call in apps/vproxy.ts. */
+export function websocksServerCommand(): Command {
+  return (
+    new Command('websocks-server')
+      .description(
+        'WebSocks server: a web site to everyone, a tunnel (ws/wss/kcp) to users with the time-salted password',
+      )
+      .requiredOption(
+        '--listen <address>',
+        'ws://host:port, wss://host:port, or a port (ws://0.0.0.0:port)',
+      )
+      .option('--auth <users>', 'user:pass,user2:pass2')
+      .option('--users-file <file>', 'user:pass lines (# comments); re-read when it changes')
+      .option(
+        '--webroot <dir>',
+        'the static site every non-tunnel request gets (default: nginx welcome page)',
+      )
+      .option('--cert <file>', 'PEM certificate chain (reloaded when it changes)')
+      .option('--key <file>', 'PEM private key (reloaded when it changes)')
+      .option(
+        '--redirect-port <port>',
+        'plain-HTTP port answering 301 to https on the main port',
+        port,
+      )
+      .option('--kcp', 'also listen kcp:// (fast4 + mux streams) on the same port over UDP')
+      .option(
+        '--path-prefix <path>',
+        'secret tunnel path; upgrades for other paths get the web site',
+      )
+      .option(
+        '--allow-loopback',
+        "let users reach this server's loopback, link-local and own addresses",
+      )
+      .option(
+        '--replay-budget <n>',
+        'uses of one Authorization header within its 3-minute window (a reference agent reuses it for its whole pool)',
+        positiveInt,
+        512,
+      )
+      .option(
+        '--reload-interval <ms>',
+        'how often users and certificate files are checked',
+        positiveInt,
+        1000,
+      )
+      .option(
+        '--log-level <level>',
+        'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
+      )
+      .option('--log-format <format>', 'text (human lines) or json (one object per line)')
+      // Options the program shares (--log-level…) may be parsed by it: read both.
+      .action((_flags: WebsocksServerFlags, command: Command) =>
+        startWebsocksServer(command.optsWithGlobals<WebsocksServerFlags>()),
+      )
+  );
+}
+
+/** Start from flags; print one line per listener; stop on SIGINT / SIGTERM. */
+export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<void> {
+  const logger = createLogger({
+    threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
+    format: parseLogFormat(flags.logFormat ?? 'text'),
+  });
+  // Before anything listens: a signal right after the listening lines must stop the server.
+  let stop: (() => void) | null = null;
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+    stop?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const server = await WebsocksServer.start({
+    listen: flags.listen,
+    registry: createDefaultRegistry(logger),
+    logger,
+    ...(flags.auth === undefined ? {} : { auth: flags.auth }),
+    ...(flags.usersFile === undefined ? {} : { usersFile: flags.usersFile }),
+    ...(flags.webroot === undefined ? {} : { webroot: flags.webroot }),
+    ...(flags.cert === undefined ? {} : { cert: flags.cert }),
+    ...(flags.key === undefined ? {} : { key: flags.key }),
+    ...(flags.redirectPort === undefined ? {} : { redirectPort: flags.redirectPort }),
+    ...(flags.pathPrefix === undefined ? {} : { pathPrefix: flags.pathPrefix }),
+    ...(flags.replayBudget === undefined ? {} : { replayBudget: flags.replayBudget }),
+    ...(flags.reloadInterval === undefined ? {} : { reloadIntervalMs: flags.reloadInterval }),
+    kcp: flags.kcp === true,
+    allowLoopback: flags.allowLoopback === true,
+  });
+  for (const line of server.lines) {
+    console.log(`vproxy websocks-server: ${line.role} listening on ${line.address}`);
+  }
+  stop = () => {
+    void server.close().then(() => {
+      const s = server.stats();
+      const refused = Object.values(s.refused).reduce((a, b) => a + (b ?? 0), 0);
+      console.log(
+        `vproxy websocks-server: stopped after ${s.tunnels} tunnels, ${s.webConnections} web connections, ${refused} refused upgrades`,
+      );
+    });
+  };
+  if (stopping) stop();
+}
