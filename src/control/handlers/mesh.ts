@@ -3,6 +3,7 @@ import { VproxyError } from '../../fd/errors.js';
 import { SmartGroupDelegate } from '../../mesh/group-delegate.js';
 import { type IpType, resolveNic } from '../../mesh/nic.js';
 import { SmartNodeDelegate } from '../../mesh/node-delegate.js';
+import { defaultNodeId } from '../../mesh/record.js';
 import type { Command } from '../command/parse.js';
 import {
   detailList,
@@ -115,12 +116,16 @@ export async function nodeDelegateCommand(
       const address = p.address ?? resolveNic(p.nic ?? '', ipType);
       const port =
         p.port === undefined || p.port === '0' ? await pickPort(address) : Number(p.port);
+      // The reference refuses a duplicate node: two delegates would share one
+      // key, and removing either would take the other's instance away.
+      const key = store.mesh.keyOf(common.service, common.zone, defaultNodeId(address, port));
+      const twin = [...store.nodeDelegates].find(([, e]) => e.delegate.key === key)?.[0];
+      if (twin !== undefined)
+        throw new VproxyError(
+          'ERR_ALREADY_EXISTS',
+          `smart-node-delegate ${twin} already publishes ${key}`,
+        );
       const delegate = new SmartNodeDelegate({ ...common, address, port });
-      // Checked again: another command may have added the name while a port was picked.
-      if (store.nodeDelegates.has(name)) {
-        await delegate.close();
-        mustBeNew(store.nodeDelegates, 'smart-node-delegate', name);
-      }
       store.nodeDelegates.set(name, { delegate, nic: p.nic, ipType });
       return DONE;
     }

@@ -85,6 +85,12 @@ describe('mesh commands', () => {
       `add smart-node-delegate n0 service echo zone z1 address 127.0.0.1 port ${echo.port} weight 7`,
       'http',
     );
+    await expect(
+      a.ex.execute(
+        `add smart-node-delegate n9 service echo zone z1 address 127.0.0.1 port ${echo.port}`,
+        'resp',
+      ),
+    ).rejects.toThrow(/smart-node-delegate n0 already publishes \/vproxy\/services\/echo\/z1\//);
     const group = b.store.serverGroups.get('sg0')?.group;
     await until(() => (group?.servers().length ?? 0) === 1);
     const metrics = await new StoreMetrics(b.store, 'test').metrics();
