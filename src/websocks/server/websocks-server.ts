@@ -163,7 +163,7 @@ export class WebsocksServer {
     const listen = parseListen(options.listen, options.cert !== undefined);
     if (options.redirectPort !== undefined) {
       if (!listen.tls) throw invalid('--redirect-port redirects to HTTPS: it needs --cert/--key');
-      if (options.redirectPort === listen.port) {
+      if (options.redirectPort !== 0 && options.redirectPort === listen.port) {
         throw invalid('--redirect-port must differ from the listen port');
       }
     }
