@@ -11,7 +11,9 @@ import { describeMesh, ETCD_PASSWORD_ENV, meshRegistry } from './daemon/mesh-fla
 import { Daemon } from './daemon/run-daemon.js';
 import { handleSignals } from './daemon/signals.js';
 import { statusPages } from './daemon/status-pages.js';
+import { kcptunCommand } from './kcptun/command.js';
 import { type SimpleFlags, startSimple } from './simple/command.js';
+import { websocksAgentCommand } from './websocks/agent/command.js';
 import { websocksServerCommand } from './websocks/server/command.js';
 
 function positiveInt(value: string): number {
@@ -184,6 +186,8 @@ program
   );
 
 program.addCommand(websocksServerCommand());
+program.addCommand(websocksAgentCommand());
+program.addCommand(kcptunCommand());
 
 // Without a subcommand the operands would be "too many arguments" of the
 // daemon; a word there is a mistyped command, and the daemon's action names it.
