@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { Command } from 'commander';
+import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
+import { expandHome } from '../../../src/protocols/websocks/config-values.js';
+import { WebsocksAgent } from '../../../src/websocks/agent.js';
+import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { loadAgentConfigText } from './config-file.js';
+
+export interface WebsocksAgentFlags {
+  readonly users?: string;
+  readonly logLevel?: string;
+  readonly logFormat?: string;
+}
+
+/** `vproxy websocks-agent [CONFIG]`, added to the program by one call in apps/vproxy.ts. */
+export function websocksAgentCommand(): Command {
+  return new Command('websocks-agent')
+    .description(
+      'WebSocks agent: SOCKS5, HTTP proxy and PAC on this machine; rules send targets direct or through websocks servers',
+    )
+    .argument(
+      '[config]',
+      'config file: the reference agent format, or JSON when it ends in .json',
+      '~/vproxy-websocks-agent.conf',
+    )
+    .option('--users <users>', 'front-end users user:pass,… (required with agent.gateway on)')
+    .option(
+      '--log-level <level>',
+      'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
+    )
+    .option('--log-format <format>', 'text (human lines) or json (one object per line)')
+    .action((config: string, _flags: WebsocksAgentFlags, command: Command) =>
+      startWebsocksAgent(config, command.optsWithGlobals<WebsocksAgentFlags>()),
+    );
+}
+
+function parseUsers(text: string): Map<string, string> {
+  const users = new Map<string, string>();
+  for (const pair of text.split(',').filter((p) => p.length > 0)) {
+    const colon = pair.indexOf(':');
+    if (colon <= 0) throw new Error(`--users: ${JSON.stringify(pair)} is not user:pass`);
+    users.set(pair.slice(0, colon), pair.slice(colon + 1));
+  }
+  return users;
+}
+
+/** Load the config, start every listener, print one line each, stop on SIGINT / SIGTERM. */
+export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags): Promise<void> {
+  const logger = createLogger({
+    threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
+    format: parseLogFormat(flags.logFormat ?? 'text'),
+  });
+  const home = homedir();
+  const file = expandHome(path, home);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the agent config ${file}: ${(err as Error).message}`);
+  }
+  const loaded = loadAgentConfigText(text, { home, json: file.endsWith('.json') });
+  let stop: (() => void) | null = null;
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+    stop?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const users = flags.users !== undefined ? parseUsers(flags.users) : loaded.users;
+  const agent = await WebsocksAgent.start({
+    config: loaded.config,
+    registry: createDefaultRegistry(logger),
+    logger,
+    abpFiles: loaded.abpFiles,
+    otherwise: loaded.otherwise,
+    cdn: loaded.cdn,
+    users,
+    healthCheck: {
+      ...(loaded.healthPeriodMs === undefined ? {} : { periodMs: loaded.healthPeriodMs }),
+      ...(loaded.healthTimeoutMs === undefined ? {} : { timeoutMs: loaded.healthTimeoutMs }),
+    },
+    ...(loaded.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: loaded.pingTimeoutMs }),
+    ...(loaded.pongIntervalMs === undefined ? {} : { pongIntervalMs: loaded.pongIntervalMs }),
+  });
+  for (const line of agent.describeListeners()) {
+    console.log(`vproxy websocks-agent: ${line.replace(' ', ' listening on ')}`);
+  }
+  for (const group of agent.routing.groups()) {
+    console.log(
+      `vproxy websocks-agent: server list ${group.name}: ${group
+        .servers()
+        .map((s) => s.name)
+        .join(', ')}`,
+    );
+  }
+  stop = () => {
+    void agent.close().then(() => {
+      const c = agent.routing.counts;
+      const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
+      console.log(`vproxy websocks-agent: stopped after ${proxied} proxied, ${c.direct} direct`);
+    });
+  };
+  if (stopping) stop();
+}

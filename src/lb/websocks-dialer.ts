@@ -1,0 +1,232 @@
+import type { Address } from '../fd/address.js';
+import { deadline } from '../fd/deadline.js';
+import { type ErrorCode, VproxyError } from '../fd/errors.js';
+import type { Registry } from '../fd/registry.js';
+import { abortStream, type StreamFD } from '../fd/stream-fd.js';
+import type { FrameSpec } from '../protocols/frame-reader.js';
+import { HttpError } from '../protocols/http-proxy/errors.js';
+import { parseResponseHead, type ResponseHead } from '../protocols/http-proxy/response-head.js';
+import { readFrame } from '../protocols/read-frame.js';
+import {
+  hex,
+  isReplyCode,
+  replyText,
+  Socks5Method,
+  Socks5Reply,
+} from '../protocols/socks5/constants.js';
+import { Socks5Error } from '../protocols/socks5/errors.js';
+import { methodSelectionSpec, replySpec } from '../protocols/socks5/parsers.js';
+import { buildUpgradeRequest } from '../protocols/websocks/client-request.js';
+import { FRAME_HEADER_LENGTH } from '../protocols/websocks/constants.js';
+import { WebsocksError } from '../protocols/websocks/errors.js';
+import { tunnelSteps } from '../protocols/websocks/socks-stage.js';
+import { checkSwitchingProtocols } from '../protocols/websocks/upgrade-response.js';
+
+/** How to reach one WebSocks server and how to introduce ourselves to it. */
+export interface WebsocksServerSpec {
+  /**
+   * The stream to open: `tcp://ip:port`, `tls://host:port?sni=…`, `kcp://…`,
+   * `tls+kcp://…` — anything the registry carries. In CDN mode this is the
+   * edge's address, while `host`/`hostHeader` name the origin.
+   */
+  readonly dial: Address;
+  /** The server's configured name or IP (Host header default). */
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly user: string;
+  readonly password: string;
+  /** CDN mode: the request path (default `/`). */
+  readonly path?: string;
+  /** CDN mode: the Host header, when not derived from host and port. */
+  readonly hostHeader?: string;
+  /** CDN mode: extra request headers. */
+  readonly extraHeaders?: readonly (readonly [string, string])[];
+}
+
+/** Which step of opening a tunnel failed — the cause the agent logs. */
+export type TunnelStage = 'dial' | 'upgrade' | 'frame' | 'socks';
+
+/**
+ * A tunnel that could not be opened, with the step that failed and, for a
+ * refused upgrade, the server's status (401: our credentials were refused).
+ */
+export class TunnelError extends VproxyError {
+  readonly stage: TunnelStage;
+  readonly status: number | null;
+
+  constructor(stage: TunnelStage, message: string, status: number | null, cause: unknown) {
+    super(tunnelCode(cause), `websocks tunnel (${stage}): ${message}`, { cause });
+    this.name = 'TunnelError';
+    this.stage = stage;
+    this.status = status;
+  }
+}
+
+function tunnelCode(cause: unknown): ErrorCode {
+  // The cause's own code says it best (timeout, refused, bad 101, socks5 reply).
+  return cause instanceof VproxyError ? cause.code : 'ERR_CLOSED';
+}
+
+/** The server's 101 head: everything up to CRLF CRLF, at most 16 KiB. */
+const responseHeadSpec: FrameSpec<ResponseHead> = {
+  maxLength: 16 * 1024,
+  frameLength(buf, have) {
+    const view = Buffer.from(buf.buffer, buf.byteOffset, have);
+    const end = view.indexOf('\r\n\r\n', 0, 'latin1');
+    if (end >= 0) return end + 4;
+    if (have >= 16 * 1024)
+      throw new HttpError('ERR_HTTP_HEAD_TOO_LARGE', 431, 'upgrade response head too large');
+    return have + 1;
+  },
+  decode: (buf, length) => parseResponseHead(Buffer.from(buf.subarray(0, length))),
+  truncated: () =>
+    new VproxyError('ERR_CLOSED', 'the server closed the connection before answering the upgrade'),
+};
+
+/** The server's 10 bytes, whatever they say (§3.5: never validated). */
+const frameSpec: FrameSpec<Buffer> = {
+  maxLength: FRAME_HEADER_LENGTH,
+  frameLength: () => FRAME_HEADER_LENGTH,
+  decode: (buf) => Buffer.from(buf.subarray(0, FRAME_HEADER_LENGTH)),
+  truncated: (have) =>
+    new VproxyError('ERR_CLOSED', `the server closed after ${have} of its 10 frame bytes`),
+};
+
+export interface TunnelTiming {
+  /** The whole step gives up after this long (ERR_HANDSHAKE_TIMEOUT). */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+function timeoutError(what: string, ms: number): VproxyError {
+  return new VproxyError('ERR_HANDSHAKE_TIMEOUT', `${what}: no answer within ${ms} ms`);
+}
+
+function linked(ms: number, what: string, signal: AbortSignal | undefined) {
+  const limit = deadline(ms, () => timeoutError(what, ms));
+  const both = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
+  return { signal: both, cancel: limit.cancel };
+}
+
+/** Open the stream to a server (TCP, TLS, KCP… as its dial address says). */
+export async function dialServer(
+  registry: Registry,
+  spec: WebsocksServerSpec,
+  timing: TunnelTiming,
+): Promise<StreamFD> {
+  try {
+    return await registry.connect(spec.dial, {
+      timeoutMs: timing.timeoutMs,
+      ...(timing.signal ? { signal: timing.signal } : {}),
+    });
+  } catch (err) {
+    throw new TunnelError('dial', (err as Error).message, null, err);
+  }
+}
+
+/**
+ * Send the upgrade request (§3.1) and check the 101 (§3.4). Nothing is
+ * written after the request until the 101 has arrived. The stream is
+ * destroyed on failure.
+ */
+export async function upgradeTunnel(
+  fd: StreamFD,
+  spec: WebsocksServerSpec,
+  timing: TunnelTiming,
+  nowMs: number = Date.now(),
+): Promise<void> {
+  const request = buildUpgradeRequest({
+    host: spec.host,
+    port: spec.port,
+    tls: spec.tls,
+    user: spec.user,
+    password: spec.password,
+    nowMs,
+    ...(spec.path === undefined ? {} : { path: spec.path }),
+    ...(spec.hostHeader === undefined ? {} : { hostHeader: spec.hostHeader }),
+    ...(spec.extraHeaders === undefined ? {} : { extraHeaders: spec.extraHeaders }),
+  });
+  const limit = linked(timing.timeoutMs, 'websocks upgrade', timing.signal);
+  const guard = () => {};
+  fd.on('error', guard);
+  try {
+    fd.write(request);
+    const head = await readFrame(fd, responseHeadSpec, limit.signal);
+    checkSwitchingProtocols(head);
+  } catch (err) {
+    abortStream(fd);
+    const status = err instanceof WebsocksError ? err.status : null;
+    throw new TunnelError('upgrade', (err as Error).message, status, err);
+  } finally {
+    limit.cancel();
+    fd.off('error', guard);
+  }
+}
+
+export interface OpenTargetOptions extends TunnelTiming {
+  /** §3.7: wait for each reply before the next step (default false: one write). */
+  readonly strict?: boolean;
+}
+
+/**
+ * On an upgraded connection: the 10-byte frame, then the SOCKS5 stage to
+ * `host:port` (§3.5–3.7). Resolves when the server's CONNECT reply said yes;
+ * the target's first bytes, if they came with the reply, stay in the stream.
+ * The server's 10 bytes double as the tunnel's ping: a pooled connection that
+ * a middlebox silently dropped never answers them, and `timeoutMs` says so.
+ */
+export async function openTarget(
+  fd: StreamFD,
+  host: string,
+  port: number,
+  options: OpenTargetOptions,
+): Promise<void> {
+  const limit = linked(options.timeoutMs, 'websocks frame/socks5 reply', options.signal);
+  const guard = () => {};
+  fd.on('error', guard);
+  let stage: TunnelStage = 'frame';
+  try {
+    const steps = tunnelSteps(host, port);
+    if (options.strict) {
+      fd.write(steps.frame);
+      await readFrame(fd, frameSpec, limit.signal);
+      stage = 'socks';
+      fd.write(steps.greeting);
+      await readMethod(fd, limit.signal);
+      fd.write(steps.connect);
+    } else {
+      fd.write(Buffer.concat([steps.frame, steps.greeting, steps.connect]));
+      await readFrame(fd, frameSpec, limit.signal);
+      stage = 'socks';
+      await readMethod(fd, limit.signal);
+    }
+    const reply = await readFrame(fd, replySpec, limit.signal);
+    if (reply.code !== Socks5Reply.SUCCEEDED) {
+      throw new Socks5Error(
+        'ERR_SOCKS5_REQUEST_FAILED',
+        'reply',
+        `server answered 0x${hex(reply.code)} (${replyText(reply.code)}) for ${host}:${port}`,
+        isReplyCode(reply.code) ? { replyCode: reply.code, bytes: null } : {},
+      );
+    }
+  } catch (err) {
+    abortStream(fd);
+    const cause = limit.signal.aborted ? (limit.signal.reason ?? err) : err;
+    throw new TunnelError(stage, (cause as Error).message, null, cause);
+  } finally {
+    limit.cancel();
+    fd.off('error', guard);
+  }
+}
+
+async function readMethod(fd: StreamFD, signal: AbortSignal): Promise<void> {
+  const selection = await readFrame(fd, methodSelectionSpec, signal);
+  if (selection.method !== Socks5Method.NO_AUTH) {
+    throw new Socks5Error(
+      'ERR_SOCKS5_NO_ACCEPTABLE_METHOD',
+      'greeting',
+      `server chose method ${hex(selection.method)}, we offered 00`,
+    );
+  }
+}

@@ -1,0 +1,259 @@
+import type { Address } from '../fd/address.js';
+import { VproxyError } from '../fd/errors.js';
+import { errorFields, type LogFields, type Logger, quietLogger } from '../fd/logger.js';
+import type { Registry } from '../fd/registry.js';
+import type { StreamFD } from '../fd/stream-fd.js';
+import type { ConnectOptions, Transport } from '../fd/transport.js';
+import type { BackendChoice, SessionOutcome } from '../proxy/backend-picker.js';
+import type { Server } from './server.js';
+import type { ServerGroup } from './server-group.js';
+import {
+  dialServer,
+  openTarget,
+  TunnelError,
+  upgradeTunnel,
+  type WebsocksServerSpec,
+} from './websocks-dialer.js';
+import { TunnelPool, type TunnelPoolOptions } from './websocks-pool.js';
+
+/** The scheme of the synthetic addresses a tunnel choice carries through the proxy engine. */
+export const TUNNEL_SCHEME = 'websocks-tunnel';
+
+export interface WebsocksTunnelsOptions {
+  readonly registry: Registry;
+  /** §3.7 strict mode: one step at a time. */
+  readonly strict?: boolean;
+  /**
+   * The server's 10 bytes and SOCKS5 reply must arrive within this long
+   * (default 5 s). On a pooled connection this is the tunnel's ping: one
+   * that a NAT or relay dropped silently fails it and is replaced by a fresh
+   * connection for the same request.
+   */
+  readonly pingTimeoutMs?: number;
+  /** Pool settings shared by every group (size 0 disables pooling). */
+  readonly pool?: Pick<
+    TunnelPoolOptions,
+    'size' | 'pongIntervalMs' | 'maxIdleMs' | 'backoffMs' | 'handshakeTimeoutMs'
+  >;
+  readonly logger?: Logger;
+}
+
+interface GroupEntry {
+  readonly symbol: string;
+  readonly group: ServerGroup;
+  readonly specs: ReadonlyMap<Server, WebsocksServerSpec>;
+  readonly pool: TunnelPool;
+}
+
+interface Pending {
+  readonly entry: GroupEntry;
+  readonly server: Server;
+}
+
+/** Counters for status lines and tests. */
+export interface TunnelCounts {
+  /** Tunnels opened on a fresh connection. */
+  fresh: number;
+  /** Tunnels opened on a pooled connection. */
+  pooled: number;
+  /** Pooled connections that failed their ping and were replaced. */
+  replaced: number;
+  /** Tunnels that could not be opened. */
+  failed: number;
+}
+
+/**
+ * Why a tunnel failed, in the words an operator searches for: auth refused,
+ * DNS, handshake timeout, connect refused/timeout, target refused.
+ */
+export function tunnelCause(err: unknown): string {
+  if (err instanceof TunnelError) {
+    if (err.status === 401) return 'auth refused';
+    if (err.status !== null) return `upgrade refused (${err.status})`;
+    if (err.stage === 'socks' && err.code === 'ERR_SOCKS5_REQUEST_FAILED') return 'target refused';
+  }
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; depth++) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS';
+    if (code === 'ERR_HANDSHAKE_TIMEOUT') return 'handshake timeout';
+    if (code === 'ERR_CONNECT_TIMEOUT') return 'connect timeout';
+    if (code === 'ECONNREFUSED') return 'connect refused';
+    if (code === 'ECONNRESET') return 'connection reset';
+    e = (e as Error).cause;
+  }
+  return 'error';
+}
+
+/**
+ * The agent's tunnels as a transport. The picker makes a choice whose address
+ * is `websocks-tunnel://target:port` (the target, not the server) and this
+ * object remembers which server of which group it leased; the proxy engine
+ * then "connects" through the registry as for any backend, and gets a stream
+ * that already carries the target's bytes. Connect timeouts, aborts, retries
+ * on another server and per-server counters all stay the engine's and the
+ * group's; a target the server could not reach is not held against the server.
+ */
+export class WebsocksTunnels {
+  readonly transport: Transport;
+  readonly counts: TunnelCounts = { fresh: 0, pooled: 0, replaced: 0, failed: 0 };
+  readonly #o: WebsocksTunnelsOptions;
+  readonly #log: Logger;
+  readonly #groups = new Map<string, GroupEntry>();
+  readonly #pending = new WeakMap<Address, Pending>();
+  readonly #failures = new WeakMap<Address, unknown>();
+
+  constructor(options: WebsocksTunnelsOptions) {
+    this.#o = options;
+    this.#log = options.logger ?? quietLogger;
+    this.transport = {
+      scheme: TUNNEL_SCHEME,
+      options: [],
+      connect: (address, opts) => this.#connect(address, opts),
+      listen: async () => {
+        throw new VproxyError('ERR_NOT_SUPPORTED', `${TUNNEL_SCHEME}:// cannot listen`);
+      },
+    };
+  }
+
+  /** Serve `symbol` with `group`; `specs` says how to reach and greet each of its servers. */
+  addGroup(
+    symbol: string,
+    group: ServerGroup,
+    specs: ReadonlyMap<Server, WebsocksServerSpec>,
+  ): void {
+    const pool = new TunnelPool({
+      registry: this.#o.registry,
+      group,
+      specOf: (s) => specs.get(s),
+      size: this.#o.pool?.size ?? 0,
+      logger: this.#log,
+      ...this.#o.pool,
+    });
+    this.#groups.set(symbol, { symbol, group, specs, pool });
+  }
+
+  group(symbol: string): ServerGroup | undefined {
+    return this.#groups.get(symbol)?.group;
+  }
+
+  pool(symbol: string): TunnelPool | undefined {
+    return this.#groups.get(symbol)?.pool;
+  }
+
+  /**
+   * A tunnel to `host:port` through a healthy server of `symbol`'s group
+   * (wrr), leased until the session ends; null when every server is DOWN.
+   * `tried`: addresses of earlier choices for this client that failed — their
+   * servers are skipped; when the last one failed because the target refused,
+   * no other server is tried (it would say the same).
+   */
+  choose(
+    symbol: string,
+    host: string,
+    port: number,
+    tried: readonly Address[] = [],
+  ): BackendChoice | null {
+    const entry = this.#groups.get(symbol);
+    if (entry === undefined) return null;
+    const last = tried[tried.length - 1];
+    if (last !== undefined && tunnelCause(this.#failures.get(last)) === 'target refused')
+      return null;
+    const skip = new Set<Server>();
+    for (const a of tried) {
+      const p = this.#pending.get(a);
+      if (p) skip.add(p.server);
+    }
+    const server = entry.group.next(null, null, skip.size > 0 ? (s) => skip.has(s) : undefined);
+    if (server === null) {
+      this.#log.warn('tunnel-no-server', {
+        group: entry.group.name,
+        target: `${host}:${port}`,
+        cause: 'server DOWN',
+        servers: entry.group.servers().length,
+      });
+      return null;
+    }
+    const lease = server.acquire();
+    const address: Address = { scheme: TUNNEL_SCHEME, host, port, path: '', options: {} };
+    this.#pending.set(address, { entry, server });
+    const failures = this.#failures;
+    return {
+      address,
+      release(outcome: SessionOutcome): void {
+        // A target the server could not reach says nothing about the server.
+        const err = failures.get(address);
+        if (!outcome.connected && outcome.connectError !== undefined && err !== undefined) {
+          if (tunnelCause(err) !== 'target refused') {
+            server.reportConnectFailure(outcome.connectError, outcome.redispatched);
+          }
+        }
+        lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+        lease.release();
+      },
+    };
+  }
+
+  async #connect(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
+    const pending = this.#pending.get(address);
+    if (pending === undefined) {
+      throw new VproxyError('ERR_NOT_SUPPORTED', 'a tunnel address must come from choose()');
+    }
+    const { entry, server } = pending;
+    const spec = entry.specs.get(server) as WebsocksServerSpec;
+    const { host, port } = address;
+    const ping = {
+      timeoutMs: this.#o.pingTimeoutMs ?? 5_000,
+      strict: this.#o.strict ?? false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const fields = (err: unknown): LogFields => ({
+      group: entry.group.name,
+      server: server.name,
+      target: `${host}:${port}`,
+      cause: tunnelCause(err),
+      ...errorFields(err),
+    });
+    const pooled = entry.pool.take(server);
+    if (pooled !== null) {
+      try {
+        await openTarget(pooled, host, port, ping);
+        this.counts.pooled++;
+        return pooled;
+      } catch (err) {
+        if (options.signal?.aborted || tunnelCause(err) === 'target refused') {
+          this.#fail(address, err, fields);
+          throw err;
+        }
+        // The ping failed: the pooled connection was dead; open a fresh one for this request.
+        this.counts.replaced++;
+        this.#log.warn('tunnel-ping-failed', { ...fields(err), pooled: true });
+      }
+    }
+    let fd: StreamFD | undefined;
+    try {
+      const timing = {
+        timeoutMs: options.timeoutMs ?? 10_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
+      fd = await dialServer(this.#o.registry, spec, timing);
+      await upgradeTunnel(fd, spec, timing);
+      await openTarget(fd, host, port, ping);
+      this.counts.fresh++;
+      return fd;
+    } catch (err) {
+      fd?.destroy();
+      this.#fail(address, err, fields);
+      throw err;
+    }
+  }
+
+  #fail(address: Address, err: unknown, fields: (err: unknown) => LogFields): void {
+    this.counts.failed++;
+    this.#failures.set(address, err);
+    this.#log.warn('tunnel-failed', fields(err));
+  }
+
+  close(): void {
+    for (const entry of this.#groups.values()) entry.pool.close();
+  }
+}

@@ -1,0 +1,216 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatHostPort } from '../fd/address.js';
+import { VproxyError } from '../fd/errors.js';
+import { type Logger, quietLogger } from '../fd/logger.js';
+import { generatePac } from '../protocols/pac/generate.js';
+import type { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
+import type { ClientHandshake } from '../proxy/admission.js';
+import type { PickContext } from '../proxy/backend-picker.js';
+import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
+import { httpFront, socksFront } from './agent-frontends.js';
+import { AgentRouting, type AgentRoutingOptions } from './agent-routing.js';
+
+export interface WebsocksAgentOptions extends AgentRoutingOptions {
+  /**
+   * Front-end users (SOCKS5 RFC 1929 and HTTP Proxy-Authorization Basic).
+   * Required in gateway mode: a LAN-facing open proxy is refused.
+   */
+  readonly users?: ReadonlyMap<string, string> | null;
+  /** Where the listeners bind; default 127.0.0.1, or 0.0.0.0 in gateway mode. */
+  readonly bindHost?: string;
+  readonly handshakeTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  /** A failed tunnel is retried on another server of its group this many times (default 2). */
+  readonly retries?: number;
+}
+
+/** One listener the agent opened: what it is and where. */
+export interface AgentListener {
+  readonly kind: 'socks5' | 'http' | 'pac';
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * The WebSocks agent: SOCKS5, HTTP (CONNECT and absolute-URI forwarding) and
+ * PAC front ends over one AgentRouting. The data front ends are ProxyEngines
+ * like any listener of the project (handshake deadline, backpressure,
+ * half-close, idle timeout, retries on another server); only the handshake
+ * and the picker are the agent's.
+ */
+export class WebsocksAgent {
+  readonly routing: AgentRouting;
+  readonly listeners: AgentListener[] = [];
+  readonly #engines: ProxyEngine[] = [];
+  readonly #relays: Set<Socks5UdpRelay>[] = [];
+  #pac: HttpServer | null = null;
+  readonly #log: Logger;
+
+  private constructor(routing: AgentRouting, log: Logger) {
+    this.routing = routing;
+    this.#log = log;
+  }
+
+  static async start(options: WebsocksAgentOptions): Promise<WebsocksAgent> {
+    const { config } = options;
+    const log = options.logger ?? quietLogger;
+    const users = options.users ?? null;
+    if (config.gateway && (users === null || users.size === 0)) {
+      throw new VproxyError(
+        'ERR_WEBSOCKS_CONFIG_INVALID',
+        'agent.gateway on exposes the proxy to the network: give front-end users (--users user:pass or "agent.users" in the JSON form)',
+      );
+    }
+    const routing = new AgentRouting(options);
+    const agent = new WebsocksAgent(routing, log);
+    try {
+      await agent.#open(options, users);
+    } catch (err) {
+      await agent.close();
+      throw err;
+    }
+    return agent;
+  }
+
+  async #open(
+    options: WebsocksAgentOptions,
+    users: ReadonlyMap<string, string> | null,
+  ): Promise<void> {
+    const { config, registry } = options;
+    const host = options.bindHost ?? (config.gateway ? '0.0.0.0' : '127.0.0.1');
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    const socks = socksFront({
+      registry,
+      users,
+      isDirect: (h, p) => this.routing.route(h, p).action === 'direct',
+      handshakeTimeoutMs,
+      logger: this.#log,
+    });
+    this.#relays.push(socks.relays);
+    const socksPort = await this.#engine(options, 'socks5', host, config.socksListen, {
+      handshake: socks.handshake,
+      handshakeTimeoutMs: handshakeTimeoutMs + 1_000,
+    });
+    let httpPort: number | null = null;
+    if (config.httpConnectListen !== null) {
+      const http = httpFront({ users, logger: this.#log });
+      httpPort = await this.#engine(options, 'http', host, config.httpConnectListen, {
+        handshake: http.handshake,
+        handshakeTimeoutMs,
+        backendPreamble: http.preamble,
+      });
+    }
+    if (config.pacAddress !== null) {
+      await this.#startPac(host, config.pacAddress, socksPort, httpPort);
+    }
+  }
+
+  async #engine(
+    options: WebsocksAgentOptions,
+    kind: 'socks5' | 'http',
+    host: string,
+    port: number,
+    front: {
+      handshake: ClientHandshake;
+      handshakeTimeoutMs: number;
+      backendPreamble?: (ctx: PickContext) => Buffer | null;
+    },
+  ): Promise<number> {
+    const server = await options.registry.listen({
+      scheme: 'tcp',
+      host,
+      port,
+      path: '',
+      options: {},
+    });
+    const engine = new ProxyEngine({
+      server,
+      registry: options.registry,
+      picker: this.routing.picker,
+      handshake: front.handshake,
+      handshakeTimeoutMs: front.handshakeTimeoutMs,
+      ...(front.backendPreamble ? { backendPreamble: front.backendPreamble } : {}),
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 900_000,
+      retries: options.retries ?? 2,
+      name: `websocks-agent-${kind}`,
+      logger: this.#log,
+    });
+    this.#engines.push(engine);
+    const bound = server.address();
+    this.listeners.push({ kind, host: bound.host, port: bound.port });
+    return bound.port;
+  }
+
+  async #startPac(
+    host: string,
+    pac: { readonly host: string | null; readonly port: number },
+    socksPort: number,
+    httpPort: number | null,
+  ): Promise<void> {
+    const body = (local: string): string => {
+      const ip = pac.host ?? (local.startsWith('::ffff:') ? local.slice(7) : local);
+      return generatePac(this.routing.router, {
+        socks: { host: ip, port: socksPort },
+        http: httpPort === null ? null : { host: ip, port: httpPort },
+      });
+    };
+    const server = createServer((req, res) => {
+      // Any GET gets the file (the reference ignored the path); nothing else is served.
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET', Connection: 'close' }).end();
+        return;
+      }
+      const text = body(req.socket.localAddress ?? '127.0.0.1');
+      res.writeHead(200, {
+        'Content-Type': 'application/x-ns-proxy-autoconfig',
+        'Content-Length': Buffer.byteLength(text),
+        Connection: 'close',
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    });
+    // Every listener defends itself: a silent or slow client is dropped.
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 10_000;
+    server.keepAliveTimeout = 1_000;
+    server.maxHeadersCount = 100;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(pac.port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#pac = server;
+    const bound = server.address() as AddressInfo;
+    this.listeners.push({ kind: 'pac', host: bound.address, port: bound.port });
+  }
+
+  /** `kind host:port` per listener, for the start-up lines. */
+  describeListeners(): string[] {
+    return this.listeners.map((l) => `${l.kind} ${formatHostPort(l.host, l.port)}`);
+  }
+
+  /** The front ends' engine statistics (socks5 first, then http). */
+  stats(): ProxyStats[] {
+    return this.#engines.map((e) => e.stats());
+  }
+
+  async close(): Promise<void> {
+    const pac = this.#pac;
+    this.#pac = null;
+    await Promise.all([
+      ...this.#engines.map((e) => e.close()),
+      ...this.#relays.flatMap((set) => [...set].map((r) => r.close())),
+      pac === null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            pac.close(() => resolve());
+            pac.closeAllConnections();
+          }),
+    ]);
+    await this.routing.close();
+  }
+}
