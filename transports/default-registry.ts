@@ -1,6 +1,7 @@
 import type { Logger } from '../src/fd/logger.js';
 import { Registry } from '../src/fd/registry.js';
 import { kcpTransport } from './kcp/index.js';
+import { kcptunTransport } from './kcptun/transport.js';
 import { muxLayer } from './mux/index.js';
 import { tcpTransport } from './tcp/index.js';
 import { tlsLayer } from './tls/index.js';
@@ -15,6 +16,7 @@ export function createDefaultRegistry(logger?: Logger): Registry {
   return new Registry(logger === undefined ? {} : { logger })
     .registerTransport(tcpTransport)
     .registerTransport(kcpTransport())
+    .registerTransport(kcptunTransport())
     .registerDatagram(udpTransport)
     .registerLayer(tlsLayer())
     .registerLayer(muxLayer())

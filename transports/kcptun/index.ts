@@ -22,3 +22,10 @@ export { KcptunError, type KcptunErrorReason } from './errors.js';
 export { KcptunClient, KcptunServer } from './link.js';
 export { SmuxConnection, type SmuxConnectionOptions } from './smux-conn.js';
 export { SmuxStream } from './smux-stream.js';
+export {
+  configFor,
+  KCPTUN_OPTIONS,
+  KCPTUN_SCHEMA,
+  type KcptunAddressOptions,
+  kcptunTransport,
+} from './transport.js';
