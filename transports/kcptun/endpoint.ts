@@ -101,7 +101,7 @@ export class KcptunEndpoint {
       transmit: (s: KcpSession, buf: Uint8Array, len: number) => this.#transmit(s, buf, len),
       release: (s: KcpSession) => this.#release(s),
     };
-    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     socket.on('error', () => this.stats.socketErrors++);
   }
 
@@ -215,7 +215,11 @@ export class KcptunEndpoint {
     return this.#socketClosed;
   }
 
-  #onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  /**
+   * One datagram from `rinfo` (the socket's 'message' handler; public so tests can feed
+   * the path directly). Anything that does not decode is counted and dropped.
+   */
+  receive(msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>): void {
     this.stats.datagramsIn++;
     const plain = this.crypt.open(msg);
     if (plain === null) {
@@ -271,7 +275,7 @@ export class KcptunEndpoint {
   }
 
   /** A new address: its first data packet opens a session (parity alone cannot). */
-  #accept(plain: Buffer, rinfo: RemoteInfo, key: string, decoded?: readonly Buffer[]): void {
+  #accept(plain: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>, key: string, decoded?: readonly Buffer[]): void {
     const onAccept = this.#onAccept;
     if (onAccept === null || this.#byKey.size >= this.#options.maxSessions) {
       this.stats.refused++;
