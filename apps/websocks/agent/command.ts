@@ -84,6 +84,16 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
     ...(loaded.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: loaded.pingTimeoutMs }),
     ...(loaded.pongIntervalMs === undefined ? {} : { pongIntervalMs: loaded.pongIntervalMs }),
   });
+  if (loaded.config.ssListen !== null) {
+    // Parsed and validated (old files load), but there is no Shadowsocks front end yet.
+    logger.warn('shadowsocks-not-started', {
+      port: loaded.config.ssListen,
+      reason: 'agent.ss.listen is not implemented in this version; use the SOCKS5 or HTTP listener',
+    });
+  }
+  if (loaded.config.cacertsPassword !== null) {
+    logger.debug('cacerts-password-ignored', { reason: 'agent.cacerts.path is a PEM bundle' });
+  }
   for (const line of agent.describeListeners()) {
     console.log(`vproxy websocks-agent: ${line.replace(' ', ' listening on ')}`);
   }
