@@ -279,3 +279,31 @@ async function startFreezableRelay(
     },
   };
 }
+
+describe('CDN mode', () => {
+  it('dials the edge address while Host, SNI-less path and extra headers name the origin', async () => {
+    const backend = await echo();
+    const server = await startMiniServer({ path: '/t/secret' });
+    cleanups.push(() => server.close());
+    const { socks } = await startAgent(['websocks://origin.example:80'], ['127.0.0.1'], {
+      options: {
+        cdn: new Map([
+          [
+            'websocks://origin.example:80',
+            {
+              dial: `127.0.0.1:${server.port}`,
+              hostHeader: 'origin.example',
+              path: '/t/secret',
+              headers: [['X-Edge-Route', 'tunnel']] as const,
+            },
+          ],
+        ]),
+      },
+    });
+    await roundTrip(await viaSocks(socks, '127.0.0.1', backend), 50_000);
+    const head = server.heads[0] ?? '';
+    expect(head).toMatch(/^GET \/t\/secret HTTP\/1\.1\r\n/);
+    expect(head).toContain('\r\nHost: origin.example\r\n');
+    expect(head).toContain('\r\nX-Edge-Route: tunnel\r\n');
+  });
+});

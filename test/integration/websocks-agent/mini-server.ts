@@ -24,6 +24,8 @@ export interface MiniServer {
   refused: number;
   /** PONGs stripped before frames. */
   pongs: number;
+  /** Every accepted upgrade's head (CDN tests read Host, path and extra headers). */
+  readonly heads: string[];
   /** SOCKS5 CONNECTs served, by `host:port` as requested. */
   readonly sessions: Map<string, number>;
   total(): number;
@@ -31,7 +33,7 @@ export interface MiniServer {
 }
 
 export async function startMiniServer(
-  options: { users?: string; port?: number; host?: string } = {},
+  options: { users?: string; port?: number; host?: string; path?: string } = {},
 ): Promise<MiniServer> {
   const users = new WebsocksUsers(
     (options.users ?? 'alice:secret').split(',').map((p) => p.split(':') as [string, string]),
@@ -42,6 +44,7 @@ export async function startMiniServer(
     refused: 0,
     pongs: 0,
     sessions: new Map<string, number>(),
+    heads: [] as string[],
   };
   const server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -64,7 +67,9 @@ export async function startMiniServer(
           const ok = checkUpgradeRequest(got.head, got.leftover.length, {
             users,
             nowMs: Date.now(),
+            ...(options.path === undefined ? {} : { path: options.path }),
           });
+          state.heads.push(got.head.raw.toString('latin1'));
           state.upgrades++;
           socket.write(buildSwitchingProtocols({ key: ok.key }));
           stage = 'frame';
@@ -131,6 +136,7 @@ export async function startMiniServer(
       return state.pongs;
     },
     sessions: state.sessions,
+    heads: state.heads,
     total: () => [...state.sessions.values()].reduce((a, b) => a + b, 0),
     close: async () => {
       for (const s of sockets) s.destroy();
