@@ -70,6 +70,11 @@ export class Pull {
     this.#fd.pause();
     for (let i = this.#chunks.length - 1; i >= 0; i--) this.#fd.unshift(this.#chunks[i] as Buffer);
     this.#chunks.length = 0;
+    // A TCP socket in net's `onread` mode stops its handle on pause() while the
+    // Readable side still counts a read in progress, so the next owner's
+    // 'readable' listener would wait forever (seen: a strict-mode client's
+    // greeting never read). net's read() restarts the handle; read(0) takes nothing.
+    if (!this.#fd.destroyed) this.#fd.read(0);
   }
 
   #notify(): void {

@@ -1,10 +1,11 @@
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUpgradeRequest } from '../../../src/protocols/websocks/client-request.js';
-import { tunnelOpening } from '../../../src/protocols/websocks/socks-stage.js';
+import { tunnelOpening, tunnelSteps } from '../../../src/protocols/websocks/socks-stage.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
@@ -207,6 +208,54 @@ describe('refusals look like the web site', () => {
     expect((await readBytes(s, 10))[1]).toBe(0);
     s.end('ping');
     expect((await readBytes(s, 4)).toString()).toBe('ping');
+    s.destroy();
+  });
+});
+
+describe('strict mode and IPv6 targets', () => {
+  it('strict mode: frame, wait; greeting, wait; CONNECT, wait (§3.7)', async () => {
+    const s = await dial(server.door.address().port);
+    s.write(buildUpgradeRequest({ host: 'h', port: 443, tls: false, ...creds, nowMs: Date.now() }));
+    expect((await readResponse(s)).statusLine).toBe('HTTP/1.1 101 Switching Protocols');
+    const steps = tunnelSteps('127.0.0.1', echo.port);
+    s.write(steps.frame);
+    expect((await readBytes(s, 10)).toString('hex')).toBe('827f7fffffffffffffff');
+    s.write(steps.greeting);
+    expect((await readBytes(s, 2)).toString('hex')).toBe('0500');
+    s.write(steps.connect);
+    expect((await readBytes(s, 10))[1]).toBe(0);
+    s.end('strict');
+    expect((await readBytes(s, 6)).toString()).toBe('strict');
+    s.destroy();
+  });
+
+  it('reaches an IPv6 target (ATYP 04)', async () => {
+    const v6 = createServer((c) => c.pipe(c));
+    v6.listen(0, '::1');
+    await once(v6, 'listening');
+    const port = (v6.address() as { port: number }).port;
+    try {
+      const s = await dial(server.door.address().port);
+      expect(await openTunnel(s, creds, 'h', { host: '::1', port })).toBe(0);
+      s.end('six');
+      expect((await readBytes(s, 3)).toString()).toBe('six');
+      s.destroy();
+    } finally {
+      v6.close();
+    }
+  });
+
+  it('a pooled connection idles before its frame, kept by PONGs, then tunnels', async () => {
+    const s = await dial(server.door.address().port);
+    s.write(buildUpgradeRequest({ host: 'h', port: 443, tls: false, ...creds, nowMs: Date.now() }));
+    expect((await readResponse(s)).statusLine).toBe('HTTP/1.1 101 Switching Protocols');
+    for (let i = 0; i < 3; i++) {
+      s.write(Buffer.from('8a00', 'hex'));
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    s.write(tunnelOpening('127.0.0.1', echo.port));
+    expect((await readBytes(s, 12)).toString('hex')).toBe('827f7fffffffffffffff0500');
+    expect((await readBytes(s, 10))[1]).toBe(0);
     s.destroy();
   });
 });
