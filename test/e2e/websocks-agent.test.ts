@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM } from '../helpers/browser.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { type RunningCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
@@ -320,5 +322,50 @@ describe('vproxy websocks-agent (curl → agent → websocks-server → backend)
       expect(r.bytes).toBeGreaterThan(0);
     }
     expect(accepted(b.cli) - before).toBe(10);
+  }, 60_000);
+});
+
+describe.skipIf(CHROMIUM.missing)('headless Chromium with the agent PAC URL', () => {
+  it('loads a page behind the tunnel and a page on a direct rule; the server counts only the first', async () => {
+    const server = await startServer(false, false);
+    const agent = await startAgent([
+      'agent.listen $SOCKS',
+      'agent.httpconnect.listen $HTTP',
+      'agent.gateway.pac.address 127.0.0.1:$PAC',
+      'proxy.server.auth alice:secret',
+      'agent.pool 0',
+      'proxy.server.list.start',
+      `websocks://127.0.0.1:${server.port}`,
+      'proxy.server.list.end',
+      'proxy.domain.list.start',
+      // Names from /etc/hosts (127.0.0.1) rather than localhost: Chromium never proxies loopback names.
+      'runsc',
+      'proxy.domain.list.end',
+    ]);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM.path,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        `--proxy-pac-url=http://127.0.0.1:${agent.pac}/proxy.pac`,
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const before = accepted(server.cli);
+      const tunnelled = await page.goto(`http://runsc:${backendPort}/tunnelled`);
+      expect(await tunnelled?.text()).toBe('hello /tunnelled\n');
+      const afterTunnel = accepted(server.cli);
+      const direct = await page.goto(`http://vm:${backendPort}/direct`);
+      expect(await direct?.text()).toBe('hello /direct\n');
+      expect(afterTunnel - before).toBeGreaterThanOrEqual(1);
+      expect(accepted(server.cli)).toBe(afterTunnel);
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 });
