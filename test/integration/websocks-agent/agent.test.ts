@@ -1,9 +1,12 @@
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/fd/logger.js';
 import { brandStreamFD } from '../../../src/fd/stream-fd.js';
+import { toEndpoint } from '../../../src/protocols/socks5/address.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
+import { decodeUdpHeader, encodeUdpDatagram } from '../../../src/protocols/socks5/udp-header.js';
 import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
 import { WebsocksAgent, type WebsocksAgentOptions } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
@@ -305,5 +308,51 @@ describe('CDN mode', () => {
     expect(head).toMatch(/^GET \/t\/secret HTTP\/1\.1\r\n/);
     expect(head).toContain('\r\nHost: origin.example\r\n');
     expect(head).toContain('\r\nX-Edge-Route: tunnel\r\n');
+  });
+});
+
+describe('UDP ASSOCIATE', () => {
+  it('relays datagrams to a direct target and drops those for a proxied one', async () => {
+    const server = await mini();
+    const echoUdp = createSocket('udp4');
+    echoUdp.on('message', (msg, rinfo) => echoUdp.send(msg, rinfo.port, rinfo.address));
+    echoUdp.bind(0, '127.0.0.1');
+    await once(echoUdp, 'listening');
+    cleanups.push(() => {
+      echoUdp.close();
+    });
+    const { socks } = await startAgent([`websocks://127.0.0.1:${server.port}`], ['localhost']);
+    const control = connect(socks, '127.0.0.1');
+    await once(control, 'connect');
+    cleanups.push(() => void control.destroy());
+    const reply = await socks5Connect(brandStreamFD(control, 'tcp'), {
+      target: { host: '0.0.0.0', port: 0 },
+      command: 'udp-associate',
+    });
+    const client = createSocket('udp4');
+    client.bind(0, '127.0.0.1');
+    await once(client, 'listening');
+    cleanups.push(() => {
+      client.close();
+    });
+    const got: Buffer[] = [];
+    client.on('message', (m: Buffer) => got.push(m));
+    // Proxied by the rules: WebSocks carries no UDP, so the datagram is dropped.
+    client.send(
+      encodeUdpDatagram(toEndpoint('localhost', echoUdp.address().port), Buffer.from('no')),
+      reply.port,
+      '127.0.0.1',
+    );
+    client.send(
+      encodeUdpDatagram(toEndpoint('127.0.0.1', echoUdp.address().port), Buffer.from('direct')),
+      reply.port,
+      '127.0.0.1',
+    );
+    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(20);
+    await sleep(100);
+    expect(got.length).toBe(1);
+    const header = decodeUdpHeader(got[0] as Buffer);
+    expect(Buffer.from((got[0] as Buffer).subarray(header.headerLength)).toString()).toBe('direct');
+    expect(server.total()).toBe(0);
   });
 });
