@@ -58,7 +58,13 @@ beforeAll(async () => {
   mkdirSync(join(webroot, 'posts'));
   writeFileSync(join(webroot, 'posts', 'index.html'), 'posts\n');
   writeFileSync(join(webroot, 'style.css'), 'body{}\n');
-  ({ running: open, port: openPort } = await startServer(['--allow-loopback']));
+  ({ running: open, port: openPort } = await startServer([
+    '--allow-loopback',
+    '--http-controller',
+    '127.0.0.1:0',
+    '--http-token',
+    'tok',
+  ]));
   ({ running: guarded, port: guardedPort } = await startServer([]));
 });
 
@@ -154,6 +160,38 @@ describe('vproxy websocks-server', () => {
     const s = await dial(guardedPort);
     expect(await openTunnel(s, creds, '127.0.0.1', { host: '127.0.0.1', port: echo.port })).toBe(2);
     s.destroy();
+  });
+});
+
+describe('--http-controller', () => {
+  async function get(path: string): Promise<{ status: number; text: string }> {
+    const m = /http-controller listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(open.output());
+    expect(m).not.toBeNull();
+    const res = await fetch(`http://127.0.0.1:${m?.[1]}${path}`, {
+      headers: { authorization: 'Bearer tok' },
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  it('shows the tunnel sessions and bytes in /metrics, the door counters in /api/v1/websocks', async () => {
+    await transfer(openPort, 'cli ws (before metrics)');
+    const metrics = await get('/metrics');
+    expect(metrics.status).toBe(200);
+    const bytes = /vproxy_listener_bytes_in_total\{[^}]*listener="websocks"[^}]*\} (\d+)/.exec(
+      metrics.text,
+    );
+    expect(Number(bytes?.[1])).toBeGreaterThanOrEqual(MB20);
+    const door = JSON.parse((await get('/api/v1/websocks')).text) as {
+      tunnels: number;
+      refused: Record<string, number>;
+    };
+    expect(door.tunnels).toBeGreaterThanOrEqual(2);
+    expect(door.refused.auth).toBeGreaterThanOrEqual(1);
+    expect((await get('/api/v1/status')).text).toContain('websocks');
+  });
+
+  it('is off unless asked for (the daemon default does not leak in)', () => {
+    expect(guarded.output()).not.toContain('http-controller');
   });
 });
 

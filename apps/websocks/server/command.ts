@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { formatHostPort } from '../../../src/fd/address.js';
 import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { startHttpController } from './controller.js';
 
 /** The flags as commander gives them. */
 export interface WebsocksServerFlags {
@@ -19,6 +21,8 @@ export interface WebsocksServerFlags {
   readonly reloadInterval?: number;
   readonly logLevel?: string;
   readonly logFormat?: string;
+  readonly httpController?: string;
+  readonly httpToken?: string;
 }
 
 function port(value: string): number {
@@ -33,6 +37,18 @@ function positiveInt(value: string): number {
     throw new InvalidArgumentError('expected a positive whole number');
   }
   return Number(value);
+}
+
+/** A flag's value when the user gave it (on this command or the program), not a default. */
+function explicit(command: Command, key: string): string | undefined {
+  for (let c: Command | null = command; c !== null; c = c.parent) {
+    const source = c.getOptionValueSource(key);
+    if (source !== undefined && source !== 'default') {
+      const value: unknown = c.getOptionValue(key);
+      return typeof value === 'string' ? value : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** `vproxy websocks-server …`, added to the program by a one-line call in apps/vproxy.ts. */
@@ -86,9 +102,22 @@ export function websocksServerCommand(): Command {
       )
       .option('--log-format <format>', 'text (human lines) or json (one object per line)')
       // Options the program shares (--log-level…) may be parsed by it: read both.
-      .action((_flags: WebsocksServerFlags, command: Command) =>
-        startWebsocksServer(command.optsWithGlobals<WebsocksServerFlags>()),
-      )
+      .action((_flags: WebsocksServerFlags, command: Command) => {
+        // The daemon's program has --http-controller/--http-token too, with a default:
+        // only a value the user gave counts here.
+        const {
+          httpController: _c,
+          httpToken: _t,
+          ...rest
+        } = command.optsWithGlobals<WebsocksServerFlags>();
+        const controller = explicit(command, 'httpController');
+        const token = explicit(command, 'httpToken') ?? process.env.VPROXY_HTTP_TOKEN;
+        return startWebsocksServer({
+          ...rest,
+          ...(controller === undefined ? {} : { httpController: controller }),
+          ...(token === undefined ? {} : { httpToken: token }),
+        });
+      })
   );
 }
 
@@ -107,9 +136,10 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const registry = createDefaultRegistry(logger);
   const server = await WebsocksServer.start({
     listen: flags.listen,
-    registry: createDefaultRegistry(logger),
+    registry,
     logger,
     ...(flags.auth === undefined ? {} : { auth: flags.auth }),
     ...(flags.usersFile === undefined ? {} : { usersFile: flags.usersFile }),
@@ -126,8 +156,27 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
   for (const line of server.lines) {
     console.log(`vproxy websocks-server: ${line.role} listening on ${line.address}`);
   }
+  const controller =
+    flags.httpController === undefined
+      ? null
+      : await startHttpController(
+          server,
+          flags.httpController,
+          flags.httpToken,
+          registry,
+          logger,
+        ).catch(async (err: unknown) => {
+          await server.close();
+          throw err;
+        });
+  if (controller !== null) {
+    const a = controller.address();
+    console.log(
+      `vproxy websocks-server: http-controller listening on http://${formatHostPort(a.host, a.port)}/`,
+    );
+  }
   stop = () => {
-    void server.close().then(() => {
+    void Promise.all([server.close(), controller?.close()]).then(() => {
       const s = server.stats();
       const refused = Object.values(s.refused).reduce((a, b) => a + (b ?? 0), 0);
       console.log(

@@ -139,17 +139,21 @@ class CertSource {
  */
 export class WebsocksServer {
   readonly socks: Socks5Server;
+  /** The socks5 stage's upstream (empty: every target is direct). */
+  readonly upstream: Upstream;
   readonly door: WebsocksServerFD;
   readonly lines: readonly ListenerLine[];
   readonly #closers: (() => Promise<void> | void)[];
 
   private constructor(
     socks: Socks5Server,
+    upstream: Upstream,
     door: WebsocksServerFD,
     lines: ListenerLine[],
     closers: (() => Promise<void> | void)[],
   ) {
     this.socks = socks;
+    this.upstream = upstream;
     this.door = door;
     this.lines = lines;
     this.#closers = closers;
@@ -257,6 +261,7 @@ export class WebsocksServer {
         options.allowLoopback === true ? passThroughTcp(registry) : guardedTcp(registry),
       )
       .registerTransport(doorTransport(door));
+    const upstream = new Upstream('websocks');
     const socks = await Socks5Server.start({
       name: 'websocks-server',
       address: {
@@ -266,7 +271,7 @@ export class WebsocksServer {
         path: '',
         options: {},
       },
-      upstream: new Upstream('websocks'),
+      upstream,
       registry: socksRegistry,
       allowNonBackend: true,
       logger: log,
@@ -276,7 +281,7 @@ export class WebsocksServer {
         : { connectTimeoutMs: options.connectTimeoutMs }),
     });
     users.watch(interval);
-    return new WebsocksServer(socks, door, lines, closers);
+    return new WebsocksServer(socks, upstream, door, lines, closers);
   }
 
   stats(): WebsocksDoorStats {
