@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { type Address, formatHostPort, parseAddress } from '../../fd/address.js';
 import { VproxyError } from '../../fd/errors.js';
-import { type Logger, quietLogger } from '../../fd/logger.js';
+import { type Logger, quietLogger, rateLimited } from '../../fd/logger.js';
 import { Registry } from '../../fd/registry.js';
 import type { ServerFD } from '../../fd/server-fd.js';
 import type { Transport } from '../../fd/transport.js';
@@ -248,7 +248,9 @@ export class WebsocksServer {
       listeners: inners,
       site,
       accept,
-      log,
+      // A prober may refuse itself thousands of times a second: 20 lines a second per
+      // event, then one 'log-suppressed' line with the count.
+      log: rateLimited(log, { perWindow: 20 }),
       ...(options.handshakeTimeoutMs === undefined
         ? {}
         : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
