@@ -1,6 +1,7 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import { EventEmitter, once } from 'node:events';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import type { DatagramFD, DatagramFDEvents } from '../../src/fd/datagram-fd.js';
 import { layerOptions, type OptionSchema } from '../../src/fd/layer-options.js';
@@ -33,18 +34,33 @@ export const udpTransport: DatagramTransport = {
     const { rcvbuf, sndbuf } = layerOptions(address, UDP_SCHEMA);
     const socket = createSocket({
       type: isIPv6(address.host) ? 'udp6' : 'udp4',
+      lookup: literalLookup,
       ...(rcvbuf > 0 ? { recvBufferSize: rcvbuf } : {}),
       ...(sndbuf > 0 ? { sendBufferSize: sndbuf } : {}),
     });
+    // Listened for before bind: with an IP literal the lookup is synchronous, and so is
+    // the 'listening' event.
+    const listening = once(socket, 'listening');
     socket.bind(address.port, address.host);
     try {
-      await once(socket, 'listening');
+      await listening;
     } catch (err) {
       socket.close();
       throw err;
     }
     return new UdpFD(socket);
   },
+};
+
+/**
+ * An IP literal resolves at once, in the caller's turn: node's default goes through
+ * dns.lookup, which defers every send to an address (a relay's return path sends each
+ * datagram to an address) by a tick and a callback. Names still go to dns.lookup.
+ */
+const literalLookup: NonNullable<SocketOptions['lookup']> = (hostname, options, callback) => {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
 };
 
 class UdpFD extends EventEmitter<DatagramFDEvents> implements DatagramFD {
@@ -70,10 +86,13 @@ class UdpFD extends EventEmitter<DatagramFDEvents> implements DatagramFD {
 
   send(data: Uint8Array, to: BoundAddress): void {
     if (this.#closed) return;
-    this.#socket.send(data, to.port, to.host, (err) => {
-      if (err && !this.#closed) this.emit('error', err);
-    });
+    this.#socket.send(data, to.port, to.host, this.#sent);
   }
+
+  /** One callback for every send (not a closure per datagram). */
+  readonly #sent = (err: Error | null): void => {
+    if (err && !this.#closed) this.emit('error', err);
+  };
 
   async close(): Promise<void> {
     if (this.#closed) return;

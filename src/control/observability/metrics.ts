@@ -5,6 +5,7 @@ import type { ProxyStats } from '../../proxy/proxy.js';
 import type { ResourceStore } from '../store.js';
 import { define, type Kind } from './metric-define.js';
 import { defineMeshMetrics, type MeshSample, meshSample } from './metrics-mesh.js';
+import { defineUdpMetrics, type UdpLbSample, udpLbSamples } from './metrics-udp.js';
 
 // Prometheus metrics of a running vproxy, read from the resource store when
 // scraped: nothing in the data path pushes anything. Totals that only grow are
@@ -71,6 +72,7 @@ interface Snapshot {
   readonly controllers: readonly ControllerSample[];
   /** Absent while the daemon has no registry in use. */
   readonly mesh: MeshSample | undefined;
+  readonly udpLbs: readonly UdpLbSample[];
 }
 
 function takeSnapshot(store: ResourceStore): Snapshot {
@@ -90,7 +92,7 @@ function takeSnapshot(store: ResourceStore): Snapshot {
     counters: c.counters(),
   }));
   const mesh = meshSample(store);
-  return { listeners, servers, controllers, mesh };
+  return { listeners, servers, controllers, mesh, udpLbs: udpLbSamples(store) };
 }
 
 /** One listener series: name, help, counter or gauge, and how to read it. */
@@ -293,6 +295,7 @@ export class StoreMetrics {
       },
     );
     defineMeshMetrics(registers, () => read().mesh);
+    defineUdpMetrics(registers, () => read().udpLbs);
     this.registry = Registry.merge([own, processMetrics()]);
   }
 

@@ -1,3 +1,4 @@
+import { formatHostPort } from '../../fd/address.js';
 import type { ServerGroup } from '../../lb/server-group.js';
 import type { GroupDelegateStatus } from '../../mesh/group-delegate.js';
 import type { NodeDelegateStatus } from '../../mesh/node-delegate.js';
@@ -11,7 +12,8 @@ import type { ListenerType, ThroughputSampler, ThroughputSnapshot } from './thro
 // polls it from GET /api/v1/status every second. Plain JSON data, no methods.
 
 export interface ListenerStatus {
-  readonly type: ListenerType;
+  /** A udp-lb's row counts flows as sessions (opened = accepted, idle-expired = idle timeouts). */
+  readonly type: ListenerType | 'udp-lb';
   readonly name: string;
   /** The address as configured (scheme and options included). */
   readonly address: string;
@@ -168,6 +170,27 @@ export function buildStatus(
     const sessions = e.lb.sessions();
     total += sessions.length;
     for (const info of sessions) recent.offer(type, name, info);
+  }
+  for (const [name, e] of store.udpLbs) {
+    const s = e.lb.stats();
+    const bound = e.lb.bound();
+    listeners.push({
+      type: 'udp-lb',
+      name,
+      address: e.address,
+      bound: formatHostPort(bound.host, bound.port),
+      upstream: e.upstream,
+      securityGroup: e.lb.securityGroup.name,
+      activeSessions: s.flows,
+      accepted: s.totalFlows,
+      bytesIn: s.bytesIn,
+      bytesOut: s.bytesOut,
+      refused: s.refused,
+      noBackend: 0,
+      connectFailures: 0,
+      idleTimeouts: s.expiredFlows,
+      errors: s.dropped + s.droppedOversize,
+    });
   }
   const serverGroups = [...store.serverGroups].map(([name, e]) => groupStatus(name, e.group, e));
   const byName = new Map(serverGroups.map((g) => [g.name, g]));

@@ -2,6 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StoreExecutor } from '../../../src/control/command-executor.js';
 import { checkLoadable, configLines } from '../../../src/control/config.js';
 import type { CommandResult } from '../../../src/control/executor.js';
+import { StoreMetrics } from '../../../src/control/observability/metrics.js';
+import { buildStatus } from '../../../src/control/observability/status-model.js';
+import { ThroughputSampler } from '../../../src/control/observability/throughput.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
@@ -76,6 +79,21 @@ describe('udp-lb commands', () => {
       answer = await udpRequest(client, port, 'q', 200);
     await closeSocket(client);
     expect(answer?.toString()).toBe('E:q');
+    // /metrics has its own udp-lb series; the status model lists it as a listener.
+    const metrics = await new StoreMetrics(stores[0] as ResourceStore, 'test').metrics();
+    expect(metrics).toContain('vproxy_udp_lb_flows{listener="dns"} 1');
+    expect(metrics).toContain('vproxy_udp_lb_datagrams_in_total{listener="dns"} 1');
+    expect(metrics).toMatch(/vproxy_udp_lb_bytes_out_total\{listener="dns"\} 3\b/);
+    const sampler = new ThroughputSampler(stores[0] as ResourceStore);
+    const status = buildStatus(stores[0] as ResourceStore, sampler, { version: 'test' });
+    sampler.close();
+    expect(status.listeners.find((l) => l.name === 'dns')).toMatchObject({
+      type: 'udp-lb',
+      upstream: 'u0',
+      activeSessions: 1,
+      accepted: 1,
+      bytesIn: 1,
+    });
 
     await ex.execute('update udp-lb dns max-flows 7 timeout 1000', 'stdio');
     const lines = configLines(stores[0] as ResourceStore);
