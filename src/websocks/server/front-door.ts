@@ -68,6 +68,7 @@ export async function frontDoor(fd: StreamFD, options: FrontDoorOptions): Promis
       client: describePeer(fd),
       error: err instanceof Error ? err.message : String(err),
     });
+    fd.destroy();
     return 'gone' as const;
   });
   if (outcome === 'tunnel') {
@@ -78,7 +79,10 @@ export async function frontDoor(fd: StreamFD, options: FrontDoorOptions): Promis
   fd.off('error', onError);
   pull.detach();
   fd.on('error', () => {});
-  if (outcome === 'timeout' || outcome === 'frame-timeout' || outcome === 'gone') fd.destroy();
+  // A half-sent request or a silent 101 is cut off; everything else ends as nginx
+  // would, with a FIN after our last answer is flushed (a client that half-closed
+  // after its request still gets all of the answer).
+  if (outcome === 'timeout' || outcome === 'frame-timeout') fd.destroy();
   else endThenDestroy(fd);
   return null;
 }

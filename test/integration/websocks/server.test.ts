@@ -9,7 +9,7 @@ import { tunnelOpening, tunnelSteps } from '../../../src/protocols/websocks/sock
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
-import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
+import { hashUntilEnd, readAll, writeRandom } from '../../helpers/net.js';
 import { openTunnel, readBytes, readResponse } from './ws-client.js';
 
 const echo = useEchoBackend();
@@ -257,5 +257,19 @@ describe('strict mode and IPv6 targets', () => {
     expect((await readBytes(s, 12)).toString('hex')).toBe('827f7fffffffffffffff0500');
     expect((await readBytes(s, 10))[1]).toBe(0);
     s.destroy();
+  });
+});
+
+describe('a client that half-closes after its request', () => {
+  it('still gets the whole answer (a 3 MB file), then a FIN', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
+    writeFileSync(join(webroot, 'big.bin'), big);
+    const s = await dial(server.door.address().port);
+    s.end('GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n');
+    const all = await readAll(s);
+    const text = all.toString('latin1');
+    expect(text.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
+    expect(text).toContain('Content-Type: application/octet-stream');
+    expect(all.length - (all.indexOf('\r\n\r\n') + 4)).toBe(big.length);
   });
 });
