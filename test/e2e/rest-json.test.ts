@@ -71,6 +71,7 @@ const SCRIPT = (): string[] => [
   `add tcp-lb lb1 address tls://127.0.0.1:${ports.tls} upstream ups0 cert-key ck0 access-log on`,
   `add socks5-server s5 address 127.0.0.1:${ports.s5} upstream ups0 allow-non-backend`,
   `add socks5-user alice to socks5-server s5 password ${SOCKS5_PASSWORD}`,
+  'add udp-lb ul0 address udp://127.0.0.1:0 upstream ups0 max-flows 100',
   // The in-process registry (no --etcd): the node delegate fills sg1 through it.
   'add server-group sg1 timeout 500 period 60000 up 1 down 2 check none',
   `add smart-node-delegate n0 service echo zone z0 address 127.0.0.1 port ${echo.port}`,
