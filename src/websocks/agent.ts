@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { formatHostPort } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import { type Logger, quietLogger } from '../fd/logger.js';
+import type { ServerFD } from '../fd/server-fd.js';
 import { generatePac } from '../protocols/pac/generate.js';
 import type { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
 import type { ClientHandshake } from '../proxy/admission.js';
@@ -10,6 +11,8 @@ import type { PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
 import { httpFront, socksFront } from './agent-frontends.js';
 import { AgentRouting, type AgentRoutingOptions } from './agent-routing.js';
+import { SsServerFD, ssFront } from './agent-ss.js';
+import type { SsMethod } from './ss-cipher.js';
 
 export interface WebsocksAgentOptions extends AgentRoutingOptions {
   /**
@@ -24,11 +27,13 @@ export interface WebsocksAgentOptions extends AgentRoutingOptions {
   readonly idleTimeoutMs?: number;
   /** A failed tunnel is retried on another server of its group this many times (default 2). */
   readonly retries?: number;
+  /** The Shadowsocks front end's cipher (default aes-256-cfb, the reference's, for old clients). */
+  readonly ssMethod?: SsMethod;
 }
 
 /** One listener the agent opened: what it is and where. */
 export interface AgentListener {
-  readonly kind: 'socks5' | 'http' | 'pac';
+  readonly kind: 'socks5' | 'http' | 'shadowsocks' | 'pac';
   readonly host: string;
   readonly port: number;
 }
@@ -102,6 +107,15 @@ export class WebsocksAgent {
         backendPreamble: http.preamble,
       });
     }
+    if (config.ssListen !== null && config.ssPassword !== null) {
+      const method = options.ssMethod ?? 'aes-256-cfb';
+      const password = config.ssPassword;
+      await this.#engine(options, 'shadowsocks', host, config.ssListen, {
+        handshake: ssFront(this.#log),
+        handshakeTimeoutMs,
+        wrap: (inner) => new SsServerFD(inner, method, password),
+      });
+    }
     if (config.pacAddress !== null) {
       await this.#startPac(host, config.pacAddress, socksPort, httpPort);
     }
@@ -109,22 +123,24 @@ export class WebsocksAgent {
 
   async #engine(
     options: WebsocksAgentOptions,
-    kind: 'socks5' | 'http',
+    kind: 'socks5' | 'http' | 'shadowsocks',
     host: string,
     port: number,
     front: {
       handshake: ClientHandshake;
       handshakeTimeoutMs: number;
       backendPreamble?: (ctx: PickContext) => Buffer | null;
+      wrap?: (inner: ServerFD) => ServerFD;
     },
   ): Promise<number> {
-    const server = await options.registry.listen({
+    const listener = await options.registry.listen({
       scheme: 'tcp',
       host,
       port,
       path: '',
       options: {},
     });
+    const server = front.wrap ? front.wrap(listener) : listener;
     const engine = new ProxyEngine({
       server,
       registry: options.registry,

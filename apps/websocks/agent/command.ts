@@ -83,12 +83,13 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
     },
     ...(loaded.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: loaded.pingTimeoutMs }),
     ...(loaded.pongIntervalMs === undefined ? {} : { pongIntervalMs: loaded.pongIntervalMs }),
+    ...(loaded.ssMethod === undefined ? {} : { ssMethod: loaded.ssMethod }),
   });
-  if (loaded.config.ssListen !== null) {
-    // Parsed and validated (old files load), but there is no Shadowsocks front end yet.
-    logger.warn('shadowsocks-not-started', {
-      port: loaded.config.ssListen,
-      reason: 'agent.ss.listen is not implemented in this version; use the SOCKS5 or HTTP listener',
+  if (loaded.config.ssListen !== null && (loaded.ssMethod ?? 'aes-256-cfb') === 'aes-256-cfb') {
+    // The reference's cipher, kept for old clients: it has no integrity check.
+    logger.warn('shadowsocks-weak-cipher', {
+      method: 'aes-256-cfb',
+      hint: 'set agent.ss.method chacha20-ietf-poly1305 (or aes-256-gcm) and update the clients',
     });
   }
   if (loaded.config.cacertsPassword !== null) {

@@ -7,6 +7,7 @@ import {
 import { expandHome } from '../../../src/protocols/websocks/config-values.js';
 import { AgentConfigError } from '../../../src/protocols/websocks/errors.js';
 import type { CdnSettings } from '../../../src/websocks/agent-routing.js';
+import { parseSsMethod, type SsMethod } from '../../../src/websocks/ss-cipher.js';
 
 /**
  * What the agent's config says: the reference's keys (parsed by
@@ -20,6 +21,8 @@ import type { CdnSettings } from '../../../src/websocks/agent-routing.js';
  *   ping of a pooled connection (default 5000);
  * - `agent.pong.interval MS` — PONG keepalive of idle pooled connections (15000);
  * - `proxy.server.hc.period MS` / `proxy.server.hc.timeout MS` (30000 / 5000);
+ * - `agent.ss.method chacha20-ietf-poly1305|aes-256-gcm|aes-256-cfb` — the
+ *   Shadowsocks cipher (default aes-256-cfb, what the reference's clients use);
  * - `proxy.server.cdn ENTRY dial=H:P sni=NAME host=HOST path=/P header=N:V…` —
  *   CDN mode for the server entry ENTRY (`scheme://host:port` as listed).
  */
@@ -32,6 +35,8 @@ export interface LoadedAgentConfig {
   readonly healthPeriodMs: number | undefined;
   readonly healthTimeoutMs: number | undefined;
   readonly cdn: ReadonlyMap<string, CdnSettings>;
+  /** `agent.ss.method` (default aes-256-cfb, the reference's). */
+  readonly ssMethod: SsMethod | undefined;
   readonly abpFiles: ReadonlyMap<string, AbpList>;
 }
 
@@ -43,6 +48,7 @@ interface Extensions {
   healthPeriodMs?: number;
   healthTimeoutMs?: number;
   cdn: Map<string, CdnSettings>;
+  ssMethod?: SsMethod;
 }
 
 const EXTENSION_KEYS = new Set([
@@ -53,6 +59,7 @@ const EXTENSION_KEYS = new Set([
   'proxy.server.hc.period',
   'proxy.server.hc.timeout',
   'proxy.server.cdn',
+  'agent.ss.method',
 ]);
 
 function ms(value: string, key: string, line: number): number {
@@ -76,6 +83,13 @@ function applyExtension(ext: Extensions, key: string, value: string, line: numbe
       ext.users = users;
       return;
     }
+    case 'agent.ss.method':
+      try {
+        ext.ssMethod = parseSsMethod(value);
+      } catch (err) {
+        throw new AgentConfigError(line, (err as Error).message);
+      }
+      return;
     case 'agent.default':
       ext.otherwise = value === 'direct' ? 'direct' : { proxy: value };
       return;
@@ -230,6 +244,7 @@ export function loadAgentConfigText(
     healthPeriodMs: ext.healthPeriodMs,
     healthTimeoutMs: ext.healthTimeoutMs,
     cdn: ext.cdn,
+    ssMethod: ext.ssMethod,
     abpFiles,
   };
 }
