@@ -11,7 +11,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM } from '../helpers/browser.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
-import { type RunningCli, startCli } from '../helpers/cli.js';
+import { type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import { requireTool } from '../helpers/require-tool.js';
 
@@ -437,4 +437,36 @@ describe.skipIf(SS_LOCAL.missing)('Shadowsocks front end with ss-local (shadowso
       }
     }, 60_000);
   }
+});
+
+describe('server entries with an external program (§4.3)', () => {
+  it('starts the program with $LOCAL_PORT/$SERVER_IP/$SERVER_PORT and dials the server through it', async () => {
+    const server = await startServer(false, false);
+    // The program: vproxy's own `simple` relay, as a kcptun client would be used.
+    const relay = `${process.execPath} ${VPROXY_BIN} simple --bind 127.0.0.1:$LOCAL_PORT --backend $SERVER_IP:$SERVER_PORT`;
+    const agent = await startAgent([
+      'agent.listen $SOCKS',
+      'proxy.server.auth alice:secret',
+      'agent.pool 0',
+      // The relay needs a moment to listen: check again soon rather than in 30 s.
+      'proxy.server.hc.period 200',
+      'proxy.server.list.start',
+      `websocks://127.0.0.1:${server.port} ${relay}`,
+      'proxy.server.list.end',
+      'proxy.domain.list.start',
+      'localhost',
+      'proxy.domain.list.end',
+    ]);
+    expect(agent.cli.output()).toMatch(/server-program-started .*localPort=3\d{4}/);
+    const before = accepted(server.cli);
+    const r = await curl([
+      '--socks5-hostname',
+      `127.0.0.1:${agent.socks}`,
+      `http://localhost:${backendPort}/big`,
+    ]);
+    expect(r.sha).toBe(BIG_SHA);
+    expect(accepted(server.cli) - before).toBe(1);
+    // The group's server is dialled at the relay's port, not the server's.
+    expect(agent.cli.output()).toMatch(/server-up group=DEFAULT .*address=tcp:\/\/127\.0\.0\.1:3\d{4}/);
+  }, 60_000);
 });

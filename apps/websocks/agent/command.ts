@@ -6,6 +6,7 @@ import { expandHome } from '../../../src/protocols/websocks/config-values.js';
 import { WebsocksAgent } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { loadAgentConfigText } from './config-file.js';
+import { startServerPrograms } from './server-programs.js';
 
 export interface WebsocksAgentFlags {
   readonly users?: string;
@@ -69,13 +70,15 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const users = flags.users !== undefined ? parseUsers(flags.users) : loaded.users;
+  const programs = await startServerPrograms(loaded.config, home, loaded.cdn, logger);
+  process.once('exit', programs.stop);
   const agent = await WebsocksAgent.start({
     config: loaded.config,
     registry: createDefaultRegistry(logger),
     logger,
     abpFiles: loaded.abpFiles,
     otherwise: loaded.otherwise,
-    cdn: loaded.cdn,
+    cdn: programs.cdn,
     users,
     healthCheck: {
       ...(loaded.healthPeriodMs === undefined ? {} : { periodMs: loaded.healthPeriodMs }),
@@ -107,6 +110,7 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
     );
   }
   stop = () => {
+    programs.stop();
     void agent.close().then(() => {
       const c = agent.routing.counts;
       const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
