@@ -201,4 +201,35 @@ describe('Socks5Server UDP ASSOCIATE', () => {
     echo.close();
     await s5.close();
   });
+
+  it('bounds associations (refusals counted) and closes an idle one with its control connection', async () => {
+    const s5 = await start({ udp: true, maxAssociations: 1, udpIdleTimeoutMs: 200 });
+    const first = await registry.connect(`127.0.0.1:${s5.bound().port}`);
+    await socks5Connect(first, { target: { host: '0.0.0.0', port: 0 }, command: 'udp-associate' });
+    expect(s5.associations).toBe(1);
+    const second = await registry.connect(`127.0.0.1:${s5.bound().port}`);
+    await expect(
+      socks5Connect(second, { target: { host: '0.0.0.0', port: 0 }, command: 'udp-associate' }),
+    ).rejects.toThrow();
+    expect(s5.associationsRefused).toBe(1);
+    second.destroy();
+    // No datagram either way: gone within two idle timeouts; the client reads EOF on
+    // its control connection (the relay shuts it down gracefully).
+    first.resume();
+    const closed = once(first, 'end');
+    const deadline = Date.now() + 2000;
+    while (s5.associations > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(s5.associations).toBe(0);
+    await closed;
+    first.destroy();
+    // udp off: UDP ASSOCIATE is refused as a command not supported.
+    s5.udp = false;
+    const third = await registry.connect(`127.0.0.1:${s5.bound().port}`);
+    await expect(
+      socks5Connect(third, { target: { host: '0.0.0.0', port: 0 }, command: 'udp-associate' }),
+    ).rejects.toThrow();
+    third.destroy();
+    await s5.close();
+  });
 });
