@@ -4,6 +4,7 @@ import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/log
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { startHttpController } from './controller.js';
+import { wsFramedAdopter } from './framed.js';
 
 /** The flags as commander gives them. */
 export interface WebsocksServerFlags {
@@ -141,6 +142,7 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
     listen: flags.listen,
     registry,
     logger,
+    framed: wsFramedAdopter,
     ...(flags.auth === undefined ? {} : { auth: flags.auth }),
     ...(flags.usersFile === undefined ? {} : { usersFile: flags.usersFile }),
     ...(flags.webroot === undefined ? {} : { webroot: flags.webroot }),

@@ -42,9 +42,27 @@ export interface FrontDoorOptions {
    * each PONG a pooled client sends restarts it.
    */
   readonly poolIdleTimeoutMs: number;
+  /**
+   * Framed mode: a client whose first frame after the 101 is masked speaks
+   * standard WebSocket frames (it passes gateways that parse frames), with the
+   * SOCKS5 stage inside binary messages and no 10-byte frame. Given the socket
+   * and the bytes already read, returns the stream of message payloads; absent,
+   * such clients are closed.
+   */
+  readonly framed?: FramedAdopter;
   readonly log: Logger;
   /** Called once per refused upgrade (for counters), with its cause. */
   readonly onRefused: (err: WebsocksError) => void;
+}
+
+/** Builds a stream of message payloads over a socket right after the 101 (see FrontDoorOptions.framed). */
+export type FramedAdopter = (socket: StreamFD, head: Buffer) => StreamFD;
+
+/** How the client crossed the door. */
+interface Tunnel {
+  readonly kind: 'tunnel';
+  /** Framed mode: the bytes of the first frames, read already. */
+  readonly framedHead: Buffer | null;
 }
 
 // nginx reads and drops a small body of a GET; larger ones end the connection.
@@ -71,10 +89,18 @@ export async function frontDoor(fd: StreamFD, options: FrontDoorOptions): Promis
     fd.destroy();
     return 'gone' as const;
   });
-  if (outcome === 'tunnel') {
+  if (typeof outcome === 'object') {
     pull.detach();
     fd.off('error', onError);
-    return fd;
+    if (outcome.framedHead === null) return fd;
+    if (options.framed !== undefined) return options.framed(fd, outcome.framedHead);
+    options.log.info('websocks-refused', {
+      client: describePeer(fd),
+      check: 'framed',
+      reason: 'a framed-mode client, and framed mode is off',
+    });
+    fd.destroy();
+    return null;
   }
   fd.off('error', onError);
   pull.detach();
@@ -91,7 +117,7 @@ async function serve(
   fd: StreamFD,
   pull: Pull,
   options: FrontDoorOptions,
-): Promise<FrontDoorOutcome | 'tunnel'> {
+): Promise<FrontDoorOutcome | Tunnel> {
   for (;;) {
     const deadline = Date.now() + options.headerTimeoutMs;
     const reader = new RequestHeadReader();
@@ -116,7 +142,7 @@ async function serve(
       try {
         const reply = options.accept(head, leftover.length);
         fd.write(reply);
-        return (await frameStage(fd, pull, leftover, options)) ?? 'tunnel';
+        return await frameStage(fd, pull, leftover, options);
       } catch (err) {
         if (!(err instanceof WebsocksError)) throw err;
         options.onRefused(err);
@@ -138,21 +164,46 @@ async function serve(
   }
 }
 
-/** The client's 10 bytes (PONGs before them dropped), then ours; null when done, else why not. */
+/**
+ * After the 101: which mode, by the client's first frame. Unmasked (the raw
+ * WebSocks header `82 7F …`, after any `8A 00` PONGs of a pooled connection)
+ * → the 10-byte exchange of §3.5, ours sent after theirs; masked → framed mode.
+ */
 async function frameStage(
   fd: StreamFD,
   pull: Pull,
   leftover: Buffer,
   options: FrontDoorOptions,
-): Promise<FrontDoorOutcome | null> {
+): Promise<FrontDoorOutcome | Tunnel> {
   const preamble = new FramePreamble({ stripPongs: true });
+  let sniff: Buffer | null = Buffer.alloc(0);
   let pongs = 0;
   let deadline = Date.now() + options.poolIdleTimeoutMs;
   let chunk: Buffer | 'end' | 'timeout' = leftover;
   for (;;) {
     if (chunk === 'end') return 'gone';
     if (chunk === 'timeout') return 'frame-timeout';
-    const result = preamble.push(chunk);
+    let input: Buffer = chunk;
+    if (sniff !== null) {
+      sniff = Buffer.concat([sniff, chunk]);
+      let i = 0;
+      // Unmasked PONGs (raw mode's pool keepalive) say nothing about the mode yet.
+      while (i + 1 < sniff.length && isUnmaskedPong(sniff, i)) i += 2;
+      if (i / 2 !== pongs) {
+        pongs = i / 2;
+        deadline = Date.now() + options.poolIdleTimeoutMs;
+      }
+      if (i + 1 >= sniff.length) {
+        chunk = await pull.next(deadline);
+        continue;
+      }
+      if (((sniff[i + 1] as number) & 0x80) !== 0) {
+        return { kind: 'tunnel', framedHead: sniff.subarray(i) };
+      }
+      input = sniff;
+      sniff = null;
+    }
+    const result = preamble.push(input);
     if (result.done) {
       if (preamble.oddPongs > 0) {
         options.log.debug('websocks-odd-pong', {
@@ -162,15 +213,14 @@ async function frameStage(
       }
       fd.write(maxLengthFrame());
       pull.putBack(result.leftover);
-      return null;
-    }
-    if (preamble.pongs !== pongs) {
-      // A pooled connection kept warm by its agent: restart the wait.
-      pongs = preamble.pongs;
-      deadline = Date.now() + options.poolIdleTimeoutMs;
+      return { kind: 'tunnel', framedHead: null };
     }
     chunk = await pull.next(deadline);
   }
+}
+
+function isUnmaskedPong(bytes: Buffer, at: number): boolean {
+  return ((bytes[at] as number) & 0x0f) === 0x0a && ((bytes[at + 1] as number) & 0x80) === 0;
 }
 
 /** Content-Length of a web request's body (0 without one); null when it cannot be skipped. */

@@ -5,7 +5,7 @@ import type { BoundAddress, ServerFD, ServerFDEvents } from '../../fd/server-fd.
 import { brandStreamFD, describePeer, type StreamFD } from '../../fd/stream-fd.js';
 import type { RequestHead } from '../../protocols/http-proxy/request-head.js';
 import type { WebsocksCheck, WebsocksError } from '../../protocols/websocks/errors.js';
-import { frontDoor, type WebSite } from './front-door.js';
+import { type FramedAdopter, frontDoor, type WebSite } from './front-door.js';
 
 /** One port the server accepts on: a stream listener, and whether TLS runs over its streams. */
 export interface DoorListener {
@@ -19,6 +19,8 @@ export interface WebsocksListenerOptions {
   readonly site: WebSite;
   /** Throws a WebsocksError, or returns the 101 (see FrontDoorOptions.accept). */
   readonly accept: (head: RequestHead, leftover: number) => Buffer;
+  /** Framed-mode clients (see FrontDoorOptions.framed); absent: closed. */
+  readonly framed?: FramedAdopter;
   readonly log: Logger;
   /** TLS handshake, and each request head, within this long (default 10 s). */
   readonly handshakeTimeoutMs?: number;
@@ -121,6 +123,7 @@ export class WebsocksServerFD extends EventEmitter<ServerFDEvents> implements Se
       site: o.site,
       context: { tls: listener.tls !== null, authority: authorityOf(listener.server.address()) },
       accept: o.accept,
+      ...(o.framed === undefined ? {} : { framed: o.framed }),
       headerTimeoutMs: timeoutMs,
       poolIdleTimeoutMs: o.poolIdleTimeoutMs ?? 900_000,
       log: o.log,

@@ -13,7 +13,7 @@ import { ReplayCache } from '../../protocols/websocks/replay-cache.js';
 import { checkUpgradeRequest } from '../../protocols/websocks/server-check.js';
 import { buildSwitchingProtocols } from '../../protocols/websocks/upgrade-response.js';
 import { watchFiles } from './file-watch.js';
-import { frontDoor } from './front-door.js';
+import { type FramedAdopter, frontDoor } from './front-door.js';
 import { httpDate } from './nginx-pages.js';
 import { RedirectSite } from './redirect-site.js';
 import { pathOf, StaticSite } from './static-site.js';
@@ -52,6 +52,12 @@ export interface WebsocksServerOptions {
    * from being captured).
    */
   readonly replayBudget?: number;
+  /**
+   * Framed mode (standard masked WebSocket frames after the 101, for gateways
+   * that parse frames): the app supplies the framing (the ws transport's); absent,
+   * framed clients are closed.
+   */
+  readonly framed?: FramedAdopter;
   /** The registry for listening and for reaching targets (createDefaultRegistry). */
   readonly registry: Registry;
   readonly logger?: Logger;
@@ -248,6 +254,7 @@ export class WebsocksServer {
       listeners: inners,
       site,
       accept,
+      ...(options.framed === undefined ? {} : { framed: options.framed }),
       // A prober may refuse itself thousands of times a second: 20 lines a second per
       // event, then one 'log-suppressed' line with the count.
       log: rateLimited(log, { perWindow: 20 }),
