@@ -163,7 +163,8 @@ export class WebsocksTunnels {
       const p = this.#pending.get(a);
       if (p) skip.add(p.server);
     }
-    const server = entry.group.next(null, null, skip.size > 0 ? (s) => skip.has(s) : undefined);
+    // A server added to the group by a controller command has no websocks settings: skip it.
+    const server = entry.group.next(null, null, (s) => skip.has(s) || !entry.specs.has(s));
     if (server === null) {
       this.#log.warn('tunnel-no-server', {
         group: entry.group.name,

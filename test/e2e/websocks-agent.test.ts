@@ -11,9 +11,9 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM } from '../helpers/browser.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
-import { type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { RESP_PASSWORD, type RunningCli, redisCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
-import { requireTool } from '../helpers/require-tool.js';
+import { findTool, requireTool } from '../helpers/require-tool.js';
 
 const run = promisify(execFile);
 const BIG = randomBytes(20 * 1024 * 1024);
@@ -467,6 +467,66 @@ describe('server entries with an external program (§4.3)', () => {
     expect(r.sha).toBe(BIG_SHA);
     expect(accepted(server.cli) - before).toBe(1);
     // The group's server is dialled at the relay's port, not the server's.
-    expect(agent.cli.output()).toMatch(/server-up group=DEFAULT .*address=tcp:\/\/127\.0\.0\.1:3\d{4}/);
+    expect(agent.cli.output()).toMatch(
+      /server-up group=DEFAULT .*address=tcp:\/\/127\.0\.0\.1:3\d{4}/,
+    );
+  }, 60_000);
+});
+
+describe('opt-in controllers', () => {
+  it('--http-controller / --resp-controller show the server lists as server groups (metrics, commands)', async () => {
+    const server = await startServer(false, false);
+    const httpPort = await closedPort();
+    const respPort = await closedPort();
+    const file = join(dir, 'controllers.conf');
+    const socks = await closedPort();
+    writeFileSync(
+      file,
+      [
+        `agent.listen ${socks}`,
+        'proxy.server.auth alice:secret',
+        'agent.pool 0',
+        'proxy.server.list.start TUNNEL',
+        `websocks://127.0.0.1:${server.port}`,
+        'proxy.server.list.end',
+        'proxy.domain.list.start TUNNEL',
+        'localhost',
+        'proxy.domain.list.end',
+      ].join('\n'),
+    );
+    const { running: cli } = await startCli(
+      [
+        'websocks-agent',
+        file,
+        '--http-controller',
+        `127.0.0.1:${httpPort}`,
+        '--http-token',
+        'tok',
+        '--resp-controller',
+        `127.0.0.1:${respPort}`,
+        '--resp-password',
+        RESP_PASSWORD,
+      ],
+      /resp-controller listening on/,
+    );
+    running.push(cli);
+    for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
+    await curl(['--socks5-hostname', `127.0.0.1:${socks}`, `http://localhost:${backendPort}/big`]);
+    const { stdout: metrics } = await run('curl', [
+      '-sS',
+      '-H',
+      'Authorization: Bearer tok',
+      `http://127.0.0.1:${httpPort}/metrics`,
+    ]);
+    const label = `group="TUNNEL",server="websocks://127.0.0.1:${server.port}"`;
+    expect(metrics).toContain(
+      `vproxy_server_up{${label},address="tcp://127.0.0.1:${server.port}"} 1`,
+    );
+    const bytesIn = new RegExp(`vproxy_server_bytes_in_total\\{${label}[^}]*\\} (\\d+)`).exec(
+      metrics,
+    );
+    expect(Number(bytesIn?.[1])).toBeGreaterThan(BIG.length);
+    if (!findTool('redis-cli')) return;
+    expect(await redisCli(respPort, 'list server-group')).toContain('TUNNEL');
   }, 60_000);
 });

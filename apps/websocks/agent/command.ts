@@ -6,9 +6,10 @@ import { expandHome } from '../../../src/protocols/websocks/config-values.js';
 import { WebsocksAgent } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { loadAgentConfigText } from './config-file.js';
+import { type AgentControllerFlags, startAgentControllers } from './controllers.js';
 import { startServerPrograms } from './server-programs.js';
 
-export interface WebsocksAgentFlags {
+export interface WebsocksAgentFlags extends AgentControllerFlags {
   readonly users?: string;
   readonly logLevel?: string;
   readonly logFormat?: string;
@@ -31,9 +32,25 @@ export function websocksAgentCommand(): Command {
       'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
     )
     .option('--log-format <format>', 'text (human lines) or json (one object per line)')
-    .action((config: string, _flags: WebsocksAgentFlags, command: Command) =>
-      startWebsocksAgent(config, command.optsWithGlobals<WebsocksAgentFlags>()),
-    );
+    // The program's own --http-controller / --resp-controller (the daemon's) may take these
+    // flags; they carry defaults there, so a value counts only when typed: the agent's
+    // controllers are off unless asked for.
+    .action((config: string, _flags: WebsocksAgentFlags, command: Command) => {
+      const all = command.optsWithGlobals<Record<string, string | undefined>>();
+      const typed = (key: string): string | undefined =>
+        command.getOptionValueSourceWithGlobals(key) === 'cli' ? all[key] : undefined;
+      const flags: WebsocksAgentFlags = {
+        ...(all.users === undefined ? {} : { users: all.users }),
+        ...(all.logLevel === undefined ? {} : { logLevel: all.logLevel }),
+        ...(all.logFormat === undefined ? {} : { logFormat: all.logFormat }),
+      };
+      const controllers: Record<string, string> = {};
+      for (const key of ['httpController', 'httpToken', 'respController', 'respPassword']) {
+        const v = typed(key);
+        if (v !== undefined) controllers[key] = v;
+      }
+      return startWebsocksAgent(config, { ...flags, ...controllers });
+    });
 }
 
 function parseUsers(text: string): Map<string, string> {
@@ -72,9 +89,10 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
   const users = flags.users !== undefined ? parseUsers(flags.users) : loaded.users;
   const programs = await startServerPrograms(loaded.config, home, loaded.cdn, logger);
   process.once('exit', programs.stop);
+  const registry = createDefaultRegistry(logger);
   const agent = await WebsocksAgent.start({
     config: loaded.config,
-    registry: createDefaultRegistry(logger),
+    registry,
     logger,
     abpFiles: loaded.abpFiles,
     otherwise: loaded.otherwise,
@@ -98,9 +116,16 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
   if (loaded.config.cacertsPassword !== null) {
     logger.debug('cacerts-password-ignored', { reason: 'agent.cacerts.path is a PEM bundle' });
   }
+  const controllers = await startAgentControllers(agent, registry, logger, flags).catch(
+    async (err: unknown) => {
+      await agent.close();
+      throw err;
+    },
+  );
   for (const line of agent.describeListeners()) {
     console.log(`vproxy websocks-agent: ${line.replace(' ', ' listening on ')}`);
   }
+  for (const line of controllers?.lines ?? []) console.log(`vproxy websocks-agent: ${line}`);
   for (const group of agent.routing.groups()) {
     console.log(
       `vproxy websocks-agent: server list ${group.name}: ${group
@@ -111,7 +136,7 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
   }
   stop = () => {
     programs.stop();
-    void agent.close().then(() => {
+    void Promise.all([controllers?.close(), agent.close()]).then(() => {
       const c = agent.routing.counts;
       const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
       console.log(`vproxy websocks-agent: stopped after ${proxied} proxied, ${c.direct} direct`);
