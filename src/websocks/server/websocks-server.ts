@@ -284,6 +284,10 @@ export class WebsocksServer {
       registry: socksRegistry,
       allowNonBackend: true,
       logger: log,
+      // The SOCKS5 stage (after the frame) is bounded like the door's handshake.
+      ...(options.handshakeTimeoutMs === undefined
+        ? {}
+        : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
       ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
       ...(options.connectTimeoutMs === undefined
         ? {}

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wsFramedAdopter } from '../../../apps/websocks/server/framed.js';
 import { buildUpgradeRequest } from '../../../src/protocols/websocks/client-request.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
@@ -8,7 +9,8 @@ import { fcParams } from '../../helpers/fc.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { openTunnel } from './ws-client.js';
 
-// The server's handshake path under garbage, truncation and oversize, over real sockets:
+// The server's handshake path under garbage, truncation and oversize, over real sockets
+// (and garbage after a 101: raw frame, framed mode, SOCKS5 stage):
 // every client gets an HTTP answer from the site (or a 101 for a valid request) or a close,
 // within the server's deadlines — never a crash, never a connection left hanging.
 
@@ -25,6 +27,7 @@ beforeAll(async () => {
     handshakeTimeoutMs: DEADLINE_MS,
     poolIdleTimeoutMs: DEADLINE_MS,
     allowLoopback: true,
+    framed: wsFramedAdopter,
   });
 });
 
@@ -33,23 +36,30 @@ afterAll(async () => {
   await expectNoLeakedSockets(baseline);
 });
 
-/** Send `bytes` (optionally not ending our side); collect everything until the server closes. */
+/**
+ * Send `bytes` (and `after` once the server answered, e.g. garbage after a 101), optionally
+ * ending our side; collect everything until the server closes.
+ */
 function exchange(
   bytes: Buffer,
   endOurSide: boolean,
+  after: Buffer | null = null,
 ): Promise<{ reply: Buffer; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const parts: Buffer[] = [];
     const s: Socket = connect(server.door.address().port, '127.0.0.1', () => {
       s.write(bytes);
-      if (endOurSide) s.end();
+      if (endOurSide && after === null) s.end();
     });
     const guard = setTimeout(() => {
       s.destroy();
       reject(new Error(`connection still open after ${DEADLINE_MS * 6} ms`));
     }, DEADLINE_MS * 6);
-    s.on('data', (d: Buffer) => parts.push(d));
+    s.on('data', (d: Buffer) => {
+      if (parts.length === 0 && after !== null && !s.writableEnded) s.write(after);
+      parts.push(d);
+    });
     s.on('error', () => {});
     s.on('close', () => {
       clearTimeout(guard);
@@ -108,19 +118,28 @@ const requestBytes = fc.oneof(
 describe('websocks-server handshake fuzz (real sockets)', () => {
   it('answers as the site or closes within its deadlines, and keeps serving', async () => {
     await fc.assert(
-      fc.asyncProperty(requestBytes, fc.boolean(), async (bytes, endOurSide) => {
-        const { reply } = await exchange(bytes, endOurSide);
-        const text = reply.toString('latin1');
-        if (text.length > 0) {
-          expect(text.startsWith('HTTP/1.1 ')).toBe(true);
-          // Only what a web server says, or the 101 of a request that was valid.
-          expect(text.slice(9, 12)).toMatch(/^(101|200|301|400|403|404|405)$/);
-          // A refusal never hints at a proxy (a 101 names its subprotocol, socks5).
-          if (!text.startsWith('HTTP/1.1 101 ')) {
-            expect(text).not.toMatch(/vproxy|websocks|socks|Unauthorized|WWW-Authenticate/i);
+      fc.asyncProperty(
+        requestBytes,
+        fc.boolean(),
+        fc.option(fc.uint8Array({ minLength: 1, maxLength: 200 }), { freq: 3 }),
+        async (bytes, endOurSide, after) => {
+          const { reply } = await exchange(
+            bytes,
+            endOurSide,
+            after === null ? null : Buffer.from(after),
+          );
+          const text = reply.toString('latin1');
+          if (text.length > 0) {
+            expect(text.startsWith('HTTP/1.1 ')).toBe(true);
+            // Only what a web server says, or the 101 of a request that was valid.
+            expect(text.slice(9, 12)).toMatch(/^(101|200|301|400|403|404|405)$/);
+            // A refusal never hints at a proxy (a 101 names its subprotocol, socks5).
+            if (!text.startsWith('HTTP/1.1 101 ')) {
+              expect(text).not.toMatch(/vproxy|websocks|socks|Unauthorized|WWW-Authenticate/i);
+            }
           }
-        }
-      }),
+        },
+      ),
       fcParams({ numRuns: 60 }),
     );
     // Still serving tunnels afterwards.
