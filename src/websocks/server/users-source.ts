@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { VproxyError } from '../../fd/errors.js';
 import type { Logger } from '../../fd/logger.js';
 import { WebsocksUsers } from '../../protocols/websocks/password-hash.js';
 import { watchFiles } from './file-watch.js';
@@ -32,7 +33,15 @@ export class UsersSource {
     this.#fixed = auth === undefined ? [] : pairsOf(auth);
     this.#file = file;
     this.#log = log;
-    this.#users = this.#load(true);
+    try {
+      this.#users = this.#load();
+    } catch (err) {
+      throw new VproxyError(
+        'ERR_OPTION_INVALID',
+        `${file === undefined ? '--auth' : `--auth / --users-file ${file}`}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
   }
 
   get users(): WebsocksUsers {
@@ -44,7 +53,7 @@ export class UsersSource {
     if (this.#file === undefined || this.#stop !== null) return;
     this.#stop = watchFiles([this.#file], intervalMs, () => {
       try {
-        this.#users = this.#load(false);
+        this.#users = this.#load();
         this.#log.info('websocks-users-reloaded', { file: this.#file, users: this.#users.size });
       } catch (err) {
         this.#log.warn('websocks-users-reload-failed', {
@@ -60,16 +69,12 @@ export class UsersSource {
     this.#stop = null;
   }
 
-  #load(first: boolean): WebsocksUsers {
+  #load(): WebsocksUsers {
     const pairs: (readonly [string, string])[] = [...this.#fixed];
     if (this.#file !== undefined) {
       pairs.push(...parseUsersFile(readFileSync(this.#file, 'utf8')));
     }
-    const merged = new WebsocksUsers(pairs);
-    if (first && merged.size === 0) {
-      this.#log.warn('websocks-no-users', { file: this.#file });
-    }
-    return merged;
+    return new WebsocksUsers(pairs);
   }
 }
 
