@@ -127,6 +127,9 @@ export class KcptunEndpoint {
     udp.socket.connect(port, ip);
     await settle(udp.socket, 'connect');
     udp.enableFastLookup();
+    // A client link never holds the process open by itself (the streams' sockets and the
+    // listener in front of it do): a kcptun:// client shared by a registry lingers idle.
+    udp.socket.unref();
     return new KcptunEndpoint(udp.socket, options, true, null);
   }
 
@@ -275,7 +278,12 @@ export class KcptunEndpoint {
   }
 
   /** A new address: its first data packet opens a session (parity alone cannot). */
-  #accept(plain: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>, key: string, decoded?: readonly Buffer[]): void {
+  #accept(
+    plain: Buffer,
+    rinfo: Pick<RemoteInfo, 'address' | 'port'>,
+    key: string,
+    decoded?: readonly Buffer[],
+  ): void {
     const onAccept = this.#onAccept;
     if (onAccept === null || this.#byKey.size >= this.#options.maxSessions) {
       this.stats.refused++;

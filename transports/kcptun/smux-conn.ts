@@ -194,6 +194,7 @@ export class SmuxConnection extends EventEmitter<SmuxConnectionEvents> implement
       },
       Math.max(0, at - Date.now()),
     );
+    this.#timer.unref(); // keepalive alone keeps nothing running
   }
 
   #onClosed(err: SmuxError | null): void {
