@@ -113,6 +113,13 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
       hint: 'set agent.ss.method chacha20-ietf-poly1305 (or aes-256-gcm) and update the clients',
     });
   }
+  if (!loaded.config.certVerify) {
+    // The reference warned per connection; once at start says the same without the noise.
+    logger.warn('server-certificates-not-verified', {
+      reason: 'agent.cert.verify off: any certificate is trusted for websockss servers',
+      hint: 'give the CA with agent.cacerts.path instead',
+    });
+  }
   if (loaded.config.cacertsPassword !== null) {
     logger.debug('cacerts-password-ignored', { reason: 'agent.cacerts.path is a PEM bundle' });
   }
