@@ -20,6 +20,8 @@ export interface WebsocksServerFlags {
   readonly allowLoopback?: boolean;
   readonly replayBudget?: number;
   readonly reloadInterval?: number;
+  readonly idleTimeout?: number;
+  readonly handshakeTimeout?: number;
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly httpController?: string;
@@ -98,6 +100,26 @@ export function websocksServerCommand(): Command {
         1000,
       )
       .option(
+        '--idle-timeout <ms>',
+        'close a tunnel after this long without traffic either way',
+        positiveInt,
+        900_000,
+      )
+      .option(
+        '--handshake-timeout <ms>',
+        'TLS, each request head, and the SOCKS5 stage must be done within this long',
+        positiveInt,
+        10_000,
+      )
+      .option(
+        '--http-controller <address>',
+        'status page, /metrics and REST here (off by default; loopback advised)',
+      )
+      .option(
+        '--http-token <token>',
+        'bearer token of --http-controller (better: $VPROXY_HTTP_TOKEN)',
+      )
+      .option(
         '--log-level <level>',
         'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
       )
@@ -152,6 +174,8 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
     ...(flags.pathPrefix === undefined ? {} : { pathPrefix: flags.pathPrefix }),
     ...(flags.replayBudget === undefined ? {} : { replayBudget: flags.replayBudget }),
     ...(flags.reloadInterval === undefined ? {} : { reloadIntervalMs: flags.reloadInterval }),
+    ...(flags.idleTimeout === undefined ? {} : { idleTimeoutMs: flags.idleTimeout }),
+    ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: flags.handshakeTimeout }),
     kcp: flags.kcp === true,
     allowLoopback: flags.allowLoopback === true,
   });
