@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+// bench/websocks-agent.mjs — the WebSocks agent + server from the build (npm run build first):
+// throughput of curl --socks5-hostname through agent → websocks-server → backend over ws,
+// wss and kcp against curl straight to the backend; and the time to open a proxied
+// connection (SOCKS5 handshake through the tunnel to an echo reply), pooled and unpooled,
+// against the same against the backend directly. Medians; one printed table.
+// BENCH_MB (default 100) per transfer, BENCH_OPENS (default 50) opens per row.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createHttp } from 'node:http';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const BIN = fileURLToPath(new URL('../dist/apps/vproxy.js', import.meta.url));
+const MB = Number(process.env.BENCH_MB ?? 100);
+const OPENS = Number(process.env.BENCH_OPENS ?? 50);
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'wsagent-bench-'));
+const children = [];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function start(args, ready) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    const on = (d) => {
+      out += d;
+      if (ready.test(out)) resolve(child);
+    };
+    child.stdout.on('data', on);
+    child.stderr.on('data', on);
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+const body = randomBytes(MB * 1024 * 1024);
+const web = createHttp((_req, res) =>
+  res.writeHead(200, { 'Content-Length': body.length }).end(body),
+);
+web.listen(0, '127.0.0.1');
+await once(web, 'listening');
+const webPort = web.address().port;
+const echo = createServer((s) => s.pipe(s)).listen(0, '127.0.0.1');
+await once(echo, 'listening');
+const echoPort = echo.address().port;
+
+const certDir = mkdtempSync(join(tmpdir(), 'wsagent-bench-cert-'));
+await run('openssl', [
+  'req',
+  '-x509',
+  '-newkey',
+  'ec',
+  '-pkeyopt',
+  'ec_paramgen_curve:P-256',
+  '-nodes',
+  '-days',
+  '1',
+  '-subj',
+  '/CN=localhost',
+  '-addext',
+  'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  '-keyout',
+  join(certDir, 'key.pem'),
+  '-out',
+  join(certDir, 'cert.pem'),
+]);
+
+async function server(tls, kcp) {
+  const port = await freePort();
+  await start(
+    [
+      'websocks-server',
+      '--listen',
+      `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}`,
+      '--auth',
+      'a:b',
+      '--allow-loopback',
+      '--log-level',
+      'warn',
+      ...(tls ? ['--cert', join(certDir, 'cert.pem'), '--key', join(certDir, 'key.pem')] : []),
+      ...(kcp ? ['--kcp'] : []),
+    ],
+    /listening on/,
+  );
+  return port;
+}
+
+async function agent(entry, pool) {
+  const socks = await freePort();
+  const file = join(dir, `a-${socks}.conf`);
+  writeFileSync(
+    file,
+    [
+      `agent.listen ${socks}`,
+      'proxy.server.auth a:b',
+      `agent.pool ${pool}`,
+      `agent.cacerts.path ${join(certDir, 'cert.pem')}`,
+      'proxy.server.hc.period 500',
+      'proxy.server.list.start',
+      entry,
+      'proxy.server.list.end',
+      'proxy.domain.list.start',
+      '127.0.0.1',
+      'proxy.domain.list.end',
+    ].join('\n'),
+  );
+  const child = await start(['websocks-agent', file, '--log-level', 'info'], /socks5 listening/);
+  let up = '';
+  child.stderr.on('data', (d) => {
+    up += d;
+  });
+  for (let i = 0; i < 100 && !/server-up/.test(up); i++) await sleep(50);
+  await sleep(pool > 0 ? 1500 : 200); // let the pool fill
+  return socks;
+}
+
+async function curlSeconds(args) {
+  const { stdout } = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{time_total}', ...args]);
+  return Number(stdout);
+}
+
+async function throughput(args) {
+  const times = [];
+  for (let i = 0; i < 3; i++) times.push(await curlSeconds(args));
+  return (body.length * 8) / median(times) / 1e9;
+}
+
+/** SOCKS5 (no auth, CONNECT 127.0.0.1:echo) then one echoed byte; ms. */
+function openOnce(socksPort) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const s = connect(socksPort ?? echoPort, '127.0.0.1');
+    s.on('error', reject);
+    let stage = socksPort === null ? 2 : 0;
+    let buf = Buffer.alloc(0);
+    s.on('connect', () => {
+      if (stage === 2) s.write('x');
+      else {
+        const req = Buffer.from([5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, echoPort >> 8, echoPort & 255]);
+        s.write(req);
+      }
+    });
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 0 && buf.length >= 12) {
+        buf = buf.subarray(12);
+        stage = 2;
+        s.write('x');
+      }
+      if (stage === 2 && buf.length >= 1) {
+        s.destroy();
+        resolve(performance.now() - t0);
+      }
+    });
+  });
+}
+
+async function openMs(socksPort) {
+  const xs = [];
+  for (let i = 0; i < OPENS; i++) {
+    xs.push(await openOnce(socksPort));
+    await sleep(socksPort === null ? 0 : 30); // give the pool its refill
+  }
+  return median(xs);
+}
+
+const rows = [];
+const directGbps = await throughput([`http://127.0.0.1:${webPort}/`]);
+const directOpen = await openMs(null);
+rows.push(['direct (curl → backend)', directGbps, null, null]);
+{
+  // The baseline the issue compares with: two plain TCP relays in a chain.
+  const b = await freePort();
+  const a = await freePort();
+  await start(
+    ['simple', '--bind', `127.0.0.1:${b}`, '--backend', `127.0.0.1:${webPort}`],
+    /listening|bound|ready|127\.0\.0\.1/i,
+  );
+  await start(
+    ['simple', '--bind', `127.0.0.1:${a}`, '--backend', `127.0.0.1:${b}`],
+    /listening|bound|ready|127\.0\.0\.1/i,
+  );
+  await sleep(300);
+  rows.push([
+    'two-hop tcp chain (vproxy simple ×2)',
+    await throughput([`http://127.0.0.1:${a}/`]),
+    null,
+    null,
+  ]);
+}
+for (const [name, tls, kcp, scheme] of [
+  ['ws', false, false, 'websocks'],
+  ['wss', true, false, 'websockss'],
+  ['kcp', false, true, 'websocks:kcp'],
+]) {
+  const port = await server(tls, kcp);
+  const host = tls ? 'localhost' : '127.0.0.1';
+  const unpooled = await agent(`${scheme}://${host}:${port}`, 0);
+  const pooled = await agent(`${scheme}://${host}:${port}`, 10);
+  const gbps = await throughput([
+    '--socks5-hostname',
+    `127.0.0.1:${unpooled}`,
+    `http://127.0.0.1:${webPort}/`,
+  ]);
+  const open0 = (await openMs(unpooled)) - directOpen;
+  const open10 = (await openMs(pooled)) - directOpen;
+  rows.push([`agent + server over ${name}`, gbps, open0, open10]);
+}
+
+const f = (x, d) => (x === null ? '—' : x.toFixed(d));
+console.log(
+  `\nwebsocks agent bench: ${MB} MB transfers (median of 3), ${OPENS} opens (median), loopback`,
+);
+const chain = rows[1][1];
+console.log(
+  '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms) | open, pooled (+ms) |',
+);
+console.log('|---|---|---|---|---|---|');
+for (const [name, g, o0, o10] of rows) {
+  console.log(
+    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${f(o0, 2)} | ${f(o10, 2)} |`,
+  );
+}
+console.log(`(direct open: ${directOpen.toFixed(2)} ms, subtracted from the open columns)`);
+for (const c of children) c.kill();
+web.close();
+echo.close();
