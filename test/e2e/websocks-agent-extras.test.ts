@@ -228,3 +228,37 @@ describe('opt-in controllers', () => {
     expect(await redisCli(respPort, 'list server-group')).toContain('TUNNEL');
   }, 60_000);
 });
+
+describe('the JSON config form', () => {
+  it('a .json file starts the same agent (lists as objects, extensions as keys)', async () => {
+    const server = await startServer(false, false);
+    const socks = await closedPort();
+    const http = await closedPort();
+    const file = join(fx.dir, 'agent.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'agent.listen': socks,
+        'agent.httpconnect.listen': http,
+        'proxy.server.auth': 'alice:secret',
+        'agent.pool': 0,
+        'agent.strict': true,
+        'agent.default': 'TUNNEL',
+        'proxy.server.list': { TUNNEL: [`websocks://127.0.0.1:${server.port}`] },
+        'proxy.domain.list': { TUNNEL: ['example.invalid'] },
+      }),
+    );
+    const { running: cli } = await startCli(['websocks-agent', file], /http listening on/);
+    fx.running.push(cli);
+    for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
+    // agent.default TUNNEL: a target no rule names still goes through the server.
+    const before = accepted(server.cli);
+    const r = await curl([
+      '-x',
+      `http://127.0.0.1:${http}`,
+      `http://127.0.0.1:${fx.backendPort}/big`,
+    ]);
+    expect(r.sha).toBe(BIG_SHA);
+    expect(accepted(server.cli) - before).toBe(1);
+  }, 60_000);
+});
