@@ -19,6 +19,7 @@ import { methodSelectionSpec, replySpec } from '../protocols/socks5/parsers.js';
 import { buildUpgradeRequest } from '../protocols/websocks/client-request.js';
 import { FRAME_HEADER_LENGTH } from '../protocols/websocks/constants.js';
 import { WebsocksError } from '../protocols/websocks/errors.js';
+import { authorizationValue } from '../protocols/websocks/password-hash.js';
 import { tunnelSteps } from '../protocols/websocks/socks-stage.js';
 import { checkSwitchingProtocols } from '../protocols/websocks/upgrade-response.js';
 
@@ -42,6 +43,17 @@ export interface WebsocksServerSpec {
   readonly hostHeader?: string;
   /** CDN mode: extra request headers. */
   readonly extraHeaders?: readonly (readonly [string, string])[];
+  /**
+   * Framed mode, for gateways that parse WebSocket frames: the stream is the
+   * registry's ws layer (standard masked frames) on this scheme and
+   * authority, the SOCKS5 stage inside binary messages, no 10-byte frame.
+   * `query` holds the lower layers' options (`tls.ca=…`, `kcp.mode=…`).
+   */
+  readonly framed?: {
+    readonly scheme: string;
+    readonly authority: string;
+    readonly query: readonly string[];
+  };
 }
 
 /** Which step of opening a tunnel failed — the cause the agent logs. */
@@ -107,6 +119,69 @@ function linked(ms: number, what: string, signal: AbortSignal | undefined) {
   const limit = deadline(ms, () => timeoutError(what, ms));
   const both = signal ? AbortSignal.any([limit.signal, signal]) : limit.signal;
   return { signal: both, cancel: limit.cancel };
+}
+
+/**
+ * Framed mode: a ws-layer stream to the server, upgraded with this minute's
+ * Authorization (so a new address per minute; the registry parses each once).
+ */
+export async function dialFramed(
+  registry: Registry,
+  spec: WebsocksServerSpec,
+  timing: TunnelTiming,
+  nowMs: number = Date.now(),
+): Promise<StreamFD> {
+  const f = spec.framed as NonNullable<WebsocksServerSpec['framed']>;
+  const headers = [
+    `Authorization:${authorizationValue(spec.user, spec.password, nowMs)}`,
+    ...(spec.extraHeaders ?? []).map(([n, v]) => `${n}:${v}`),
+  ].join('|');
+  const query = [
+    'ws.subprotocol=socks5',
+    `ws.headers=${encodeURIComponent(headers)}`,
+    ...(spec.hostHeader === undefined ? [] : [`ws.host=${encodeURIComponent(spec.hostHeader)}`]),
+    ...f.query,
+  ];
+  try {
+    const address = registry.parse(
+      `${f.scheme}://${f.authority}${spec.path ?? '/'}?${query.join('&')}`,
+    );
+    return await registry.connect(address, {
+      timeoutMs: timing.timeoutMs,
+      ...(timing.signal ? { signal: timing.signal } : {}),
+    });
+  } catch (err) {
+    const status = /\b401\b/.test((err as Error).message) ? 401 : null;
+    throw new TunnelError('upgrade', (err as Error).message, status, err);
+  }
+}
+
+/**
+ * Framed mode's SOCKS5 stage: greeting and CONNECT in one message, then the
+ * method and CONNECT replies (no 10-byte frame: the framing is real).
+ */
+export async function openFramedTarget(
+  fd: StreamFD,
+  host: string,
+  port: number,
+  options: TunnelTiming,
+): Promise<void> {
+  const limit = linked(options.timeoutMs, 'websocks socks5 reply', options.signal);
+  const guard = () => {};
+  fd.on('error', guard);
+  try {
+    const steps = tunnelSteps(host, port);
+    fd.write(Buffer.concat([steps.greeting, steps.connect]));
+    await readMethod(fd, limit.signal);
+    await readReply(fd, host, port, limit.signal);
+  } catch (err) {
+    abortStream(fd);
+    const cause = limit.signal.aborted ? (limit.signal.reason ?? err) : err;
+    throw new TunnelError('socks', (cause as Error).message, null, cause);
+  } finally {
+    limit.cancel();
+    fd.off('error', guard);
+  }
 }
 
 /** Open the stream to a server (TCP, TLS, KCP… as its dial address says). */
@@ -201,15 +276,7 @@ export async function openTarget(
       stage = 'socks';
       await readMethod(fd, limit.signal);
     }
-    const reply = await readFrame(fd, replySpec, limit.signal);
-    if (reply.code !== Socks5Reply.SUCCEEDED) {
-      throw new Socks5Error(
-        'ERR_SOCKS5_REQUEST_FAILED',
-        'reply',
-        `server answered 0x${hex(reply.code)} (${replyText(reply.code)}) for ${host}:${port}`,
-        isReplyCode(reply.code) ? { replyCode: reply.code, bytes: null } : {},
-      );
-    }
+    await readReply(fd, host, port, limit.signal);
   } catch (err) {
     abortStream(fd);
     const cause = limit.signal.aborted ? (limit.signal.reason ?? err) : err;
@@ -227,6 +294,23 @@ async function readMethod(fd: StreamFD, signal: AbortSignal): Promise<void> {
       'ERR_SOCKS5_NO_ACCEPTABLE_METHOD',
       'greeting',
       `server chose method ${hex(selection.method)}, we offered 00`,
+    );
+  }
+}
+
+async function readReply(
+  fd: StreamFD,
+  host: string,
+  port: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const reply = await readFrame(fd, replySpec, signal);
+  if (reply.code !== Socks5Reply.SUCCEEDED) {
+    throw new Socks5Error(
+      'ERR_SOCKS5_REQUEST_FAILED',
+      'reply',
+      `server answered 0x${hex(reply.code)} (${replyText(reply.code)}) for ${host}:${port}`,
+      isReplyCode(reply.code) ? { replyCode: reply.code, bytes: null } : {},
     );
   }
 }

@@ -86,6 +86,7 @@ export class TunnelPool {
       const server = this.#o.group.next(null);
       const spec = server === null ? undefined : this.#o.specOf(server);
       if (server === null || spec === undefined) return; // no healthy server: 'up' refills
+      if (spec.framed !== undefined) return; // framed tunnels upgrade per connection: no pool
       this.#filling++;
       void this.#open(server, spec);
     }

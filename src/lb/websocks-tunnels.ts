@@ -8,7 +8,9 @@ import type { BackendChoice, SessionOutcome } from '../proxy/backend-picker.js';
 import type { Server } from './server.js';
 import type { ServerGroup } from './server-group.js';
 import {
+  dialFramed,
   dialServer,
+  openFramedTarget,
   openTarget,
   TunnelError,
   upgradeTunnel,
@@ -214,6 +216,7 @@ export class WebsocksTunnels {
       cause: tunnelCause(err),
       ...errorFields(err),
     });
+    if (spec.framed !== undefined) return this.#connectFramed(spec, address, options, fields);
     const pooled = entry.pool.take(server);
     if (pooled !== null) {
       try {
@@ -239,6 +242,32 @@ export class WebsocksTunnels {
       fd = await dialServer(this.#o.registry, spec, timing);
       await upgradeTunnel(fd, spec, timing);
       await openTarget(fd, host, port, ping);
+      this.counts.fresh++;
+      return fd;
+    } catch (err) {
+      fd?.destroy();
+      this.#fail(address, err, fields);
+      throw err;
+    }
+  }
+
+  async #connectFramed(
+    spec: WebsocksServerSpec,
+    address: Address,
+    options: ConnectOptions,
+    fields: (err: unknown) => LogFields,
+  ): Promise<StreamFD> {
+    let fd: StreamFD | undefined;
+    try {
+      const timing = {
+        timeoutMs: options.timeoutMs ?? 10_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
+      fd = await dialFramed(this.#o.registry, spec, timing);
+      await openFramedTarget(fd, address.host, address.port, {
+        ...timing,
+        timeoutMs: this.#o.pingTimeoutMs ?? 5_000,
+      });
       this.counts.fresh++;
       return fd;
     } catch (err) {

@@ -27,6 +27,11 @@ export interface CdnSettings {
   readonly hostHeader?: string;
   readonly path?: string;
   readonly headers?: readonly (readonly [string, string])[];
+  /**
+   * `framed`: standard masked WebSocket frames (the SOCKS5 stage and data in
+   * binary messages) for gateways that parse frames; default `raw` (§3.5).
+   */
+  readonly mode?: 'raw' | 'framed';
 }
 
 export interface AgentRoutingOptions {
@@ -82,6 +87,26 @@ export function dialAddressText(
     if (sni !== undefined) query.push(`sni=${encodeURIComponent(sni)}`);
   }
   return `${scheme}://${authority}${query.length > 0 ? `?${query.join('&')}` : ''}`;
+}
+
+/** Framed mode's stack: `ws+[tls+]tcp|kcp` on the dial authority, lower layers' options prefixed. */
+export function framedDial(
+  entry: ServerEntry,
+  config: AgentConfig,
+  cdn: CdnSettings,
+): { scheme: string; authority: string; query: string[] } {
+  const query: string[] = entry.kcp ? ['kcp.mode=fast4'] : [];
+  if (entry.tls) {
+    if (config.cacertsPath !== null) query.push(`tls.ca=${encodeURIComponent(config.cacertsPath)}`);
+    if (!config.certVerify) query.push('tls.insecure=1');
+    const sni = cdn.sni ?? (entry.hostType === 'name' ? entry.host : undefined);
+    if (sni !== undefined) query.push(`tls.sni=${encodeURIComponent(sni)}`);
+  }
+  return {
+    scheme: `ws+${entry.tls ? 'tls+' : ''}${entry.kcp ? 'kcp' : 'tcp'}`,
+    authority: cdn.dial ?? `${bracket(entry.host)}:${entry.port}`,
+    query,
+  };
 }
 
 /**
@@ -153,6 +178,7 @@ export class AgentRouting {
           ...(cdn?.path === undefined ? {} : { path: cdn.path }),
           ...(cdn?.hostHeader === undefined ? {} : { hostHeader: cdn.hostHeader }),
           ...(cdn?.headers === undefined ? {} : { extraHeaders: cdn.headers }),
+          ...(cdn?.mode === 'framed' ? { framed: framedDial(entry, config, cdn) } : {}),
         });
       });
       this.upstream.add(group, { hosts: [] });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from '../helpers/browser.js';
 import { RESP_PASSWORD, redisCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
+import { NGINX, startNginxWsProxy } from '../helpers/nginx.js';
 import { findTool, requireTool } from '../helpers/require-tool.js';
 import {
   accepted,
@@ -261,4 +262,39 @@ describe('the JSON config form', () => {
     expect(r.sha).toBe(BIG_SHA);
     expect(accepted(server.cli) - before).toBe(1);
   }, 60_000);
+});
+
+describe.skipIf(NGINX.missing)('through nginx as the WebSocket gateway', () => {
+  for (const mode of ['raw', 'framed'] as const) {
+    it(`${mode} mode: curl → agent → nginx → websocks-server → backend, 20 MB sha256-checked`, async () => {
+      const server = await startServer(false, false);
+      const nginx = await startNginxWsProxy(server.port);
+      try {
+        const entry = `websocks://origin.example:80`;
+        const agent = await startAgent([
+          'agent.listen $SOCKS',
+          'proxy.server.auth alice:secret',
+          'agent.pool 0',
+          // CDN settings: dial the gateway; the entry's name goes in Host.
+          `proxy.server.cdn ${entry} dial=127.0.0.1:${nginx.port} mode=${mode}`,
+          'proxy.server.list.start',
+          entry,
+          'proxy.server.list.end',
+          'proxy.domain.list.start',
+          'localhost',
+          'proxy.domain.list.end',
+        ]);
+        const before = accepted(server.cli);
+        const r = await curl([
+          '--socks5-hostname',
+          `127.0.0.1:${agent.socks}`,
+          `http://localhost:${fx.backendPort}/big`,
+        ]);
+        expect(r.sha).toBe(BIG_SHA);
+        expect(accepted(server.cli) - before).toBe(1);
+      } finally {
+        await nginx.stop();
+      }
+    }, 60_000);
+  }
 });

@@ -23,8 +23,9 @@ import { parseSsMethod, type SsMethod } from '../../../src/websocks/ss-cipher.js
  * - `proxy.server.hc.period MS` / `proxy.server.hc.timeout MS` (30000 / 5000);
  * - `agent.ss.method chacha20-ietf-poly1305|aes-256-gcm|aes-256-cfb` — the
  *   Shadowsocks cipher (default aes-256-cfb, what the reference's clients use);
- * - `proxy.server.cdn ENTRY dial=H:P sni=NAME host=HOST path=/P header=N:V…` —
- *   CDN mode for the server entry ENTRY (`scheme://host:port` as listed).
+ * - `proxy.server.cdn ENTRY dial=H:P sni=NAME host=HOST path=/P header=N:V… mode=framed` —
+ *   CDN mode for the server entry ENTRY (`scheme://host:port` as listed);
+ *   `mode=framed` for gateways that parse WebSocket frames.
  */
 export interface LoadedAgentConfig {
   readonly config: AgentConfig;
@@ -115,6 +116,7 @@ function applyExtension(ext: Extensions, key: string, value: string, line: numbe
         sni?: string;
         hostHeader?: string;
         path?: string;
+        mode?: 'raw' | 'framed';
         headers: [string, string][];
       } = { headers: [] };
       for (const s of settings) {
@@ -126,12 +128,13 @@ function applyExtension(ext: Extensions, key: string, value: string, line: numbe
         else if (name === 'sni') cdn.sni = v;
         else if (name === 'host') cdn.hostHeader = v;
         else if (name === 'path') cdn.path = v;
+        else if (name === 'mode' && (v === 'raw' || v === 'framed')) cdn.mode = v;
         else if (name === 'header' && v.indexOf(':') > 0) {
           cdn.headers.push([v.slice(0, v.indexOf(':')), v.slice(v.indexOf(':') + 1)]);
         } else {
           throw new AgentConfigError(
             line,
-            `${key}: unknown setting ${name} (dial, sni, host, path, header)`,
+            `${key}: unknown setting ${name} (dial, sni, host, path, header, mode=raw|framed)`,
           );
         }
       }
@@ -183,7 +186,7 @@ export function jsonToLines(text: string): string {
         (v ?? {}) as Record<string, Record<string, unknown>>,
       )) {
         const parts = [entry];
-        for (const name of ['dial', 'sni', 'host', 'path']) {
+        for (const name of ['dial', 'sni', 'host', 'path', 'mode']) {
           if (c[name] !== undefined) parts.push(`${name}=${String(c[name])}`);
         }
         for (const [h, hv] of Object.entries((c.headers ?? {}) as Record<string, unknown>)) {
