@@ -200,6 +200,15 @@ describe('websocks agent (against a server made from the codecs)', () => {
     for (let i = 0; i < 6; i++)
       await roundTrip(await viaSocks(socks, '127.0.0.1', backend), 10_000);
     expect(b.total()).toBe(before + 6);
+    // Restarted on the same port: UP again and back in the rotation.
+    const again = await startMiniServer({ port: a.port });
+    cleanups.push(() => again.close());
+    for (let i = 0; i < 100 && !down?.healthy; i++) await sleep(20);
+    expect(down?.healthy).toBe(true);
+    for (let i = 0; i < 4; i++) {
+      await roundTrip(await viaSocks(socks, '127.0.0.1', backend), 10_000);
+    }
+    expect(again.total()).toBeGreaterThan(0);
   });
 
   it('a pooled tunnel a relay silently stopped forwarding fails its ping and is replaced', async () => {
