@@ -72,7 +72,7 @@ describe.skipIf(CHROMIUM.missing)('headless Chromium with the agent PAC URL', ()
 
 // A real Shadowsocks client (Debian's shadowsocks-libev). Not required in CI yet: the suite
 // skips where it is missing instead of failing the whole file.
-const SS_LOCAL = requireTool('ss-local', { ci: false });
+const SS_LOCAL = requireTool('ss-local');
 
 describe.skipIf(SS_LOCAL.missing)('Shadowsocks front end with ss-local (shadowsocks-libev)', () => {
   for (const method of ['chacha20-ietf-poly1305', 'aes-256-gcm', 'aes-256-cfb'] as const) {

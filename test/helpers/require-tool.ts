@@ -32,6 +32,7 @@ const PACKAGES: Readonly<Record<string, string>> = {
   dig: 'dnsutils',
   dnsmasq: 'dnsmasq',
   socat: 'socat',
+  'ss-local': 'shadowsocks-libev',
 };
 
 export interface ToolLookupEnv {
