@@ -170,6 +170,39 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
     await Promise.all([exchange(local, target, 1), exchange(local, target, 2)]);
   });
 
+  it('vproxy simple with a kcptun:// backend (a kcptun-server)', { timeout: 30_000 }, async () => {
+    const target = await exchangeTarget(SIZE);
+    cleanups.push(() => target.server.close());
+    const udp = await freeUdpPort();
+    const peer = spawnKcptun(server.path, [
+      '-l',
+      `127.0.0.1:${udp}`,
+      '-t',
+      `127.0.0.1:${target.port}`,
+      '--key',
+      'simple',
+      '--crypt',
+      'none',
+      '--mode',
+      'fast3',
+      '--quiet',
+    ]);
+    cleanups.push(peer.stop);
+    const local = await freeTcpPort();
+    const { running } = await startCli(
+      [
+        'simple',
+        '--bind',
+        `127.0.0.1:${local}`,
+        '--backend',
+        `kcptun://127.0.0.1:${udp}?key=simple&crypt=none&mode=fast3`,
+      ],
+      /vproxy simple: listening on/,
+    );
+    cleanups.push(() => running.stop());
+    await exchange(local, target, 0);
+  });
+
   it('a flag kcptun does not have fails with its message', async () => {
     const err = await run(process.execPath, [VPROXY_BIN, 'kcptun', 'client', '--bogus', '1']).catch(
       (e: { code: number; stderr: string }) => e,
