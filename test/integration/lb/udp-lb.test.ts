@@ -186,11 +186,12 @@ describe('UdpLB', () => {
   it('idle flows expire and release their backend socket', async () => {
     const r = await rig({ idleTimeoutMs: 200 });
     try {
-      expect(await tagOf(r.port)).toBe('A:');
+      // Either backend: which one wrr starts with is its tie offset.
+      expect(['A:', 'B:']).toContain(await tagOf(r.port));
       expect(r.lb.stats().flows).toBe(1);
       await until(() => r.lb.stats().flows === 0, 2000);
       expect(r.lb.stats().expiredFlows).toBe(1);
-      expect(r.group.servers()[0]?.activeConnections).toBe(0);
+      for (const server of r.group.servers()) expect(server.activeConnections).toBe(0);
     } finally {
       await r.close();
     }
