@@ -9,10 +9,11 @@ import {
 } from 'etcd3';
 import { errorFields, type Logger, quietLogger } from '../fd/logger.js';
 import { systemClock } from '../lb/clock.js';
+import { decodeChange, decodeEntry } from './entries.js';
 import { MeshError } from './errors.js';
 import { type EtcdConnectionOptions, toEtcd3Options } from './etcd-options.js';
-import { checkRoot, DEFAULT_ROOT, instanceKey, parseInstanceKey, servicePrefix } from './keys.js';
-import { decodeInstance, type ServiceInstance } from './record.js';
+import { checkRoot, DEFAULT_ROOT, instanceKey, servicePrefix } from './keys.js';
+import type { ServiceInstance } from './record.js';
 import type {
   Registration,
   RegistryCloseOptions,
@@ -249,15 +250,7 @@ export class EtcdRegistry implements ServiceRegistry {
 
   #entry(kv: IKeyValue): ServiceEntry | undefined {
     const key = kv.key.toString();
-    const parts = parseInstanceKey(this.root, key);
-    if (parts === undefined) return undefined;
-    try {
-      const instance = decodeInstance(kv.value.toString(), parts.nodeId);
-      return { ...instance, ...parts, key, modRevision: Number(kv.mod_revision) };
-    } catch (err) {
-      this.#log.warn('mesh-value-skipped', { key, ...errorFields(err) });
-      return undefined;
-    }
+    return decodeEntry(this.root, key, kv.value.toString(), Number(kv.mod_revision), this.#log);
   }
 
   watch(
@@ -288,14 +281,13 @@ export class EtcdRegistry implements ServiceRegistry {
       for (const ev of res.events) {
         const rev = Number(ev.kv.mod_revision);
         revision = Math.max(revision, rev);
-        const key = ev.kv.key.toString();
-        if (ev.type === 'Delete') {
-          const parts = parseInstanceKey(this.root, key);
-          if (parts) events.push({ type: 'delete', revision: rev, key, nodeId: parts.nodeId });
-        } else {
-          const entry = this.#entry(ev.kv);
-          if (entry) events.push({ type: 'put', revision: rev, entry });
-        }
+        const change = {
+          type: ev.type === 'Delete' ? ('delete' as const) : ('put' as const),
+          key: ev.kv.key.toString(),
+          value: ev.type === 'Delete' ? '' : ev.kv.value.toString(),
+        };
+        const event = decodeChange(this.root, change, rev, this.#log);
+        if (event) events.push(event);
       }
       if (events.length > 0 && !ended) listener.onEvents(events);
     });

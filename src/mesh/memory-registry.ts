@@ -1,9 +1,10 @@
 import { type Logger, quietLogger } from '../fd/logger.js';
 import { type Cancel, type Clock, systemClock } from '../lb/clock.js';
+import { decodeChange, decodeEntry } from './entries.js';
 import { MeshError } from './errors.js';
-import { checkRoot, DEFAULT_ROOT, instanceKey, parseInstanceKey, servicePrefix } from './keys.js';
+import { checkRoot, DEFAULT_ROOT, instanceKey, servicePrefix } from './keys.js';
 import { MemoryStore, type StoreEvent } from './memory-store.js';
-import { decodeInstance, type ServiceInstance } from './record.js';
+import type { ServiceInstance } from './record.js';
 import type {
   Registration,
   RegistryCloseOptions,
@@ -181,21 +182,10 @@ export class MemoryRegistry implements ServiceRegistry {
     const { kvs, revision } = this.#store.range(servicePrefix(this.root, service, zone));
     const entries: ServiceEntry[] = [];
     for (const kv of kvs) {
-      const entry = this.#entry(kv.key, kv.value, kv.modRevision);
+      const entry = decodeEntry(this.root, kv.key, kv.value, kv.modRevision, this.#log);
       if (entry !== undefined) entries.push(entry);
     }
     return { entries, revision };
-  }
-
-  #entry(key: string, value: string, modRevision: number): ServiceEntry | undefined {
-    const parts = parseInstanceKey(this.root, key);
-    if (parts === undefined) return undefined;
-    try {
-      return { ...decodeInstance(value, parts.nodeId), ...parts, key, modRevision };
-    } catch (err) {
-      this.#log.warn('mesh-value-skipped', { key, error: (err as Error).message });
-      return undefined;
-    }
   }
 
   watch(
@@ -222,14 +212,8 @@ export class MemoryRegistry implements ServiceRegistry {
         const out: WatchEvent[] = [];
         for (const e of events) {
           revision = e.revision;
-          if (e.type === 'delete') {
-            const parts = parseInstanceKey(this.root, e.key);
-            if (parts)
-              out.push({ type: 'delete', revision: e.revision, key: e.key, nodeId: parts.nodeId });
-          } else {
-            const entry = this.#entry(e.key, e.value, e.revision);
-            if (entry) out.push({ type: 'put', revision: e.revision, entry });
-          }
+          const event = decodeChange(this.root, e, e.revision, this.#log);
+          if (event) out.push(event);
         }
         if (out.length > 0) listener.onEvents(out);
       },
