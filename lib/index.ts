@@ -1,47 +1,7 @@
-// `vproxy-ts`: what most programs need first: the FD contract, addresses, a
-// registry with every shipped transport, errors and the logger. The other
+// `vproxy-ts`: what most programs need first: all of `vproxy-ts/fd` (the FD contract, addresses, the
+// scheme registry, errors, layers and the logger) and a registry with every shipped transport. The other
 // layers have entry points of their own (`vproxy-ts/proxy`, `/lb`,
 // `/protocols`, `/control`), so importing this one loads no load balancer.
 
-export {
-  type Address,
-  abortStream,
-  type BoundAddress,
-  brandStreamFD,
-  type ConnectOptions,
-  createLogger,
-  type DatagramFD,
-  type DatagramFDEvents,
-  type DatagramTransport,
-  describePeer,
-  type ErrorCode,
-  errorFields,
-  formatAddress,
-  formatHostPort,
-  isVproxyError,
-  type Layer,
-  type ListenOptions,
-  LOG_CHANNEL_NAME,
-  type LogFields,
-  type LogFormat,
-  type Logger,
-  type LoggerOptions,
-  type LogLevel,
-  type LogRecord,
-  type LogThreshold,
-  type LogValue,
-  type OptionSpec,
-  parseAddress,
-  parseLogFormat,
-  parseLogLevel,
-  quietLogger,
-  Registry,
-  type ServerFD,
-  type ServerFDEvents,
-  type SocketShaped,
-  type StreamFD,
-  type Transport,
-  toAddress,
-  VproxyError,
-} from './fd.js';
+export * from './fd.js';
 export { createDefaultRegistry } from './transports.js';
