@@ -38,7 +38,10 @@ const PACKAGES: Readonly<Record<string, string>> = {
 export interface ToolLookupEnv {
   /** PATH as the shell sees it (default: process.env.PATH). */
   readonly path?: string | undefined;
-  /** Directories searched after PATH (default: EXTRA_TOOL_DIRS). */
+  /**
+   * Directories searched after PATH (default: VPROXY_TOOL_DIRS, colon-separated, if set —
+   * the CI check of a missing tool sets it to hide the sbin dirs — else EXTRA_TOOL_DIRS).
+   */
   readonly extraDirs?: readonly string[];
   /** Whether this is a CI run (default: process.env.CI is set and not "" / "0" / "false"). */
   readonly ci?: boolean;
@@ -69,11 +72,16 @@ export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
   return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
 }
 
+function defaultExtraDirs(): readonly string[] {
+  const fromEnv = process.env.VPROXY_TOOL_DIRS;
+  return fromEnv === undefined ? EXTRA_TOOL_DIRS : fromEnv.split(delimiter);
+}
+
 /** The directories searched, in order, without duplicates (relative PATH entries are skipped, as `command -v` would resolve them against a cwd we don't control). */
 export function toolSearchDirs(env: ToolLookupEnv = {}): string[] {
   const pathDirs = (env.path ?? process.env.PATH ?? '').split(delimiter);
   const dirs: string[] = [];
-  for (const d of [...pathDirs, ...(env.extraDirs ?? EXTRA_TOOL_DIRS)]) {
+  for (const d of [...pathDirs, ...(env.extraDirs ?? defaultExtraDirs())]) {
     if (d !== '' && isAbsolute(d) && !dirs.includes(d)) dirs.push(d);
   }
   return dirs;
