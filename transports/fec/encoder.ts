@@ -9,6 +9,17 @@ import {
 } from './header.js';
 import { ReedSolomon } from './reed-solomon.js';
 
+export interface FecEncoderOptions {
+  /** The seqid of the first shard (tests; kcp-go starts at 0). */
+  readonly firstSeqid?: number;
+  /**
+   * Each parity packet is a view into an allocation with this many spare bytes before it
+   * (and `tailroom` after it), so the packet crypt can frame it without a copy.
+   */
+  readonly headroom?: number;
+  readonly tailroom?: number;
+}
+
 /**
  * kcp-go's FEC encoder: every KCP packet becomes a data shard `seqid | 0xf1 | size |
  * KCP`; after each `dataShards` of them, `parityShards` parity packets `seqid | 0xf2 |
@@ -31,8 +42,14 @@ export class FecEncoder {
   private readonly cache: Uint8Array[];
   private readonly lens: number[];
 
-  constructor(dataShards: number, parityShards: number, options: { firstSeqid?: number } = {}) {
+  /** Bytes left free in front of / after each parity packet (see FecEncoderOptions). */
+  private readonly headroom: number;
+  private readonly tailroom: number;
+
+  constructor(dataShards: number, parityShards: number, options: FecEncoderOptions = {}) {
     checkShards(dataShards, parityShards);
+    this.headroom = options.headroom ?? 0;
+    this.tailroom = options.tailroom ?? 0;
     this.dataShards = dataShards;
     this.parityShards = parityShards;
     this.rs = new ReedSolomon(dataShards, parityShards);
@@ -44,14 +61,23 @@ export class FecEncoder {
 
   /** The data shard packet for one KCP packet; check `parity` afterwards. */
   encode(kcp: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(FEC_HEADER_SIZE_PLUS2 + kcp.length);
+    this.encodeInto(kcp, out, 0);
+    return out;
+  }
+
+  /**
+   * encode() into `out` at `at` (FEC_HEADER_SIZE_PLUS2 + kcp.length bytes): the data
+   * shard is built where the datagram will be sent from. Check `parity` afterwards.
+   */
+  encodeInto(kcp: Uint8Array, out: Buffer, at: number): void {
     this.parity.length = 0;
     const len = 2 + kcp.length;
     if (len > 0xffff) throw new RangeError(`fec: KCP packet of ${kcp.length} bytes too large`);
-    const out = Buffer.allocUnsafe(FEC_HEADER_SIZE + len);
-    out.writeUInt32LE(this.next, 0);
-    out.writeUInt16LE(TYPE_DATA, 4);
-    out.writeUInt16LE(len, 6);
-    out.set(kcp, FEC_HEADER_SIZE_PLUS2);
+    out.writeUInt32LE(this.next, at);
+    out.writeUInt16LE(TYPE_DATA, at + 4);
+    out.writeUInt16LE(len, at + 6);
+    out.set(kcp, at + FEC_HEADER_SIZE_PLUS2);
     // Data seqids only increment; the wrap happens at a parity shard (kcp-go's markData).
     this.next = (this.next + 1) >>> 0;
 
@@ -60,12 +86,14 @@ export class FecEncoder {
       slot = new Uint8Array(len);
       this.cache[this.count] = slot;
     }
-    slot.set(out.subarray(FEC_HEADER_SIZE), 0);
+    // `size | KCP`: the size field as written above, then the KCP bytes from their source.
+    slot[0] = len & 0xff;
+    slot[1] = len >>> 8;
+    slot.set(kcp, 2);
     this.lens[this.count] = len;
     this.count++;
     if (len > this.maxLen) this.maxLen = len;
     if (this.count === this.dataShards) this.finishGroup();
-    return out;
   }
 
   private finishGroup(): void {
@@ -85,7 +113,8 @@ export class FecEncoder {
     const packets: Buffer[] = [];
     const outputs: Uint8Array[] = [];
     for (let p = 0; p < this.parityShards; p++) {
-      const pkt = Buffer.allocUnsafe(FEC_HEADER_SIZE + maxLen);
+      const room = Buffer.allocUnsafe(this.headroom + FEC_HEADER_SIZE + maxLen + this.tailroom);
+      const pkt = room.subarray(this.headroom, this.headroom + FEC_HEADER_SIZE + maxLen);
       pkt.writeUInt32LE(this.next, 0);
       pkt.writeUInt16LE(TYPE_PARITY, 4);
       this.next = (this.next + 1) % this.wrap;

@@ -4,7 +4,7 @@
  * decoder. Pure: no sockets, no timers.
  */
 export { FecDecoder, type FecDecoderStats } from './decoder.js';
-export { FecEncoder } from './encoder.js';
+export { FecEncoder, type FecEncoderOptions } from './encoder.js';
 export { FecError, type FecErrorReason } from './errors.js';
 export {
   FEC_HEADER_SIZE,

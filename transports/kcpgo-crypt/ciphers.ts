@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto';
+import { type Cipher, createCipheriv } from 'node:crypto';
 import nacl from 'tweetnacl';
 import type { DatagramCipher } from './crc-framed.js';
 import { CFB_IV } from './key.js';
@@ -17,14 +17,30 @@ export function aesCfb(key: Buffer): DatagramCipher {
   // keystream. That is about 40 % cheaper than a new CFB decipher per datagram.
   const ecb = createCipheriv(`aes-${bits}-ecb`, key, null);
   ecb.setAutoPadding(false);
+  let scratch = Buffer.allocUnsafe(2048);
+  // Encryption of datagrams built in place runs on one long-lived CFB stream, never
+  // rewound to the IV: each datagram is padded to a whole block, so the next one starts
+  // on a block boundary with some earlier ciphertext block S in the shift register
+  // instead of the IV. Its first ciphertext block is then nonce ⊕ E(S) instead of
+  // nonce ⊕ E(IV): just as random for a random nonce, and every later block chains from
+  // it exactly as the receiver's CFB (which starts at the IV) expects. The receiver
+  // decrypts the first block to a different random 16 bytes — which kcp-go never reads.
+  let stream: Cipher | null = null;
   return {
-    // Encryption chains block to block: a CFB cipher per datagram (Node cannot rewind
-    // an IV).
+    // With a given nonce (tests reproducing kcptun's bytes): a CFB cipher from the IV.
     encrypt: (plain) => createCipheriv(cfb, key, CFB_IV).update(plain),
+    encryptFramed: (buf, len) => {
+      stream ??= createCipheriv(cfb, key, CFB_IV);
+      const padded = (len + 15) & ~15;
+      buf.fill(0, len, padded);
+      return stream.update(buf.subarray(0, padded)).subarray(0, len);
+    },
     decrypt: (datagram) => {
       if (datagram.length === 0) return Buffer.alloc(0);
       const blocks = Math.ceil(datagram.length / 16);
-      const src = Buffer.allocUnsafe(blocks * 16);
+      if (scratch.length < blocks * 16) scratch = Buffer.allocUnsafe(blocks * 16);
+      // ECB copies its output out: the input buffer is reused from datagram to datagram.
+      const src = scratch.subarray(0, blocks * 16);
       src.set(CFB_IV, 0);
       src.set(datagram.subarray(0, (blocks - 1) * 16), 16);
       const out = ecb.update(src);
@@ -40,6 +56,7 @@ export function aesCfb(key: Buffer): DatagramCipher {
 export function identity(): DatagramCipher {
   return {
     encrypt: (plain) => plain,
+    encryptFramed: (buf, len) => buf.subarray(0, len),
     decrypt: (datagram) => Buffer.from(datagram),
   };
 }
@@ -83,6 +100,7 @@ export function salsa20(key: Buffer): DatagramCipher {
   };
   return {
     encrypt: xor,
+    encryptFramed: (buf, len) => xor(buf.subarray(0, len)),
     decrypt: (datagram) => xor(Buffer.from(datagram)),
   };
 }

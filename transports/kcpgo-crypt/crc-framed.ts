@@ -1,4 +1,5 @@
-import { crcMatches, withCrcHeader } from './header.js';
+import { crc32 } from 'node:zlib';
+import { crcMatches, randomNonce, withCrcHeader } from './header.js';
 import { CRYPT_HEADER_SIZE, NONCE_SIZE } from './key.js';
 import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
 
@@ -6,6 +7,11 @@ import { newStats, type PacketCrypt, type PacketCryptStats } from './types.js';
 export interface DatagramCipher {
   /** Encrypts a freshly built datagram; may work in place. */
   encrypt(plain: Buffer): Buffer;
+  /**
+   * Encrypts `buf[0, len)` of a datagram built in place (random nonce first); `buf` has 16
+   * spare bytes after it. May work in place.
+   */
+  encryptFramed(buf: Buffer, len: number): Buffer;
   /** Decrypts a received datagram into a new buffer (the caller's bytes stay intact). */
   decrypt(datagram: Uint8Array): Buffer;
 }
@@ -18,6 +24,7 @@ export interface DatagramCipher {
 export class CrcFramedCrypt implements PacketCrypt {
   readonly headerSize = CRYPT_HEADER_SIZE;
   readonly overhead = CRYPT_HEADER_SIZE;
+  readonly tailroom = 16;
   readonly stats: PacketCryptStats = newStats();
   private nonce: Buffer = Buffer.alloc(NONCE_SIZE);
 
@@ -29,6 +36,13 @@ export class CrcFramedCrypt implements PacketCrypt {
   seal(payload: Uint8Array, nonce?: Uint8Array): Buffer {
     this.stats.sealed++;
     return this.cipher.encrypt(withCrcHeader(payload, nonce));
+  }
+
+  sealFramed(buf: Buffer, len: number): Buffer {
+    this.stats.sealed++;
+    randomNonce(buf, NONCE_SIZE);
+    buf.writeUInt32LE(crc32(buf.subarray(CRYPT_HEADER_SIZE, CRYPT_HEADER_SIZE + len)), NONCE_SIZE);
+    return this.cipher.encryptFramed(buf, CRYPT_HEADER_SIZE + len);
   }
 
   open(datagram: Uint8Array): Buffer | null {

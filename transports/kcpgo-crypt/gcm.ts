@@ -16,6 +16,7 @@ export class AesGcmCrypt implements PacketCrypt {
   readonly name = 'aes-128-gcm';
   readonly headerSize = NONCE;
   readonly overhead = NONCE + TAG;
+  readonly tailroom = 0;
   readonly stats: PacketCryptStats = newStats();
   private nonce: Buffer = Buffer.alloc(NONCE);
   private readonly key: Buffer;
@@ -35,6 +36,10 @@ export class AesGcmCrypt implements PacketCrypt {
     out.set(c.getAuthTag(), NONCE + payload.length);
     this.stats.sealed++;
     return out;
+  }
+
+  sealFramed(buf: Buffer, len: number): Buffer {
+    return this.seal(buf.subarray(NONCE, NONCE + len));
   }
 
   open(datagram: Uint8Array): Buffer | null {

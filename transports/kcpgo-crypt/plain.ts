@@ -10,11 +10,17 @@ export class NullCrypt implements PacketCrypt {
   readonly name = 'null';
   readonly headerSize = 0;
   readonly overhead = 0;
+  readonly tailroom = 0;
   readonly stats: PacketCryptStats = newStats();
 
   seal(payload: Uint8Array): Buffer {
     this.stats.sealed++;
     return Buffer.from(payload);
+  }
+
+  sealFramed(buf: Buffer, len: number): Buffer {
+    this.stats.sealed++;
+    return buf.subarray(0, len);
   }
 
   open(datagram: Uint8Array): Buffer | null {

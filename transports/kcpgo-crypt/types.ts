@@ -29,6 +29,15 @@ export interface PacketCrypt {
    * reproduce kcptun's bytes exactly.
    */
   seal(payload: Uint8Array, nonce?: Uint8Array): Buffer;
+  /** Spare bytes sealFramed() may use after the payload (CFB pads to a whole block). */
+  readonly tailroom: number;
+  /**
+   * seal() for a packet built in place, without a copy: `buf[headerSize, headerSize + len)`
+   * holds the payload, `buf` is at least headerSize + len + tailroom bytes, and the header
+   * is written in front of the payload with a random nonce. The datagram may share `buf`'s
+   * memory (`none`, `null`, salsa20): keep `buf` unchanged until it is sent.
+   */
+  sealFramed(buf: Buffer, len: number): Buffer;
   /** Decrypts and verifies one datagram; the payload, or null when it must be dropped. */
   open(datagram: Uint8Array): Buffer | null;
   /** The nonce of a datagram that open() accepted last (for tests and diagnostics). */

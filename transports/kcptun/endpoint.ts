@@ -1,8 +1,9 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { once } from 'node:events';
 import type { BoundAddress } from '../../src/fd/server-fd.js';
-import { FecDecoder, FecEncoder } from '../fec/index.js';
+import { FEC_HEADER_SIZE_PLUS2, FecDecoder, FecEncoder } from '../fec/index.js';
 import { CMD_ACK, CMD_PUSH, CMD_WASK, CMD_WINS, OVERHEAD } from '../kcp/arq/wire.js';
+import { DatagramSlab } from '../kcp/session/datagram-slab.js';
 import { type KcpScheduler, sharedScheduler } from '../kcp/session/scheduler.js';
 import {
   KcpSession,
@@ -83,6 +84,8 @@ export class KcptunEndpoint {
   #socketClosed: Promise<void> | null = null;
   /** Bound once: the host object KcpSession calls back, without a closure per datagram. */
   readonly #host: SessionHost;
+  /** Outgoing datagrams are built in place here: crypt header | FEC header | KCP. */
+  readonly #slab = new DatagramSlab();
 
   private constructor(
     socket: Socket,
@@ -177,7 +180,12 @@ export class KcptunEndpoint {
     const peer: Peer = {
       key,
       session,
-      fecEnc: fec ? new FecEncoder(o.dataShards, o.parityShards) : null,
+      fecEnc: fec
+        ? new FecEncoder(o.dataShards, o.parityShards, {
+            headroom: this.crypt.headerSize,
+            tailroom: this.crypt.tailroom,
+          })
+        : null,
       fecDec: dec !== undefined ? dec : fec ? new FecDecoder(o.dataShards, o.parityShards) : null,
     };
     this.#byKey.set(key, peer);
@@ -190,13 +198,25 @@ export class KcptunEndpoint {
     const peer = this.#last?.session === session ? this.#last : this.#bySession.get(session);
     if (peer === undefined) return;
     const kcp = buf.subarray(0, len);
+    const crypt = this.crypt;
+    const head = crypt.headerSize;
     const enc = peer.fecEnc;
+    // One copy of the KCP bytes into the datagram; the crypt frames it where it lies.
     if (enc === null) {
-      this.#send(this.crypt.seal(kcp), session.peer);
+      const out = this.#slab.reserve(head + len + crypt.tailroom);
+      out.set(kcp, head);
+      this.#send(crypt.sealFramed(out, len), session.peer);
       return;
     }
-    this.#send(this.crypt.seal(enc.encode(kcp)), session.peer);
-    for (const p of enc.parity) this.#send(this.crypt.seal(p), session.peer);
+    const shard = FEC_HEADER_SIZE_PLUS2 + len;
+    const out = this.#slab.reserve(head + shard + crypt.tailroom);
+    enc.encodeInto(kcp, out, head);
+    this.#send(crypt.sealFramed(out, shard), session.peer);
+    for (const p of enc.parity) {
+      // The encoder left head bytes before and tailroom bytes after each parity packet.
+      const framed = Buffer.from(p.buffer, p.byteOffset - head, head + p.length + crypt.tailroom);
+      this.#send(crypt.sealFramed(framed, p.length), session.peer);
+    }
   }
 
   #send(datagram: Buffer, to: BoundAddress): void {

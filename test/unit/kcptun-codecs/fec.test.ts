@@ -140,6 +140,26 @@ describe('Reed-Solomon and FEC bounds', () => {
     }
   });
 
+  it('encodeInto writes the bytes encode() returns; parity leaves the asked headroom', () => {
+    const a = new FecEncoder(4, 2);
+    const b = new FecEncoder(4, 2, { headroom: 20, tailroom: 16 });
+    for (let i = 0; i < 12; i++) {
+      const kcp = Buffer.alloc(30 + i * 7, i);
+      const want = a.encode(kcp);
+      const out = Buffer.alloc(5 + want.length + 3, 0xaa);
+      b.encodeInto(kcp, out, 5);
+      expect(out.subarray(5, 5 + want.length).equals(want)).toBe(true);
+      expect(out[4]).toBe(0xaa);
+      expect(out[5 + want.length]).toBe(0xaa);
+      expect(b.parity.length).toBe(a.parity.length);
+      for (const [j, p] of b.parity.entries()) {
+        expect(p.equals(a.parity[j] as Buffer)).toBe(true);
+        expect(p.byteOffset).toBeGreaterThanOrEqual(20);
+        expect(p.buffer.byteLength - p.byteOffset - p.length).toBeGreaterThanOrEqual(16);
+      }
+    }
+  });
+
   it('keeps at most maxGroups groups open and counts the ones it gave up on', () => {
     const enc = new FecEncoder(4, 2);
     const dec = new FecDecoder(4, 2, { maxGroups: 3 });

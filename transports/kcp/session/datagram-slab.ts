@@ -15,12 +15,21 @@ export class DatagramSlab {
 
   /** A private copy of `buf[0, len)`. */
   copy(buf: Uint8Array, len: number): Buffer {
+    const out = this.reserve(len);
+    out.set(len === buf.length ? buf : buf.subarray(0, len), 0);
+    return out;
+  }
+
+  /**
+   * `len` uninitialised bytes of their own, for building a datagram in place (the crypt
+   * header, FEC header and KCP bytes written where they will be sent from).
+   */
+  reserve(len: number): Buffer {
     let at = this.#used;
     if (at + len > this.#slab.length) {
       this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, len));
       at = 0;
     }
-    this.#slab.set(len === buf.length ? buf : buf.subarray(0, len), at);
     // 8-byte aligned starts keep the kernel's copy on its fast path.
     this.#used = at + ((len + 7) & ~7);
     return this.#slab.subarray(at, at + len);
