@@ -1,0 +1,126 @@
+import type { LogFormat, LogThreshold } from '../fd/logger.js';
+import type { ProxyStats } from '../proxy/proxy.js';
+import type { SessionInfo } from '../proxy/session.js';
+
+// The IPC protocol between the main process (control plane) and its worker
+// processes (data plane). One channel per worker (the fork's IPC pipe); Node
+// delivers its messages in order, so a worker applies changes in the order the
+// control plane made them. Every request carries a `seq`; the worker answers
+// each with a `reply` of the same seq.
+
+/** How a worker gets its listen socket. */
+export type ListenMode =
+  /** Main bound the port; every worker of the group listens on that one socket (sent with the message). */
+  | 'shared'
+  /** The worker binds the address itself (one worker per listener: kcp/udp, aliases). */
+  | 'own';
+
+export interface ServerState {
+  readonly name: string;
+  readonly address: string;
+  readonly weight: number;
+  /** UP as main's health check says. */
+  readonly up: boolean;
+}
+
+export interface GroupState {
+  readonly name: string;
+  readonly method: string;
+  readonly servers: readonly ServerState[];
+}
+
+export interface MemberState {
+  readonly group: GroupState;
+  readonly weight: number;
+  readonly hosts: readonly string[];
+  readonly isDefault: boolean;
+}
+
+export interface RuleState {
+  readonly name: string;
+  readonly network: string;
+  readonly protocol: string;
+  readonly ports: { readonly min: number; readonly max: number };
+  readonly action: string;
+}
+
+/** Everything a worker's copy of a listener needs besides its socket: the whole of it, every time. */
+export interface ListenerState {
+  readonly settings: {
+    readonly idleTimeoutMs: number;
+    readonly finTimeoutMs: number;
+    readonly inBufferSize: number;
+    readonly outBufferSize: number;
+    readonly retries: number;
+    readonly accessLog: boolean;
+  };
+  readonly securityGroup: {
+    readonly name: string;
+    readonly defaultAction: string;
+    readonly rules: readonly RuleState[];
+  };
+  readonly upstream: { readonly name: string; readonly members: readonly MemberState[] };
+}
+
+export interface ListenerSpec {
+  /** Unique in the main process (a tcp-lb's name can be reused after a remove). */
+  readonly id: string;
+  readonly name: string;
+  readonly address: string;
+  readonly mode: ListenMode;
+  /** Mode `shared`: the scheme's stack spelled out down to `tcp` (`tls+tcp`), which the worker puts over the handle. */
+  readonly listenScheme?: string;
+  readonly acceptProxyProtocol?: boolean;
+  readonly sendProxyProtocol?: 1 | 2;
+  readonly connectTimeoutMs?: number;
+  readonly state: ListenerState;
+}
+
+export type ToWorker =
+  /** The first message: who the worker is and how it logs. */
+  | {
+      readonly t: 'hello';
+      readonly seq: number;
+      readonly loop: string;
+      readonly logLevel: LogThreshold;
+      readonly logFormat: LogFormat;
+    }
+  /** Start a listener (mode `shared`: the listen handle comes with this message). */
+  | { readonly t: 'start'; readonly seq: number; readonly spec: ListenerSpec }
+  | {
+      readonly t: 'state';
+      readonly seq: number;
+      readonly id: string;
+      readonly state: ListenerState;
+    }
+  | { readonly t: 'stop'; readonly seq: number; readonly id: string }
+  /** Stop accepting, keep the sessions (SIGTERM's drain). */
+  | { readonly t: 'drain'; readonly seq: number; readonly id: string }
+  | { readonly t: 'kill'; readonly seq: number; readonly id: string; readonly session: number }
+  /** Counters and sessions of every listener, now. */
+  | { readonly t: 'query'; readonly seq: number }
+  /** Close every listener and session, then exit. */
+  | { readonly t: 'shutdown'; readonly seq: number };
+
+export interface ListenerReport {
+  readonly stats: ProxyStats;
+  readonly sessions?: readonly SessionInfo[];
+}
+
+export type FromWorker =
+  | {
+      readonly t: 'reply';
+      readonly seq: number;
+      readonly ok: boolean;
+      /** `ok: false`: the error, with its code. */
+      readonly error?: { readonly message: string; readonly code?: string };
+      /** To `query`: per listener id. To `kill`: whether the session was found. */
+      readonly listeners?: Readonly<Record<string, ListenerReport>>;
+      readonly found?: boolean;
+      /** To `start`: the address the listener is bound to (mode `own`: the worker's socket). */
+      readonly bound?: { readonly host: string; readonly port: number };
+    }
+  /** Pushed at most every STATS_PUSH_MS while counters move, so /metrics stays fresh without a query. */
+  | { readonly t: 'stats'; readonly listeners: Readonly<Record<string, ProxyStats>> };
+
+export const STATS_PUSH_MS = 200;

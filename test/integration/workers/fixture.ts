@@ -1,0 +1,89 @@
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { quietLogger } from '../../../src/fd/logger.js';
+import { EventLoopGroup } from '../../../src/lb/event-loop-group.js';
+import type { WorkerListener } from '../../../src/workers/worker-listener.js';
+import { WorkerEventLoop } from '../../../src/workers/worker-loop.js';
+
+// Worker processes run the built entry (dist/apps/daemon/worker.js): `npm test`
+// builds first; run `npm run build` before running these files alone.
+export const WORKER_ENTRY = fileURLToPath(
+  new URL('../../../dist/apps/daemon/worker.js', import.meta.url),
+);
+
+export function workerGroup(name: string, loops: number): EventLoopGroup {
+  if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} missing: npm run build first`);
+  const elg = new EventLoopGroup(name, {
+    createLoop: (n) =>
+      new WorkerEventLoop(n, {
+        entry: WORKER_ENTRY,
+        logLevel: 'error',
+        logFormat: 'text',
+        logger: quietLogger,
+      }),
+  });
+  for (let i = 0; i < loops; i++) elg.add(`${name}-${i}`);
+  return elg;
+}
+
+/** The worker pids of a group's loops (all up). */
+export function pids(elg: EventLoopGroup): number[] {
+  return elg.list().map((l) => {
+    const pid = (l as WorkerEventLoop).worker.pid;
+    if (pid === undefined) throw new Error(`worker ${l.name} is down`);
+    return pid;
+  });
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Connect and wait until one round trip went through the proxy (the session exists). */
+export async function openSession(port: number): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  socket.write('ping');
+  const [data] = (await once(socket, 'data')) as [Buffer];
+  if (data.toString() !== 'ping') throw new Error(`unexpected echo ${data.toString()}`);
+  return socket;
+}
+
+/** Which worker pid holds the session of `socket` (after a refresh). */
+export async function pidOf(lb: WorkerListener, socket: Socket): Promise<number | undefined> {
+  await lb.refresh();
+  const client = `127.0.0.1:${socket.localPort}`;
+  return lb.sessions().find((s) => s.client === client)?.pid;
+}
+
+/**
+ * Open sessions until each of `wanted` worker pids holds at least one (the
+ * kernel picks the worker); returns one socket per pid, closing the extras.
+ */
+export async function sessionOnEach(
+  lb: WorkerListener,
+  port: number,
+  wanted: readonly number[],
+  max = 200,
+): Promise<Map<number, Socket>> {
+  const found = new Map<number, Socket>();
+  const extras: Socket[] = [];
+  for (let i = 0; i < max && found.size < wanted.length; i++) {
+    const s = await openSession(port);
+    const pid = await pidOf(lb, s);
+    if (pid !== undefined && wanted.includes(pid) && !found.has(pid)) found.set(pid, s);
+    else extras.push(s);
+  }
+  for (const s of extras) s.destroy();
+  if (found.size < wanted.length) {
+    throw new Error(`after ${max} connections only workers ${[...found.keys()]} took one`);
+  }
+  return found;
+}

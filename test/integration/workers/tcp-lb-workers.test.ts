@@ -1,0 +1,266 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { EventLoopGroup } from '../../../src/lb/event-loop-group.js';
+import { ServerGroup } from '../../../src/lb/server-group.js';
+import { Upstream } from '../../../src/lb/upstream.js';
+import { WorkerListener } from '../../../src/workers/worker-listener.js';
+import type { WorkerEventLoop } from '../../../src/workers/worker-loop.js';
+import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import {
+  closedPort,
+  hashUntilEnd,
+  peerClosedWithin,
+  startEchoServer,
+  stopServer,
+  writeRandom,
+} from '../../helpers/net.js';
+import { alive, openSession, pidOf, pids, sessionOnEach, workerGroup } from './fixture.js';
+
+// A tcp-lb on a group of two worker processes, with real sockets on loopback:
+// both workers serve, the control plane's changes reach them without touching
+// established sessions, a killed worker is restarted and loses only its own
+// sessions, and the counters main reports are the sums of what clients saw.
+
+const registry = createDefaultRegistry();
+const NO_CHECK = {
+  timeoutMs: 500,
+  periodMs: 500,
+  up: 1,
+  down: 1,
+  check: { kind: 'none' },
+} as const;
+let baseline: string[];
+type Echo = { server: Server; port: number; sockets: Set<Socket> };
+let echoA: Echo;
+let echoB: Echo;
+
+beforeAll(async () => {
+  baseline = snapshotSockets();
+  echoA = await startEchoServer();
+  echoB = await startEchoServer();
+});
+
+afterAll(async () => {
+  await stopServer(echoA.server, echoA.sockets);
+  await stopServer(echoB.server, echoB.sockets);
+  await expectNoLeakedSockets(baseline, 4000);
+});
+
+interface Setup {
+  readonly elg: EventLoopGroup;
+  readonly lb: WorkerListener;
+  readonly port: number;
+  readonly upstream: Upstream;
+  readonly groups: ServerGroup[];
+  readonly pids: number[];
+}
+
+let current: Setup | undefined;
+const clients = new Set<Socket>();
+
+async function setup(): Promise<Setup> {
+  const elg = workerGroup('w', 2);
+  const sg1 = new ServerGroup({ name: 'sg1', registry, healthCheck: NO_CHECK });
+  sg1.add('a', `tcp://127.0.0.1:${echoA.port}`);
+  const sg2 = new ServerGroup({ name: 'sg2', registry, healthCheck: NO_CHECK });
+  sg2.add('b', `tcp://127.0.0.1:${echoB.port}`);
+  const upstream = new Upstream('up');
+  upstream.add(sg1);
+  const lb = await WorkerListener.start({
+    name: 'lb',
+    address: registry.parse('tcp://127.0.0.1:0'),
+    upstream,
+    registry,
+    eventLoopGroup: elg,
+  });
+  if (lb === undefined) throw new Error('no worker loops');
+  current = { elg, lb, port: lb.bound().port, upstream, groups: [sg1, sg2], pids: pids(elg) };
+  return current;
+}
+
+afterEach(async () => {
+  for (const c of clients) c.destroy();
+  clients.clear();
+  const s = current;
+  current = undefined;
+  if (s === undefined) return;
+  const before = pids(s.elg);
+  await s.lb.close();
+  await s.elg.close();
+  for (const g of s.groups) await g.close();
+  // Every worker process exited: nothing is left behind.
+  for (const pid of [...before, ...s.pids]) expect(alive(pid)).toBe(false);
+});
+
+function track(socket: Socket): Socket {
+  clients.add(socket);
+  socket.on('error', () => {});
+  return socket;
+}
+
+/** An echo server on a given port (the health check's target appearing). */
+async function startServerOn(port: number): Promise<{ server: Server; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, sockets };
+}
+
+/** Send `size` random bytes through `socket` and compare the echo's sha256. */
+async function transfer(socket: Socket, size: number): Promise<void> {
+  const echoed = hashUntilEnd(socket);
+  const sent = await writeRandom(socket, size);
+  const got = await echoed;
+  expect(got.bytes).toBe(size);
+  expect(got.sha256).toBe(sent);
+}
+
+describe('tcp-lb on two worker processes', () => {
+  it('serves connections from both workers; every session names its worker pid', async () => {
+    const { lb, port, pids: workerPids } = await setup();
+    expect(workerPids).toHaveLength(2);
+    expect(new Set(workerPids).size).toBe(2);
+    expect(workerPids).not.toContain(process.pid);
+    const byPid = await sessionOnEach(lb, port, workerPids);
+    for (const s of byPid.values()) track(s);
+    await lb.refresh();
+    const seen = new Set(lb.sessions().map((s) => s.pid));
+    expect([...seen].sort()).toEqual([...workerPids].sort());
+    // 8 MB sha256-checked through each worker.
+    await Promise.all([...byPid.values()].map((s) => transfer(s, 8 * 1024 * 1024)));
+  });
+
+  it('keeps established sessions across update and remove of its server group', async () => {
+    const { lb, port, upstream, groups, pids: workerPids } = await setup();
+    const [sg1, sg2] = groups as [ServerGroup, ServerGroup];
+    const byPid = await sessionOnEach(lb, port, workerPids);
+    const flowing = [...byPid.values()].map(track);
+    const payload = randomBytes(24 * 1024 * 1024);
+    const want = createHash('sha256').update(payload).digest('hex');
+    const echoed = flowing.map((s) => hashUntilEnd(s));
+    const firstHalf = payload.subarray(0, 16 * 1024 * 1024);
+    await Promise.all(flowing.map((s) => (s.write(firstHalf) ? null : once(s, 'drain'))));
+    // Changes while the sessions are mid-transfer: each one is applied in every worker before sync resolves.
+    sg1.setWeight('a', 5);
+    sg1.method = 'wlc';
+    upstream.add(sg2);
+    await lb.sync();
+    upstream.update('sg1', { weight: 1 });
+    await lb.sync();
+    upstream.remove('sg1');
+    await lb.sync();
+    // New sessions go to sg2 only (echo B), on both workers.
+    const before = echoB.sockets.size;
+    const fresh = await sessionOnEach(lb, port, workerPids);
+    for (const s of fresh.values()) track(s);
+    expect(echoB.sockets.size).toBeGreaterThanOrEqual(before + 2);
+    // The established sessions (to echo A) finish their transfer intact.
+    for (const s of flowing) s.end(payload.subarray(16 * 1024 * 1024));
+    for (const got of await Promise.all(echoed)) {
+      expect(got.bytes).toBe(payload.length);
+      expect(got.sha256).toBe(want);
+    }
+    await lb.refresh();
+    expect(lb.stats().errors).toBe(0);
+  });
+
+  it('restarts a worker killed with -9; only its sessions are lost, the other finishes 100 MB', async () => {
+    const { lb, port, elg, pids: workerPids } = await setup();
+    const [victim, survivor] = workerPids as [number, number];
+    const byPid = await sessionOnEach(lb, port, workerPids);
+    const lost = track(byPid.get(victim) as Socket);
+    const kept = track(byPid.get(survivor) as Socket);
+    const echoed = hashUntilEnd(kept);
+    const sending = writeRandom(kept, 100 * 1024 * 1024);
+    // Let the big transfer get going, then kill the other worker.
+    await once(kept, 'data');
+    process.kill(victim, 'SIGKILL');
+    await peerClosedWithin(lost, 10_000);
+    const sent = await sending;
+    const got = await echoed;
+    expect(got.bytes).toBe(100 * 1024 * 1024);
+    expect(got.sha256).toBe(sent);
+    // The killed worker is back with a new pid and serves again.
+    const loop = elg.list()[0] as WorkerEventLoop;
+    const deadline = Date.now() + 15_000;
+    while (loop.worker.pid === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const restarted = pids(elg);
+    expect(restarted).toContain(survivor);
+    expect(restarted).not.toContain(victim);
+    expect(loop.worker.restarts + (elg.list()[1] as WorkerEventLoop).worker.restarts).toBe(1);
+    const again = await sessionOnEach(lb, port, restarted);
+    for (const s of again.values()) track(s);
+    expect(alive(victim)).toBe(false);
+  });
+
+  it("pushes main's health-check UP/DOWN to the workers", async () => {
+    const { lb, port, upstream, groups, pids: workerPids } = await setup();
+    const free = await closedPort();
+    const sg3 = new ServerGroup({
+      name: 'sg3',
+      registry,
+      healthCheck: { timeoutMs: 300, periodMs: 100, up: 1, down: 1, check: { kind: 'tcp' } },
+    });
+    groups.push(sg3);
+    sg3.add('late', `tcp://127.0.0.1:${free}`);
+    upstream.add(sg3);
+    upstream.remove('sg1');
+    await lb.sync();
+    // Nothing UP: a client is closed without a byte.
+    const refused = track(connect({ port, host: '127.0.0.1' }));
+    await peerClosedWithin(refused, 5000);
+    // The backend appears; main's check turns it UP and both workers use it.
+    const up = once(sg3, 'up');
+    const late = await startServerOn(free);
+    try {
+      await up;
+      await lb.sync();
+      const byPid = await sessionOnEach(lb, port, workerPids);
+      for (const s of byPid.values()) await transfer(track(s), 1024 * 1024);
+    } finally {
+      await stopServer(late.server, late.sockets);
+    }
+  });
+
+  it('reports counters equal to the sum of what the clients saw', async () => {
+    const { lb, port } = await setup();
+    const sizes = Array.from({ length: 24 }, (_, i) => 1000 + i * 37_011);
+    let pinged = 0;
+    await Promise.all(
+      sizes.map(async (size) => {
+        const s = track(await openSession(port));
+        pinged += 4;
+        await transfer(s, size);
+        s.destroy();
+      }),
+    );
+    const expected = sizes.reduce((a, b) => a + b, 0) + pinged;
+    // Pushed counters (what /metrics reads) converge without a query…
+    const deadline = Date.now() + 10_000;
+    while (lb.stats().active > 0 || lb.stats().bytesIn < expected) {
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // …and a refresh reads them from the workers now.
+    await lb.refresh();
+    const stats = lb.stats();
+    expect(stats.accepted).toBe(sizes.length);
+    expect(stats.active).toBe(0);
+    expect(stats.bytesIn).toBe(expected);
+    expect(stats.bytesOut).toBe(expected);
+    expect(stats.errors).toBe(0);
+    // Both workers took part (each reports its own share).
+    expect(await pidOf(lb, track(await openSession(port)))).toBeDefined();
+  });
+});
