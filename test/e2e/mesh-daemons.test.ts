@@ -4,7 +4,16 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controllerArgs, HTTP_TOKEN, type RunningCli, startCli } from '../helpers/cli.js';
+import { HTTP_TOKEN } from '../helpers/cli.js';
+import {
+  command,
+  type MeshDaemon,
+  rest,
+  startMeshDaemon,
+  statusOf,
+  stopMeshDaemons,
+  until,
+} from '../helpers/mesh-daemon.js';
 import { closedPort } from '../helpers/net.js';
 import { requireTool, skipNote } from '../helpers/require-tool.js';
 import { EtcdCluster } from '../integration/mesh/etcd-cluster.js';
@@ -20,10 +29,7 @@ const TTL_S = 2;
 const SERVICE = 'echo';
 const ZONE = 'z1';
 
-interface Daemon {
-  readonly cli: RunningCli;
-  readonly http: number;
-}
+type Daemon = MeshDaemon;
 
 let cluster: EtcdCluster | undefined;
 let dir: string;
@@ -48,37 +54,13 @@ async function backend(name: string): Promise<number> {
 }
 
 async function startDaemon(name: string, endpoints: readonly string[]): Promise<Daemon> {
-  const ports = { resp: await closedPort(), http: await closedPort() };
-  const { running } = await startCli(
-    [
-      ...controllerArgs(ports),
-      '--no-stdio',
-      '--no-save',
-      '--config-dir',
-      join(dir, name),
-      '--drain-timeout',
-      '1000',
-      '--etcd',
-      endpoints.join(','),
-      '--etcd-lease-ttl',
-      String(TTL_S),
-    ],
-    /started;/,
-  );
-  const d = { cli: running, http: ports.http };
+  const d = await startMeshDaemon({
+    configDir: join(dir, name),
+    endpoints,
+    leaseTtlSeconds: TTL_S,
+  });
   daemons.push(d);
   return d;
-}
-
-async function rest(d: Daemon, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`http://127.0.0.1:${d.http}/api/v1/module/${path}`, {
-    method,
-    headers: { authorization: `Bearer ${HTTP_TOKEN}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text.length > 0 ? JSON.parse(text) : null;
 }
 
 async function groupServers(d: Daemon): Promise<string[]> {
@@ -94,30 +76,13 @@ interface StatusJson {
   } | null;
 }
 
-/** The status page's model (what the page renders), from /api/v1/status. */
-async function status(d: Daemon): Promise<StatusJson> {
-  const res = await fetch(`http://127.0.0.1:${d.http}/api/v1/status`, {
-    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
-  });
-  return (await res.json()) as StatusJson;
-}
+const status = (d: Daemon) => statusOf<StatusJson>(d);
 
 async function groupDelegate(d: Daemon): Promise<{ state: string; registry: string }> {
   const got = (await rest(d, 'GET', 'smart-group-delegate/g')) as {
     item: { state: string; registry: string };
   };
   return got.item;
-}
-
-/** Poll `cond` every 10 ms; the time it took, in ms. */
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs: number) {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Math.round(performance.now() - start);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -137,6 +102,9 @@ function request(port: number): Promise<string> {
 }
 
 /** Requests one after another through B's tcp-lb until stopped: who answered when, and failures. */
+/** Which step of the test is running: a failed request names it. */
+let phase = 'setup';
+
 function traffic(port: number) {
   const answers: Array<{ at: number; who: string }> = [];
   const failures: string[] = [];
@@ -146,7 +114,7 @@ function traffic(port: number) {
       try {
         answers.push({ at: performance.now(), who: await request(port) });
       } catch (err) {
-        failures.push(`${Math.round(performance.now())}: ${(err as Error).message}`);
+        failures.push(`${Math.round(performance.now())} (${phase}): ${(err as Error).message}`);
       }
       await sleep(15);
     }
@@ -167,15 +135,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  for (const d of daemons) {
-    // A killed daemon has no exit left to wait for (stop() would wait forever).
-    if (d.cli.child.exitCode !== null || d.cli.child.signalCode !== null) continue;
-    const at = performance.now();
-    const code = await d.cli.stop();
-    console.log(
-      `[mesh-e2e] daemon stopped (SIGTERM) in ${Math.round(performance.now() - at)} ms, code ${code}`,
-    );
-  }
+  for (const line of await stopMeshDaemons(daemons)) console.log(`[mesh-e2e] ${line}`);
   await cluster?.close();
   for (const b of backends) {
     for (const s of b.sockets) s.destroy();
@@ -203,14 +163,8 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
       `add smart-group-delegate g service ${SERVICE} zone ${ZONE} server-group grp`,
       // B publishes s2 itself: the group always has a live server.
       `add smart-node-delegate n2 service ${SERVICE} zone ${ZONE} address 127.0.0.1 port ${s2}`,
-    ]) {
-      const res = await fetch(`http://127.0.0.1:${b.http}/api/v1/command`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${HTTP_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ command: line }),
-      });
-      expect([line, res.status]).toEqual([line, 200]);
-    }
+    ])
+      await command(b, line);
     const name1 = `${SERVICE}@127.0.0.1:${s1}`;
     const name2 = `${SERVICE}@127.0.0.1:${s2}`;
     await until('s2 in B', async () => (await groupServers(b)).includes(name2), 5000);
@@ -218,6 +172,7 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     await until('s2 answers', async () => load.answers.some((x) => x.who === 's2'), 5000);
 
     // 1. Registered through A's REST API: in B's group within 1 s.
+    phase = '1 register';
     const registeredAt = performance.now();
     await rest(a, 'POST', 'smart-node-delegate', {
       name: 'n1',
@@ -249,6 +204,7 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     console.log(`[mesh-e2e] registered -> first request served by s1: ${s1FirstMs} ms`);
 
     // 2. kill -9 of A: its lease expires, s1 leaves B within the TTL (+1 s).
+    phase = '2 kill -9 of A';
     const killedAt = performance.now();
     a.cli.child.kill('SIGKILL');
     const removedMs = await until(
@@ -264,12 +220,14 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     expect(load.answers.filter((x) => x.who === 's1' && x.at > removedAt + 100)).toEqual([]);
 
     // 3. One etcd member down: nothing changes.
+    phase = '3 one member down';
     await c.stop(0);
     await sleep(1500);
     expect(await groupServers(b)).toEqual([name2]);
     expect(await groupDelegate(b)).toMatchObject({ state: 'connected', registry: 'connected' });
 
     // 4. Two down (quorum lost): B's group is kept (frozen), B keeps proxying.
+    phase = '4 quorum lost';
     await c.stop(1);
     const frozenMs = await until(
       'frozen',
@@ -297,6 +255,7 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     expect(metrics).toMatch(/vproxy_mesh_group_frozen\{delegate="g",[^}]*\} 1/);
 
     // 5. The cluster back: B converges (connected, group as registered) within 2 s of the
+    phase = '5 cluster back';
     // cluster being healthy again. Measured from health, not from the restart: etcd's own
     // leader election after a restart takes ~1 s and is not ours (a CI run saw 2045 ms
     // from the restart command).
