@@ -154,7 +154,10 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     const s1 = await backend('s1');
     const s2 = await backend('s2');
     const lbPort = await closedPort();
-    const t = `timeout 500 period 100 up 1 down 2`;
+    // Generous checks: on a loaded CI machine a 500 ms connect timeout twice in a row marked
+    // both live backends DOWN once (an "empty answer" from the tcp-lb); no step here relies
+    // on health checks to notice anything.
+    const t = `timeout 2000 period 200 up 1 down 3`;
     for (const line of [
       `add server-group grp ${t}`,
       'add upstream ups0',
