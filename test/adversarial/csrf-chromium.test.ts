@@ -133,7 +133,9 @@ describe.skipIf(CHROMIUM.missing)(
         const login = await page.goto(`http://127.0.0.1:${httpPort}/?token=tok`);
         expect(login?.status()).toBe(200);
         const cookies = await context.cookies(`http://127.0.0.1:${httpPort}`);
-        expect(cookies.map((c) => c.name)).toContain('vproxy_token');
+        expect(cookies.map((c) => c.name)).toContain('vproxy_session');
+        // The cookie is a derived session value, never the token itself.
+        expect(cookies.map((c) => c.value)).not.toContain('tok');
         // The session works for what it is for: the page's own status reads.
         // (Browser-side code as strings: this project's TS has no DOM types.)
         const status = await page.evaluate<number>("fetch('/api/v1/status').then((r) => r.status)");

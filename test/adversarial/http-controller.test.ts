@@ -251,6 +251,18 @@ describe('HTTP controller: CSRF (finding 3)', () => {
     cookie = String(login.headers['set-cookie']).split(';')[0] ?? '';
   });
 
+  it('the session cookie is derived from the token, never the token; the raw token as a cookie is refused', async () => {
+    expect(cookie.startsWith('vproxy_session=')).toBe(true);
+    expect(cookie).not.toContain('tok');
+    expect(cookie.length).toBeGreaterThan('vproxy_session='.length + 40);
+    expect(
+      (await http('GET', '/api/v1/module/upstream', { cookie: 'vproxy_session=tok' })).status,
+    ).toBe(401);
+    expect(
+      (await http('GET', '/api/v1/module/upstream', { cookie: 'vproxy_token=tok' })).status,
+    ).toBe(401);
+  });
+
   it('the status-page cookie reads, but cannot write', async () => {
     expect((await http('GET', '/api/v1/module/upstream', { cookie })).status).toBe(200);
     const before = ran.length;
@@ -328,7 +340,7 @@ describe('HTTP controller: malformed input and guessing (finding 8)', () => {
       });
     }
     expect(
-      await http('GET', '/api/v1/module/upstream', { cookie: 'vproxy_token=%ZZ' }),
+      await http('GET', '/api/v1/module/upstream', { cookie: 'vproxy_session=%ZZ' }),
     ).toMatchObject({ status: 400, json: { code: 'ERR_REQUEST_INVALID' } });
     expect(controller.stats().errors).toBe(errors);
   });

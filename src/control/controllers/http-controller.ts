@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type Address, formatHostPort, toAddress } from '../../fd/address.js';
@@ -74,7 +75,11 @@ export interface HttpControllerStats {
   readonly refused: RefusalCounts;
 }
 
-const COOKIE = 'vproxy_token';
+// The status-page session cookie. Its value is not the token but an HMAC of it
+// under a key drawn per controller: a leaked cookie (a browser profile, a
+// proxy log) reads status until the daemon restarts and never grants writes
+// or reveals the token.
+const COOKIE = 'vproxy_session';
 
 const MAX_BODY = 64 * 1024;
 
@@ -139,6 +144,9 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
   readonly name: string;
   readonly #options: HttpControllerOptions;
   readonly #secret: Secret;
+  /** The session cookie's value (an HMAC of the token, see COOKIE) and its checker. */
+  readonly #sessionValue: string;
+  readonly #session: Secret;
   readonly #server: ServerFD;
   readonly #http: Server;
   readonly #throttle: AuthThrottle;
@@ -152,6 +160,10 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     this.name = options.name;
     this.#options = options;
     this.#secret = new Secret(options.token);
+    this.#sessionValue = createHmac('sha256', randomBytes(32))
+      .update(options.token, 'utf8')
+      .digest('base64url');
+    this.#session = new Secret(this.#sessionValue);
     this.#server = server;
     this.#throttle = options.throttle ?? new AuthThrottle();
     // Node's own headersTimeout/requestTimeout checks only run after listen(),
@@ -268,7 +280,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       return 'answered';
     }
     if (bearer !== undefined && this.#secret.matches(bearer)) return 'bearer';
-    if (cookie !== undefined && this.#secret.matches(cookie)) {
+    if (cookie !== undefined && this.#session.matches(cookie)) {
       if (!isWrite(req.method)) return 'cookie';
       this.#refuse(
         res,
@@ -284,7 +296,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
     if (login !== undefined && this.#secret.matches(login)) {
       res.writeHead(303, {
         location: '/',
-        'set-cookie': `${COOKIE}=${encodeURIComponent(login)}; HttpOnly; SameSite=Strict; Path=/`,
+        'set-cookie': `${COOKIE}=${this.#sessionValue}; HttpOnly; SameSite=Strict; Path=/`,
       });
       res.end();
       return 'answered';
