@@ -47,6 +47,7 @@ interface DaemonFlags {
   etcdUser?: string;
   etcdPassword?: string;
   etcdLeaseTtl: number;
+  workers: number;
 }
 
 const program = new Command()
@@ -103,6 +104,12 @@ const program = new Command()
     positiveInt,
     10,
   )
+  .option(
+    '--workers <n>',
+    'worker processes of the default event loop group (tcp-lbs use it unless told otherwise); 1 = this process',
+    positiveInt,
+    1,
+  )
   .action(async (flags: DaemonFlags, command: Command) => {
     const [unknown] = command.args;
     if (unknown !== undefined) {
@@ -123,6 +130,11 @@ const program = new Command()
       autoSaveMs: 3_600_000,
       pages: statusPages,
       logger,
+      workers: {
+        count: flags.workers,
+        logLevel: logger.threshold,
+        logFormat: parseLogFormat(flags.logFormat),
+      },
     });
     handleSignals(daemon, {
       drainTimeoutMs: flags.drainTimeout,

@@ -21,6 +21,7 @@ import type { Registry } from '../../src/fd/registry.js';
 import type { ServiceRegistry } from '../../src/mesh/registry.js';
 import { bannerLine } from './banner.js';
 import { controllerSecret, isLoopback } from './secrets.js';
+import { useWorkers, type WorkerFlags } from './workers.js';
 
 export interface DaemonOptions {
   readonly configDir: string;
@@ -44,6 +45,8 @@ export interface DaemonOptions {
   readonly print?: (line: string) => void;
   /** The delegates' service registry (--etcd); default in-process. Closed (gracefully) on stop. */
   readonly mesh?: ServiceRegistry;
+  /** Worker processes (apps/daemon/workers.ts); without, every loop is this process. */
+  readonly workers?: WorkerFlags;
 }
 
 type Controller = RespController | HttpController;
@@ -78,6 +81,7 @@ export class Daemon {
     mkdirSync(options.configDir, { recursive: true, mode: 0o700 });
     this.#lastFile = join(options.configDir, 'last');
     this.store = new ResourceStore(registry, this.#log, options.mesh);
+    if (options.workers !== undefined) useWorkers(this.store, options.workers, this.#log);
     this.executor = new StoreExecutor({
       store: this.store,
       system: this.#hooks(),

@@ -86,6 +86,9 @@ function causeOf(err: unknown): Record<string, string | undefined> {
   return { error: err.message, code, cause: cause?.message };
 }
 
+/** Commands that read nothing the workers hold. */
+const ADDS: ReadonlySet<string> = new Set(['add', 'a', 'update', 'u']);
+
 function forbidden(message: string): never {
   throw new VproxyError('ERR_FORBIDDEN', message);
 }
@@ -104,7 +107,7 @@ export class StoreExecutor implements CommandExecutor {
 
   execute(line: string, origin: Origin): Promise<CommandResult> {
     const trimmed = line.trim();
-    const run = this.#queue.then(() => this.#run(trimmed, origin));
+    const run = this.#queue.then(() => this.#runWithWorkers(trimmed, origin));
     this.#queue = run.catch(() => {});
     const log = this.#options.logger;
     if (log === undefined) return run.catch((err: unknown) => this.#named(err));
@@ -129,6 +132,23 @@ export class StoreExecutor implements CommandExecutor {
         return this.#named(err);
       },
     );
+  }
+
+  /**
+   * With worker processes: a read (or a kill) sees the workers' counters and
+   * sessions as they are now, and a change is applied in every worker before
+   * its answer.
+   */
+  async #runWithWorkers(line: string, origin: Origin): Promise<CommandResult> {
+    const workers = this.#options.store.workers;
+    if (workers === undefined) return this.#run(line, origin);
+    const first = line.split(' ')[0] ?? '';
+    if (!ADDS.has(first)) await workers.refresh();
+    try {
+      return await this.#run(line, origin);
+    } finally {
+      if (CHANGES.has(first)) await workers.sync();
+    }
   }
 
   /**

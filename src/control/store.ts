@@ -6,7 +6,6 @@ import type { LbListener } from '../lb/lb-listener.js';
 import { SecurityGroup } from '../lb/security-group.js';
 import type { ServerGroup } from '../lb/server-group.js';
 import type { Socks5Server } from '../lb/socks5-server.js';
-import type { TcpLB } from '../lb/tcp-lb.js';
 import type { UdpLB } from '../lb/udp-lb.js';
 import type { Upstream } from '../lb/upstream.js';
 import type { SmartGroupDelegate } from '../mesh/group-delegate.js';
@@ -14,6 +13,7 @@ import { MemoryRegistry } from '../mesh/memory-registry.js';
 import type { IpType } from '../mesh/nic.js';
 import type { SmartNodeDelegate } from '../mesh/node-delegate.js';
 import type { ServiceRegistry } from '../mesh/registry.js';
+import type { WorkerHost } from '../workers/host.js';
 import type { ResourceType } from './command/keywords.js';
 
 /** A server group with what its commands said, so `list config` can say it again. */
@@ -36,7 +36,8 @@ export interface ListenerEntry<L extends LbListener> {
   accessLog: boolean;
 }
 
-export type TcpLbEntry = ListenerEntry<TcpLB>;
+/** A TcpLB, or a WorkerListener when its event-loop-group is worker processes. */
+export type TcpLbEntry = ListenerEntry<LbListener>;
 
 export interface Socks5Entry extends ListenerEntry<Socks5Server> {
   /**
@@ -93,6 +94,12 @@ export class ResourceStore {
   readonly nodeDelegates = new Map<string, NodeDelegateEntry>();
   readonly groupDelegates = new Map<string, GroupDelegateEntry>();
   #mesh: ServiceRegistry | undefined;
+  /**
+   * Worker processes (set by the daemon): the loops of event-loop-groups added
+   * by command are worker processes, and a tcp-lb on such a group runs in them.
+   * Unset, every loop is this process's event loop.
+   */
+  workers: WorkerHost | undefined;
 
   /**
    * The daemon's logger: listeners log their failures and sessions through

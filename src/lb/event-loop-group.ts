@@ -12,7 +12,7 @@ export interface GroupResource {
 }
 
 export interface EventLoopGroupOptions {
-  /** Makes the loop behind `add(name)`; the seam where worker-process loops plug in later. */
+  /** Makes the loop behind `add(name)`: a worker process in the daemon (src/workers). */
   readonly createLoop?: (name: string) => EventLoop;
 }
 
@@ -36,6 +36,22 @@ export class EventLoopGroup {
 
   /** Start a loop named `name`, then tell every group resource about it. */
   add(name: string): EventLoop {
+    this.#checkNew(name);
+    return this.adopt(this.#createLoop(checkName('event loop', name)));
+  }
+
+  /**
+   * Take a loop made elsewhere (a daemon's `--workers` loops in its default
+   * group); the group owns it from now on and closes it with itself.
+   */
+  adopt(loop: EventLoop): EventLoop {
+    this.#checkNew(loop.name);
+    this.#loops.push(loop);
+    for (const r of [...this.#resources.values()]) r.onEventLoopAdd(loop);
+    return loop;
+  }
+
+  #checkNew(name: string): void {
     this.#checkOpen();
     if (this.get(name) !== undefined) {
       throw new VproxyError(
@@ -43,10 +59,6 @@ export class EventLoopGroup {
         `event loop ${name} already exists in group ${this.name}`,
       );
     }
-    const loop = this.#createLoop(checkName('event loop', name));
-    this.#loops.push(loop);
-    for (const r of [...this.#resources.values()]) r.onEventLoopAdd(loop);
-    return loop;
   }
 
   /** Take the loop out of the group, then close it (its resources move to other loops). */

@@ -1,14 +1,21 @@
-import { type ErrorCodeTable, VproxyError } from '../fd/errors.js';
+import { VproxyError } from '../fd/errors.js';
 
-/** Codes of worker processes (src/workers). */
+/** Codes of worker processes (src/workers), each with its one meaning. */
 export const WORKER_ERROR_CODES = {
   ERR_WORKER_DOWN:
     'a worker process is not running (it died and is being restarted, or was stopped)',
-} as const satisfies ErrorCodeTable;
+} as const;
 
 export type WorkerErrorCode = keyof typeof WORKER_ERROR_CODES;
 
-export class WorkerError extends VproxyError<WorkerErrorCode> {
+/** VproxyError with any code: this module's own, or one a worker reported. */
+const CodedError = VproxyError as unknown as new (
+  code: string,
+  message: string,
+  options?: { cause?: unknown },
+) => VproxyError;
+
+export class WorkerError extends CodedError {
   constructor(code: WorkerErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'WorkerError';
@@ -25,9 +32,6 @@ export function remoteError(
 ): Error {
   const message = error?.message ?? 'the worker failed';
   const code = error?.code;
-  if (code?.startsWith('ERR_')) {
-    const Remote = VproxyError as unknown as new (code: string, message: string) => VproxyError;
-    return new Remote(code, message);
-  }
+  if (code?.startsWith('ERR_')) return new CodedError(code, message);
   return Object.assign(new Error(message), code === undefined ? {} : { code });
 }

@@ -37,6 +37,8 @@ export interface WorkerListenerOptions extends Partial<ListenerSettings>, Listen
   /** The group whose worker loops run the listener. */
   readonly eventLoopGroup: EventLoopGroup;
   readonly connectTimeoutMs?: number;
+  /** Told when the listener closed (its owner forgets it). */
+  readonly onClosed?: (lb: WorkerListener) => void;
 }
 
 /** A session as a worker reported it, with where it runs. */
@@ -463,5 +465,6 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     this.#loops.clear();
     if (!this.#draining) this.#handle?.close();
     await super.close();
+    this.#options.onClosed?.(this);
   }
 }

@@ -31,7 +31,8 @@ export async function elgCommand(store: ResourceStore, cmd: Command): Promise<Co
       );
     case 'add': {
       mustBeNew(store.elgs, 'event-loop-group', name);
-      store.elgs.set(name, new EventLoopGroup(name));
+      // The daemon's groups added by command are worker processes (store.workers).
+      store.elgs.set(name, new EventLoopGroup(name, store.workers?.groupOptions()));
       return DONE;
     }
     default: {

@@ -76,7 +76,7 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       const acceptorElg = p['acceptor-elg'] ?? '(acceptor-elg)';
       const elg = p['event-loop-group'] ?? '(worker-elg)';
       mustGet(store.elgs, 'event-loop-group', acceptorElg);
-      mustGet(store.elgs, 'event-loop-group', elg);
+      const group = mustGet(store.elgs, 'event-loop-group', elg);
       const certKeys = p['cert-key'] === undefined ? [] : p['cert-key'].split(',');
       const accessLog = p['access-log'] === 'on';
       const common = {
@@ -105,7 +105,11 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       };
       const address = p.address ?? '';
       if (type === 'tcp-lb') {
-        const lb = await listening(address, () => TcpLB.start(common));
+        // On a group of worker processes the tcp-lb runs in them (src/workers); else here.
+        const lb = await listening(
+          address,
+          async () => (await store.workers?.startTcpLb(group, common)) ?? TcpLB.start(common),
+        );
         store.tcpLbs.set(name, { ...entry, lb });
       } else {
         const allowNonBackend = cmd.flags.includes('allow-non-backend');

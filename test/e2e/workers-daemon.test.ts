@@ -1,0 +1,178 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { controllerArgs, HTTP_TOKEN, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
+import {
+  closedPort,
+  hashUntilEnd,
+  peerClosedWithin,
+  startEchoServer,
+  stopServer,
+  writeRandom,
+} from '../helpers/net.js';
+import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
+import { alive, openSession } from '../integration/workers/fixture.js';
+
+// `vproxy --workers 2`: the daemon's default group is two worker processes; a
+// tcp-lb added over RESP runs in both, sessions are counted and killed through
+// the main process, /metrics sums the workers, a worker killed with -9 comes
+// back, and SIGTERM leaves no process behind.
+
+const redisCliTool = requireTool('redis-cli');
+const missing = anyMissing(redisCliTool);
+const note = skipNote(redisCliTool);
+
+/** Child processes of `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out.sort();
+}
+
+async function waitFor<T>(
+  what: string,
+  f: () => Promise<T | undefined> | T | undefined,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The value of a metric's series whose labels include `label`. */
+async function metric(httpPort: number, name: string, label: string): Promise<number | undefined> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
+    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+  });
+  const text = await res.text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
+let echo: { server: Server; port: number; sockets: Set<Socket> };
+let dir: string;
+let daemon: RunningCli | undefined;
+const clients = new Set<Socket>();
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vproxy-workers-'));
+  echo = await startEchoServer();
+});
+
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await daemon?.stop();
+  await stopServer(echo.server, echo.sockets);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
+  it('serves a tcp-lb from two worker processes, sums their counters, restarts a killed one, leaves none', async () => {
+    const ports = { resp: await closedPort(), http: await closedPort(), lb: await closedPort() };
+    const started = await startCli(
+      [
+        '--config-dir',
+        dir,
+        '--no-save',
+        '--no-load-last',
+        '--workers',
+        '2',
+        ...controllerArgs(ports),
+      ],
+      /started; type/,
+      { stdin: true },
+    );
+    daemon = started.running;
+    const pid = daemon.child.pid as number;
+    const workers = await waitFor('two workers', () => {
+      const kids = childPids(pid);
+      return kids.length === 2 ? kids : undefined;
+    });
+    expect(await redisCli(ports.resp, 'list event-loop in event-loop-group (worker-elg)')).toEqual([
+      '(worker-el-0)',
+      '(worker-el-1)',
+    ]);
+    for (const line of [
+      'add upstream up0',
+      'add server-group sg0 timeout 500 period 200 up 1 down 2',
+      `add server s0 to server-group sg0 address 127.0.0.1:${echo.port} weight 10`,
+      'add server-group sg0 to upstream up0 weight 10',
+      `add tcp-lb lb0 address 127.0.0.1:${ports.lb} upstream up0`,
+    ]) {
+      expect(await redisCli(ports.resp, line)).toEqual(['OK']);
+    }
+    await waitFor('s0 UP', async () => {
+      const [detail] = await redisCli(ports.resp, 'list-detail server in server-group sg0');
+      return detail?.includes('UP') ? true : undefined;
+    });
+
+    // 40 sessions through the workers: counted and killed from the main process.
+    const held: Socket[] = [];
+    for (let i = 0; i < 40; i++) {
+      const s = await openSession(ports.lb);
+      s.on('error', () => {});
+      clients.add(s);
+      held.push(s);
+    }
+    expect(await redisCli(ports.resp, 'list session in tcp-lb lb0')).toEqual(['40']);
+    expect(await redisCli(ports.resp, 'force-remove session /127.0.0.1/ in tcp-lb lb0')).toEqual([
+      '40',
+    ]);
+    await Promise.all(held.map((s) => peerClosedWithin(s, 5000)));
+    expect(await redisCli(ports.resp, 'list session in tcp-lb lb0')).toEqual(['0']);
+
+    // Transfers, sha256-checked; the counters sum what the clients moved.
+    let moved = 40 * 4;
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const s = await openSession(ports.lb);
+        clients.add(s);
+        const size = 1_000_000 + i * 77_777;
+        const echoed = hashUntilEnd(s);
+        const sent = await writeRandom(s, size);
+        const got = await echoed;
+        expect(got.sha256).toBe(sent);
+        moved += size + 4;
+        s.destroy();
+      }),
+    );
+    const bytesIn = await waitFor('metrics to sum the workers', async () => {
+      const v = await metric(ports.http, 'vproxy_listener_bytes_in_total', 'listener="lb0"');
+      return v === moved ? v : undefined;
+    });
+    expect(bytesIn).toBe(moved);
+    const [detail] = await redisCli(ports.resp, 'list-detail tcp-lb');
+    expect(detail).toContain('lb0');
+
+    // kill -9 of one worker: restarted (a new pid), and the tcp-lb serves again.
+    process.kill(workers[0] as number, 'SIGKILL');
+    const after = await waitFor('a restarted worker', () => {
+      const kids = childPids(pid);
+      return kids.length === 2 && !kids.includes(workers[0] as number) ? kids : undefined;
+    });
+    expect(after).toContain(workers[1]);
+    const again = await openSession(ports.lb);
+    clients.add(again);
+    again.destroy();
+
+    // SIGTERM: the daemon exits and so do its workers.
+    expect(await daemon.stop()).toBe(0);
+    for (const w of after)
+      await waitFor(`worker ${w} gone`, () => (alive(w) ? undefined : true), 5000);
+  });
+});
