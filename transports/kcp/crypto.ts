@@ -1,4 +1,11 @@
-import { randomBytes, scryptSync } from 'node:crypto';
+import {
+  type CipherGCMTypes,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  scryptSync,
+} from 'node:crypto';
 import nacl from 'tweetnacl';
 
 /**
@@ -24,7 +31,21 @@ import nacl from 'tweetnacl';
  *   (a bitmap, as IPsec/DTLS do) drops duplicates and anything older than the window.
  * Nonces never repeat under one key: 96 random bits per session plus a counter.
  * Forged, truncated or modified datagrams fail Poly1305 and never reach the arq.
+ *
+ * ## Ciphers (`crypt=`)
+ * - `aes-128-gcm` (the default) and `chacha20-poly1305`: node:crypto's AEADs. The datagram is
+ *   `nonce (24) ‖ ciphertext ‖ tag (16)` with the 24-byte nonce above sent in the clear and
+ *   authenticated as associated data. The AEAD key is per sending session,
+ *   `HMAC-SHA256(key, salt)` (its first 16 bytes for AES-128), and the AEAD's 12-byte nonce
+ *   is `counter (6) ‖ time (6)`: unique under that key because the counter is.
+ * - `secretbox`: tweetnacl's XSalsa20-Poly1305 with the 24-byte nonce as its nonce, the
+ *   datagram `nonce ‖ tag ‖ ciphertext` — what every `key=` meant before `crypt=` existed.
+ * All three add 40 bytes; the ciphers do not interoperate (both ends name the same one).
  */
+
+export const KCP_CRYPTS = ['aes-128-gcm', 'chacha20-poly1305', 'secretbox'] as const;
+export type KcpCrypt = (typeof KCP_CRYPTS)[number];
+export const DEFAULT_KCP_CRYPT: KcpCrypt = 'aes-128-gcm';
 
 export const NONCE_BYTES = 24;
 export const TAG_BYTES = 16;
@@ -102,15 +123,30 @@ export class DatagramCipher {
   readonly #nonce = new Uint8Array(NONCE_BYTES);
   /** Wall clock in ms (injectable for tests). */
   readonly #clock: () => number;
+  readonly crypt: KcpCrypt;
+  /** AEADs: node:crypto's name, and the per-salt keys (the last salt opened is kept). */
+  readonly #aead: CipherGCMTypes | 'chacha20-poly1305' | null;
+  readonly #aeadKeyBytes: number;
+  readonly #sealKeys = new WeakMap<NonceSource, Buffer>();
+  #openSalt: Buffer | null = null;
+  #openKey: Buffer | null = null;
+  readonly #aeadNonce = Buffer.alloc(12);
 
-  constructor(key: Uint8Array, clock: () => number = Date.now) {
+  constructor(key: Uint8Array, clock: () => number = Date.now, crypt: KcpCrypt = 'secretbox') {
     if (key.length !== nacl.secretbox.keyLength) throw new RangeError('key must be 32 bytes');
     this.#key = key;
     this.#clock = clock;
+    this.crypt = crypt;
+    this.#aead = crypt === 'secretbox' ? null : crypt;
+    this.#aeadKeyBytes = crypt === 'aes-128-gcm' ? 16 : 32;
   }
 
-  static fromPassphrase(passphrase: string, clock?: () => number): DatagramCipher {
-    return new DatagramCipher(deriveKey(passphrase), clock);
+  static fromPassphrase(
+    passphrase: string,
+    clock?: () => number,
+    crypt: KcpCrypt = 'secretbox',
+  ): DatagramCipher {
+    return new DatagramCipher(deriveKey(passphrase), clock, crypt);
   }
 
   /** `nonce ‖ box` for `plain[0, len)`. */
@@ -121,6 +157,23 @@ export class DatagramCipher {
     nonce.writeUIntLE(this.#clock() % 2 ** 48, SALT_BYTES, 6);
     nonce.writeUIntLE(from.counter, SALT_BYTES + 6, 6);
     from.counter = (from.counter + 1) % 2 ** 48;
+    if (this.#aead !== null) {
+      let key = this.#sealKeys.get(from);
+      if (key === undefined) {
+        key = this.#saltKey(from.salt);
+        this.#sealKeys.set(from, key);
+      }
+      const c = createCipheriv(this.#aead as CipherGCMTypes, key, this.#aeadNonceOf(nonce), {
+        authTagLength: TAG_BYTES,
+      });
+      c.setAAD(nonce, { plaintextLength: len });
+      const body = c.update(plain.subarray(0, len));
+      c.final();
+      out.set(body, NONCE_BYTES);
+      out.set(c.getAuthTag(), NONCE_BYTES + len);
+      this.stats.sealed++;
+      return out;
+    }
     const m = this.#m;
     m.fill(0, 0, 32);
     m.set(plain.subarray(0, len), 32);
@@ -144,12 +197,23 @@ export class DatagramCipher {
     }
     const nonce = this.#nonce;
     nonce.set(datagram.subarray(0, NONCE_BYTES));
-    const c = this.#c;
-    c.fill(0, 0, 16);
-    c.set(datagram.subarray(NONCE_BYTES), 16);
-    if (lowlevel.crypto_secretbox_open(this.#m, c, 32 + len, nonce, this.#key) !== 0) {
-      s.dropForged++;
-      return null;
+    let plain: Uint8Array;
+    if (this.#aead !== null) {
+      const opened = this.#openAead(datagram, len);
+      if (opened === null) {
+        s.dropForged++;
+        return null;
+      }
+      plain = opened;
+    } else {
+      const c = this.#c;
+      c.fill(0, 0, 16);
+      c.set(datagram.subarray(NONCE_BYTES), 16);
+      if (lowlevel.crypto_secretbox_open(this.#m, c, 32 + len, nonce, this.#key) !== 0) {
+        s.dropForged++;
+        return null;
+      }
+      plain = this.#m.subarray(32, 32 + len);
     }
     const time = readU48(nonce, SALT_BYTES);
     if (Math.abs((this.#clock() % 2 ** 48) - time) > MAX_SKEW_MS) {
@@ -161,7 +225,45 @@ export class DatagramCipher {
       return null;
     }
     s.opened++;
-    return this.#m.subarray(32, 32 + len);
+    return plain;
+  }
+
+  /** The AEAD key of one sending session: HMAC-SHA256(key, salt), cut to the cipher's size. */
+  #saltKey(salt: Uint8Array): Buffer {
+    const k = createHmac('sha256', this.#key).update(salt).digest();
+    return k.subarray(0, this.#aeadKeyBytes);
+  }
+
+  /** The AEAD's 12-byte nonce from the 24-byte one: counter (6) ‖ time (6). */
+  #aeadNonceOf(nonce: Uint8Array): Buffer {
+    const n = this.#aeadNonce;
+    n.set(nonce.subarray(SALT_BYTES + 6, NONCE_BYTES), 0);
+    n.set(nonce.subarray(SALT_BYTES, SALT_BYTES + 6), 6);
+    return n;
+  }
+
+  #openAead(datagram: Uint8Array, len: number): Buffer | null {
+    const nonce = this.#nonce;
+    const salt = nonce.subarray(0, SALT_BYTES);
+    let key = this.#openKey;
+    if (key === null || this.#openSalt === null || !this.#openSalt.equals(salt)) {
+      // A run of datagrams comes from one session: one HMAC per change of sender.
+      key = this.#saltKey(salt);
+      this.#openKey = key;
+      this.#openSalt = Buffer.from(salt);
+    }
+    const d = createDecipheriv(this.#aead as CipherGCMTypes, key, this.#aeadNonceOf(nonce), {
+      authTagLength: TAG_BYTES,
+    });
+    d.setAAD(nonce, { plaintextLength: len });
+    d.setAuthTag(datagram.subarray(NONCE_BYTES + len));
+    const plain = d.update(datagram.subarray(NONCE_BYTES, NONCE_BYTES + len));
+    try {
+      d.final();
+    } catch {
+      return null;
+    }
+    return plain;
   }
 
   /** The nonce of the datagram last opened (valid until the next open). */

@@ -11,7 +11,7 @@ import {
   mssOf,
   PRESETS,
 } from './arq/index.js';
-import { SEAL_OVERHEAD } from './crypto.js';
+import { DEFAULT_KCP_CRYPT, KCP_CRYPTS, type KcpCrypt, SEAL_OVERHEAD } from './crypto.js';
 import type { SessionConfig } from './session/session.js';
 
 // The names of the KCP sessions. `kcp://` is mux over KCP sessions: its schema (KCP_SCHEMA)
@@ -24,7 +24,11 @@ export const KCP_OPTIONS: readonly OptionSpec[] = [
   { name: 'rcvwnd', description: 'kcp: receive window in segments (preset: 1024)' },
   { name: 'congestion', description: 'kcp: classic (reference) or pacing (BBR-like) (classic)' },
   { name: 'ack-repeat', description: 'kcp: repeat ACKs once while a gap is open (0)' },
-  { name: 'key', description: 'kcp: passphrase; datagrams sealed with secretbox (default: none)' },
+  { name: 'key', description: 'kcp: passphrase; every datagram sealed under it (default: none)' },
+  {
+    name: 'crypt',
+    description: 'kcp: with key=, aes-128-gcm|chacha20-poly1305|secretbox (aes-128-gcm)',
+  },
   {
     name: 'dead-link',
     description: 'kcp: the link is dead once a segment was sent this many times (20)',
@@ -46,6 +50,8 @@ export const KCP_OPTIONS: readonly OptionSpec[] = [
 export interface KcpAddressOptions {
   readonly session: SessionConfig;
   readonly key: string | undefined;
+  /** The cipher under `key` (meaningless without one). */
+  readonly crypt: KcpCrypt;
   readonly maxSessions: number;
   readonly rcvbuf: number;
   readonly sndbuf: number;
@@ -78,6 +84,14 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
     invalid(address, 'congestion', 'classic or pacing');
   }
   const key = stringOption(address, 'key');
+  const cryptText = address.options.crypt;
+  if (cryptText !== undefined) {
+    if (!(KCP_CRYPTS as readonly string[]).includes(cryptText)) {
+      invalid(address, 'crypt', KCP_CRYPTS.join(', '));
+    }
+    if (key === undefined) invalid(address, 'crypt', 'a key= to go with it');
+  }
+  const crypt = (cryptText ?? DEFAULT_KCP_CRYPT) as KcpCrypt;
   // The UDP payload stays within `mtu`: the arq's segments shrink by the seal overhead.
   const mtu = intOption(address, 'mtu', 1350, 128, 65_000);
   const arqMtu = key === undefined ? mtu : mtu - SEAL_OVERHEAD;
@@ -111,6 +125,7 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
       closeTimeoutMs: intOption(address, 'close-timeout', 5_000, 0, 3_600_000),
     },
     key,
+    crypt,
     maxSessions: intOption(address, 'max-sessions', 1024, 1, 1 << 20),
     rcvbuf: intOption(address, 'rcvbuf', 4 * MiB, 0, 1 << 30),
     sndbuf: intOption(address, 'sndbuf', 4 * MiB, 0, 1 << 30),

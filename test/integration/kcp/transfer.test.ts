@@ -82,7 +82,7 @@ describe('tcp → kcp → tcp through the proxy engine', () => {
     const s = await moveThrough(c, 20 * MB);
     const total = relay.dropped + relay.forwarded;
     console.log(
-      `kcp 5% loss + secretbox: 20 MB each way in ${s.toFixed(2)} s; relay dropped ${relay.dropped} of ${total}`,
+      `kcp 5% loss + aes-128-gcm (key=): 20 MB each way in ${s.toFixed(2)} s; relay dropped ${relay.dropped} of ${total}`,
     );
     // The loss was really injected, at about the rate the name says (tens of
     // thousands of datagrams: a binomial 5 % lands well inside 3-8 %).

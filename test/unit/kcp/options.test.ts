@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
+import { layerOptions } from '../../../src/fd/layer-options.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { kcpOptionsFromAddress } from '../../../transports/kcp/options.js';
+import { KCP_SCHEMA, kcpOptionsFromAddress } from '../../../transports/kcp/options.js';
 
 const opts = (query: string) => kcpOptionsFromAddress(parseAddress(`kcp://127.0.0.1:1${query}`));
 
@@ -19,6 +20,19 @@ describe('kcp:// options', () => {
     expect(opts('?key=x&mtu=1400').session.kcp.mtu).toBe(1360);
   });
 
+  it('key= seals with aes-128-gcm unless crypt= names chacha20-poly1305 or secretbox', () => {
+    expect(opts('?key=x').crypt).toBe('aes-128-gcm');
+    expect(opts('?key=x&crypt=secretbox').crypt).toBe('secretbox');
+    expect(opts('?key=x&crypt=chacha20-poly1305').crypt).toBe('chacha20-poly1305');
+    expect(
+      layerOptions(
+        parseAddress('kcp://127.0.0.1:1?kcp.key=x&kcp.crypt=secretbox'),
+        KCP_SCHEMA,
+        'kcp',
+      ).session.crypt,
+    ).toBe('secretbox');
+  });
+
   it('session-buffer lowers both windows to fit', () => {
     const k = opts('?session-buffer=1310000&mtu=1334').session.kcp; // mss 1310: 1000 segments
     expect((k.sndWnd ?? 0) + (k.rcvWnd ?? 0)).toBeLessThanOrEqual(1000);
@@ -33,6 +47,8 @@ describe('kcp:// options', () => {
     '?key=',
     '?session-buffer=10',
     '?max-sessions=0',
+    '?key=x&crypt=rot13',
+    '?crypt=aes-128-gcm',
   ])('rejects %s with a clear error', (query) => {
     expect(() => opts(query)).toThrow(/option "/);
     try {

@@ -48,7 +48,10 @@ export const kcpSessionTransport: Transport = {
 function endpointOptions(opts: KcpAddressOptions): EndpointOptions {
   return {
     session: opts.session,
-    cipher: opts.key === undefined ? null : DatagramCipher.fromPassphrase(opts.key),
+    cipher:
+      opts.key === undefined
+        ? null
+        : DatagramCipher.fromPassphrase(opts.key, undefined, opts.crypt),
     maxSessions: opts.maxSessions,
     rcvbuf: opts.rcvbuf,
     sndbuf: opts.sndbuf,
