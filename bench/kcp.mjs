@@ -19,22 +19,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { NotAvailable, RECV_PORT, startPath, VPROXY } from './lib/kcp-paths.mjs';
+import { VPROXY } from './lib/kcp-paths.mjs';
 import { printLink, printLoopback, printTargets } from './lib/kcp-report.mjs';
-import { inNs, makeLink, nsExec } from './lib/netns.mjs';
-import {
-  cpuSeconds,
-  isInterrupted,
-  log,
-  machineLine,
-  median,
-  requireTool,
-  runMain,
-  startChild,
-  stopChild,
-  waitOutput,
-} from './lib/procs.mjs';
+import { onPath, transfer } from './lib/kcp-transfer.mjs';
+import { makeLink, nsExec } from './lib/netns.mjs';
+import { log, machineLine, median, requireTool, runMain } from './lib/procs.mjs';
 import { interleaved, writeResults } from './lib/results.mjs';
 
 const MB = 1e6;
@@ -44,59 +33,13 @@ const LOOP_BYTES = Math.round(Number(process.env.BENCH_LOOP_MB ?? (20 * LINK_BYT
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 60) * 1000;
 const LOSSES = (process.env.BENCH_LOSSES ?? '0,1,2,5').split(',').map(Number);
 const LINK = { delayMs: 25, rateMbit: 50, queueMs: 100 };
-const PUMP = fileURLToPath(new URL('./lib/pump.mjs', import.meta.url));
-const PUMP_CC = fileURLToPath(new URL('./lib/pump-send-cc.py', import.meta.url));
 const DIST_REGISTRY = new URL('../dist/transports/default-registry.js', import.meta.url);
-
-const sumCpu = (procs) => procs.reduce((s, c) => s + cpuSeconds(c), 0);
-
-/**
- * Move `bytes` from a fresh sender in ns.client to a fresh receiver in ns.server through
- * `path`. Time = receiver's last byte − sender's start (one monotonic clock for both).
- */
-async function transfer(ns, path, bytes) {
-  const node = process.execPath;
-  const recvArgs = [PUMP, 'recv', '0.0.0.0', RECV_PORT, bytes];
-  const receiver = startChild('receiver', ...inNs(ns.server, node, recvArgs));
-  let sender = null;
-  try {
-    await waitOutput(receiver, /READY/);
-    const cpu0 = sumCpu(path.procs);
-    // TCP rows pin the congestion control per socket (python sender), the rest use Node.
-    sender = path.cc
-      ? startChild(
-          'sender',
-          ...inNs(ns.client, 'python3', [PUMP_CC, path.host, path.port, bytes, path.cc]),
-        )
-      : startChild('sender', ...inNs(ns.client, node, [PUMP, 'send', path.host, path.port, bytes]));
-    try {
-      await waitOutput(receiver, /RESULT .*\n/, TIMEOUT_MS);
-    } catch (err) {
-      if (receiver.exit) throw err;
-      receiver.proc.kill('SIGUSR2'); // deadline: take the partial count
-      await waitOutput(receiver, /RESULT .*\n/, 5000);
-    }
-    const cpu = sumCpu(path.procs) - cpu0;
-    const r = JSON.parse(/RESULT (.*)\n/.exec(receiver.output)[1]);
-    const t0 = /T0 (\d+)/.exec(sender.output)?.[1];
-    if (!t0) throw new Error(`sender printed no T0: ${sender.output}`);
-    const cc = /CC (\w+)/.exec(sender.output)?.[1];
-    if (path.cc && cc !== path.cc) throw new Error(`sender's socket uses ${cc}, not ${path.cc}`);
-    const seconds = Number(BigInt(r.tLast) - BigInt(t0)) / 1e9;
-    const error = r.error ?? (r.bytes !== bytes ? `got ${r.bytes} of ${bytes} bytes` : undefined);
-    if (error && error !== 'timeout') log(`   !! ${error}; sender said: ${sender.output.trim()}`);
-    return { bytes: r.bytes, seconds, error, cpuPerGB: cpu / (bytes / 1e9) };
-  } finally {
-    await stopChild(sender);
-    await stopChild(receiver);
-  }
-}
 
 /** One transfer through a started path (run `run` of RUNS). */
 async function measureOnce(label, ns, path, bytes, run) {
   const dead = path.procs.find((c) => c.exit);
   if (dead) throw new Error(`${dead.name} died: ${dead.output.trim().slice(-500)}`);
-  const r = await transfer(ns, path, bytes);
+  const r = await transfer(ns, path, bytes, TIMEOUT_MS);
   const mbit = (r.bytes * 8) / r.seconds / 1e6;
   log(
     `   ${label} run ${run}/${RUNS}: ${mbit.toFixed(1)} Mbit/s, ${r.seconds.toFixed(2)} s` +
@@ -156,27 +99,12 @@ function ourVariants(kcp) {
 /** Start a path, measure one run, stop it; a missing kcp transport becomes a marked row. */
 async function measureRow(row, ns, serverIp, bytes, kcp, run) {
   if (row.path === 'ours' && !kcp.available) return { unavailable: true };
-  let path;
-  try {
-    const where = { clientNs: ns.client, serverNs: ns.server, serverIp };
-    path = await startPath(row.path, { ...where, kcpQuery: row.kcpQuery });
-  } catch (err) {
-    if (err instanceof NotAvailable) {
-      kcp.available = false;
-      return { unavailable: true };
-    }
-    log(`   !! ${row.label} failed to start: ${err.message}`);
-    return { failed: err.message.split('\n')[0] };
-  }
-  try {
-    return await measureOnce(row.label, ns, { ...path, cc: row.cc }, bytes, run);
-  } catch (err) {
-    if (isInterrupted()) throw err;
-    log(`   !! ${row.label} failed: ${err.message}`);
-    return { failed: err.message.split('\n')[0] };
-  } finally {
-    await path.stop();
-  }
+  const where = { clientNs: ns.client, serverNs: ns.server, serverIp };
+  const r = await onPath(row, { ...where, kcpQuery: row.kcpQuery }, (path) =>
+    measureOnce(row.label, ns, path, bytes, run),
+  );
+  if (r.unavailable) kcp.available = false;
+  return r;
 }
 
 function environment(kcp, ccAvailable) {

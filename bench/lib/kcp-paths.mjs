@@ -4,6 +4,8 @@
 //   vproxy  sender → vproxy simple tcp→tcp → receiver
 //   kcptun  sender → kcptun-client (tcp→kcp) ⇢ kcptun-server (kcp→tcp) → receiver
 //   ours    sender → vproxy simple tcp→kcp ⇢ vproxy simple kcp→tcp → receiver
+//   ours-kcptun  sender → vproxy kcptun client ⇢ vproxy kcptun server → receiver (kcptun's
+//           flags, so it is the kcptun row with our binary)
 // Proxies on the client side listen on 127.0.0.1; the KCP hop crosses serverIp (the link,
 // or loopback when both namespaces are the same).
 import { fileURLToPath } from 'node:url';
@@ -37,6 +39,15 @@ export const KCPTUN_FLAGS = [
   '--quiet',
 ];
 
+/** KCPTUN_FLAGS with FEC data/parity shards `fec` ('10/3'; default '0/0'). */
+export function kcptunFlags(fec = '0/0') {
+  const [ds, ps] = fec.split('/');
+  const flags = [...KCPTUN_FLAGS];
+  flags[flags.indexOf('--datashard') + 1] = ds;
+  flags[flags.indexOf('--parityshard') + 1] = ps;
+  return flags;
+}
+
 /** Thrown when our kcp transport is not registered in this build (yet). */
 export class NotAvailable extends Error {}
 
@@ -61,7 +72,7 @@ async function startVproxy(name, ns, bind, backend) {
  * Start the proxies of one path. Returns where the sender connects and the proxy children
  * (for CPU accounting); stop() ends them.
  */
-export async function startPath(path, { clientNs, serverNs, serverIp, kcpQuery }) {
+export async function startPath(path, { clientNs, serverNs, serverIp, kcpQuery, fec }) {
   const procs = [];
   const stop = () => Promise.all(procs.map(stopChild));
   try {
@@ -74,21 +85,28 @@ export async function startPath(path, { clientNs, serverNs, serverIp, kcpQuery }
         procs.push(await startVproxy('vproxy tcp→tcp', clientNs, bind, backend));
         return { host: '127.0.0.1', port: VPROXY_TCP_PORT, procs, stop };
       }
-      case 'kcptun': {
+      case 'kcptun':
+      case 'ours-kcptun': {
+        const bin = (side) =>
+          path === 'kcptun' ? [`kcptun-${side}`, []] : [process.execPath, [VPROXY, 'kcptun', side]];
+        const [scmd, sargs] = bin('server');
         const server = startChild(
-          'kcptun-server',
-          ...inNs(serverNs, 'kcptun-server', [
+          `${path}-server`,
+          ...inNs(serverNs, scmd, [
+            ...sargs,
             ...['-l', `${serverIp}:${KCPTUN_UDP}`, '-t', `127.0.0.1:${RECV_PORT}`],
-            ...KCPTUN_FLAGS,
+            ...kcptunFlags(fec),
           ]),
         );
         procs.push(server);
         await waitSocket(server, 'udp', KCPTUN_UDP);
+        const [ccmd, cargs] = bin('client');
         const client = startChild(
-          'kcptun-client',
-          ...inNs(clientNs, 'kcptun-client', [
+          `${path}-client`,
+          ...inNs(clientNs, ccmd, [
+            ...cargs,
             ...['-l', `127.0.0.1:${KCPTUN_PORT}`, '-r', `${serverIp}:${KCPTUN_UDP}`],
-            ...KCPTUN_FLAGS,
+            ...kcptunFlags(fec),
           ]),
         );
         procs.push(client);
