@@ -1,13 +1,8 @@
 import { type Address, formatHostPort, toAddress } from '../fd/address.js';
 import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
-import { describePeer } from '../fd/stream-fd.js';
+import type { StreamFD } from '../fd/stream-fd.js';
 import type { Socks5Auth } from '../protocols/socks5/auth.js';
-import { Socks5Reply } from '../protocols/socks5/constants.js';
-import { replyCodeForError } from '../protocols/socks5/reply-code.js';
-import { type Socks5Accepted, socks5Handshake } from '../protocols/socks5/server-handshake.js';
-import { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
-import { type Admission, type ClientHandshake, TAKEN } from '../proxy/admission.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine } from '../proxy/proxy.js';
 import {
@@ -21,6 +16,7 @@ import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Server } from './server.js';
 import { ServerGroup } from './server-group.js';
+import { socks5Front, UdpAssociations } from './socks5-front.js';
 import type { Upstream } from './upstream.js';
 
 export interface Socks5ServerOptions extends Partial<ListenerSettings>, ListenerLogging {
@@ -44,6 +40,11 @@ export interface Socks5ServerOptions extends Partial<ListenerSettings>, Listener
   readonly udpIdleTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /**
+   * Bytes the listener's own layer still owes a client (the WebSocks door's
+   * 10-byte frame), sent with the handshake's first answer.
+   */
+  readonly replyPrefix?: (client: StreamFD) => Buffer | null;
 }
 
 /** What `update`-style setters change while the server runs; every handshake reads it afresh. */
@@ -51,13 +52,6 @@ interface Policy {
   allowNonBackend: boolean;
   auth: Socks5Auth;
   udp: boolean;
-}
-
-/** What bounds the UDP associations (each holds a socket and a control connection). */
-interface UdpLimits {
-  readonly max: number;
-  readonly idleTimeoutMs: number;
-  refused: number;
 }
 
 /** Where a request goes: a group of the upstream, one backend, anywhere (allowed), or nowhere. */
@@ -76,8 +70,7 @@ type Route =
  */
 export class Socks5Server extends LbListener {
   readonly #policy: Policy;
-  readonly #relays: Set<Socks5UdpRelay>;
-  readonly #udpLimits: UdpLimits;
+  readonly #associations: UdpAssociations;
 
   private constructor(
     options: Socks5ServerOptions,
@@ -85,13 +78,11 @@ export class Socks5Server extends LbListener {
     engine: ProxyEngine,
     access: Access,
     policy: Policy,
-    relays: Set<Socks5UdpRelay>,
-    udpLimits: UdpLimits,
+    associations: UdpAssociations,
   ) {
     super(options.name, address, options.upstream, engine, access);
     this.#policy = policy;
-    this.#relays = relays;
-    this.#udpLimits = udpLimits;
+    this.#associations = associations;
   }
 
   static async start(options: Socks5ServerOptions): Promise<Socks5Server> {
@@ -104,57 +95,39 @@ export class Socks5Server extends LbListener {
       auth: options.auth ?? 'none',
       udp: options.udp ?? false,
     };
-    const udpLimits: UdpLimits = {
-      max: options.maxAssociations ?? 256,
-      idleTimeoutMs: options.udpIdleTimeoutMs ?? 60_000,
-      refused: 0,
-    };
-    const relays = new Set<Socks5UdpRelay>();
+    const associations = new UdpAssociations({
+      registry: options.registry,
+      ...(options.maxAssociations === undefined ? {} : { max: options.maxAssociations }),
+      ...(options.udpIdleTimeoutMs === undefined
+        ? {}
+        : { idleTimeoutMs: options.udpIdleTimeoutMs }),
+    });
     // The engine's logger, once it exists (the handshake is built before it).
     let log: Logger = quietLogger;
     const route = (host: string, port: number): Route =>
       routeOf(options.upstream, host, port, policy.allowNonBackend);
 
-    const handshake: ClientHandshake = async (client) => {
-      const accepted = await socks5Handshake(client, {
-        auth: policy.auth,
-        ...(options.handshakeTimeoutMs === undefined
-          ? {}
-          : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-        commands: policy.udp ? ['connect', 'udp-associate'] : ['connect'],
-      });
-      const { request } = accepted;
-      const allowed = access.group.allows(client.remoteAddress, 'tcp', bound.port);
-      if (
-        !allowed ||
-        (request.command === 'connect' && route(request.host, request.port) === null)
-      ) {
-        if (log.enabled('info')) {
-          log.info('client-denied', {
-            client: describePeer(client),
-            target: formatHostPort(request.host, request.port),
-            // Without allow-non-backend only the upstream's backends may be reached.
-            reason: allowed ? 'not a backend' : `security group ${access.group.name}`,
-          });
+    const handshake = socks5Front({
+      auth: () => policy.auth,
+      udp: () => policy.udp,
+      associations,
+      ...(options.handshakeTimeoutMs === undefined
+        ? {}
+        : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
+      ...(options.replyPrefix === undefined ? {} : { prefix: options.replyPrefix }),
+      log: () => log,
+      deny: (client, request) => {
+        // Without allow-non-backend only the upstream's backends may be reached.
+        if (!access.group.allows(client.remoteAddress, 'tcp', bound.port)) {
+          return `security group ${access.group.name}`;
         }
-        accepted.reply(Socks5Reply.NOT_ALLOWED);
+        if (request.command === 'connect' && route(request.host, request.port) === null) {
+          return 'not a backend';
+        }
         return null;
-      }
-      if (request.command === 'udp-associate') {
-        if (relays.size >= udpLimits.max) {
-          udpLimits.refused++;
-          log.warn('udp-associate-refused', {
-            client: describePeer(client),
-            reason: `${udpLimits.max} associations alive`,
-          });
-          accepted.reply(Socks5Reply.NOT_ALLOWED);
-          return null;
-        }
-        await associate(options.registry, bound.host, accepted, route, relays, udpLimits);
-        return TAKEN;
-      }
-      return admission(accepted);
-    };
+      },
+      relay: () => ({ host: bound.host, allowTarget: (h, p) => route(h, p) !== null }),
+    });
 
     const picker: BackendPicker = {
       pick: (ctx: PickContext): BackendChoice | null => {
@@ -184,7 +157,7 @@ export class Socks5Server extends LbListener {
       ...engineSettings(options),
     });
     log = engine.log;
-    return new Socks5Server(options, address, engine, access, policy, relays, udpLimits);
+    return new Socks5Server(options, address, engine, access, policy, associations);
   }
 
   get allowNonBackend(): boolean {
@@ -210,12 +183,12 @@ export class Socks5Server extends LbListener {
 
   /** UDP associations alive now. */
   get associations(): number {
-    return this.#relays.size;
+    return this.#associations.size;
   }
 
   /** UDP ASSOCIATE requests refused because `maxAssociations` were alive. */
   get associationsRefused(): number {
-    return this.#udpLimits.refused;
+    return this.#associations.refused;
   }
 
   /** Whether UDP ASSOCIATE is served; a change applies to handshakes from now on. */
@@ -229,7 +202,7 @@ export class Socks5Server extends LbListener {
 
   override async close(): Promise<void> {
     await super.close();
-    await Promise.all([...this.#relays].map((r) => r.close()));
+    await this.#associations.close();
   }
 }
 
@@ -245,63 +218,4 @@ function routeOf(upstream: Upstream, host: string, port: number, allowNonBackend
     if (server) return { kind: 'server', server };
   }
   return allowNonBackend ? { kind: 'direct' } : null;
-}
-
-/** The admission of a CONNECT: the target, and the reply once the engine knows how it went. */
-function admission(accepted: Socks5Accepted): Admission {
-  const { request } = accepted;
-  return {
-    requested: { scheme: 'tcp', host: request.host, port: request.port, path: '', options: {} },
-    hint: formatHostPort(request.host, request.port),
-    // BND: the proxy's local end towards the target (0.0.0.0:0 on transports without one).
-    connected: (backend) =>
-      accepted.reply(Socks5Reply.SUCCEEDED, {
-        host: backend.localAddress ?? '0.0.0.0',
-        port: backend.localPort ?? 0,
-      }),
-    failed: (reason, err) =>
-      accepted.reply(
-        reason === 'no-backend' ? Socks5Reply.HOST_UNREACHABLE : replyCodeForError(err),
-      ),
-  };
-}
-
-async function associate(
-  registry: Registry,
-  host: string,
-  accepted: Socks5Accepted,
-  route: (host: string, port: number) => Route,
-  relays: Set<Socks5UdpRelay>,
-  limits: UdpLimits,
-): Promise<void> {
-  const socket = await registry.bindDatagram({
-    scheme: 'udp',
-    host,
-    port: 0,
-    path: '',
-    options: {},
-  });
-  const relay = new Socks5UdpRelay({
-    socket,
-    control: accepted.client,
-    clientHint: { host: accepted.request.host, port: accepted.request.port },
-    allowTarget: (h, p) => route(h, p) !== null,
-  });
-  relays.add(relay);
-  // Idle expiry on the relay's own counters, sampled once per timeout: a client that
-  // keeps its control connection open but sends nothing holds the socket for one to
-  // two timeouts. No timer or clock read per datagram.
-  let last = -1;
-  const timer = setInterval(() => {
-    const s = relay.stats;
-    const now = s.forwarded + s.returned + s.dropped;
-    if (now === last) void relay.close();
-    last = now;
-  }, limits.idleTimeoutMs);
-  timer.unref();
-  relay.once('close', () => {
-    clearInterval(timer);
-    relays.delete(relay);
-  });
-  accepted.reply(Socks5Reply.SUCCEEDED, socket.address());
 }

@@ -75,7 +75,9 @@ export class TunnelPool {
     // Not pause(): a paused socket then never told a 'readable' listener of the reply here
     // (Node 20). The caller attaches its reader in this same tick, which stops the flow.
     this.counts.taken++;
-    this.fill();
+    // The refill's dial (a connect, maybe a TLS handshake) waits until the caller
+    // has sent its request on the connection it took: it is not on that path.
+    setImmediate(() => this.fill());
     return entry.fd;
   }
 

@@ -3,6 +3,7 @@ import { formatHostPort } from '../fd/address.js';
 import { errorFields, type Logger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import { describePeer, type StreamFD } from '../fd/stream-fd.js';
+import { socks5Front, UdpAssociations } from '../lb/socks5-front.js';
 import { HttpError } from '../protocols/http-proxy/errors.js';
 import { type ProxyRequest, ProxyRequestReader } from '../protocols/http-proxy/proxy-request.js';
 import {
@@ -15,12 +16,10 @@ import {
   type Socks5Auth,
   type Socks5UserTable,
 } from '../protocols/socks5/auth.js';
-import { Socks5Reply } from '../protocols/socks5/constants.js';
-import { replyCodeForError } from '../protocols/socks5/reply-code.js';
-import { socks5Handshake } from '../protocols/socks5/server-handshake.js';
-import { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
-import { type Admission, type ClientHandshake, TAKEN } from '../proxy/admission.js';
+import type { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
+import type { Admission, ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
+import type { AgentUdpTunnels } from './agent-udp.js';
 
 function tcpTarget(host: string, port: number): Address {
   return { scheme: 'tcp', host, port, path: '', options: {} };
@@ -30,8 +29,11 @@ export interface SocksFrontOptions {
   readonly registry: Registry;
   /** RFC 1929 users; null: no authentication. */
   readonly users: Socks5UserTable | null;
-  /** UDP ASSOCIATE is served for targets this says are direct. */
-  readonly isDirect: (host: string, port: number) => boolean;
+  /**
+   * The tunnelled half of a new UDP association (datagrams for targets the
+   * rules proxy); absent: every datagram goes from the relay socket, direct.
+   */
+  readonly udpTunnels?: () => AgentUdpTunnels;
   readonly handshakeTimeoutMs: number;
   readonly logger: Logger;
   /** UDP associations alive at once (default 256). */
@@ -40,80 +42,43 @@ export interface SocksFrontOptions {
 }
 
 /**
- * The SOCKS5 front end's handshake: CONNECT (replied to once the path to the
- * target is up: for a tunnel, after the server's SOCKS5 reply) and UDP
- * ASSOCIATE, whose datagrams may only go to targets the rules send direct
- * (the WebSocks protocol has no UDP).
+ * The SOCKS5 front end's handshake (the project's shared socks5 front end):
+ * CONNECT, replied to once the path to the target is up (for a tunnel, after
+ * the server's SOCKS5 reply), and UDP ASSOCIATE, whose datagrams go direct or
+ * through a tunnel of the server list the rules pick, per datagram.
  */
 export function socksFront(options: SocksFrontOptions): {
   handshake: ClientHandshake;
-  relays: Set<Socks5UdpRelay>;
+  associations: UdpAssociations;
 } {
-  const relays = new Set<Socks5UdpRelay>();
   // One object for the server's life: the handshake caches its checker per object.
   const auth: Socks5Auth = options.users === null ? 'none' : { users: options.users };
-  const handshake: ClientHandshake = async (client) => {
-    const accepted = await socks5Handshake(client, {
-      auth,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-      commands: ['connect', 'udp-associate'],
-    });
-    const { request } = accepted;
-    if (request.command === 'udp-associate') {
-      if (relays.size >= (options.maxAssociations ?? 256)) {
-        options.logger.warn('udp-associate-refused', {
-          client: describePeer(client),
-          reason: 'too many associations',
-        });
-        accepted.reply(Socks5Reply.NOT_ALLOWED);
-        return null;
-      }
+  const associations = new UdpAssociations({
+    registry: options.registry,
+    ...(options.maxAssociations === undefined ? {} : { max: options.maxAssociations }),
+    ...(options.udpIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.udpIdleTimeoutMs }),
+  });
+  const handshake = socks5Front({
+    auth: () => auth,
+    udp: () => true,
+    associations,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    log: () => options.logger,
+    relay: (client) => {
       const host = client.localAddress ?? '127.0.0.1';
-      const socket = await options.registry.bindDatagram({
-        scheme: 'udp',
+      const tunnels = options.udpTunnels?.();
+      return {
         host: host.startsWith('::ffff:') ? host.slice(7) : host,
-        port: 0,
-        path: '',
-        options: {},
-      });
-      const relay = new Socks5UdpRelay({
-        socket,
-        control: accepted.client,
-        clientHint: { host: request.host, port: request.port },
-        allowTarget: options.isDirect,
-      });
-      relays.add(relay);
-      // Idle expiry sampled once per timeout: no clock read per datagram.
-      let last = -1;
-      const timer = setInterval(() => {
-        const s = relay.stats;
-        const now = s.forwarded + s.returned + s.dropped;
-        if (now === last) void relay.close();
-        last = now;
-      }, options.udpIdleTimeoutMs ?? 60_000);
-      timer.unref();
-      relay.once('close', () => {
-        clearInterval(timer);
-        relays.delete(relay);
-      });
-      accepted.reply(Socks5Reply.SUCCEEDED, socket.address());
-      return TAKEN;
-    }
-    return {
-      requested: tcpTarget(request.host, request.port),
-      hint: formatHostPort(request.host, request.port),
-      connected: (backend) =>
-        accepted.reply(Socks5Reply.SUCCEEDED, {
-          host: backend.localAddress ?? '0.0.0.0',
-          port: backend.localPort ?? 0,
-        }),
-      failed: (reason, err) =>
-        accepted.reply(
-          reason === 'no-backend' ? Socks5Reply.HOST_UNREACHABLE : replyCodeForError(err),
-        ),
-    };
-  };
-  return { handshake, relays };
+        ...(tunnels === undefined
+          ? {}
+          : {
+              divert: (d: Buffer, h: string, p: number) => tunnels.divert(d, h, p),
+              attached: (relay: Socks5UdpRelay) => tunnels.attach(relay),
+            }),
+      };
+    },
+  });
+  return { handshake, associations };
 }
 
 /** Read one proxy request head, leaving whatever follows it in the stream. */

@@ -4,14 +4,17 @@ import { formatHostPort } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import { type Logger, quietLogger } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
+import { LbListener } from '../lb/lb-listener.js';
+import { SecurityGroup } from '../lb/security-group.js';
+import type { UdpAssociations } from '../lb/socks5-front.js';
 import { generatePac } from '../protocols/pac/generate.js';
-import type { Socks5UdpRelay } from '../protocols/socks5/udp-relay.js';
 import type { ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
 import { httpFront, socksFront } from './agent-frontends.js';
 import { AgentRouting, type AgentRoutingOptions } from './agent-routing.js';
 import { SsServerFD, ssFront } from './agent-ss.js';
+import { AgentUdpTunnels } from './agent-udp.js';
 import type { SsMethod } from './ss-cipher.js';
 
 export interface WebsocksAgentOptions extends AgentRoutingOptions {
@@ -48,8 +51,9 @@ export interface AgentListener {
 export class WebsocksAgent {
   readonly routing: AgentRouting;
   readonly listeners: AgentListener[] = [];
-  readonly #engines: ProxyEngine[] = [];
-  readonly #relays: Set<Socks5UdpRelay>[] = [];
+  /** The data front ends (socks5, http, shadowsocks) as listeners the control plane can list. */
+  readonly fronts: LbListener[] = [];
+  readonly #associations: UdpAssociations[] = [];
   #pac: HttpServer | null = null;
   readonly #log: Logger;
 
@@ -89,11 +93,11 @@ export class WebsocksAgent {
     const socks = socksFront({
       registry,
       users,
-      isDirect: (h, p) => this.routing.route(h, p).action === 'direct',
+      udpTunnels: () => new AgentUdpTunnels(this.routing, registry, this.#log),
       handshakeTimeoutMs,
       logger: this.#log,
     });
-    this.#relays.push(socks.relays);
+    this.#associations.push(socks.associations);
     const socksPort = await this.#engine(options, 'socks5', host, config.socksListen, {
       handshake: socks.handshake,
       handshakeTimeoutMs: handshakeTimeoutMs + 1_000,
@@ -154,8 +158,8 @@ export class WebsocksAgent {
       name: `websocks-agent-${kind}`,
       logger: this.#log,
     });
-    this.#engines.push(engine);
     const bound = server.address();
+    this.fronts.push(new FrontListener(`agent-${kind}`, listener.address(), this.routing, engine));
     this.listeners.push({ kind, host: bound.host, port: bound.port });
     return bound.port;
   }
@@ -211,15 +215,15 @@ export class WebsocksAgent {
 
   /** The front ends' engine statistics (socks5 first, then http). */
   stats(): ProxyStats[] {
-    return this.#engines.map((e) => e.stats());
+    return this.fronts.map((f) => f.stats());
   }
 
   async close(): Promise<void> {
     const pac = this.#pac;
     this.#pac = null;
     await Promise.all([
-      ...this.#engines.map((e) => e.close()),
-      ...this.#relays.flatMap((set) => [...set].map((r) => r.close())),
+      ...this.fronts.map((f) => f.close()),
+      ...this.#associations.map((a) => a.close()),
       pac === null
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
@@ -228,5 +232,27 @@ export class WebsocksAgent {
           }),
     ]);
     await this.routing.close();
+  }
+}
+
+/**
+ * One data front end as an LbListener (the engine and the agent's upstream),
+ * so the controllers' store lists it like a daemon listener: the status page
+ * shows its sessions and bytes, `/metrics` its counters.
+ */
+class FrontListener extends LbListener {
+  constructor(
+    name: string,
+    bound: { host: string; port: number },
+    routing: AgentRouting,
+    engine: ProxyEngine,
+  ) {
+    super(
+      name,
+      { scheme: 'tcp', host: bound.host, port: bound.port, path: '', options: {} },
+      routing.upstream,
+      engine,
+      { group: SecurityGroup.allowAll() },
+    );
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from '../helpers/browser.js';
-import { RESP_PASSWORD, redisCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { RESP_PASSWORD, redisCli, VPROXY_BIN } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import { NGINX, startNginxWsProxy } from '../helpers/nginx.js';
 import { findTool, requireTool } from '../helpers/require-tool.js';
@@ -15,9 +15,12 @@ import {
   BIG_SHA,
   curl,
   fx,
+  HUGE,
+  HUGE_SHA,
   run,
   sleep,
   startAgent,
+  startAgentFile,
   startServer,
   useWebsocksE2e,
 } from './websocks-agent-fixture.js';
@@ -189,10 +192,9 @@ describe('opt-in controllers', () => {
         'proxy.domain.list.end',
       ].join('\n'),
     );
-    const { running: cli } = await startCli(
+    await startAgentFile(
+      file,
       [
-        'websocks-agent',
-        file,
         '--http-controller',
         `127.0.0.1:${httpPort}`,
         '--http-token',
@@ -204,8 +206,6 @@ describe('opt-in controllers', () => {
       ],
       /resp-controller listening on/,
     );
-    fx.running.push(cli);
-    for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
     await curl([
       '--socks5-hostname',
       `127.0.0.1:${socks}`,
@@ -225,6 +225,23 @@ describe('opt-in controllers', () => {
       metrics,
     );
     expect(Number(bytesIn?.[1])).toBeGreaterThan(BIG.length);
+    // The agent's own counters and its front ends as listeners.
+    expect(metrics).toMatch(/^vproxy_websocks_agent_routed_total\{route="TUNNEL"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^vproxy_websocks_agent_tunnels_total\{outcome="fresh"\} [1-9]\d*$/m);
+    const socksIn =
+      /vproxy_listener_bytes_out_total\{type="tcp-lb",listener="agent-socks5"\} (\d+)/.exec(
+        metrics,
+      );
+    expect(Number(socksIn?.[1])).toBeGreaterThan(BIG.length);
+    const { stdout: status } = await run('curl', [
+      '-sS',
+      '-H',
+      'Authorization: Bearer tok',
+      `http://127.0.0.1:${httpPort}/api/v1/status`,
+    ]);
+    const listeners = (JSON.parse(status) as { listeners: { name: string; accepted: number }[] })
+      .listeners;
+    expect(listeners.find((l) => l.name === 'agent-socks5')?.accepted).toBeGreaterThanOrEqual(1);
     if (!findTool('redis-cli')) return;
     expect(await redisCli(respPort, 'list server-group')).toContain('TUNNEL');
   }, 60_000);
@@ -249,9 +266,7 @@ describe('the JSON config form', () => {
         'proxy.domain.list': { TUNNEL: ['example.invalid'] },
       }),
     );
-    const { running: cli } = await startCli(['websocks-agent', file], /http listening on/);
-    fx.running.push(cli);
-    for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
+    await startAgentFile(file, [], /http listening on/);
     // agent.default TUNNEL: a target no rule names still goes through the server.
     const before = accepted(server.cli);
     const r = await curl([
@@ -266,7 +281,7 @@ describe('the JSON config form', () => {
 
 describe.skipIf(NGINX.missing)('through nginx as the WebSocket gateway', () => {
   for (const mode of ['raw', 'framed'] as const) {
-    it(`${mode} mode: curl → agent → nginx → websocks-server → backend, 20 MB sha256-checked`, async () => {
+    it(`${mode} mode: curl → agent → nginx → websocks-server → backend, 100 MB sha256-checked`, async () => {
       const server = await startServer(false, false);
       const nginx = await startNginxWsProxy(server.port);
       try {
@@ -288,13 +303,13 @@ describe.skipIf(NGINX.missing)('through nginx as the WebSocket gateway', () => {
         const r = await curl([
           '--socks5-hostname',
           `127.0.0.1:${agent.socks}`,
-          `http://localhost:${fx.backendPort}/big`,
+          `http://localhost:${fx.backendPort}/huge`,
         ]);
-        expect(r.sha).toBe(BIG_SHA);
+        expect(r).toEqual({ sha: HUGE_SHA, bytes: HUGE.length });
         expect(accepted(server.cli) - before).toBe(1);
       } finally {
         await nginx.stop();
       }
-    }, 60_000);
+    }, 120_000);
   }
 });

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,12 +11,15 @@ import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { type RunningCli, startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 
-// Shared by the websocks-agent e2e files: a backend serving 20 MB, websocks-server and
-// websocks-agent processes from the build, curl, and the server's own tunnel count.
+// Shared by the websocks-agent e2e files: a backend serving 20 MB (/big) and 100 MB (/huge),
+// websocks-server and websocks-agent processes from the build, curl, and the server's own
+// tunnel count.
 
 export const run = promisify(execFile);
 export const BIG = randomBytes(20 * 1024 * 1024);
 export const BIG_SHA = createHash('sha256').update(BIG).digest('hex');
+export const HUGE = randomBytes(100 * 1024 * 1024);
+export const HUGE_SHA = createHash('sha256').update(HUGE).digest('hex');
 
 /** What the suite's beforeAll made: a dual-stack backend, throwaway certs, a temp dir. */
 export const fx = {
@@ -34,7 +37,8 @@ export function useWebsocksE2e(): void {
     fx.certs = makeTestCerts();
     fx.dir = mkdtempSync(join(tmpdir(), 'wsagent-e2e-'));
     fx.backend = createServer((req, res) => {
-      const body = req.url === '/big' ? BIG : Buffer.from(`hello ${req.url}\n`);
+      const body =
+        req.url === '/huge' ? HUGE : req.url === '/big' ? BIG : Buffer.from(`hello ${req.url}\n`);
       res.writeHead(200, { 'Content-Length': body.length }).end(body);
     });
     // '::' takes IPv4 too (dual stack): one backend for 127.0.0.1, localhost and [::1].
@@ -95,25 +99,52 @@ export async function startAgent(
     .replaceAll('$PAC', String(pac))
     .replaceAll('$SS', String(ss));
   writeFileSync(file, text);
-  const { running: cli } = await startCli(
-    ['websocks-agent', file, '--log-level', 'debug'],
-    /websocks-agent: socks5 listening on/,
-    { timeoutMs: 15_000 },
-  );
-  fx.running.push(cli);
-  // Every server list starts DOWN until its first health check.
-  for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
+  const cli = await startAgentFile(file, ['--log-level', 'debug']);
   return { cli, socks, http, pac, ss };
+}
+
+/**
+ * `vproxy websocks-agent FILE ARGS…`, stopped after the suite; resolves once
+ * `ready` was printed and a server list is UP (every list starts DOWN until
+ * its first health check).
+ */
+export async function startAgentFile(
+  file: string,
+  args: string[] = [],
+  ready: RegExp = /websocks-agent: socks5 listening on/,
+): Promise<RunningCli> {
+  const { running: cli } = await startCli(['websocks-agent', file, ...args], ready, {
+    timeoutMs: 15_000,
+  });
+  fx.running.push(cli);
+  for (let i = 0; i < 100 && !/server-up/.test(cli.output()); i++) await sleep(50);
+  return cli;
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function curl(args: string[]): Promise<{ sha: string; bytes: number }> {
-  const { stdout } = await run('curl', ['-sS', '--fail', '--max-time', '60', ...args], {
-    encoding: 'buffer',
-    maxBuffer: 64 * 1024 * 1024,
+/** curl's body, hashed as it streams (100 MB never sits in memory twice); rejects with curl's stderr. */
+export function curl(args: string[]): Promise<{ sha: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--fail', '--max-time', '120', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve({ sha: hash.digest('hex'), bytes });
+      else reject(new Error(`curl ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
+    });
   });
-  return { sha: createHash('sha256').update(stdout).digest('hex'), bytes: stdout.length };
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildUpgradeRequest } from '../../src/protocols/websocks/client-request.js';
-import { type RunningCli, startCli } from '../helpers/cli.js';
+import { RESP_PASSWORD, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
 import { useEchoBackend } from '../helpers/echo-fixture.js';
 import { writeRandom } from '../helpers/net.js';
 import { NGINX, type Nginx, startNginxWsProxy } from '../helpers/nginx.js';
@@ -19,6 +19,7 @@ import { openTunnel, readResponse } from '../integration/websocks/ws-client.js';
 
 const run = promisify(execFile);
 const curl = requireTool('curl');
+requireTool('redis-cli');
 const echo = useEchoBackend(4000);
 const creds = { user: 'alice', password: 'secret' };
 const MB20 = 20 * 1024 * 1024;
@@ -64,6 +65,10 @@ beforeAll(async () => {
     '127.0.0.1:0',
     '--http-token',
     'tok',
+    '--resp-controller',
+    '127.0.0.1:0',
+    '--resp-password',
+    RESP_PASSWORD,
   ]));
   ({ running: guarded, port: guardedPort } = await startServer([]));
 });
@@ -187,11 +192,27 @@ describe('--http-controller', () => {
     };
     expect(door.tunnels).toBeGreaterThanOrEqual(2);
     expect(door.refused.auth).toBeGreaterThanOrEqual(1);
+    // The same door counters in /metrics.
+    const tunnels = /^vproxy_websocks_door_tunnels_total (\d+)$/m.exec(metrics.text);
+    expect(Number(tunnels?.[1])).toBeGreaterThanOrEqual(2);
+    const auth = /^vproxy_websocks_door_refused_total\{check="auth"\} (\d+)$/m.exec(metrics.text);
+    expect(Number(auth?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics.text).toMatch(/^vproxy_websocks_door_web_connections_total \d+$/m);
     expect((await get('/api/v1/status')).text).toContain('websocks');
+  });
+
+  it('--resp-controller: the command language through redis-cli lists the socks5 stage', async () => {
+    const m = /resp-controller listening on 127\.0\.0\.1:(\d+)/.exec(open.output());
+    expect(m).not.toBeNull();
+    const port = Number(m?.[1]);
+    expect(await redisCli(port, 'list socks5-server')).toEqual(['websocks']);
+    const detail = (await redisCli(port, 'list-detail socks5-server')).join('\n');
+    expect(detail).toMatch(/^websocks -> /);
   });
 
   it('is off unless asked for (the daemon default does not leak in)', () => {
     expect(guarded.output()).not.toContain('http-controller');
+    expect(guarded.output()).not.toContain('resp-controller');
   });
 });
 

@@ -85,7 +85,15 @@ export function blast(
   socket: Socket,
   port: number,
   count: number,
-  options: { maxSize?: number; window?: number; stallMs?: number } = {},
+  options: {
+    maxSize?: number;
+    window?: number;
+    stallMs?: number;
+    /** What goes on the wire for a datagram (e.g. behind a SOCKS5 UDP header); default as is. */
+    wrap?: (datagram: Buffer) => Buffer;
+    /** The datagram inside an answer; null counts it as mismatched. Default as is. */
+    unwrap?: (answer: Buffer) => Buffer | null;
+  } = {},
 ): Promise<BlastResult> {
   const maxSize = options.maxSize ?? 1400;
   const window = options.window ?? 64;
@@ -108,12 +116,13 @@ export function blast(
       d.writeUInt32BE(next, 0);
       inflight.set(next, d);
       next++;
-      socket.send(d, port, '127.0.0.1');
+      socket.send(options.wrap?.(d) ?? d, port, '127.0.0.1');
     };
     let lastProgress = Date.now();
-    const onMessage = (msg: Buffer): void => {
+    const onMessage = (answer: Buffer): void => {
       lastProgress = Date.now();
-      if (msg.length < 4) {
+      const msg = options.unwrap === undefined ? answer : options.unwrap(answer);
+      if (msg === null || msg.length < 4) {
         mismatched++;
         return;
       }

@@ -1,83 +1,113 @@
-import { StoreExecutor } from '../../../src/control/command-executor.js';
-import { VERSION } from '../../../src/control/config.js';
-import { HttpController } from '../../../src/control/controllers/http-controller.js';
-import { RespController } from '../../../src/control/controllers/resp-controller.js';
-import { StatusPages } from '../../../src/control/observability/status-pages.js';
+import type { Registry as PromRegistry } from 'prom-client';
+import { define } from '../../../src/control/observability/metric-define.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { formatHostPort } from '../../../src/fd/address.js';
 import type { Logger } from '../../../src/fd/logger.js';
 import type { Registry } from '../../../src/fd/registry.js';
 import type { WebsocksAgent } from '../../../src/websocks/agent.js';
+import {
+  type ControllerFlags,
+  startWebsocksControllers,
+  type WebsocksControllers,
+} from '../controllers.js';
 
-export interface AgentControllerFlags {
-  readonly httpController?: string;
-  readonly httpToken?: string;
-  readonly respController?: string;
-  readonly respPassword?: string;
-}
+export type AgentControllerFlags = ControllerFlags;
 
 /**
  * The daemon's RESP / HTTP controllers over the agent's resources, opt-in
  * (off unless a flag names an address): its server lists are the store's
- * server groups and its upstream the store's, so `list-detail server-group`,
- * the status page and `/metrics` show servers, health, connections and bytes
- * exactly as for the daemon, and the same commands change weights.
+ * server groups, its upstream the store's, and its front ends (socks5, http,
+ * shadowsocks) the store's tcp-lbs `agent-socks5`…, so `list-detail
+ * server-group`, the status page and `/metrics` show servers, health,
+ * listeners, sessions and bytes exactly as for the daemon, and the same
+ * commands change weights. `/api/v1/websocks-agent` and the
+ * `vproxy_websocks_agent_*` metrics add routing and tunnel counters.
  */
 export async function startAgentControllers(
   agent: WebsocksAgent,
   registry: Registry,
   logger: Logger,
   flags: AgentControllerFlags,
-): Promise<{ lines: string[]; close: () => Promise<void> } | null> {
+): Promise<WebsocksControllers | null> {
   if (flags.httpController === undefined && flags.respController === undefined) return null;
-  if (flags.httpController !== undefined && !flags.httpToken) {
-    throw new Error('--http-controller needs --http-token (a bearer token for the pages and API)');
-  }
-  if (flags.respController !== undefined && !flags.respPassword) {
-    throw new Error('--resp-controller needs --resp-password');
-  }
   const store = new ResourceStore(registry, logger);
   for (const group of agent.routing.groups()) {
     store.serverGroups.set(group.name, { group, check: 'tcp', elg: '(control-elg)' });
   }
-  store.upstreams.set(agent.routing.upstream.name, agent.routing.upstream);
-  const executor = new StoreExecutor({ store, logger });
-  const lines: string[] = [];
-  const closers: (() => Promise<void>)[] = [];
-  if (flags.httpController !== undefined) {
-    const http = await HttpController.start({
-      name: 'agent-http-controller',
-      address: flags.httpController,
-      token: flags.httpToken as string,
-      executor,
-      registry,
-      version: VERSION,
-      pages: new StatusPages(store).handler,
+  const upstream = agent.routing.upstream;
+  store.upstreams.set(upstream.name, upstream);
+  for (const front of agent.fronts) {
+    store.tcpLbs.set(front.name, {
+      lb: front,
+      address: formatHostPort(front.address.host, front.address.port),
+      upstream: upstream.name,
+      acceptorElg: '',
+      elg: '',
+      certKeys: [],
+      accessLog: false,
     });
-    const a = http.address();
-    lines.push(`http-controller listening on ${formatHostPort(a.host, a.port)}`);
-    closers.push(() => http.close());
   }
-  if (flags.respController !== undefined) {
-    const resp = await RespController.start({
-      name: 'agent-resp-controller',
-      address: flags.respController,
-      password: flags.respPassword as string,
-      executor,
-      registry,
-    });
-    const a = resp.address();
-    lines.push(`resp-controller listening on ${formatHostPort(a.host, a.port)}`);
-    closers.push(() => resp.close());
-  }
-  return {
-    lines,
-    close: async () => {
-      await Promise.all(closers.map((c) => c()));
-      // The groups are the agent's: it closes them; the store keeps only its own loops.
+  return startWebsocksControllers({
+    app: 'websocks-agent',
+    store,
+    registry,
+    logger,
+    flags,
+    routes: new Map([['/api/v1/websocks-agent', () => agentCounters(agent)]]),
+    metrics: (prom) => agentMetrics(prom, agent),
+    release: () => {
       store.serverGroups.clear();
       store.upstreams.clear();
-      await store.close();
+      store.tcpLbs.clear();
     },
+  });
+}
+
+/** Routing decisions, tunnels and pools, for `/api/v1/websocks-agent`. */
+export function agentCounters(agent: WebsocksAgent) {
+  const r = agent.routing;
+  return {
+    routed: { direct: r.counts.direct, ...r.counts.proxied },
+    tunnels: { ...r.tunnels.counts },
+    pools: Object.fromEntries(
+      r.groups().map((g) => [g.name, { ready: r.tunnels.pool(g.name)?.readyCount ?? 0 }]),
+    ),
+    listeners: agent.listeners,
   };
+}
+
+function agentMetrics(prom: PromRegistry, agent: WebsocksAgent): void {
+  const registers = [prom];
+  const r = agent.routing;
+  define(
+    'counter',
+    'vproxy_websocks_agent_routed_total',
+    'Targets routed since start: direct, or through a server list (the label names it).',
+    ['route'],
+    registers,
+    (emit) => {
+      emit({ route: 'direct' }, r.counts.direct);
+      for (const [symbol, n] of Object.entries(r.counts.proxied)) emit({ route: symbol }, n);
+    },
+  );
+  define(
+    'counter',
+    'vproxy_websocks_agent_tunnels_total',
+    'Tunnels by outcome: opened on a fresh connection, on a pooled one, pooled ones replaced after a failed ping, failed.',
+    ['outcome'],
+    registers,
+    (emit) => {
+      for (const [outcome, n] of Object.entries(r.tunnels.counts)) emit({ outcome }, n);
+    },
+  );
+  define(
+    'gauge',
+    'vproxy_websocks_agent_pool_ready',
+    'Upgraded connections waiting in the warm pool, per server list.',
+    ['group'],
+    registers,
+    (emit) => {
+      for (const g of r.groups()) emit({ group: g.name }, r.tunnels.pool(g.name)?.readyCount ?? 0);
+    },
+  );
 }

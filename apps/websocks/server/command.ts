@@ -1,9 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { formatHostPort } from '../../../src/fd/address.js';
 import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { startHttpController } from './controller.js';
+import { startServerControllers } from './controller.js';
 import { wsFramedAdopter } from './framed.js';
 
 /** The flags as commander gives them. */
@@ -25,6 +24,8 @@ export interface WebsocksServerFlags {
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly httpController?: string;
+  readonly respController?: string;
+  readonly respPassword?: string;
   readonly httpToken?: string;
 }
 
@@ -120,6 +121,14 @@ export function websocksServerCommand(): Command {
         'bearer token of --http-controller (better: $VPROXY_HTTP_TOKEN)',
       )
       .option(
+        '--resp-controller <address>',
+        'the command language over RESP (redis-cli) here (off by default; loopback advised)',
+      )
+      .option(
+        '--resp-password <password>',
+        'password of --resp-controller (better: $VPROXY_RESP_PASSWORD)',
+      )
+      .option(
         '--log-level <level>',
         'off, error, warn, info or debug (default: $VPROXY_LOG, else info)',
       )
@@ -131,14 +140,20 @@ export function websocksServerCommand(): Command {
         const {
           httpController: _c,
           httpToken: _t,
+          respController: _r,
+          respPassword: _p,
           ...rest
         } = command.optsWithGlobals<WebsocksServerFlags>();
         const controller = explicit(command, 'httpController');
         const token = explicit(command, 'httpToken') ?? process.env.VPROXY_HTTP_TOKEN;
+        const resp = explicit(command, 'respController');
+        const password = explicit(command, 'respPassword') ?? process.env.VPROXY_RESP_PASSWORD;
         return startWebsocksServer({
           ...rest,
           ...(controller === undefined ? {} : { httpController: controller }),
           ...(token === undefined ? {} : { httpToken: token }),
+          ...(resp === undefined ? {} : { respController: resp }),
+          ...(password === undefined ? {} : { respPassword: password }),
         });
       })
   );
@@ -182,25 +197,13 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
   for (const line of server.lines) {
     console.log(`vproxy websocks-server: ${line.role} listening on ${line.address}`);
   }
-  const controller =
-    flags.httpController === undefined
-      ? null
-      : await startHttpController(
-          server,
-          flags.httpController,
-          flags.httpToken,
-          registry,
-          logger,
-        ).catch(async (err: unknown) => {
-          await server.close();
-          throw err;
-        });
-  if (controller !== null) {
-    const a = controller.address();
-    console.log(
-      `vproxy websocks-server: http-controller listening on http://${formatHostPort(a.host, a.port)}/`,
-    );
-  }
+  const controller = await startServerControllers(server, flags, registry, logger).catch(
+    async (err: unknown) => {
+      await server.close();
+      throw err;
+    },
+  );
+  for (const line of controller?.lines ?? []) console.log(`vproxy websocks-server: ${line}`);
   stop = () => {
     void Promise.all([server.close(), controller?.close()]).then(() => {
       const s = server.stats();

@@ -1,38 +1,32 @@
-import { StoreExecutor } from '../../../src/control/command-executor.js';
-import { VERSION } from '../../../src/control/config.js';
-import {
-  HttpController,
-  type PageHandler,
-} from '../../../src/control/controllers/http-controller.js';
-import { StatusPages } from '../../../src/control/observability/status-pages.js';
+import type { Registry as PromRegistry } from 'prom-client';
+import { define } from '../../../src/control/observability/metric-define.js';
 import { ResourceStore } from '../../../src/control/store.js';
-import { VproxyError } from '../../../src/fd/errors.js';
 import type { Logger } from '../../../src/fd/logger.js';
 import type { Registry } from '../../../src/fd/registry.js';
 import type { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
+import {
+  type ControllerFlags,
+  startWebsocksControllers,
+  type WebsocksControllers,
+} from '../controllers.js';
 
 /**
- * `--http-controller`: the daemon's HTTP controller over a store holding the
- * server's socks5 stage as socks5-server `websocks` (upstream `websocks`), so
- * the status page, `/api/v1/status`, `/metrics` and the REST/command API show
- * its sessions and bytes like any daemon listener. `/api/v1/websocks` adds the
- * door's own counters (tunnels, web connections, refusals by check). Off by
- * default; it listens where it is told, loopback advised (it can change the
- * server).
+ * `--http-controller` / `--resp-controller`: the daemon's controllers over a
+ * store holding the server's socks5 stage as socks5-server `websocks`
+ * (upstream `websocks`), so the status page, `/api/v1/status`, `/metrics` and
+ * the command language (REST and RESP) show its sessions and bytes like any
+ * daemon listener. The door's own counters (tunnels, web connections, TLS
+ * failures, refusals by check) are `/api/v1/websocks` and the
+ * `vproxy_websocks_door_*` metrics. Off by default; they listen where they
+ * are told, loopback advised (they can change the server).
  */
-export async function startHttpController(
+export async function startServerControllers(
   server: WebsocksServer,
-  address: string,
-  token: string | undefined,
+  flags: ControllerFlags,
   registry: Registry,
   logger: Logger,
-): Promise<HttpController> {
-  if (token === undefined || token.length === 0) {
-    throw new VproxyError(
-      'ERR_OPTION_INVALID',
-      '--http-controller needs --http-token (or $VPROXY_HTTP_TOKEN)',
-    );
-  }
+): Promise<WebsocksControllers | null> {
+  if (flags.httpController === undefined && flags.respController === undefined) return null;
   const store = new ResourceStore(registry, logger);
   store.upstreams.set('websocks', server.upstream);
   store.socks5Servers.set('websocks', {
@@ -45,24 +39,56 @@ export async function startHttpController(
     accessLog: false,
     auth: { users: new Map() },
   });
-  const status = new StatusPages(store).handler;
-  const pages: PageHandler = (req, res, url) => {
-    if (url.pathname !== '/api/v1/websocks') return status(req, res, url);
-    const body = JSON.stringify(server.stats());
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-    });
-    res.end(body);
-    return true;
-  };
-  return HttpController.start({
-    name: 'http-controller',
-    address,
-    token,
-    executor: new StoreExecutor({ store, logger }),
+  return startWebsocksControllers({
+    app: 'websocks-server',
+    store,
     registry,
-    version: VERSION,
-    pages,
+    logger,
+    flags,
+    routes: new Map([['/api/v1/websocks', () => server.stats()]]),
+    metrics: (prom) => doorMetrics(prom, server),
+    release: () => {
+      store.socks5Servers.clear();
+      store.upstreams.clear();
+    },
   });
+}
+
+function doorMetrics(prom: PromRegistry, server: WebsocksServer): void {
+  const registers = [prom];
+  const counters: [string, string, (s: ReturnType<WebsocksServer['stats']>) => number][] = [
+    [
+      'vproxy_websocks_door_tunnels_total',
+      'Connections that passed the WebSocks handshake.',
+      (s) => s.tunnels,
+    ],
+    [
+      'vproxy_websocks_door_web_connections_total',
+      'Connections that ended as web clients (browsers, probers, refused upgrades).',
+      (s) => s.webConnections,
+    ],
+    [
+      'vproxy_websocks_door_tls_failures_total',
+      'TLS handshakes that failed or timed out.',
+      (s) => s.tlsFailures,
+    ],
+    [
+      'vproxy_websocks_door_dropped_total',
+      'Connections at the door dropped because too many were waiting.',
+      (s) => s.dropped,
+    ],
+  ];
+  for (const [name, help, value] of counters) {
+    define('counter', name, help, [], registers, (emit) => emit({}, value(server.stats())));
+  }
+  define(
+    'counter',
+    'vproxy_websocks_door_refused_total',
+    'Refused upgrades (answered as the web site), by the check that refused them.',
+    ['check'],
+    registers,
+    (emit) => {
+      for (const [check, n] of Object.entries(server.stats().refused)) emit({ check }, n ?? 0);
+    },
+  );
 }

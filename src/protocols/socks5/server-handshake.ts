@@ -34,6 +34,17 @@ export interface Socks5HandshakeOptions {
   readonly commands?: readonly Socks5CommandName[];
   /** How long a failed client may take to close after our last word (default 1 s). */
   readonly lingerMs?: number;
+  /**
+   * Bytes a layer below still owes the client (the WebSocks server's 10-byte
+   * frame), sent in the same write as our first answer.
+   */
+  readonly prefix?: Buffer | null;
+  /**
+   * When the client pipelined its whole request behind its greeting, hold the
+   * method selection and send it with the reply: one segment instead of two.
+   * Only for callers that answer through `reply()` (default false).
+   */
+  readonly coalesce?: boolean;
 }
 
 /** A client whose request has been read; the caller acts on it, then answers with `reply`. */
@@ -84,6 +95,7 @@ export async function socks5Handshake(
         `socks5 handshake with ${describePeer(client)} not done after ${timeoutMs} ms`,
       ),
   );
+  let owed: Buffer | null = options.prefix ?? null;
   try {
     const greeting = await readFrame(client, greetingSpec, limit.signal);
     const method = auth === 'none' ? Socks5Method.NO_AUTH : Socks5Method.USERNAME_PASSWORD;
@@ -95,7 +107,15 @@ export async function socks5Handshake(
         { bytes: noAcceptableMethodResponse() },
       );
     }
-    client.write(encodeMethodSelection(method));
+    // A client that pipelined its whole request behind the greeting is not waiting
+    // for the method selection: it goes out with the reply, in one segment.
+    const selection = encodeMethodSelection(method);
+    if (options.coalesce === true && auth === 'none' && requestBuffered(client))
+      owed = Buffer.concat([owed ?? EMPTY, selection]);
+    else {
+      client.write(concat(owed, selection));
+      owed = null;
+    }
     let username: string | undefined;
     if (auth !== 'none') {
       const credentials = await readFrame(client, authRequestSpec, limit.signal);
@@ -121,15 +141,42 @@ export async function socks5Handshake(
       );
     }
     limit.cancel();
-    return accepted(client, request, username, guard, lingerMs);
+    return accepted(client, request, username, guard, lingerMs, owed);
   } catch (err) {
     limit.cancel();
     const error =
       err instanceof Error ? err : new VproxyError('ERR_CLOSED', `socks5 handshake: ${err}`);
     // A FIN rather than a reset even for a silent close: unread input would
-    // otherwise make the kernel answer with RST.
-    closeGracefully(client, error instanceof Socks5Error ? error.response : null, lingerMs);
+    // otherwise make the kernel answer with RST. Owed bytes go first (a client
+    // that pipelined still reads the method selection before the reply code).
+    const last = error instanceof Socks5Error ? error.response : null;
+    closeGracefully(client, last === null ? null : concat(owed, last), lingerMs);
     throw error;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function concat(owed: Buffer | null, bytes: Uint8Array): Uint8Array {
+  return owed === null ? bytes : Buffer.concat([owed, bytes]);
+}
+
+/**
+ * Whether a whole request already waits in the stream's buffer (read and put
+ * back: nothing is consumed). Paused mode only; a stream in flowing mode has
+ * no buffer to look at and says no.
+ */
+function requestBuffered(client: StreamFD): boolean {
+  if (client.readableLength === 0 || client.readableFlowing === true) return false;
+  const rest: Buffer | null = client.read();
+  if (rest === null) return false;
+  client.unshift(rest);
+  try {
+    return (
+      requestSpec.frameLength(rest, Math.min(rest.length, requestSpec.maxLength)) <= rest.length
+    );
+  } catch {
+    return false; // a bad request: answered when it is read
   }
 }
 
@@ -139,7 +186,9 @@ function accepted(
   username: string | undefined,
   guard: () => void,
   lingerMs: number,
+  owed: Buffer | null,
 ): Socks5Accepted {
+  let pending = owed;
   let repliesLeft = request.command === 'bind' ? 2 : 1;
   return {
     client,
@@ -155,7 +204,8 @@ function accepted(
       if (repliesLeft === 0) {
         throw new VproxyError('ERR_CLOSED', 'socks5 reply: the request was already answered');
       }
-      const bytes = encodeReply(code, bind);
+      const bytes = concat(pending, encodeReply(code, bind));
+      pending = null;
       if (code !== Socks5Reply.SUCCEEDED) {
         repliesLeft = 0;
         closeGracefully(client, bytes, lingerMs);

@@ -5,8 +5,8 @@ import type { BoundAddress } from '../../fd/server-fd.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
 import { closeGracefully } from '../close-gracefully.js';
 import { ipFamily, unmapIPv4 } from '../inet.js';
-import { toEndpoint } from './address.js';
-import { decodeUdpHeader, udpHeaderLength, writeUdpHeader } from './udp-header.js';
+import { decodeUdpHeader } from './udp-header.js';
+import { UdpTargetBook } from './udp-targets.js';
 
 export interface Socks5UdpRelayOptions {
   /** The relay socket (its address goes in the UDP ASSOCIATE reply); the relay closes it. */
@@ -25,6 +25,13 @@ export interface Socks5UdpRelayOptions {
   readonly lookup?: (host: string, family: 4 | 6) => Promise<string>;
   /** Distinct targets whose answers are relayed back; the oldest is forgotten beyond this (default 1024). */
   readonly maxTargets?: number;
+  /**
+   * Carry a client's datagram elsewhere (a tunnel): called with the whole
+   * datagram, header included, once it passed the checks; true means taken
+   * (counted as forwarded), false sends it from the relay socket as usual.
+   * Answers that come back that way go to the client through `sendToClient`.
+   */
+  readonly divert?: (datagram: Buffer, host: string, port: number) => boolean;
 }
 
 export interface Socks5UdpRelayStats {
@@ -52,9 +59,8 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
   /** Where answers go, once the client's port is known (built once, not per datagram). */
   #clientAddress: BoundAddress | null = null;
   readonly #socketFamily: 4 | 6;
-  /** `ip|port` of each target → the header that wraps its answers. */
-  readonly #targets = new Map<string, Buffer>();
-  readonly #resolved = new Map<string, string>();
+  /** Resolved names, and the targets whose answers are relayed back. */
+  readonly #book: UdpTargetBook;
   #forwarded = 0;
   #returned = 0;
   #dropped = 0;
@@ -68,6 +74,7 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
     this.#clientIp = unmapIPv4(options.control.remoteAddress ?? '');
     this.#clientPort = options.clientHint?.port ?? 0;
     this.#socketFamily = ipFamily(options.socket.address().host) === 6 ? 6 : 4;
+    this.#book = new UdpTargetBook(options.maxTargets);
     if (this.#clientPort !== 0) this.#pinClient(this.#clientPort);
     this.#socket.on('message', this.#onMessage);
     // Send failures (a target that refuses, an unreachable family) are per datagram.
@@ -84,6 +91,22 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
 
   get stats(): Socks5UdpRelayStats {
     return { forwarded: this.#forwarded, returned: this.#returned, dropped: this.#dropped };
+  }
+
+  /**
+   * Send the client a datagram that already carries its RFC 1928 header (an
+   * answer that came back through `divert`'s way); false (and dropped) until
+   * the client's port is known.
+   */
+  sendToClient(datagram: Buffer): boolean {
+    const client = this.#clientAddress;
+    if (client === null || this.#closing !== null) {
+      this.#dropped++;
+      return false;
+    }
+    this.#returned++;
+    this.#socket.send(datagram, client);
+    return true;
   }
 
   /** The relay socket's address, e.g. for BND.ADDR / BND.PORT. */
@@ -114,15 +137,12 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
       this.#fromClient(data);
       return;
     }
-    const header = this.#targets.get(`${host}|${from.port}`);
     const client = this.#clientAddress;
-    if (header === undefined || client === null) {
+    const out = client === null ? null : this.#book.wrap(host, from.port, data);
+    if (out === null || client === null) {
       this.#dropped++;
       return;
     }
-    const out = Buffer.allocUnsafe(header.length + data.length);
-    header.copy(out, 0);
-    data.copy(out, header.length);
     this.#returned++;
     this.#socket.send(out, client);
   };
@@ -145,26 +165,20 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
       this.#dropped++;
       return;
     }
+    if (this.#options.divert?.(data, header.host, header.port) === true) {
+      this.#forwarded++;
+      return;
+    }
     const payload = data.subarray(header.headerLength);
-    if (header.addressType !== 'domain') {
-      this.#forward(header.host, header.port, payload);
-      return;
-    }
-    const known = this.#resolved.get(header.host);
-    if (known !== undefined) {
-      this.#forward(known, header.port, payload);
-      return;
-    }
     const lookup = this.#options.lookup ?? defaultLookup;
-    lookup(header.host, this.#socketFamily).then(
-      (ip) => {
-        if (this.#closing) return;
-        remember(this.#resolved, header.host, unmapIPv4(ip), 256);
-        this.#forward(unmapIPv4(ip), header.port, payload);
-      },
+    this.#book.resolve(
+      header,
+      (host) => lookup(host, this.#socketFamily),
+      (ip) => this.#forward(ip, header.port, payload),
       () => {
         this.#dropped++;
       },
+      () => this.#closing === null,
     );
   }
 
@@ -174,13 +188,7 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
       this.#dropped++;
       return;
     }
-    const key = `${ip}|${port}`;
-    if (!this.#targets.has(key)) {
-      const endpoint = toEndpoint(ip, port);
-      const header = Buffer.allocUnsafe(udpHeaderLength(endpoint));
-      writeUdpHeader(endpoint, header, 0);
-      remember(this.#targets, key, header, this.#options.maxTargets ?? 1024);
-    }
+    this.#book.note(ip, port);
     this.#forwarded++;
     this.#socket.send(payload, { host: this.#socketHost(ip), port });
   }
@@ -194,13 +202,4 @@ export class Socks5UdpRelay extends EventEmitter<{ close: [] }> {
 function defaultLookup(host: string, family: 4 | 6): Promise<string> {
   // A udp6 socket is dual-stack: either family is reachable through it.
   return dnsLookup(host, family === 4 ? { family: 4 } : {}).then((r) => r.address);
-}
-
-/** Insert into a bounded map, forgetting the oldest entry when full. */
-function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  if (map.size >= max && !map.has(key)) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
 }

@@ -9,4 +9,5 @@ export * from './replay-cache.js';
 export * from './server-check.js';
 export * from './server-entry.js';
 export * from './socks-stage.js';
+export * from './udp-tunnel.js';
 export * from './upgrade-response.js';

@@ -51,6 +51,13 @@ export interface FrontDoorOptions {
    */
   readonly framed?: FramedAdopter;
   readonly log: Logger;
+  /**
+   * Raw-mode tunnels whose client pipelined its SOCKS5 stage behind its frame
+   * header go in here with our 10-byte frame unsent: it is owed, and the
+   * SOCKS5 stage sends it in the same write as its first answer (one segment
+   * instead of three). Absent: the frame is always written at once.
+   */
+  readonly owedFrames?: WeakSet<StreamFD>;
   /** Called once per refused upgrade (for counters), with its cause. */
   readonly onRefused: (err: WebsocksError) => void;
 }
@@ -211,7 +218,11 @@ async function frameStage(
           count: preamble.oddPongs,
         });
       }
-      fd.write(maxLengthFrame());
+      // A client that sent more than its frame is not waiting for ours (strict
+      // mode waits, and gets it now).
+      if (result.leftover.length > 0 && options.owedFrames !== undefined) {
+        options.owedFrames.add(fd);
+      } else fd.write(maxLengthFrame());
       pull.putBack(result.leftover);
       return { kind: 'tunnel', framedHead: null };
     }

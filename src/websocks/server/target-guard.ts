@@ -6,6 +6,8 @@ import { VproxyError } from '../../fd/errors.js';
 import type { Registry } from '../../fd/registry.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
 import type { ConnectOptions, Transport } from '../../fd/transport.js';
+import { isUdpTunnelTarget } from '../../protocols/websocks/udp-tunnel.js';
+import { UdpTunnelEndpoint } from './udp-endpoint.js';
 
 const ALWAYS = new BlockList();
 ALWAYS.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -48,13 +50,18 @@ export function isGuardedAddress(ip: string): boolean {
  * has is checked, and the connect goes to the checked address (so a DNS answer
  * that changes between check and connect cannot slip a loopback address in).
  * A refused target fails with a cause coded EACCES, which the socks5 stage
- * answers with reply 02 (connection not allowed by ruleset).
+ * answers with reply 02 (connection not allowed by ruleset). The UDP tunnel's
+ * reserved target gets a UdpTunnelEndpoint whose datagrams pass the same check.
  */
 export function guardedTcp(inner: Registry): Transport {
   return {
     scheme: 'tcp',
     options: [],
     async connect(address: Address, options?: ConnectOptions): Promise<StreamFD> {
+      if (isUdpTunnelTarget(address.host, address.port)) {
+        // Each datagram's target is checked as a stream's is.
+        return new UdpTunnelEndpoint({ allowIp: (ip) => !isGuardedAddress(ip) });
+      }
       const ips = isIP(address.host)
         ? [address.host]
         : (await lookup(address.host, { all: true })).map((a) => a.address);

@@ -4,6 +4,7 @@ import type { Logger } from '../../fd/logger.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../fd/server-fd.js';
 import { brandStreamFD, describePeer, type StreamFD } from '../../fd/stream-fd.js';
 import type { RequestHead } from '../../protocols/http-proxy/request-head.js';
+import { maxLengthFrame } from '../../protocols/websocks/constants.js';
 import type { WebsocksCheck, WebsocksError } from '../../protocols/websocks/errors.js';
 import { type FramedAdopter, frontDoor, type WebSite } from './front-door.js';
 
@@ -52,6 +53,7 @@ export class WebsocksServerFD extends EventEmitter<ServerFDEvents> implements Se
   readonly #options: WebsocksListenerOptions;
   readonly #atDoor = new Set<StreamFD>();
   readonly #refused: Partial<Record<WebsocksCheck, number>> = {};
+  readonly #owedFrames = new WeakSet<StreamFD>();
   #tunnels = 0;
   #web = 0;
   #tlsFailures = 0;
@@ -76,6 +78,14 @@ export class WebsocksServerFD extends EventEmitter<ServerFDEvents> implements Se
       dropped: this.#dropped,
       refused: { ...this.#refused },
     };
+  }
+
+  /**
+   * The 10-byte frame this tunnel is still owed (its client pipelined the
+   * SOCKS5 stage), handed out once; null when it was sent already.
+   */
+  takeOwedFrame(tunnel: StreamFD): Buffer | null {
+    return this.#owedFrames.delete(tunnel) ? maxLengthFrame() : null;
   }
 
   /** The first listener's address (the main port). */
@@ -127,6 +137,7 @@ export class WebsocksServerFD extends EventEmitter<ServerFDEvents> implements Se
       headerTimeoutMs: timeoutMs,
       poolIdleTimeoutMs: o.poolIdleTimeoutMs ?? 900_000,
       log: o.log,
+      owedFrames: this.#owedFrames,
       onRefused: (err: WebsocksError) => {
         this.#refused[err.check] = (this.#refused[err.check] ?? 0) + 1;
       },

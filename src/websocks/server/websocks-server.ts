@@ -11,6 +11,7 @@ import { Upstream } from '../../lb/upstream.js';
 import type { RequestHead } from '../../protocols/http-proxy/request-head.js';
 import { ReplayCache } from '../../protocols/websocks/replay-cache.js';
 import { checkUpgradeRequest } from '../../protocols/websocks/server-check.js';
+import { isUdpTunnelTarget } from '../../protocols/websocks/udp-tunnel.js';
 import { buildSwitchingProtocols } from '../../protocols/websocks/upgrade-response.js';
 import { watchFiles } from './file-watch.js';
 import { type FramedAdopter, frontDoor } from './front-door.js';
@@ -18,6 +19,7 @@ import { httpDate } from './nginx-pages.js';
 import { RedirectSite } from './redirect-site.js';
 import { pathOf, StaticSite } from './static-site.js';
 import { guardedTcp } from './target-guard.js';
+import { UdpTunnelEndpoint } from './udp-endpoint.js';
 import { UsersSource } from './users-source.js';
 import {
   type DoorListener,
@@ -283,6 +285,7 @@ export class WebsocksServer {
       upstream,
       registry: socksRegistry,
       allowNonBackend: true,
+      replyPrefix: (client) => door.takeOwedFrame(client),
       logger: log,
       // The SOCKS5 stage (after the frame) is bounded like the door's handshake.
       ...(options.handshakeTimeoutMs === undefined
@@ -328,7 +331,10 @@ function passThroughTcp(inner: Registry): Transport {
   return {
     scheme: 'tcp',
     options: [],
-    connect: (address, options) => inner.connect({ ...address }, options),
+    connect: async (address, options) =>
+      isUdpTunnelTarget(address.host, address.port)
+        ? new UdpTunnelEndpoint()
+        : inner.connect({ ...address }, options),
     listen: () => Promise.reject(new VproxyError('ERR_NOT_SUPPORTED', 'targets only')),
   };
 }

@@ -1,13 +1,11 @@
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/fd/logger.js';
 import { brandStreamFD } from '../../../src/fd/stream-fd.js';
-import { toEndpoint } from '../../../src/protocols/socks5/address.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
-import { decodeUdpHeader, encodeUdpDatagram } from '../../../src/protocols/socks5/udp-header.js';
 import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
+import { UDP_TUNNEL_HOST, UDP_TUNNEL_PORT } from '../../../src/protocols/websocks/udp-tunnel.js';
 import { WebsocksAgent, type WebsocksAgentOptions } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import {
@@ -17,6 +15,8 @@ import {
   stopServer,
   writeRandom,
 } from '../../helpers/net.js';
+import { socks5UdpClient } from '../../helpers/socks5-udp-client.js';
+import { startUdpEcho } from '../../helpers/udp.js';
 import { type MiniServer, startMiniServer } from './mini-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -321,47 +321,27 @@ describe('CDN mode', () => {
 });
 
 describe('UDP ASSOCIATE', () => {
-  it('relays datagrams to a direct target and drops those for a proxied one', async () => {
+  it('relays datagrams to a direct target; a proxied one is dropped by a server without UDP', async () => {
     const server = await mini();
-    const echoUdp = createSocket('udp4');
-    echoUdp.on('message', (msg, rinfo) => echoUdp.send(msg, rinfo.port, rinfo.address));
-    echoUdp.bind(0, '127.0.0.1');
-    await once(echoUdp, 'listening');
-    cleanups.push(() => {
-      echoUdp.close();
-    });
-    const { socks } = await startAgent([`websocks://127.0.0.1:${server.port}`], ['localhost']);
-    const control = connect(socks, '127.0.0.1');
-    await once(control, 'connect');
-    cleanups.push(() => void control.destroy());
-    const reply = await socks5Connect(brandStreamFD(control, 'tcp'), {
-      target: { host: '0.0.0.0', port: 0 },
-      command: 'udp-associate',
-    });
-    const client = createSocket('udp4');
-    client.bind(0, '127.0.0.1');
-    await once(client, 'listening');
-    cleanups.push(() => {
-      client.close();
-    });
-    const got: Buffer[] = [];
-    client.on('message', (m: Buffer) => got.push(m));
-    // Proxied by the rules: WebSocks carries no UDP, so the datagram is dropped.
-    client.send(
-      encodeUdpDatagram(toEndpoint('localhost', echoUdp.address().port), Buffer.from('no')),
-      reply.port,
-      '127.0.0.1',
+    const echoUdp = await startUdpEcho();
+    cleanups.push(() => echoUdp.close());
+    const { socks, logs } = await startAgent(
+      [`websocks://127.0.0.1:${server.port}`],
+      ['localhost'],
     );
-    client.send(
-      encodeUdpDatagram(toEndpoint('127.0.0.1', echoUdp.address().port), Buffer.from('direct')),
-      reply.port,
-      '127.0.0.1',
+    const client = await socks5UdpClient(socks);
+    cleanups.push(() => client.close());
+    // Proxied by the rules: this server (like the reference) carries no UDP, so the
+    // tunnel's CONNECT to the reserved target fails and the datagram is dropped.
+    expect(await client.request('localhost', echoUdp.port, Buffer.from('no'), 300)).toBe(null);
+    const direct = await client.request('127.0.0.1', echoUdp.port, Buffer.from('direct'));
+    expect(direct?.data.toString()).toBe('direct');
+    expect([...server.sessions.keys()]).toEqual([`${UDP_TUNNEL_HOST}:${UDP_TUNNEL_PORT}`]);
+    for (let i = 0; i < 50 && !logs.some((l) => l.includes('udp-tunnel-failed')); i++) {
+      await sleep(20);
+    }
+    expect(logs.find((l) => l.includes('udp-tunnel-failed'))).toMatch(
+      /cause="the server does not carry UDP/,
     );
-    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(20);
-    await sleep(100);
-    expect(got.length).toBe(1);
-    const header = decodeUdpHeader(got[0] as Buffer);
-    expect(Buffer.from((got[0] as Buffer).subarray(header.headerLength)).toString()).toBe('direct');
-    expect(server.total()).toBe(0);
   });
 });

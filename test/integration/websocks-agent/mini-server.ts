@@ -108,10 +108,14 @@ export async function startMiniServer(
     const upstream = connect({ host, port, allowHalfOpen: true });
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
+    let connected = false;
     upstream.on('error', () => {
-      socket.destroy();
+      // §3.6: a target that cannot be reached gets a failure reply (REP 01).
+      if (connected) socket.destroy();
+      else socket.end(serverReply(1, port));
     });
     upstream.once('connect', () => {
+      connected = true;
       socket.write(serverReply(0, port));
       socket.pipe(upstream);
       upstream.pipe(socket);
