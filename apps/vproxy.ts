@@ -192,6 +192,12 @@ program
   )
   .option('--log-format <format>', 'text (human lines) or json (one object per line)')
   .option('--access-log [file]', 'one line per closed session, to stderr or appended to <file>')
+  .option(
+    '--workers <n>',
+    'worker processes that accept on the one socket and run the sessions (tcp stacks; 1 = this process)',
+    positiveInt,
+    1,
+  )
   // Options the program shares (--log-level…) may be parsed by it: read both.
   .action((_opts: SimpleFlags, command: Command) =>
     startSimple(command.optsWithGlobals<SimpleFlags>()),

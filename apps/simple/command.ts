@@ -21,6 +21,8 @@ export interface SimpleFlags {
   readonly logLevel?: string;
   readonly logFormat?: string;
   readonly accessLog?: string | true;
+  /** Worker processes that run the sessions (1 = this process). */
+  readonly workers?: number;
 }
 
 function healthCheckFrom(flags: SimpleFlags): SimpleHealthCheck | undefined {
@@ -62,6 +64,7 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
     logger,
     ...(healthCheck === undefined ? {} : { healthCheck }),
     ...(access === undefined ? {} : { accessLog: access.logger }),
+    ...((flags.workers ?? 1) > 1 ? { workers: flags.workers, logFormat: format } : {}),
   });
   const stop = () => {
     void proxy

@@ -1,12 +1,17 @@
 import { once } from 'node:events';
-import { formatAddress, formatHostPort } from '../../src/fd/address.js';
-import { type Logger, quietLogger } from '../../src/fd/logger.js';
+import { type Address, formatAddress, formatHostPort } from '../../src/fd/address.js';
+import { type LogFormat, type Logger, quietLogger } from '../../src/fd/logger.js';
 import type { Registry } from '../../src/fd/registry.js';
+import { EventLoopGroup } from '../../src/lb/event-loop-group.js';
 import type { HealthCheckConfig } from '../../src/lb/health-config.js';
 import { ServerPicker } from '../../src/lb/picker.js';
 import { ServerGroup } from '../../src/lb/server-group.js';
+import { Upstream } from '../../src/lb/upstream.js';
 import { ProxyEngine, type ProxyStats } from '../../src/proxy/proxy.js';
 import { checkRetries } from '../../src/proxy/redispatch.js';
+import { WorkerHost } from '../../src/workers/host.js';
+import { WorkerListener } from '../../src/workers/worker-listener.js';
+import { WORKER_ENTRY } from '../daemon/workers.js';
 
 export interface SimpleHealthCheck {
   readonly kind: 'tcp';
@@ -27,10 +32,19 @@ export interface SimpleOptions {
   readonly healthCheck?: SimpleHealthCheck;
   readonly logger?: Logger;
   readonly accessLog?: Logger;
+  /**
+   * More than 1: that many worker processes accept on the one bound socket and
+   * run the sessions; health checks stay in this process (src/workers). Their
+   * log lines (the access log included) go to this process's stderr.
+   */
+  readonly workers?: number;
+  /** The workers' log format (default text). */
+  readonly logFormat?: LogFormat;
 }
 
 export interface SimpleProxy {
-  readonly engine: ProxyEngine;
+  /** The engine, when the sessions run in this process (no --workers). */
+  readonly engine: ProxyEngine | undefined;
   readonly group: ServerGroup;
   stats(): ProxyStats;
   close(): Promise<void>;
@@ -64,6 +78,7 @@ export async function runSimple(registry: Registry, options: SimpleOptions): Pro
   });
   const servers = backends.map((b, i) => group.add(`backend-${i + 1}`, b));
   if (check !== undefined) await firstChecks(group, check.timeoutMs);
+  if ((options.workers ?? 1) > 1) return onWorkers(registry, options, bind, group, logger);
   const server = await registry.listen(bind).catch(async (err: unknown) => {
     await group.close();
     throw err;
@@ -94,6 +109,70 @@ export async function runSimple(registry: Registry, options: SimpleOptions): Pro
     stats: () => engine.stats(),
     async close() {
       await engine.close();
+      await group.close();
+    },
+  };
+}
+
+/** `--workers N`: the listener runs in N worker processes, the group's checks here. */
+async function onWorkers(
+  registry: Registry,
+  options: SimpleOptions,
+  bind: Address,
+  group: ServerGroup,
+  logger: Logger,
+): Promise<SimpleProxy> {
+  const host = new WorkerHost({
+    entry: WORKER_ENTRY,
+    logLevel: logger.threshold,
+    logFormat: options.logFormat ?? 'text',
+    logger,
+  });
+  const elg = new EventLoopGroup('simple', host.groupOptions());
+  const upstream = new Upstream('simple');
+  upstream.add(group);
+  let lb: WorkerListener | undefined;
+  try {
+    for (let i = 0; i < (options.workers ?? 1); i++) elg.add(`simple-${i}`);
+    lb = await WorkerListener.start({
+      name: 'simple',
+      address: bind,
+      upstream,
+      registry,
+      eventLoopGroup: elg,
+      idleTimeoutMs: options.idleTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs,
+      ...(options.finTimeoutMs === undefined ? {} : { finTimeoutMs: options.finTimeoutMs }),
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      logger,
+      ...(options.accessLog === undefined ? {} : { accessLog: options.accessLog }),
+    });
+  } catch (err) {
+    await elg.close();
+    await group.close();
+    throw err;
+  }
+  const listener = lb as WorkerListener;
+  const bound = listener.bound();
+  console.log(
+    `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}` +
+      ` -> ${group
+        .servers()
+        .map((s) => s.addressText)
+        .join(', ')}` +
+      ` (${options.workers} worker processes: ${listener
+        .workers()
+        .map((w) => w.pid)
+        .join(', ')})`,
+  );
+  return {
+    engine: undefined,
+    group,
+    stats: () => listener.stats(),
+    async close() {
+      await listener.refresh();
+      await listener.close();
+      await elg.close();
       await group.close();
     },
   };

@@ -39,6 +39,8 @@ export interface Tenant {
 interface WorkerProcessEvents {
   /** Counters pushed by the worker, per listener id. */
   stats: [listeners: Readonly<Record<string, ProxyStats>>];
+  /** The process is up and its tenants ran (after the first start and each restart). */
+  ready: [pid: number | undefined];
 }
 
 const DOWN: Reply = {
@@ -181,6 +183,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         });
       }
     }
+    this.emit('ready', child.pid);
   }
 
   #onMessage(msg: FromWorker): void {

@@ -173,6 +173,7 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
   #accessLog: boolean;
   #draining = false;
   #syncing: Promise<void> = Promise.resolve();
+  #refreshedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
   readonly #onStats = new Map<WorkerProcess, (s: Readonly<Record<string, ProxyStats>>) => void>();
   /** Server groups whose UP/DOWN transitions are pushed at once. */
@@ -307,7 +308,12 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     const spec: ListenerSpec = {
       id: this.id,
       name: this.name,
-      address: formatAddress(this.address),
+      // An own socket bound to port 0 keeps its port across restarts and moves.
+      address: formatAddress(
+        this.shared || this.#fd.bound.port === 0
+          ? this.address
+          : { ...this.address, port: this.#fd.bound.port },
+      ),
       mode: this.shared ? 'shared' : 'own',
       ...(this.#listenScheme === undefined ? {} : { listenScheme: this.#listenScheme }),
       ...(this.#options.connectTimeoutMs === undefined
@@ -384,6 +390,7 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
 
   /** Fetch counters and sessions from every worker now. */
   async refresh(): Promise<void> {
+    this.#refreshedAt = performance.now();
     const sessions: WorkerSessionInfo[] = [];
     await Promise.all(
       [...this.#loops].map(async ([loop, slot]) => {
@@ -406,8 +413,16 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     return sum;
   }
 
-  /** The sessions as of the last `refresh()`, each with its worker and pid. */
+  /**
+   * The sessions as of the last `refresh()`, each with its worker and pid. A
+   * list older than a second starts a refresh (a status page polling this sees
+   * the workers' sessions at most one poll late); commands refresh first.
+   */
   override sessions(): WorkerSessionInfo[] {
+    if (performance.now() - this.#refreshedAt > 1000 && !this.#closed) {
+      this.#refreshedAt = performance.now();
+      this.refresh().catch((err) => this.#log.warn('worker-refresh-failed', errorFields(err)));
+    }
     return this.#sessions;
   }
 

@@ -1,19 +1,13 @@
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerArgs, HTTP_TOKEN, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
-import {
-  closedPort,
-  hashUntilEnd,
-  peerClosedWithin,
-  startEchoServer,
-  stopServer,
-  writeRandom,
-} from '../helpers/net.js';
+import { closedPort, peerClosedWithin, startEchoServer, stopServer } from '../helpers/net.js';
 import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
-import { alive, openSession } from '../integration/workers/fixture.js';
+import { alive, echoTransfer, openSession } from '../integration/workers/fixture.js';
 
 // `vproxy --workers 2`: the daemon's default group is two worker processes; a
 // tcp-lb added over RESP runs in both, sessions are counted and killed through
@@ -142,12 +136,8 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
       Array.from({ length: 10 }, async (_, i) => {
         const s = await openSession(ports.lb);
         clients.add(s);
-        const size = 1_000_000 + i * 77_777;
-        const echoed = hashUntilEnd(s);
-        const sent = await writeRandom(s, size);
-        const got = await echoed;
-        expect(got.sha256).toBe(sent);
-        moved += size + 4;
+        const n = await echoTransfer(s, 1_000_000 + i * 77_777);
+        moved += n + 4;
         s.destroy();
       }),
     );
@@ -173,6 +163,36 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
     // SIGTERM: the daemon exits and so do its workers.
     expect(await daemon.stop()).toBe(0);
     for (const w of after)
+      await waitFor(`worker ${w} gone`, () => (alive(w) ? undefined : true), 5000);
+  });
+
+  it('workers exit when the daemon is killed with -9 (their IPC channel closes)', async () => {
+    const ports = { resp: await closedPort(), http: await closedPort() };
+    const started = await startCli(
+      [
+        '--config-dir',
+        dir,
+        '--no-save',
+        '--no-load-last',
+        '--workers',
+        '2',
+        ...controllerArgs(ports),
+      ],
+      /started; type/,
+      { stdin: true },
+    );
+    daemon = started.running;
+    const pid = daemon.child.pid as number;
+    const workers = await waitFor('two workers', () => {
+      const kids = childPids(pid);
+      return kids.length === 2 ? kids : undefined;
+    });
+    const exited = once(daemon.child, 'exit');
+    daemon.child.kill('SIGKILL');
+    await exited;
+    // Killed, not stopped: nothing for afterAll to stop.
+    daemon = undefined;
+    for (const w of workers)
       await waitFor(`worker ${w} gone`, () => (alive(w) ? undefined : true), 5000);
   });
 });

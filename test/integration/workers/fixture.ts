@@ -1,11 +1,13 @@
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { quietLogger } from '../../../src/fd/logger.js';
 import { EventLoopGroup } from '../../../src/lb/event-loop-group.js';
 import type { WorkerListener } from '../../../src/workers/worker-listener.js';
 import { WorkerEventLoop } from '../../../src/workers/worker-loop.js';
+import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 
 // Worker processes run the built entry (dist/apps/daemon/worker.js): `npm test`
 // builds first; run `npm run build` before running these files alone.
@@ -37,10 +39,11 @@ export function pids(elg: EventLoopGroup): number[] {
   });
 }
 
+/** The process exists and is not a zombie (an orphan's exit may wait for its new parent to reap it). */
 export function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -54,6 +57,20 @@ export async function openSession(port: number): Promise<Socket> {
   const [data] = (await once(socket, 'data')) as [Buffer];
   if (data.toString() !== 'ping') throw new Error(`unexpected echo ${data.toString()}`);
   return socket;
+}
+
+/**
+ * Send `size` random bytes through `socket` (a session to an echo backend),
+ * end it, and compare the echo's sha256; resolves with the bytes moved each way.
+ */
+export async function echoTransfer(socket: Duplex, size: number): Promise<number> {
+  const echoed = hashUntilEnd(socket);
+  const sent = await writeRandom(socket, size);
+  const got = await echoed;
+  if (got.bytes !== size || got.sha256 !== sent) {
+    throw new Error(`echo of ${size} bytes came back as ${got.bytes} bytes, sha256 ${got.sha256}`);
+  }
+  return size;
 }
 
 /** Which worker pid holds the session of `socket` (after a refresh). */

@@ -17,7 +17,15 @@ import {
   stopServer,
   writeRandom,
 } from '../../helpers/net.js';
-import { alive, openSession, pidOf, pids, sessionOnEach, workerGroup } from './fixture.js';
+import {
+  alive,
+  echoTransfer,
+  openSession,
+  pidOf,
+  pids,
+  sessionOnEach,
+  workerGroup,
+} from './fixture.js';
 
 // A tcp-lb on a group of two worker processes, with real sockets on loopback:
 // both workers serve, the control plane's changes reach them without touching
@@ -61,7 +69,7 @@ interface Setup {
 let current: Setup | undefined;
 const clients = new Set<Socket>();
 
-async function setup(): Promise<Setup> {
+async function setup(listen = 'tcp://127.0.0.1:0'): Promise<Setup> {
   const elg = workerGroup('w', 2);
   const sg1 = new ServerGroup({ name: 'sg1', registry, healthCheck: NO_CHECK });
   sg1.add('a', `tcp://127.0.0.1:${echoA.port}`);
@@ -71,7 +79,7 @@ async function setup(): Promise<Setup> {
   upstream.add(sg1);
   const lb = await WorkerListener.start({
     name: 'lb',
-    address: registry.parse('tcp://127.0.0.1:0'),
+    address: registry.parse(listen),
     upstream,
     registry,
     eventLoopGroup: elg,
@@ -115,15 +123,6 @@ async function startServerOn(port: number): Promise<{ server: Server; sockets: S
   return { server, sockets };
 }
 
-/** Send `size` random bytes through `socket` and compare the echo's sha256. */
-async function transfer(socket: Socket, size: number): Promise<void> {
-  const echoed = hashUntilEnd(socket);
-  const sent = await writeRandom(socket, size);
-  const got = await echoed;
-  expect(got.bytes).toBe(size);
-  expect(got.sha256).toBe(sent);
-}
-
 describe('tcp-lb on two worker processes', () => {
   it('serves connections from both workers; every session names its worker pid', async () => {
     const { lb, port, pids: workerPids } = await setup();
@@ -136,7 +135,7 @@ describe('tcp-lb on two worker processes', () => {
     const seen = new Set(lb.sessions().map((s) => s.pid));
     expect([...seen].sort()).toEqual([...workerPids].sort());
     // 8 MB sha256-checked through each worker.
-    await Promise.all([...byPid.values()].map((s) => transfer(s, 8 * 1024 * 1024)));
+    await Promise.all([...byPid.values()].map((s) => echoTransfer(s, 8 * 1024 * 1024)));
   });
 
   it('keeps established sessions across update and remove of its server group', async () => {
@@ -227,10 +226,33 @@ describe('tcp-lb on two worker processes', () => {
       await up;
       await lb.sync();
       const byPid = await sessionOnEach(lb, port, workerPids);
-      for (const s of byPid.values()) await transfer(track(s), 1024 * 1024);
+      for (const s of byPid.values()) await echoTransfer(track(s), 1024 * 1024);
     } finally {
       await stopServer(late.server, late.sockets);
     }
+  });
+
+  it('runs a kcp listener on one worker (UDP cannot be shared per peer), restarted on the same port', async () => {
+    const { lb, elg } = await setup('kcp://127.0.0.1:0');
+    expect(lb.shared).toBe(false);
+    const [home] = lb.workers();
+    expect(lb.workers()).toHaveLength(1);
+    const port = lb.bound().port;
+    expect(port).toBeGreaterThan(0);
+    const through = async () => {
+      const s = await registry.connect(`kcp://127.0.0.1:${port}`);
+      await echoTransfer(s, 2 * 1024 * 1024);
+      s.destroy();
+    };
+    await through();
+    const loop = elg.list().find((l) => l.name === home?.loop) as WorkerEventLoop;
+    const ready = once(loop.worker, 'ready');
+    process.kill(home?.pid as number, 'SIGKILL');
+    const [pid] = await ready;
+    expect(pid).not.toBe(home?.pid);
+    expect(lb.workers()[0]?.pid).toBe(pid);
+    expect(lb.bound().port).toBe(port);
+    await through();
   });
 
   it('reports counters equal to the sum of what the clients saw', async () => {
@@ -241,7 +263,7 @@ describe('tcp-lb on two worker processes', () => {
       sizes.map(async (size) => {
         const s = track(await openSession(port));
         pinged += 4;
-        await transfer(s, size);
+        await echoTransfer(s, size);
         s.destroy();
       }),
     );
