@@ -15,6 +15,15 @@
 // Run: npm run build && node bench/lb.mjs
 // Quick smoke run: BENCH_SECONDS=2 BENCH_RUNS=1 node bench/lb.mjs
 // Some tests only: BENCH_TESTS=keepalive,close (keys: iperf1, iperf8, keepalive, close).
+//
+// Multi-core (issue 16): TcpLB on 2 worker processes (RUN_WORKERS=2 in the
+// runner: both accept on one socket) and HAProxy nbthread 2 run beside the
+// one-core configs; their CPU is summed over processes / threads.
+// BENCH_PIN=1 (run as `taskset -c 0 node bench/lb.mjs`): every client and
+// backend stays on core 0, each one-process proxy runs on core 1 alone
+// (`taskset -c 1`), and the table is requests per proxy CPU-second — a per-core
+// comparison the shared 2-core machine can make fairly. Results go to
+// bench/results/lb-pinned.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +33,7 @@ import { printReport } from './lib/lb-report.mjs';
 import { LbStats } from './lib/lb-stats.mjs';
 import { nginxCommand, nginxErrors } from './lib/nginx.mjs';
 import {
-  cpuTimes,
+  cpuTimesTree,
   freePort,
   HOST,
   log,
@@ -42,6 +51,9 @@ import { writeResults } from './lib/results.mjs';
 import { describeWrkErrors, errorCount, runWrk } from './lib/wrk.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const PIN = process.env.BENCH_PIN === '1';
+/** A proxy's command, on core 1 alone when pinned. */
+const onProxyCore = (cmd, args) => (PIN ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args]);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WRK = { connections: 50, threads: 2 };
 const RUNNER = fileURLToPath(new URL('./lib/run-tcp-lb.mjs', import.meta.url));
@@ -98,22 +110,55 @@ async function main() {
   const lbArgs = ['iperf', 'http'].map(
     (b) => `${HOST}:${lbPorts[b]}=${HOST}:${b === 'iperf' ? iperfPort : httpPort}`,
   );
-  const lb = startChild('TcpLB', process.execPath, [RUNNER, ...lbArgs]);
+  const lb = startChild('TcpLB', ...onProxyCore(process.execPath, [RUNNER, ...lbArgs]));
   const haproxy = startChild(
     'HAProxy',
-    ...haproxyCommand(dir, [
-      { port: haPorts.iperf, backendPort: iperfPort },
-      { port: haPorts.http, backendPort: httpPort },
-    ]),
+    ...onProxyCore(
+      ...haproxyCommand(dir, [
+        { port: haPorts.iperf, backendPort: iperfPort },
+        { port: haPorts.http, backendPort: httpPort },
+      ]),
+    ),
   );
   const pipeArgs = ['iperf', 'http'].map(
     (b) => `${HOST}:${pipePorts[b]}=${HOST}:${b === 'iperf' ? iperfPort : httpPort}`,
   );
-  const pipe = startChild('node pipe', process.execPath, [PIPE, ...pipeArgs]);
+  const pipe = startChild('node pipe', ...onProxyCore(process.execPath, [PIPE, ...pipeArgs]));
   await waitOutput(lb, /^ready$/m);
   await waitOutput(pipe, /^ready$/m);
   await waitListening(haproxy, haPorts.iperf);
   await waitListening(haproxy, haPorts.http);
+  // Two cores: TcpLB on 2 worker processes, HAProxy on 2 threads (not when pinned).
+  const multi = [];
+  if (!PIN) {
+    const lb2Ports = { iperf: await freePort(), http: await freePort() };
+    const ha2Ports = { iperf: await freePort(), http: await freePort() };
+    const lb2Args = ['iperf', 'http'].map(
+      (b) => `${HOST}:${lb2Ports[b]}=${HOST}:${b === 'iperf' ? iperfPort : httpPort}`,
+    );
+    const lb2 = startChild('TcpLB 2 workers', process.execPath, [RUNNER, ...lb2Args], {
+      ...process.env,
+      RUN_WORKERS: '2',
+    });
+    const ha2 = startChild(
+      'HAProxy 2 threads',
+      ...haproxyCommand(
+        dir,
+        [
+          { port: ha2Ports.iperf, backendPort: iperfPort },
+          { port: ha2Ports.http, backendPort: httpPort },
+        ],
+        2,
+      ),
+    );
+    await waitOutput(lb2, /^ready$/m);
+    await waitListening(ha2, ha2Ports.iperf);
+    await waitListening(ha2, ha2Ports.http);
+    multi.push(
+      { label: 'TcpLB 2 workers', ports: lb2Ports, proxy: lb2 },
+      { label: 'HAProxy 2 threads', ports: ha2Ports, proxy: ha2 },
+    );
+  }
   const lbStats = new LbStats(lb, ['bench-0', 'bench-1']);
 
   const configs = [
@@ -121,6 +166,7 @@ async function main() {
     { label: 'TcpLB', ports: lbPorts, proxy: lb },
     { label: 'HAProxy', ports: haPorts, proxy: haproxy },
     { label: 'node pipe', ports: pipePorts, proxy: pipe },
+    ...multi,
   ];
   const backends = { iperf, http: nginx };
 
@@ -139,7 +185,7 @@ async function main() {
         const port = config.ports[test.backend];
         const watched = [backends[test.backend], config.proxy];
         const before = config.proxy === lb ? await lbStats.snapshot() : null;
-        const cpuBefore = config.proxy ? cpuTimes(config.proxy) : null;
+        const cpuBefore = config.proxy ? cpuTimesTree(config.proxy) : null;
         let line;
         if (test.backend === 'iperf') {
           const bps = await measureIperf3(port, test.streams, SECONDS, watched);
@@ -155,7 +201,7 @@ async function main() {
           if (errorCount(r) > 0) line += `, ERRORS: ${describeWrkErrors(r)}`;
         }
         if (config.proxy && cpuBefore) {
-          const after = cpuTimes(config.proxy);
+          const after = cpuTimesTree(config.proxy);
           const sys = after.system - cpuBefore.system;
           const cpu = after.user - cpuBefore.user + sys;
           cell.cpu.push(cpu);
@@ -175,7 +221,7 @@ async function main() {
     }
   }
 
-  for (const c of [lb, haproxy, pipe, nginx, iperf]) {
+  for (const c of [lb, haproxy, pipe, nginx, iperf, ...multi.map((m) => m.proxy)]) {
     if (c.exit) throw new Error(`${c.name} died during the run:\n${c.output}`);
   }
   printReport({
@@ -195,32 +241,73 @@ async function main() {
       HAProxy: haproxy.output.trim().split('\n').filter(Boolean),
     },
   });
-  writeResults('lb', {
+  writeResults(PIN ? 'lb-pinned' : 'lb', {
     runs: RUNS,
     seconds: SECONDS,
-    table: readmeTable(results),
+    table: PIN ? pinnedTable(results) : readmeTable(results),
     results: { tools: toolVersions(), wrk: WRK, tests: TESTS, results, lbDeltas },
   });
 }
 
-/** The README's table: medians, the unit on the direct column, TcpLB / HAProxy last. */
+const fmtUnit = (unit, x) =>
+  unit === 'Gbit/s' ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
+
+/** The README's table: medians, the unit on the direct column, TcpLB / HAProxy, then two cores. */
 function readmeTable(results) {
-  const fmt = (unit, x) =>
-    unit === 'Gbit/s' ? x.toFixed(1) : Math.round(x).toLocaleString('en-US');
   return {
     caption: '`bench:lb`: loopback, runs interleaved across configs',
-    columns: ['test', 'direct', 'TcpLB', 'HAProxy (1 thread)', 'bare Node pipe', 'TcpLB / HAProxy'],
+    columns: [
+      'test',
+      'direct',
+      'TcpLB',
+      'HAProxy (1 thread)',
+      'bare Node pipe',
+      'TcpLB / HAProxy',
+      'TcpLB 2 workers',
+      'HAProxy 2 threads',
+    ],
     rows: TESTS.map((t) => {
       const m = (c) => median(results[t.key][c].samples);
       return [
         t.readme ?? t.label,
-        `${fmt(t.unit, m('direct'))} ${t.unit}`,
-        fmt(t.unit, m('TcpLB')),
-        fmt(t.unit, m('HAProxy')),
-        fmt(t.unit, m('node pipe')),
+        `${fmtUnit(t.unit, m('direct'))} ${t.unit}`,
+        fmtUnit(t.unit, m('TcpLB')),
+        fmtUnit(t.unit, m('HAProxy')),
+        fmtUnit(t.unit, m('node pipe')),
         `${(m('TcpLB') / m('HAProxy')).toFixed(2)}x`,
+        fmtUnit(t.unit, m('TcpLB 2 workers')),
+        fmtUnit(t.unit, m('HAProxy 2 threads')),
       ];
     }),
+  };
+}
+
+/** Pinned: each proxy alone on core 1; work per proxy CPU-second (medians over runs). */
+function pinnedTable(results) {
+  const perCpu = (t, c) => {
+    const cell = results[t.key][c];
+    return median(cell.work.map((w, i) => w / cell.cpu[i]));
+  };
+  const f = (t, x) => (t.unit === 'Gbit/s' ? x.toFixed(2) : Math.round(x).toLocaleString('en-US'));
+  return {
+    caption:
+      '`BENCH_PIN=1 bench:lb`: each proxy alone on core 1, clients and backends on core 0; work per proxy CPU-second',
+    columns: [
+      'test',
+      'TcpLB',
+      'HAProxy (1 thread)',
+      'bare Node pipe',
+      'TcpLB / HAProxy',
+      'TcpLB / pipe',
+    ],
+    rows: TESTS.map((t) => [
+      t.readme ?? t.label,
+      `${f(t, perCpu(t, 'TcpLB'))} ${t.unit === 'Gbit/s' ? 'GB' : 'req'}/CPU-s`,
+      f(t, perCpu(t, 'HAProxy')),
+      f(t, perCpu(t, 'node pipe')),
+      `${(perCpu(t, 'TcpLB') / perCpu(t, 'HAProxy')).toFixed(2)}x`,
+      `${(perCpu(t, 'TcpLB') / perCpu(t, 'node pipe')).toFixed(2)}x`,
+    ]),
   };
 }
 

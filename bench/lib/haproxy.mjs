@@ -1,12 +1,12 @@
-// HAProxy as the reference proxy: one process, one thread, `mode tcp`, one
-// `listen` section per { port, backendPort } pair, no health checks.
+// HAProxy as the reference proxy: one process, `nbthread` threads (default 1),
+// `mode tcp`, one `listen` section per { port, backendPort } pair, no health checks.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST } from './procs.mjs';
 
 /** Writes the config into `dir`; returns [cmd, args] for startChild. */
-export function haproxyCommand(dir, listens) {
-  const cfg = join(dir, 'haproxy.cfg');
+export function haproxyCommand(dir, listens, nbthread = 1) {
+  const cfg = join(dir, `haproxy-${nbthread}.cfg`);
   const sections = listens.map(
     ({ port, backendPort }, i) => `
 listen bench${i}
@@ -17,7 +17,7 @@ listen bench${i}
   writeFileSync(
     cfg,
     `global
-  nbthread 1
+  nbthread ${nbthread}
   maxconn 1000
 
 defaults

@@ -72,6 +72,30 @@ export function printReport(r) {
     );
   }
 
+  // Two cores (issue 16): the 2-process / 2-thread configs against their one-core selves.
+  const [, , , , lb2, ha2] = r.configs;
+  if (lb2 !== undefined && ha2 !== undefined) {
+    out.push(
+      '',
+      `Two cores: ${lb2} vs ${lb}, ${ha2} vs ${ha} (CPU summed over processes / threads)`,
+      '',
+      `| test | ${lb2} | vs ${lb} | CPU / unit | ${ha2} | vs ${ha} | CPU / unit |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const t of r.tests) {
+      const m = medians[t.key];
+      const perUnit = (c) => {
+        const cell = r.results[t.key][c];
+        const x = r.median(cell.cpu.map((cpu, i) => cpu / cell.work[i]));
+        return t.unit === 'Gbit/s' ? `${x.toFixed(2)} s/GB` : `${(x * 1e6).toFixed(1)} µs`;
+      };
+      out.push(
+        `| ${t.label} | ${fmt(t.unit, m[lb2])} | ${ratio(m[lb2], m[lb])} | ${perUnit(lb2)}` +
+          ` | ${fmt(t.unit, m[ha2])} | ${ratio(m[ha2], m[ha])} | ${perUnit(ha2)} |`,
+      );
+    }
+  }
+
   out.push('', 'Samples (run order):');
   for (const t of r.tests) {
     const cells = r.configs.map(

@@ -3,7 +3,7 @@
 // connection, so a server that counts connections sees none from us), client
 // processes that are killed on interrupt, and one cleanup path for every exit.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,6 +152,36 @@ export function cpuTimes(child) {
   // Fields after the command name (which may hold spaces) start at field 3.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(f[11]) / CLK_TCK, system: Number(f[12]) / CLK_TCK }; // fields 14, 15
+}
+
+/** cpuTimes of a child plus its own children (a TcpLB's worker processes), now. */
+export function cpuTimesTree(child) {
+  const sum = cpuTimes(child);
+  for (const pid of childPidsOf(child.proc.pid)) {
+    try {
+      const t = cpuTimes({ proc: { pid } });
+      sum.user += t.user;
+      sum.system += t.system;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
+
+function childPidsOf(ppid) {
+  const out = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid)
+        out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 export function cpuModel() {

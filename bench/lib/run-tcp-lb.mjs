@@ -9,6 +9,8 @@
 // LBs, prints the final stats and exits 0 (so `node --cpu-prof` writes its profile).
 // BENCH_ACCESS_LOG=FILE turns on each LB's access log, one text line per session
 // appended to FILE (what an operator would run), to measure what logging costs.
+// RUN_WORKERS=N runs each LB on an event loop group of N worker processes
+// (src/workers, as `vproxy --workers N` does) instead of in this process.
 
 import { ServerGroup } from '../../dist/src/lb/server-group.js';
 import { TcpLB } from '../../dist/src/lb/tcp-lb.js';
@@ -16,6 +18,7 @@ import { Upstream } from '../../dist/src/lb/upstream.js';
 import { createDefaultRegistry } from '../../dist/transports/default-registry.js';
 
 const ACCESS_LOG = process.env.BENCH_ACCESS_LOG;
+const WORKERS = Number(process.env.RUN_WORKERS ?? 0);
 
 const HEALTH_CHECK = { timeoutMs: 1000, periodMs: 5000, up: 1, down: 3, check: { kind: 'tcp' } };
 const UP_TIMEOUT_MS = 10_000;
@@ -38,6 +41,29 @@ if (pairs.length === 0) {
 
 const registry = createDefaultRegistry();
 const running = []; // { lb, group }
+const workerGroup = WORKERS > 0 ? await startWorkers(WORKERS) : undefined;
+
+/** An event loop group of `n` worker processes (the built worker entry). */
+async function startWorkers(n) {
+  const { EventLoopGroup } = await import('../../dist/src/lb/event-loop-group.js');
+  const { WorkerEventLoop } = await import('../../dist/src/workers/worker-loop.js');
+  const { createLogger } = await import('../../dist/src/fd/logger.js');
+  const entry = new URL('../../dist/apps/daemon/worker.js', import.meta.url).pathname;
+  const logger = createLogger({ threshold: 'warn' });
+  const elg = new EventLoopGroup('bench', {
+    createLoop: (name) =>
+      new WorkerEventLoop(name, { entry, logLevel: 'warn', logFormat: 'text', logger }),
+  });
+  for (let i = 0; i < n; i++) elg.add(`bench-${i}`);
+  return elg;
+}
+
+async function startListener(name, listen, upstream) {
+  if (workerGroup === undefined) return TcpLB.start({ name, address: listen, upstream, registry });
+  const { WorkerListener } = await import('../../dist/src/workers/worker-listener.js');
+  const address = registry.parse(listen.includes('://') ? listen : `tcp://${listen}`);
+  return WorkerListener.start({ name, address, upstream, registry, eventLoopGroup: workerGroup });
+}
 
 /** Resolves when the group's only server is UP; the check runs from `add`. */
 function serverUp(group, name) {
@@ -72,7 +98,7 @@ async function startOne({ listen, backend }, i) {
   const isUp = serverUp(group, 'backend');
   group.add('backend', backend);
   await isUp;
-  const lb = await TcpLB.start({ name, address: listen, upstream, registry });
+  const lb = await startListener(name, listen, upstream);
   if (ACCESS_LOG) lb.setAccessLog(await accessLog(ACCESS_LOG));
   running.push({ lb, group });
   return lb;
@@ -86,16 +112,21 @@ async function accessLog(file) {
   return createLogger({ threshold: 'info', write: (line) => stream.write(`${line}\n`) });
 }
 
-function printStats() {
-  for (const { lb } of running) out(`stats ${lb.name} ${JSON.stringify(lb.stats())}`);
+async function printStats() {
+  for (const { lb } of running) {
+    // Worker listeners: the counters as the workers have them now.
+    await lb.refresh?.();
+    out(`stats ${lb.name} ${JSON.stringify(lb.stats())}`);
+  }
 }
 
 let stopping = false;
 async function stop() {
   if (stopping) return;
   stopping = true;
-  printStats();
+  await printStats();
   await Promise.all(running.map(({ lb, group }) => lb.close().then(() => group.close())));
+  await workerGroup?.close();
   process.exit(0);
 }
 
@@ -105,7 +136,10 @@ process.on('SIGUSR2', printStats);
 
 try {
   const lbs = await Promise.all(pairs.map(startOne));
-  for (const lb of lbs) err(`${lb.describe()} (bound ${lb.serverSockId()})`);
+  for (const lb of lbs) {
+    const where = workerGroup === undefined ? '' : `, ${WORKERS} worker processes`;
+    err(`${lb.describe?.() ?? lb.name} (bound ${lb.serverSockId()}${where})`);
+  }
   out('ready');
 } catch (e) {
   err(`run-tcp-lb failed: ${e instanceof Error ? e.message : String(e)}`);
