@@ -9,6 +9,7 @@ export {
   StoreExecutor,
   type SystemHooks,
 } from '../src/control/command-executor.js';
+export { CONTROL_ERROR_CODES, ControlError, type ControlErrorCode } from '../src/control/errors.js';
 export type {
   CommandExecutor,
   CommandResult,

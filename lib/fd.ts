@@ -13,7 +13,15 @@ export {
   toAddress,
 } from '../src/fd/address.js';
 export type { DatagramFD, DatagramFDEvents } from '../src/fd/datagram-fd.js';
-export { type ErrorCode, isVproxyError, VproxyError } from '../src/fd/errors.js';
+export {
+  CORE_ERROR_CODES,
+  type CoreErrorCode,
+  connectFailureCode,
+  type ErrorCode,
+  type ErrorCodeTable,
+  isVproxyError,
+  VproxyError,
+} from '../src/fd/errors.js';
 export {
   layerOptions,
   type OptionSchema,

@@ -4,6 +4,7 @@
 
 export { type Cidr, formatCidr, parseCidr } from '../src/lb/cidr.js';
 export { type Cancel, type Clock, systemClock } from '../src/lb/clock.js';
+export { LB_ERROR_CODES, LbError, type LbErrorCode } from '../src/lb/errors.js';
 export { EventLoopGroup, type EventLoopGroupOptions } from '../src/lb/event-loop-group.js';
 export {
   type CheckResult,

@@ -9,6 +9,11 @@ export {
   encodeProxyV2,
 } from '../src/protocols/proxy-protocol/encode.js';
 export {
+  PROXY_HEADER_ERROR_CODES,
+  ProxyHeaderError,
+  type ProxyHeaderErrorCode,
+} from '../src/protocols/proxy-protocol/errors.js';
+export {
   type ReadProxyHeaderOptions,
   readProxyHeader,
 } from '../src/protocols/proxy-protocol/read-header.js';
@@ -21,6 +26,7 @@ export {
   type ProxyTlv,
   ProxyTlvType,
 } from '../src/protocols/proxy-protocol/types.js';
+export { RESP_ERROR_CODES, RespError, type RespErrorCode } from '../src/protocols/resp/errors.js';
 export { DEFAULT_RESP_LIMITS, type RespLimits, RespReader } from '../src/protocols/resp/reader.js';
 export { encodeResp, type RespValue } from '../src/protocols/resp/writer.js';
 export { type Socks5Endpoint, toEndpoint } from '../src/protocols/socks5/address.js';
@@ -39,7 +45,12 @@ export {
   Socks5Reply,
   type Socks5ReplyCode,
 } from '../src/protocols/socks5/constants.js';
-export { Socks5Error, type Socks5Stage } from '../src/protocols/socks5/errors.js';
+export {
+  SOCKS5_ERROR_CODES,
+  Socks5Error,
+  type Socks5ErrorCode,
+  type Socks5Stage,
+} from '../src/protocols/socks5/errors.js';
 export {
   encodeAuthRequest,
   encodeAuthStatus,

@@ -26,6 +26,12 @@ export {
   type ProxyOptions,
   type ProxyStats,
 } from '../src/proxy/engine-options.js';
+export {
+  BackendConnectError,
+  PROXY_ERROR_CODES,
+  ProxyError,
+  type ProxyErrorCode,
+} from '../src/proxy/errors.js';
 export { ProxyEngine } from '../src/proxy/proxy.js';
 export { RoundRobinPicker } from '../src/proxy/round-robin.js';
 export type { SessionInfo, SessionLimits, SessionState } from '../src/proxy/session.js';

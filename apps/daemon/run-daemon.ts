@@ -10,6 +10,7 @@ import { HttpController, type PageHandler } from '../../src/control/controllers/
 import { RespController } from '../../src/control/controllers/resp-controller.js';
 import { StdioController } from '../../src/control/controllers/stdio-controller.js';
 import { drainListeners } from '../../src/control/drain.js';
+import { ControlError } from '../../src/control/errors.js';
 import type { Origin } from '../../src/control/executor.js';
 import { listening } from '../../src/control/listen-errors.js';
 import type { StepOutcome } from '../../src/control/reload.js';
@@ -265,7 +266,7 @@ export class Daemon {
     // request may be forged (CSRF) or the client compromised. Only the operator
     // (flags, StdIO) may open one beyond loopback.
     if ((origin === 'resp' || origin === 'http') && !isLoopback(parsed.host)) {
-      throw new VproxyError(
+      throw new ControlError(
         'ERR_FORBIDDEN',
         `a ${kind} added over ${origin} listens only on loopback, not ${parsed.host}` +
           ' (use the StdIO prompt or a command-line flag for other addresses)',

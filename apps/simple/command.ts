@@ -1,5 +1,5 @@
-import { VproxyError } from '../../src/fd/errors.js';
 import { createLogger, type Logger, parseLogFormat } from '../../src/fd/logger.js';
+import { LbError } from '../../src/lb/errors.js';
 import { createDefaultRegistry } from '../../transports/default-registry.js';
 import { accessLogSink, logLevelFrom } from './logging.js';
 import { isDatagramMode, runSimpleDatagram } from './run-datagram.js';
@@ -30,7 +30,7 @@ function healthCheckFrom(flags: SimpleFlags): SimpleHealthCheck | undefined {
   if (flags.healthCheck === 'tcp') {
     return { kind: 'tcp', periodMs: flags.healthPeriod, timeoutMs: flags.healthTimeout };
   }
-  throw new VproxyError(
+  throw new LbError(
     'ERR_HEALTH_CHECK_INVALID',
     `invalid health check ${JSON.stringify(flags.healthCheck)}: tcp or none`,
   );

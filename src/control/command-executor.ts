@@ -14,19 +14,11 @@ import {
   writeConfigFile,
 } from './config.js';
 import { type ControllerDetail, detailList, mapDetailStrings } from './details/records.js';
+import { ControlError } from './errors.js';
 import type { CommandExecutor, CommandResult, Origin } from './executor.js';
-import {
-  certKeyCommand,
-  elCommand,
-  elgCommand,
-  ruleCommand,
-  securityGroupCommand,
-} from './handlers/basics.js';
-import { serverCommand, serverGroupCommand, upstreamCommand } from './handlers/groups.js';
-import { inspectListener, listenerCommand } from './handlers/listeners.js';
-import { groupDelegateCommand, nodeDelegateCommand } from './handlers/mesh.js';
-import { socks5UserCommand } from './handlers/socks5-users.js';
-import { udpLbCommand } from './handlers/udp-lbs.js';
+import { HANDLERS } from './handlers/index.js';
+import { inspectListener } from './handlers/listeners.js';
+import { unsupportedAction } from './handlers/unsupported.js';
 import { applyReload, planReload, type StepOutcome } from './reload.js';
 import { DEFAULT_ELGS, mustGet, type ResourceStore } from './store.js';
 
@@ -90,7 +82,7 @@ function causeOf(err: unknown): Record<string, string | undefined> {
 const ADDS: ReadonlySet<string> = new Set(['add', 'a', 'update', 'u']);
 
 function forbidden(message: string): never {
-  throw new VproxyError('ERR_FORBIDDEN', message);
+  throw new ControlError('ERR_FORBIDDEN', message);
 }
 
 /**
@@ -159,7 +151,7 @@ export class StoreExecutor implements CommandExecutor {
   #named(err: unknown): never {
     if (isVproxyError(err)) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new VproxyError('ERR_INTERNAL', `internal error: ${message}`, { cause: err });
+    throw new ControlError('ERR_INTERNAL', `internal error: ${message}`, { cause: err });
   }
 
   /**
@@ -202,7 +194,7 @@ export class StoreExecutor implements CommandExecutor {
       checkLoadable(lines, file);
     } catch (err) {
       await writeFile(`${file}.rejected`, `${lines.join('\n')}\n`, { mode: 0o600 }).catch(() => {});
-      throw new VproxyError(
+      throw new ControlError(
         'ERR_CONFIG_INVALID',
         `refusing to save ${file}: it would not load: ${(err as Error).message}` +
           ` (kept the previous file; this config is in ${file}.rejected)`,
@@ -230,9 +222,7 @@ export class StoreExecutor implements CommandExecutor {
       this.#system().shutdown();
       return { kind: 'text', text: 'bye' };
     }
-    if (second === 'resp-controller' || second === 'http-controller')
-      return this.#controllerCommand(words, origin);
-    const result = await this.#apply(parseCommand(line));
+    const result = await this.#apply(parseCommand(line), origin);
     // A listing read over the network shows no address key (kcp key=) the client did not send.
     if (origin === 'stdio' || result.kind !== 'list') return result;
     // list-detail: mask the records, so REST's objects and the text agree.
@@ -257,7 +247,7 @@ export class StoreExecutor implements CommandExecutor {
     }
     const file = words[1];
     if (file === undefined || words.length !== 2) {
-      throw new VproxyError('ERR_COMMAND_INVALID', `usage: ${verb} <file>`);
+      throw new ControlError('ERR_COMMAND_INVALID', `usage: ${verb} <file>`);
     }
     if (verb === 'save') {
       await this.save(file);
@@ -266,37 +256,28 @@ export class StoreExecutor implements CommandExecutor {
     return { kind: 'number', value: await this.load(file) };
   }
 
-  async #controllerCommand(words: string[], origin: Origin): Promise<CommandResult> {
-    const [action, kind, name, ...rest] = words as [
-      string,
-      ControllerKind,
-      string | undefined,
-      ...string[],
-    ];
+  /** resp-controller / http-controller: parsed by the model, run by the daemon's hooks. */
+  async #controllerCommand(cmd: Command, origin: Origin): Promise<CommandResult> {
+    const kind = cmd.type as ControllerKind;
     const system = this.#system();
-    if (action === 'list' || action === 'l' || action === 'list-detail' || action === 'L') {
-      const controllers = system.listControllers(kind);
-      return action === 'list-detail' || action === 'L'
-        ? detailList(kind, controllers)
-        : { kind: 'list', items: controllers.map((c) => c.name) };
+    const name = cmd.name ?? '';
+    switch (cmd.action) {
+      case 'list':
+        return { kind: 'list', items: system.listControllers(kind).map((c) => c.name) };
+      case 'list-detail':
+        return detailList(kind, system.listControllers(kind));
+      case 'add': {
+        const v = cmd.values;
+        const secret = kind === 'resp-controller' ? v.password : v.token;
+        const shown = await system.addController(kind, name, v.address ?? '', secret, origin);
+        return { kind: 'text', text: shown };
+      }
+      case 'remove':
+        await system.removeController(kind, name);
+        return DONE;
+      default:
+        return unsupportedAction(cmd);
     }
-    if (name === undefined)
-      throw new VproxyError('ERR_COMMAND_INVALID', `resource name not specified for ${kind}`);
-    if (action === 'remove' || action === 'r') {
-      await system.removeController(kind, name);
-      return DONE;
-    }
-    if (action !== 'add' && action !== 'a')
-      throw new VproxyError('ERR_COMMAND_INVALID', `unsupported action ${action} for ${kind}`);
-    const params = new Map<string, string>();
-    for (let i = 0; i + 1 < rest.length; i += 2) params.set(rest[i] ?? '', rest[i + 1] ?? '');
-    if (rest.length % 2 !== 0)
-      throw new VproxyError('ERR_COMMAND_INVALID', `unexpected end after ${rest.at(-1)}`);
-    const address = params.get('address') ?? params.get('addr');
-    if (address === undefined) throw new VproxyError('ERR_COMMAND_INVALID', 'missing address');
-    const secret = params.get('password') ?? params.get('pass') ?? params.get('token');
-    const shown = await system.addController(kind, name, address, secret, origin);
-    return { kind: 'text', text: shown };
   }
 
   #system(): SystemHooks {
@@ -306,7 +287,7 @@ export class StoreExecutor implements CommandExecutor {
     return system;
   }
 
-  async #apply(cmd: Command): Promise<CommandResult> {
+  async #apply(cmd: Command, origin: Origin = 'stdio'): Promise<CommandResult> {
     const store = this.#options.store;
     const removes = cmd.action === 'remove' || cmd.action === 'force-remove';
     // One usage check for every kind (force-remove included): a resource that
@@ -315,37 +296,11 @@ export class StoreExecutor implements CommandExecutor {
       const isDefault = (DEFAULT_ELGS as readonly string[]).includes(cmd.name);
       if (!(cmd.type === 'event-loop-group' && isDefault)) refuseIfUsed(store, cmd.type, cmd.name);
     }
-    switch (cmd.type) {
-      case 'tcp-lb':
-      case 'socks5-server':
-        return listenerCommand(store, cmd);
-      case 'udp-lb':
-        return udpLbCommand(store, cmd);
-      case 'event-loop-group':
-        return elgCommand(store, cmd);
-      case 'event-loop':
-        return elCommand(store, cmd);
-      case 'upstream':
-        return upstreamCommand(store, cmd);
-      case 'server-group':
-        return serverGroupCommand(store, cmd);
-      case 'server':
-        return serverCommand(store, cmd);
-      case 'socks5-user':
-        return socks5UserCommand(store, cmd);
-      case 'security-group':
-        return securityGroupCommand(store, cmd);
-      case 'security-group-rule':
-        return ruleCommand(store, cmd);
-      case 'cert-key':
-        return certKeyCommand(store, cmd);
-      case 'smart-node-delegate':
-        return nodeDelegateCommand(store, cmd);
-      case 'smart-group-delegate':
-        return groupDelegateCommand(store, cmd);
-      default:
-        return this.#inspect(cmd);
-    }
+    const handler = HANDLERS[cmd.type];
+    if (handler !== undefined) return handler(store, cmd);
+    if (cmd.type === 'resp-controller' || cmd.type === 'http-controller')
+      return this.#controllerCommand(cmd, origin);
+    return this.#inspect(cmd);
   }
 
   #inspect(cmd: Command): CommandResult {
@@ -385,7 +340,7 @@ function findServer(store: ResourceStore, name: string, groupRef: ResourceRef | 
   if (first === undefined)
     throw new VproxyError('ERR_NOT_FOUND', `Cannot find server with name ${name}.`);
   if (found.length > 1) {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_COMMAND_INVALID',
       `server ${name} is in several server-groups (${found.map((f) => f.group).join(', ')}):` +
         ' add in server-group <name>',

@@ -12,6 +12,7 @@ import {
 } from './command/keywords.js';
 import { type Command, parseCommand, type ResourceRef } from './command/parse.js';
 import { RESOURCES } from './command/resources.js';
+import { ControlError } from './errors.js';
 import { checkCertKeyFiles } from './handlers/basics.js';
 import { ALLOW_ALL, DEFAULT_ELGS, type ResourceStore } from './store.js';
 
@@ -125,7 +126,7 @@ function parseConfigLines(text: string, file: string): { command: Command; line:
     try {
       commands.push({ command: parseCommand(line), line: i + 1 });
     } catch (err) {
-      throw new VproxyError('ERR_COMMAND_INVALID', `${file}:${i + 1}: ${(err as Error).message}`, {
+      throw new ControlError('ERR_COMMAND_INVALID', `${file}:${i + 1}: ${(err as Error).message}`, {
         cause: err,
       });
     }
@@ -162,7 +163,7 @@ export async function writeConfigFile(file: string, lines: readonly string[]): P
 }
 
 /** Params whose value names another top-level resource (a list for cert-key). */
-const REFERENCE_PARAMS: ReadonlyMap<Param, ResourceType> = new Map<Param, ResourceType>([
+export const REFERENCE_PARAMS: ReadonlyMap<Param, ResourceType> = new Map<Param, ResourceType>([
   ['upstream', 'upstream'],
   ['acceptor-elg', 'event-loop-group'],
   ['event-loop-group', 'event-loop-group'],
@@ -220,7 +221,7 @@ export function usersOf(store: ResourceStore, type: ResourceType, name: string):
 export function refuseIfUsed(store: ResourceStore, type: ResourceType, name: string): void {
   const [user] = usersOf(store, type, name);
   if (user)
-    throw new VproxyError('ERR_IN_USE', `${type} ${name} is used by ${user.type} ${user.name}`);
+    throw new ControlError('ERR_IN_USE', `${type} ${name} is used by ${user.type} ${user.name}`);
 }
 
 /**
@@ -236,7 +237,7 @@ export function checkLoadable(lines: readonly string[], file: string): void {
   const key = (r: ResourceRef) => `${r.type} ${r.name}`;
   for (const { command: cmd, line } of parseConfigLines(lines.join('\n'), file)) {
     const fail = (message: string): never => {
-      throw new VproxyError('ERR_CONFIG_INVALID', `line ${line}: ${message}`);
+      throw new ControlError('ERR_CONFIG_INVALID', `line ${line}: ${message}`);
     };
     for (const ref of referencesOf(cmd)) {
       if (!exists.has(key(ref))) fail(`Cannot find ${ref.type} with name ${ref.name}.`);

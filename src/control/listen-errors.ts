@@ -23,7 +23,7 @@ function hostPort(address: string): string {
 
 /**
  * A listen that failed, as the user should read it: the OS said EADDRINUSE,
- * the user reads `address 127.0.0.1:8080 is in use` (ERR_IN_USE: the address
+ * the user reads `address 127.0.0.1:8080 is in use` (ERR_ADDRESS_IN_USE: the address
  * is a resource someone else holds, 409 over REST), not "internal error" with
  * the cause on the daemon's stderr. The OS error stays as the cause.
  */
@@ -34,11 +34,11 @@ export function listenFailure(err: unknown, address: string): Error {
   const cause = { cause: err };
   switch (code) {
     case 'EADDRINUSE':
-      return new VproxyError('ERR_IN_USE', `address ${where} is in use`, cause);
+      return new VproxyError('ERR_ADDRESS_IN_USE', `address ${where} is in use`, cause);
     case 'EACCES':
     case 'EPERM':
       return new VproxyError(
-        'ERR_FORBIDDEN',
+        'ERR_PERMISSION_DENIED',
         `permission denied to listen on ${where} (ports below 1024 need privileges)`,
         cause,
       );

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { formatAddress, parseAddress } from '../fd/address.js';
-import { isVproxyError, VproxyError } from '../fd/errors.js';
+import { isVproxyError } from '../fd/errors.js';
 import type { Param } from './command/keywords.js';
 import { type Command, parseCommand } from './command/parse.js';
 import { RESOURCES } from './command/resources.js';
 import { referencesOf } from './config.js';
+import { ControlError } from './errors.js';
 
 // SIGHUP: apply a config file as a diff against the running state, so that
 // what did not change keeps running (a listener keeps its connections).
@@ -40,10 +41,12 @@ function itemOf(line: string, at: string): Item {
   try {
     cmd = parseCommand(line);
   } catch (err) {
-    throw new VproxyError('ERR_CONFIG_INVALID', `${at}: ${(err as Error).message}`, { cause: err });
+    throw new ControlError('ERR_CONFIG_INVALID', `${at}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (cmd.action !== 'add' || cmd.name === undefined) {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_CONFIG_INVALID',
       `${at}: a reload applies a config of add commands (as save writes it), not ${cmd.action}`,
     );

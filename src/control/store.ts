@@ -73,7 +73,10 @@ export interface GroupDelegateEntry {
   readonly serverGroup: string;
 }
 
-export const DEFAULT_ELGS = ['(control-elg)', '(worker-elg)', '(acceptor-elg)'] as const;
+export const CONTROL_ELG = '(control-elg)';
+export const WORKER_ELG = '(worker-elg)';
+export const ACCEPTOR_ELG = '(acceptor-elg)';
+export const DEFAULT_ELGS = [CONTROL_ELG, WORKER_ELG, ACCEPTOR_ELG] as const;
 export const ALLOW_ALL = '(allow-all)';
 
 /**

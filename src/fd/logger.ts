@@ -183,7 +183,7 @@ export function errorFields(err: unknown): LogFields {
     if (code === undefined && typeof sys.code === 'string') code = sys.code;
     if (errno === undefined && typeof sys.errno === 'number') {
       errno = sys.errno;
-      // The OS code beats a wrapper's (ERR_CLOSED around ECONNREFUSED says less).
+      // The OS code beats a wrapper's (ERR_CONNECT_REFUSED around ECONNREFUSED says less: errno and syscall come with it).
       if (typeof sys.code === 'string') code = sys.code;
       if (typeof sys.syscall === 'string') syscall = sys.syscall;
     }

@@ -1,4 +1,4 @@
-import { VproxyError } from '../fd/errors.js';
+import { LbError } from './errors.js';
 import { formatIp, type IpAddress, isV4Mapped, parseIp, parseIpv4, parseIpv6 } from './ip.js';
 
 /**
@@ -15,7 +15,7 @@ export interface Cidr {
 
 function invalid(text: string, why: string): never {
   const shown = text.length > 64 ? `${text.slice(0, 64)}…` : text;
-  throw new VproxyError('ERR_CIDR_INVALID', `invalid network ${JSON.stringify(shown)}: ${why}`);
+  throw new LbError('ERR_CIDR_INVALID', `invalid network ${JSON.stringify(shown)}: ${why}`);
 }
 
 /**

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Address } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import type { Cancel, Clock } from './clock.js';
+import { LbError } from './errors.js';
 import type { HealthChecker } from './health-checkers.js';
 import { type HealthCheckConfig, validateHealthCheck } from './health-config.js';
 import { HealthState } from './health-state.js';
@@ -221,7 +222,7 @@ export class HealthCheckClient extends EventEmitter<HealthCheckEvents> {
 
 function checkKind(config: HealthCheckConfig, checker: HealthChecker): void {
   if (config.check.kind !== checker.kind) {
-    throw new VproxyError(
+    throw new LbError(
       'ERR_HEALTH_CHECK_INVALID',
       `invalid health check config: a ${checker.kind} checker cannot run a ${config.check.kind} check`,
     );

@@ -1,9 +1,9 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Address } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import { probe } from '../proxy/connect-client.js';
+import { LbError } from './errors.js';
 import { type CheckSpec, resolveHttpCheck, udpPayload } from './health-config.js';
 import { runHttpCheck } from './http-check.js';
 
@@ -25,7 +25,7 @@ export function createChecker(spec: CheckSpec, registry: Registry | undefined): 
   if (spec.kind === 'none') return noneChecker;
   if (spec.kind === 'udp') return udpChecker(udpPayload(spec));
   if (registry === undefined) {
-    throw new VproxyError(
+    throw new LbError(
       'ERR_HEALTH_CHECK_INVALID',
       `invalid health check config: a ${spec.kind} check needs a transport registry`,
     );

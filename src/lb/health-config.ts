@@ -1,4 +1,4 @@
-import { VproxyError } from '../fd/errors.js';
+import { LbError } from './errors.js';
 
 /** `200`, or a whole class such as `'2xx'`. */
 export type StatusExpectation = number | `${1 | 2 | 3 | 4 | 5}xx`;
@@ -74,7 +74,7 @@ const MAX_THRESHOLD = 1000;
 const MAX_MS = 24 * 3600 * 1000;
 
 function invalid(message: string): never {
-  throw new VproxyError('ERR_HEALTH_CHECK_INVALID', `invalid health check config: ${message}`);
+  throw new LbError('ERR_HEALTH_CHECK_INVALID', `invalid health check config: ${message}`);
 }
 
 function intIn(name: string, value: unknown, min: number, max: number): number {
@@ -98,6 +98,33 @@ export function validateHealthCheck(config: HealthCheckConfig): HealthCheckConfi
     invalid(`unknown check kind ${JSON.stringify((check as { kind: unknown }).kind)}`);
   }
   return Object.freeze({ ...config, check: Object.freeze({ ...check }) });
+}
+
+/** The check kinds, as the command language spells them (help and errors list these). */
+export const CHECK_SYNTAX = 'tcp, none, udp, udp:HEX, http or http:METHOD:/path:STATUS';
+
+const CHECK_TEXT =
+  /^(?:(tcp|none)|udp(?::((?:[0-9a-fA-F]{2}){1,1400}))?|http(?::([A-Z]+)(?::(\/[\x21-\x7e]*?)(?::([1-5][0-9][0-9]))?)?)?)$/;
+
+/**
+ * A check as the command language and saved configs write it — `tcp`, `none`,
+ * `udp`, `udp:HEX`, `http`, `http:METHOD`, `http:METHOD:/path`,
+ * `http:METHOD:/path:STATUS` — parsed into a CheckSpec, once, by the command
+ * parser; throws ERR_HEALTH_CHECK_INVALID saying what is accepted.
+ */
+export function parseCheckSpec(text: string): CheckSpec {
+  const m = CHECK_TEXT.exec(text);
+  if (!m) invalid(`invalid check ${JSON.stringify(text)}: expected ${CHECK_SYNTAX}`);
+  const [, plain, payload, method, path, status] = m;
+  if (plain === 'tcp' || plain === 'none') return { kind: plain };
+  if (text.startsWith('udp'))
+    return payload === undefined ? { kind: 'udp' } : { kind: 'udp', payload };
+  return {
+    kind: 'http',
+    ...(method === undefined ? {} : { method }),
+    ...(path === undefined ? {} : { path }),
+    ...(status === undefined ? {} : { expect: [Number(status)] }),
+  };
 }
 
 /** The probe datagram of a udp check (validated: even-length hex, 1..1400 bytes). */

@@ -1,7 +1,8 @@
 import { type Address, formatHostPort } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
+import type { VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import { abortStream, type StreamFD } from '../fd/stream-fd.js';
+import { LbError } from './errors.js';
 import { type ResolvedHttpCheck, statusMatches } from './health-config.js';
 
 /** The status line must fit in this many bytes; a server that sends more is unhealthy. */
@@ -30,7 +31,7 @@ export function buildCheckRequest(check: ResolvedHttpCheck, target: Address): st
 function ignore(): void {}
 
 function failed(message: string, cause?: unknown): VproxyError {
-  return new VproxyError('ERR_HEALTH_CHECK_FAILED', message, { cause });
+  return new LbError('ERR_HEALTH_CHECK_FAILED', message, { cause });
 }
 
 /**

@@ -31,13 +31,14 @@ export interface ListenerLogging {
   readonly accessLog?: Logger;
 }
 
-const LISTENER_DEFAULTS = {
+/** A listener's settings unless told otherwise (the command model shows and applies these). */
+export const LISTENER_DEFAULTS = Object.freeze({
   idleTimeoutMs: 900_000,
   finTimeoutMs: DEFAULT_FIN_TIMEOUT_MS,
   inBufferSize: 16_384,
   outBufferSize: 16_384,
   retries: DEFAULT_RETRIES,
-};
+});
 
 /** The proxy-engine settings every listener takes from its options, defaults filled in. */
 export function engineSettings(

@@ -1,5 +1,6 @@
 import { VproxyError } from '../fd/errors.js';
 import { type Cidr, cidrContains, formatCidr, parseCidr, sameCidr } from './cidr.js';
+import { LbError } from './errors.js';
 import { type IpAddress, parseIp } from './ip.js';
 import { checkName } from './names.js';
 
@@ -39,7 +40,7 @@ export interface Verdict {
 export function parseProtocol(text: string): Protocol {
   const p = typeof text === 'string' ? text.toLowerCase() : text;
   if (p === 'tcp' || p === 'udp') return p;
-  throw new VproxyError(
+  throw new LbError(
     'ERR_PROTOCOL_INVALID',
     `invalid protocol ${JSON.stringify(text)}: expected tcp or udp`,
   );
@@ -56,7 +57,7 @@ export function parseAction(text: string): RuleAction {
 /** `80` or `8000-8999`, each 0..65535, min ≤ max. */
 export function parsePortRange(text: string): PortRange {
   const bad = (why: string): never => {
-    throw new VproxyError(
+    throw new LbError(
       'ERR_PORT_RANGE_INVALID',
       `invalid port range ${JSON.stringify(text)}: ${why}`,
     );
@@ -70,13 +71,10 @@ export function parsePortRange(text: string): PortRange {
 function checkPortRange(range: PortRange, text = `${range.min}-${range.max}`): PortRange {
   const ok = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
   if (!ok(range.min) || !ok(range.max)) {
-    throw new VproxyError(
-      'ERR_PORT_RANGE_INVALID',
-      `invalid port range ${text}: ports are 0..65535`,
-    );
+    throw new LbError('ERR_PORT_RANGE_INVALID', `invalid port range ${text}: ports are 0..65535`);
   }
   if (range.min > range.max) {
-    throw new VproxyError('ERR_PORT_RANGE_INVALID', `invalid port range ${text}: min is above max`);
+    throw new LbError('ERR_PORT_RANGE_INVALID', `invalid port range ${text}: min is above max`);
   }
   return { min: range.min, max: range.max };
 }

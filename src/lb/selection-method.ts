@@ -1,9 +1,11 @@
-import { VproxyError } from '../fd/errors.js';
 import { clientHashKey, type HashKey, nameHashKey, rendezvousScore } from './client-hash.js';
+import { LbError } from './errors.js';
 import { SmoothWeighted } from './smooth-weighted.js';
 
 export type MethodName = 'wrr' | 'wlc' | 'source' | 'random';
 export const METHOD_NAMES: readonly MethodName[] = ['wrr', 'wlc', 'source', 'random'];
+/** What a server group balances with unless told otherwise. */
+export const DEFAULT_METHOD: MethodName = 'wrr';
 
 /** What a selection method needs to know about a server. */
 export interface Selectable {
@@ -31,7 +33,7 @@ export interface SelectionMethod<S extends Selectable = Selectable> {
 
 export function parseMethod(text: string): MethodName {
   if ((METHOD_NAMES as readonly string[]).includes(text)) return text as MethodName;
-  throw new VproxyError(
+  throw new LbError(
     'ERR_METHOD_INVALID',
     `invalid method ${JSON.stringify(text)}: expected one of ${METHOD_NAMES.join(', ')}`,
   );
@@ -54,7 +56,7 @@ export function createMethod<S extends Selectable>(
     default:
       // Unreachable for typed callers; a config string that slipped through gets the typed error.
       parseMethod(name);
-      throw new VproxyError('ERR_METHOD_INVALID', `invalid method ${String(name)}`);
+      throw new LbError('ERR_METHOD_INVALID', `invalid method ${String(name)}`);
   }
 }
 

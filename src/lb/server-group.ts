@@ -15,6 +15,7 @@ import {
 import { checkName } from './names.js';
 import {
   createMethod,
+  DEFAULT_METHOD,
   type MethodName,
   parseMethod,
   type SelectionMethod,
@@ -86,7 +87,10 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
     this.name = checkName('server group', options.name);
     this.id = `server-group:${this.name}#${++groupIds}`;
     this.#random = options.random ?? Math.random;
-    this.#method = createMethod<Server>(parseMethod(options.method ?? 'wrr'), this.#random);
+    this.#method = createMethod<Server>(
+      parseMethod(options.method ?? DEFAULT_METHOD),
+      this.#random,
+    );
     this.#healthCheck = validateHealthCheck(options.healthCheck ?? DEFAULT_HEALTH_CHECK);
     this.#registry = options.registry;
     this.#checker = createChecker(this.#healthCheck.check, this.#registry);

@@ -1,5 +1,5 @@
 import { type Address, formatAddress, toAddress } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
+import { LbError } from './errors.js';
 import type { HealthCheckClient, HealthCheckStats } from './health-check-client.js';
 import { checkName } from './names.js';
 
@@ -14,7 +14,7 @@ export function checkWeight(weight: number): number {
     weight < 0 ||
     weight > MAX_WEIGHT
   ) {
-    throw new VproxyError(
+    throw new LbError(
       'ERR_WEIGHT_INVALID',
       `invalid weight ${String(weight)}: expected an integer in 0..${MAX_WEIGHT}`,
     );

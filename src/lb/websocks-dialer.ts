@@ -1,6 +1,6 @@
 import type { Address } from '../fd/address.js';
 import { deadline } from '../fd/deadline.js';
-import { type ErrorCode, VproxyError } from '../fd/errors.js';
+import { type CoreErrorCode, connectFailureCode, VproxyError } from '../fd/errors.js';
 import type { Registry } from '../fd/registry.js';
 import { abortStream, type StreamFD } from '../fd/stream-fd.js';
 import type { FrameSpec } from '../protocols/frame-reader.js';
@@ -75,9 +75,10 @@ export class TunnelError extends VproxyError {
   }
 }
 
-function tunnelCode(cause: unknown): ErrorCode {
-  // The cause's own code says it best (timeout, refused, bad 101, socks5 reply).
-  return cause instanceof VproxyError ? cause.code : 'ERR_CLOSED';
+function tunnelCode(cause: unknown): CoreErrorCode {
+  // The cause's own code says it best (timeout, refused, bad 101, socks5 reply): a
+  // module's code when it has one, else the OS error's generic code.
+  return connectFailureCode(cause) as CoreErrorCode;
 }
 
 /** The server's 101 head: everything up to CRLF CRLF, at most 16 KiB. */
@@ -93,7 +94,10 @@ const responseHeadSpec: FrameSpec<ResponseHead> = {
   },
   decode: (buf, length) => parseResponseHead(Buffer.from(buf.subarray(0, length))),
   truncated: () =>
-    new VproxyError('ERR_CLOSED', 'the server closed the connection before answering the upgrade'),
+    new VproxyError(
+      'ERR_PREMATURE_CLOSE',
+      'the server closed the connection before answering the upgrade',
+    ),
 };
 
 /** The server's 10 bytes, whatever they say (§3.5: never validated). */
@@ -102,7 +106,7 @@ const frameSpec: FrameSpec<Buffer> = {
   frameLength: () => FRAME_HEADER_LENGTH,
   decode: (buf) => Buffer.from(buf.subarray(0, FRAME_HEADER_LENGTH)),
   truncated: (have) =>
-    new VproxyError('ERR_CLOSED', `the server closed after ${have} of its 10 frame bytes`),
+    new VproxyError('ERR_PREMATURE_CLOSE', `the server closed after ${have} of its 10 frame bytes`),
 };
 
 export interface TunnelTiming {

@@ -76,10 +76,10 @@ export function tunnelCause(err: unknown): string {
   }
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; depth++) {
     const code = (e as Error & { code?: unknown }).code;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ERR_HOST_NOT_FOUND') return 'DNS';
     if (code === 'ERR_HANDSHAKE_TIMEOUT') return 'handshake timeout';
     if (code === 'ERR_CONNECT_TIMEOUT') return 'connect timeout';
-    if (code === 'ECONNREFUSED') return 'connect refused';
+    if (code === 'ECONNREFUSED' || code === 'ERR_CONNECT_REFUSED') return 'connect refused';
     if (code === 'ECONNRESET') return 'connection reset';
     e = (e as Error).cause;
   }

@@ -10,7 +10,7 @@ import { FrameReader, type FrameSpec } from './frame-reader.js';
  * Uses paused-mode reads: nothing flows anywhere while the prefix is parsed,
  * and the stream's own high-water mark bounds what Node buffers meanwhile.
  * Rejects with the spec's error on bad bytes, `truncated` on a premature end,
- * `signal.reason` when aborted, ERR_CLOSED when the stream closes.
+ * `signal.reason` when aborted, ERR_PREMATURE_CLOSE when the stream closes.
  */
 export function readFrame<T>(stream: Duplex, spec: FrameSpec<T>, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -66,5 +66,5 @@ export function readFrame<T>(stream: Duplex, spec: FrameSpec<T>, signal?: AbortS
 }
 
 function closedError(): VproxyError {
-  return new VproxyError('ERR_CLOSED', 'stream closed before the message was complete');
+  return new VproxyError('ERR_PREMATURE_CLOSE', 'stream closed before the message was complete');
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type Address, formatAddress, formatHostPort } from '../fd/address.js';
-import { isVproxyError, VproxyError } from '../fd/errors.js';
+import { isVproxyError } from '../fd/errors.js';
 import { errorFields, type Logger, quietLogger, rateLimited } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
 import { describePeer, type StreamFD } from '../fd/stream-fd.js';
@@ -17,6 +17,7 @@ import {
   type ProxyOptions,
   type ProxyStats,
 } from './engine-options.js';
+import { BackendConnectError } from './errors.js';
 import { closeAfterFlush } from './pump.js';
 import { checkRetries, connectFailureFields, notTried } from './redispatch.js';
 import { Session, type SessionInfo, type SessionLimits } from './session.js';
@@ -339,15 +340,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
           this.#redispatches++;
           continue;
         }
-        session.connectFailed(
-          new VproxyError(
-            'ERR_CLOSED',
-            `backend ${formatAddress(choice.address)}: ${error.message}`,
-            {
-              cause: err,
-            },
-          ),
-        );
+        session.connectFailed(new BackendConnectError(formatAddress(choice.address), err));
         return;
       }
     }

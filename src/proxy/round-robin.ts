@@ -1,6 +1,6 @@
 import { type Address, toAddress } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
 import type { BackendChoice, BackendPicker, PickContext } from './backend-picker.js';
+import { ProxyError } from './errors.js';
 
 /** Plain round robin over a fixed list: the picker of `vproxy simple`. */
 export class RoundRobinPicker implements BackendPicker {
@@ -9,7 +9,7 @@ export class RoundRobinPicker implements BackendPicker {
 
   constructor(targets: readonly (string | Address)[]) {
     if (targets.length === 0) {
-      throw new VproxyError('ERR_NO_BACKEND', 'round robin needs at least one backend');
+      throw new ProxyError('ERR_NO_BACKEND', 'round robin needs at least one backend');
     }
     this.#choices = targets.map((t) => ({ address: toAddress(t) }));
   }

@@ -3,6 +3,7 @@ import { VproxyError } from '../fd/errors.js';
 import { abortStream, describePeer, type StreamFD } from '../fd/stream-fd.js';
 import type { Admission } from './admission.js';
 import type { BackendChoice } from './backend-picker.js';
+import { ProxyError } from './errors.js';
 import { closeAfterFlush, pump } from './pump.js';
 
 /** Per-session settings, from the engine's options. */
@@ -181,7 +182,7 @@ export class Session {
 
   /** Close both streams at once with a reset (control-plane kill). */
   kill(): void {
-    this.#fail(new VproxyError('ERR_SESSION_KILLED', `session ${this.id} killed`), true);
+    this.#fail(new ProxyError('ERR_SESSION_KILLED', `session ${this.id} killed`), true);
   }
 
   info(): SessionInfo {
@@ -252,7 +253,7 @@ export class Session {
       (idleTimeoutMs <= 0 || finTimeoutMs < idleTimeoutMs)
     ) {
       this.#fail(
-        new VproxyError(
+        new ProxyError(
           'ERR_FIN_TIMEOUT',
           `session ${this.id}: ${finSide} closed its side and nothing moved for ${finTimeoutMs} ms`,
         ),
@@ -290,7 +291,9 @@ export class Session {
     if (this.#state === 'connecting') {
       // The client left before the backend answered: stop connecting.
       this.#state = 'closing';
-      this.connectAbort.abort(new VproxyError('ERR_CLOSED', 'client closed while connecting'));
+      this.connectAbort.abort(
+        new ProxyError('ERR_CLIENT_CLOSED', 'client closed while connecting'),
+      );
     } else if (this.#state === 'established') {
       this.#state = 'closing';
     }

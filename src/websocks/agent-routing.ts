@@ -1,6 +1,5 @@
 import { isIPv6 } from 'node:net';
 import type { Address } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
 import type { Logger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { HealthCheckConfig } from '../lb/health-config.js';
@@ -13,6 +12,7 @@ import type { AbpList } from '../protocols/rules/abp.js';
 import { type Route, Router } from '../protocols/rules/router.js';
 import { RuleSet, rulesFromEntries } from '../protocols/rules/rule-set.js';
 import type { AgentConfig } from '../protocols/websocks/agent-config.js';
+import { AgentConfigError } from '../protocols/websocks/errors.js';
 import type { ServerEntry } from '../protocols/websocks/server-entry.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
 
@@ -191,8 +191,8 @@ export class AgentRouting {
     }));
     const otherwise = options.otherwise ?? 'direct';
     if (otherwise !== 'direct' && this.tunnels.group(otherwise.proxy) === undefined) {
-      throw new VproxyError(
-        'ERR_WEBSOCKS_CONFIG_INVALID',
+      throw new AgentConfigError(
+        0,
         `the default route names server list ${otherwise.proxy}, which does not exist`,
       );
     }

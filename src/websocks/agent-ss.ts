@@ -9,6 +9,7 @@ import type { FrameSpec } from '../protocols/frame-reader.js';
 import { readFrame } from '../protocols/read-frame.js';
 import { addressBlockLength, readEndpoint } from '../protocols/socks5/address.js';
 import type { ClientHandshake } from '../proxy/admission.js';
+import { WebsocksAppError } from './errors.js';
 import { SsDecryptor, SsEncryptor, type SsMethod, ssMasterKey } from './ss-cipher.js';
 
 /**
@@ -121,7 +122,7 @@ const targetSpec: FrameSpec<{ host: string; port: number }> = {
   frameLength(buf, have) {
     const atyp = buf[0] as number;
     if (atyp !== 1 && atyp !== 3 && atyp !== 4) {
-      throw new VproxyError('ERR_SOCKS5_MALFORMED', `shadowsocks: address type ${atyp}`);
+      throw new WebsocksAppError('ERR_SHADOWSOCKS_MALFORMED', `shadowsocks: address type ${atyp}`);
     }
     if (atyp === 3 && have < 2) return 2;
     return addressBlockLength(atyp, atyp === 3 ? (buf[1] as number) : 0);
@@ -129,11 +130,11 @@ const targetSpec: FrameSpec<{ host: string; port: number }> = {
   decode(buf) {
     const e = readEndpoint(buf, 0);
     if (e === null || e.port === 0) {
-      throw new VproxyError('ERR_SOCKS5_MALFORMED', 'shadowsocks: bad target');
+      throw new WebsocksAppError('ERR_SHADOWSOCKS_MALFORMED', 'shadowsocks: bad target');
     }
     return { host: e.host, port: e.port };
   },
-  truncated: () => new VproxyError('ERR_CLOSED', 'shadowsocks: closed before the target'),
+  truncated: () => new VproxyError('ERR_PREMATURE_CLOSE', 'shadowsocks: closed before the target'),
 };
 
 /**

@@ -1,13 +1,13 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatHostPort } from '../fd/address.js';
-import { VproxyError } from '../fd/errors.js';
 import { type Logger, quietLogger } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
 import { LbListener } from '../lb/lb-listener.js';
 import { SecurityGroup } from '../lb/security-group.js';
 import type { UdpAssociations } from '../lb/socks5-front.js';
 import { generatePac } from '../protocols/pac/generate.js';
+import { AgentConfigError } from '../protocols/websocks/errors.js';
 import type { ClientHandshake } from '../proxy/admission.js';
 import type { PickContext } from '../proxy/backend-picker.js';
 import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
@@ -67,8 +67,8 @@ export class WebsocksAgent {
     const log = options.logger ?? quietLogger;
     const users = options.users ?? null;
     if (config.gateway && (users === null || users.size === 0)) {
-      throw new VproxyError(
-        'ERR_WEBSOCKS_CONFIG_INVALID',
+      throw new AgentConfigError(
+        0,
         'agent.gateway on exposes the proxy to the network: give front-end users (--users user:pass or "agent.users" in the JSON form)',
       );
     }

@@ -74,7 +74,7 @@ describe.skipIf(redisCliTool.missing)(`daemon errors name their cause${note}`, (
     });
     expect(res.status).toBe(409);
     expect(await res.json()).toMatchObject({
-      code: 'ERR_IN_USE',
+      code: 'ERR_ADDRESS_IN_USE',
       message: `address 127.0.0.1:${usedPort} is in use`,
     });
     // Nothing half-made is left behind.

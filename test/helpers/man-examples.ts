@@ -1,6 +1,7 @@
 import { manLines } from '../../src/control/command/help.js';
 import { type Action, type ResourceType, TYPES } from '../../src/control/command/keywords.js';
 import { RESOURCES } from '../../src/control/command/resources.js';
+import type { SystemHooks } from '../../src/control/command-executor.js';
 
 // Every usage line `man <type>` prints, turned into concrete commands: each
 // `a|b` choice expanded, every `<name>` filled with a resource a scratch store
@@ -45,6 +46,9 @@ const EXISTING: Partial<Record<ResourceType, string>> = {
   'cert-key': 'ck0',
   'smart-node-delegate': 'snd0',
   'smart-group-delegate': 'sgd0',
+  // Controllers are the daemon's: the scratch executor's SystemHooks (SCRATCH_SYSTEM) hold these.
+  'resp-controller': 'rc0',
+  'http-controller': 'hc0',
   // No live connection in a scratch store: these ids name none (ERR_NOT_FOUND at most).
   connection: '127.0.0.1:1/127.0.0.1:2',
   session: '127.0.0.1:1/127.0.0.1:2',
@@ -115,6 +119,8 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
       return 'ck0';
     case 'password':
       return 'pw1';
+    case 'token':
+      return 'tk1';
     case 'service':
       return 'svc1';
     case 'zone':
@@ -257,3 +263,16 @@ function nameFor(
   if (name === undefined) throw new Error(`no example name for ${type}`);
   return name;
 }
+
+/**
+ * A daemon's controller hooks for a scratch executor: controllers `rc0` and
+ * `hc0` exist; adding and removing succeed without listening anywhere.
+ */
+export const SCRATCH_SYSTEM: SystemHooks = {
+  addController: async (kind, name, address) => `${kind} ${name} listening on ${address}`,
+  removeController: async () => {},
+  listControllers: (kind) => [
+    { name: kind === 'resp-controller' ? 'rc0' : 'hc0', address: '127.0.0.1:1' },
+  ],
+  shutdown: () => {},
+};

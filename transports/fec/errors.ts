@@ -1,16 +1,19 @@
-import { VproxyError } from '../../src/fd/errors.js';
+import { codedError, type ErrorCodeTable } from '../../src/fd/errors.js';
 
-/** Module-owned reason; the base code is the generic option error (src/fd is shared). */
-export type FecErrorReason = 'ERR_FEC_CONFIG';
+/** Codes of the FEC layer (transports/fec): thrown only for a bad shard configuration; bad packets are counted and dropped. */
+export const FEC_ERROR_CODES = {
+  ERR_FEC_CONFIG: 'shard counts outside 1 ≤ data, 1 ≤ parity, data + parity ≤ 256',
+} as const satisfies ErrorCodeTable;
 
-/** Thrown only for a bad shard configuration; bad packets are counted and dropped. */
-export class FecError extends VproxyError {
-  readonly reason: FecErrorReason;
+export type FecErrorCode = keyof typeof FEC_ERROR_CODES;
 
-  constructor(reason: FecErrorReason, message: string) {
-    super('ERR_OPTION_INVALID', `fec: ${message}`);
-    this.name = 'FecError';
-    this.reason = reason;
+/** @deprecated the code type; kept for callers of the former `reason`. */
+export type FecErrorReason = FecErrorCode;
+
+export class FecError extends codedError('FecError', FEC_ERROR_CODES, 'fec') {
+  /** The same as `code` (kept from when codes were mapped onto generic ones). */
+  get reason(): FecErrorCode {
+    return this.code;
   }
 }
 

@@ -1,23 +1,23 @@
-import { type ErrorCode, VproxyError } from '../../src/fd/errors.js';
+import { codedError, type ErrorCodeTable } from '../../src/fd/errors.js';
 
-/**
- * Why a packet crypt could not be built. Module-owned reasons; the base `code` is the
- * nearest generic one (src/fd/errors.ts is shared and not ours to extend here).
- */
-export type KcpgoCryptErrorReason = 'ERR_KCPGO_CRYPT_UNKNOWN' | 'ERR_KCPGO_CRYPT_KEY';
+/** Why a kcp-go packet crypt could not be built (thrown only at construction; bad datagrams are counted and dropped). */
+export const KCPGO_CRYPT_ERROR_CODES = {
+  ERR_KCPGO_CRYPT_UNKNOWN: 'a crypt name kcp-go does not have',
+  ERR_KCPGO_CRYPT_KEY: 'a key that cannot be derived or has the wrong size',
+} as const satisfies ErrorCodeTable;
 
-const BASE: Record<KcpgoCryptErrorReason, ErrorCode> = {
-  ERR_KCPGO_CRYPT_UNKNOWN: 'ERR_NOT_SUPPORTED',
-  ERR_KCPGO_CRYPT_KEY: 'ERR_OPTION_INVALID',
-};
+export type KcpgoCryptErrorCode = keyof typeof KCPGO_CRYPT_ERROR_CODES;
 
-/** Thrown only at construction; bad datagrams are counted and dropped, never thrown. */
-export class KcpgoCryptError extends VproxyError {
-  readonly reason: KcpgoCryptErrorReason;
+/** @deprecated the code type; kept for callers of the former `reason`. */
+export type KcpgoCryptErrorReason = KcpgoCryptErrorCode;
 
-  constructor(reason: KcpgoCryptErrorReason, message: string) {
-    super(BASE[reason], `kcp-go crypt: ${message}`);
-    this.name = 'KcpgoCryptError';
-    this.reason = reason;
+export class KcpgoCryptError extends codedError(
+  'KcpgoCryptError',
+  KCPGO_CRYPT_ERROR_CODES,
+  'kcp-go crypt',
+) {
+  /** The same as `code` (kept from when codes were mapped onto generic ones). */
+  get reason(): KcpgoCryptErrorCode {
+    return this.code;
   }
 }

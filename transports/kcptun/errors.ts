@@ -1,26 +1,20 @@
-import { type ErrorCode, VproxyError } from '../../src/fd/errors.js';
+import { codedError, type ErrorCodeTable } from '../../src/fd/errors.js';
 
-/**
- * Module-owned reasons (src/fd/errors.ts is shared and not extended from here); the base
- * `code` is the generic one of the same meaning.
- */
-export type KcptunErrorReason =
-  /** A flag, JSON field or address option with a value kcptun would not take. */
-  | 'ERR_KCPTUN_CONFIG'
-  /** kcp-go's listener rule: a new conv with sn 0 from the same address replaced the session. */
-  | 'ERR_KCPTUN_REPLACED';
+/** Codes of the kcptun app's transport (transports/kcptun). */
+export const KCPTUN_ERROR_CODES = {
+  ERR_KCPTUN_CONFIG: 'a flag, JSON field or address option with a value kcptun would not take',
+  ERR_KCPTUN_REPLACED:
+    "kcp-go's listener rule: a new conv with sn 0 from the same address replaced the session",
+} as const satisfies ErrorCodeTable;
 
-const BASE: Record<KcptunErrorReason, ErrorCode> = {
-  ERR_KCPTUN_CONFIG: 'ERR_OPTION_INVALID',
-  ERR_KCPTUN_REPLACED: 'ERR_CLOSED',
-};
+export type KcptunErrorCode = keyof typeof KCPTUN_ERROR_CODES;
 
-export class KcptunError extends VproxyError {
-  readonly reason: KcptunErrorReason;
+/** @deprecated the code type; kept for callers of the former `reason`. */
+export type KcptunErrorReason = KcptunErrorCode;
 
-  constructor(reason: KcptunErrorReason, message: string) {
-    super(BASE[reason], `kcptun: ${message}`);
-    this.name = 'KcptunError';
-    this.reason = reason;
+export class KcptunError extends codedError('KcptunError', KCPTUN_ERROR_CODES, 'kcptun') {
+  /** The same as `code` (kept from when codes were mapped onto generic ones). */
+  get reason(): KcptunErrorCode {
+    return this.code;
   }
 }

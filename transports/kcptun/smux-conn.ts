@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
 import { SmuxError, SmuxSession, type SmuxVersion } from '../smux/index.js';
 import { SnappyFrameDecoder, SnappyFrameEncoder, SnappyFrameError } from '../snappy-frame/index.js';
@@ -79,8 +78,8 @@ export class SmuxConnection extends EventEmitter<SmuxConnectionEvents> implement
       this.#blocked = false;
       for (const sid of [...this.#waiting.keys()]) this.#wake(sid);
     });
-    fd.on('end', () => this.close(new VproxyError('ERR_CLOSED', 'kcp session ended')));
-    fd.on('close', () => this.close(new VproxyError('ERR_CLOSED', 'kcp session closed')));
+    fd.on('end', () => this.close(new SmuxError('ERR_SMUX_CLOSED', 'its kcp session ended')));
+    fd.on('close', () => this.close(new SmuxError('ERR_SMUX_CLOSED', 'its kcp session closed')));
     fd.on('error', (err) => this.close(err));
     this.#arm();
   }
@@ -95,7 +94,7 @@ export class SmuxConnection extends EventEmitter<SmuxConnectionEvents> implement
 
   /** Opens a stream (SYN; smux has no answer to wait for). */
   openStream(): SmuxStream {
-    if (this.#closed) throw new VproxyError('ERR_CLOSED', 'smux session is closed');
+    if (this.#closed) throw new SmuxError('ERR_SMUX_CLOSED', 'session is closed');
     const sid = this.session.openStream();
     return this.#track(sid);
   }
@@ -206,7 +205,7 @@ export class SmuxConnection extends EventEmitter<SmuxConnectionEvents> implement
     this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
-    const why = err ?? new VproxyError('ERR_CLOSED', 'smux session closed');
+    const why = err ?? new SmuxError('ERR_SMUX_CLOSED', 'session closed');
     for (const s of [...this.#streams.values()]) s.fail(why);
     this.#streams.clear();
     for (const list of this.#waiting.values()) for (const cb of list) cb();

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
-import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
+import { SmuxError } from '../smux/index.js';
 
 type Callback = (err?: Error | null) => void;
 
@@ -91,7 +91,7 @@ export class SmuxStream extends Duplex implements StreamFD {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: Callback): void {
     if (this.#fin) {
-      cb(new VproxyError('ERR_CLOSED', `smux stream ${this.sid} is closed`));
+      cb(new SmuxError('ERR_SMUX_CLOSED', `stream ${this.sid} is closed`));
       return;
     }
     this.bytesWritten += chunk.length;

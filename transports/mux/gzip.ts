@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { VproxyError } from '../../src/fd/errors.js';
+import { MuxError } from './errors.js';
 
 // The reference gzips PSH payloads over 1 KiB when that makes them smaller, and
 // marks them with DATA flag 0x4 (spec §2.3). We inflate what we receive always
@@ -24,12 +24,12 @@ export function inflatePayload(streamId: number, payload: Buffer, room: number):
     return gunzipSync(payload, { maxOutputLength: Math.max(1, room) });
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new VproxyError(
+      throw new MuxError(
         'ERR_MUX_FLOW_CONTROL',
         `gzip DATA on stream ${streamId} inflates past its ${room}-byte window`,
       );
     }
-    throw new VproxyError(
+    throw new MuxError(
       'ERR_MUX_PROTOCOL',
       `gzip DATA on stream ${streamId} does not inflate: ${(err as Error).message}`,
     );

@@ -1,4 +1,4 @@
-import { VproxyError } from '../../src/fd/errors.js';
+import { MuxError } from './errors.js';
 import { Flag, FrameType, HEADER_SIZE, MAX_GOAWAY_REASON, MAX_PAYLOAD } from './frame.js';
 import { MAX_SETTINGS_ENTRIES, type MuxSettings, parseSettings } from './settings.js';
 
@@ -292,5 +292,5 @@ export class FrameParser {
 const EMPTY = Buffer.alloc(0);
 
 function fail(code: 'ERR_MUX_PROTOCOL' | 'ERR_MUX_FRAME_SIZE', message: string): never {
-  throw new VproxyError(code, message);
+  throw new MuxError(code, message);
 }

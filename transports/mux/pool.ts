@@ -1,13 +1,14 @@
 import type { Address } from '../../src/fd/address.js';
 import { awaitReady } from '../../src/fd/deadline.js';
-import { type ErrorCode, isVproxyError, VproxyError } from '../../src/fd/errors.js';
+import { isVproxyError } from '../../src/fd/errors.js';
 import type { ConnectOptions, Transport } from '../../src/fd/transport.js';
 import type { MuxOptions, PoolOptions } from './config.js';
+import { MuxError, type MuxErrorCode } from './errors.js';
 import { MuxSession } from './session.js';
 import type { MuxStream } from './stream.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-const RETRYABLE: readonly ErrorCode[] = [
+const RETRYABLE: readonly MuxErrorCode[] = [
   'ERR_MUX_RESET',
   'ERR_MUX_LIMIT',
   'ERR_MUX_SESSION_CLOSED',
@@ -193,9 +194,7 @@ function connected(stream: MuxStream): Promise<void> {
     const onConnect = () => done();
     const onError = (err: Error) => done(err);
     const onClose = () =>
-      done(
-        new VproxyError('ERR_MUX_SESSION_CLOSED', `mux stream ${stream.id} closed while opening`),
-      );
+      done(new MuxError('ERR_MUX_SESSION_CLOSED', `mux stream ${stream.id} closed while opening`));
     stream.on('connect', onConnect);
     stream.on('error', onError);
     stream.on('close', onClose);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
 import type { MuxConfig } from './config.js';
+import { MuxError } from './errors.js';
 import {
   encodeFin,
   encodeGoaway,
@@ -93,7 +94,7 @@ export abstract class SessionCore
       ping: (id) => this.writeControl(encodePing(false, id)),
       dead: (ms) => {
         const why = `mux peer silent ${ms} ms after a PING`;
-        this.fail(new VproxyError('ERR_MUX_KEEPALIVE_TIMEOUT', why), false);
+        this.fail(new MuxError('ERR_MUX_KEEPALIVE_TIMEOUT', why), false);
       },
       paused: () => this.#backlogged > 0,
     });
@@ -178,9 +179,9 @@ export abstract class SessionCore
 
   readonly #readyWaiters = new Set<(err: Error) => void>();
 
-  /** Fail now: every stream errors with `err` (default ERR_CLOSED), the peer gets GOAWAY. */
+  /** Fail now: every stream errors with `err` (default ERR_MUX_SESSION_CLOSED), the peer gets GOAWAY. */
   destroy(err?: Error): void {
-    this.fail(err ?? new VproxyError('ERR_CLOSED', 'mux session destroyed'), true);
+    this.fail(err ?? new MuxError('ERR_MUX_SESSION_CLOSED', 'mux session destroyed'), true);
   }
 
   // ---- StreamOwner ----------------------------------------------------------
@@ -257,7 +258,7 @@ export abstract class SessionCore
   protected writeControl(frame: Buffer): void {
     if (this.phase === Phase.Closed || this.out.writeControl(frame)) return;
     const why = `mux peer is not reading: ${this.inner.writableLength} bytes queued towards it`;
-    this.fail(new VproxyError('ERR_MUX_LIMIT', why), false);
+    this.fail(new MuxError('ERR_MUX_LIMIT', why), false);
   }
 
   protected maybeFinishDrain(): void {
@@ -289,7 +290,7 @@ export abstract class SessionCore
   }
 
   protected closedError(): Error {
-    return this.#error ?? new VproxyError('ERR_MUX_SESSION_CLOSED', 'mux session is closed');
+    return this.#error ?? new MuxError('ERR_MUX_SESSION_CLOSED', 'mux session is closed');
   }
 
   /** Resolves once 'close' was emitted. */
@@ -321,16 +322,16 @@ export abstract class SessionCore
     const what =
       this.phase === Phase.Handshake ? 'during the handshake' : `with ${open} streams open`;
     const why = `mux peer ended the session ${what}`;
-    this.fail(new VproxyError('ERR_MUX_SESSION_CLOSED', why), false);
+    this.fail(new MuxError('ERR_MUX_SESSION_CLOSED', why), false);
   };
 
   readonly #onInnerError = (err: Error): void => {
     const why = `mux inner stream failed: ${err.message}`;
-    this.fail(new VproxyError('ERR_MUX_SESSION_CLOSED', why, { cause: err }), false);
+    this.fail(new MuxError('ERR_MUX_SESSION_CLOSED', why, { cause: err }), false);
   };
 
   readonly #onInnerClose = (): void => {
-    this.fail(new VproxyError('ERR_MUX_SESSION_CLOSED', 'mux inner stream closed'), false);
+    this.fail(new MuxError('ERR_MUX_SESSION_CLOSED', 'mux inner stream closed'), false);
     if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = null;
     if (this.#closeEmitted) return;

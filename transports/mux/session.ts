@@ -1,6 +1,7 @@
 import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
 import { effectiveMaxStreams, type MuxOptions, muxConfig } from './config.js';
+import { MuxError } from './errors.js';
 import {
   encodeGoaway,
   encodePing,
@@ -67,11 +68,11 @@ export class MuxSession extends SessionCore {
   openStream(): MuxStream {
     if (this.phase === Phase.Closed) throw this.closedError();
     if (this.draining) {
-      throw new VproxyError('ERR_MUX_SESSION_CLOSED', 'mux session is closing: no new streams');
+      throw new MuxError('ERR_MUX_SESSION_CLOSED', 'mux session is closing: no new streams');
     }
     if (this.phase === Phase.Ready && !this.flow && this.role === 'server') throw legacyServer();
     if (!this.table.idsLeft) {
-      throw new VproxyError('ERR_MUX_LIMIT', 'mux session ran out of stream ids');
+      throw new MuxError('ERR_MUX_LIMIT', 'mux session ran out of stream ids');
     }
     if (this.table.localOpen >= this.peer.maxStreams) throw this.#peerLimit();
     const stream = this.newStream(this.table.takeLocalId(), true);
@@ -86,7 +87,10 @@ export class MuxSession extends SessionCore {
   close(): Promise<void> {
     const closed = this.closed();
     if (this.phase === Phase.Handshake) {
-      this.fail(new VproxyError('ERR_CLOSED', 'mux session closed during its handshake'), false);
+      this.fail(
+        new MuxError('ERR_MUX_SESSION_CLOSED', 'mux session closed during its handshake'),
+        false,
+      );
     } else if (this.phase === Phase.Ready && !this.draining) {
       this.draining = true;
       if (this.flow) {
@@ -102,7 +106,7 @@ export class MuxSession extends SessionCore {
   onSettings(settings: MuxSettings | null): void {
     if (this.phase !== Phase.Handshake) {
       if (this.phase === Phase.Closed) return;
-      throw new VproxyError('ERR_MUX_PROTOCOL', 'SETTINGS after the handshake');
+      throw new MuxError('ERR_MUX_PROTOCOL', 'SETTINGS after the handshake');
     }
     if (this.role === 'server') {
       // Answer in kind: a reference client gets the exact empty SETTINGS it expects.
@@ -228,7 +232,7 @@ export class MuxSession extends SessionCore {
       this.phase === Phase.Handshake
         ? `mux peer refused the handshake (GOAWAY ${what})`
         : `mux peer sent GOAWAY (${what})`;
-    this.fail(new VproxyError('ERR_MUX_GOAWAY', message), false);
+    this.fail(new MuxError('ERR_MUX_GOAWAY', message), false);
   }
 
   onWindowUpdate(streamId: number, increment: number): void {
@@ -237,7 +241,7 @@ export class MuxSession extends SessionCore {
       return;
     }
     if (!this.flow) {
-      throw new VproxyError('ERR_MUX_PROTOCOL', 'WINDOW_UPDATE on a session without flow control');
+      throw new MuxError('ERR_MUX_PROTOCOL', 'WINDOW_UPDATE on a session without flow control');
     }
     const stream = this.table.get(streamId);
     if (stream !== undefined) stream.credit(increment);
@@ -272,13 +276,13 @@ export class MuxSession extends SessionCore {
 
   #peerLimit(): VproxyError {
     const why = `mux peer allows ${this.peer.maxStreams} concurrent streams`;
-    return new VproxyError('ERR_MUX_LIMIT', why);
+    return new MuxError('ERR_MUX_LIMIT', why);
   }
 
   /** Before the handshake only SETTINGS (or GOAWAY) may come; after a failure nothing matters. */
   #notReady(type: number): void {
     if (this.phase === Phase.Closed) return;
-    throw new VproxyError(
+    throw new MuxError(
       'ERR_MUX_PROTOCOL',
       `handshake message is invalid: expected SETTINGS, got ${frameTypeName(type)}`,
     );

@@ -1,4 +1,4 @@
-import { VproxyError } from '../../src/fd/errors.js';
+import { MuxError } from './errors.js';
 import { FrameType, HEADER_SIZE, MAX_PAYLOAD, MAX_WINDOW, writeHeader } from './frame.js';
 
 // The handshake is one SETTINGS frame each way (spec §2.4). The reference sends
@@ -54,7 +54,7 @@ export function encodeSettings(settings: MuxSettings | null): Buffer {
 export function parseSettings(payload: Buffer): MuxSettings | null {
   if (payload.length === 0) return null;
   if (payload.length % 6 !== 0) {
-    throw new VproxyError(
+    throw new MuxError(
       'ERR_MUX_FRAME_SIZE',
       `SETTINGS payload of ${payload.length} bytes is not a whole number of 6-byte entries`,
     );
@@ -65,7 +65,7 @@ export function parseSettings(payload: Buffer): MuxSettings | null {
     const value = payload.readUInt32BE(at + 2);
     if (id === SettingId.INITIAL_WINDOW_SIZE) {
       if (value < 1 || value > MAX_WINDOW) {
-        throw new VproxyError(
+        throw new MuxError(
           'ERR_MUX_FLOW_CONTROL',
           `SETTINGS initial window ${value} is outside 1..${MAX_WINDOW}`,
         );
@@ -73,7 +73,7 @@ export function parseSettings(payload: Buffer): MuxSettings | null {
       window = value;
     } else if (id === SettingId.MAX_FRAME_SIZE) {
       if (value < MIN_FRAME_SETTING || value > MAX_PAYLOAD) {
-        throw new VproxyError(
+        throw new MuxError(
           'ERR_MUX_PROTOCOL',
           `SETTINGS max frame size ${value} is outside ${MIN_FRAME_SETTING}..${MAX_PAYLOAD}`,
         );

@@ -1,4 +1,4 @@
-import { VproxyError } from '../../src/fd/errors.js';
+import { MuxError } from './errors.js';
 import { MAX_STREAM_ID } from './frame.js';
 import type { MuxStream } from './stream.js';
 
@@ -61,7 +61,7 @@ export class StreamTable {
   /** A SYN for a new peer id: ids must grow. */
   acceptPeerId(id: number): void {
     if (id <= this.#lastPeerId) {
-      throw new VproxyError('ERR_MUX_PROTOCOL', `SYN reuses the closed stream id ${id}`);
+      throw new MuxError('ERR_MUX_PROTOCOL', `SYN reuses the closed stream id ${id}`);
     }
     this.#lastPeerId = id;
   }
@@ -97,7 +97,7 @@ export class StreamTable {
   checkKnown(id: number, what: string): void {
     const opened = this.isPeerId(id) ? id <= this.#lastPeerId : id < this.#nextLocalId;
     if (!opened) {
-      throw new VproxyError('ERR_MUX_PROTOCOL', `${what} for stream ${id}, which was never opened`);
+      throw new MuxError('ERR_MUX_PROTOCOL', `${what} for stream ${id}, which was never opened`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
-import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
+import { MuxError } from './errors.js';
 import { MAX_WINDOW } from './frame.js';
 
 /** What a stream needs from its session. Implemented by MuxSession. */
@@ -195,7 +195,7 @@ export class MuxStream extends Duplex implements StreamFD {
   /** @internal A DATA frame of `length` bytes starts; check it against our window. */
   dataHeader(length: number): void {
     if (this.#finReceived) {
-      throw new VproxyError('ERR_MUX_PROTOCOL', `DATA on stream ${this.id} after its END_STREAM`);
+      throw new MuxError('ERR_MUX_PROTOCOL', `DATA on stream ${this.id} after its END_STREAM`);
     }
     this.#account(length);
   }
@@ -235,7 +235,7 @@ export class MuxStream extends Duplex implements StreamFD {
   credit(increment: number): void {
     this.#sendCredit += increment;
     if (this.#sendCredit > MAX_WINDOW) {
-      throw new VproxyError(
+      throw new MuxError(
         'ERR_MUX_FLOW_CONTROL',
         `WINDOW_UPDATE on stream ${this.id} grows its window past ${MAX_WINDOW}`,
       );
@@ -250,7 +250,7 @@ export class MuxStream extends Duplex implements StreamFD {
       this.#detached = true;
       this.#owner.detach(this, 'quiet');
     }
-    this.destroy(new VproxyError('ERR_MUX_RESET', `mux stream ${this.id} ${what} by the peer`));
+    this.destroy(new MuxError('ERR_MUX_RESET', `mux stream ${this.id} ${what} by the peer`));
   }
 
   /** @internal The session died: the stream goes with it, nothing more is sent. */
@@ -365,14 +365,14 @@ export class MuxStream extends Duplex implements StreamFD {
     this.#finCb = null;
     cb(err);
     // A write still waiting for credit fails, as on a socket destroyed mid-write.
-    pendingCb?.(err ?? new VproxyError('ERR_CLOSED', `mux stream ${this.id} destroyed`));
+    pendingCb?.(err ?? new MuxError('ERR_MUX_STREAM_DESTROYED', `mux stream ${this.id} destroyed`));
   }
 
   // ---- internals ----------------------------------------------------------
 
   #account(length: number): void {
     if (this.#owner.flowControl && length > this.#recvWindow + this.#granted - this.#received) {
-      throw new VproxyError(
+      throw new MuxError(
         'ERR_MUX_FLOW_CONTROL',
         `stream ${this.id}: peer sent ${length} bytes with only ${
           this.#recvWindow + this.#granted - this.#received

@@ -1,32 +1,25 @@
-import { type ErrorCode, VproxyError } from '../../src/fd/errors.js';
+import { codedError, type ErrorCodeTable } from '../../src/fd/errors.js';
 
-/**
- * Module-owned reasons for a broken snappy stream. The base `code` is the nearest
- * generic one (src/fd/errors.ts is shared and not extended from here).
- */
-export type SnappyFrameErrorReason =
-  /** Data before the stream identifier, or a malformed identifier. */
-  | 'ERR_SNAPPY_IDENTIFIER'
-  /** A reserved unskippable chunk type (0x02–0x7f). */
-  | 'ERR_SNAPPY_CHUNK_TYPE'
-  /** A data chunk too short, too long, or whose block does not decompress. */
-  | 'ERR_SNAPPY_CORRUPT'
-  /** The masked CRC-32C does not match the data. */
-  | 'ERR_SNAPPY_CHECKSUM';
+/** Codes of a broken snappy framing stream (transports/snappy-frame). */
+export const SNAPPY_FRAME_ERROR_CODES = {
+  ERR_SNAPPY_IDENTIFIER: 'data before the stream identifier, or a malformed identifier',
+  ERR_SNAPPY_CHUNK_TYPE: 'a reserved unskippable chunk type (0x02-0x7f)',
+  ERR_SNAPPY_CORRUPT: 'a data chunk too short, too long, or whose block does not decompress',
+  ERR_SNAPPY_CHECKSUM: 'the masked CRC-32C does not match the data',
+} as const satisfies ErrorCodeTable;
 
-const BASE: Record<SnappyFrameErrorReason, ErrorCode> = {
-  ERR_SNAPPY_IDENTIFIER: 'ERR_PROTOCOL_INVALID',
-  ERR_SNAPPY_CHUNK_TYPE: 'ERR_NOT_SUPPORTED',
-  ERR_SNAPPY_CORRUPT: 'ERR_PROTOCOL_INVALID',
-  ERR_SNAPPY_CHECKSUM: 'ERR_PROTOCOL_INVALID',
-};
+export type SnappyFrameErrorCode = keyof typeof SNAPPY_FRAME_ERROR_CODES;
 
-export class SnappyFrameError extends VproxyError {
-  readonly reason: SnappyFrameErrorReason;
+/** @deprecated the code type; kept for callers of the former `reason`. */
+export type SnappyFrameErrorReason = SnappyFrameErrorCode;
 
-  constructor(reason: SnappyFrameErrorReason, message: string) {
-    super(BASE[reason], `snappy: ${message}`);
-    this.name = 'SnappyFrameError';
-    this.reason = reason;
+export class SnappyFrameError extends codedError(
+  'SnappyFrameError',
+  SNAPPY_FRAME_ERROR_CODES,
+  'snappy',
+) {
+  /** The same as `code` (kept from when codes were mapped onto generic ones). */
+  get reason(): SnappyFrameErrorCode {
+    return this.code;
   }
 }

@@ -1,7 +1,7 @@
 import WebSocket, { type ClientOptions } from 'ws';
-import { VproxyError } from '../../src/fd/errors.js';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
 import type { Handshake } from '../../src/fd/stream-layer.js';
+import { WsError } from './errors.js';
 import { WsFramedStream } from './framed-stream.js';
 import { CLOSE_TIMEOUT_MS, type ClientSettings } from './options.js';
 import { MAX_LENGTH_FRAME } from './raw-header.js';
@@ -58,7 +58,7 @@ export function startClient(
     const onError = (err: Error) => {
       cleanup();
       reject(
-        new VproxyError('ERR_WS_HANDSHAKE', `websocket upgrade failed: ${err.message}`, {
+        new WsError('ERR_WS_HANDSHAKE', `websocket upgrade failed: ${err.message}`, {
           cause: err,
         }),
       );

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { VproxyError } from '../../src/fd/errors.js';
 import { abortStream, type StreamFD } from '../../src/fd/stream-fd.js';
+import { WsError } from './errors.js';
 import { Keepalive } from './keepalive.js';
 import type { FramedSettings } from './options.js';
 
@@ -103,7 +103,7 @@ export class WsFramedStream extends Duplex implements StreamFD {
             dead: (silentMs) => {
               this.#hooks.onPeerDead?.();
               this.destroy(
-                new VproxyError(
+                new WsError(
                   'ERR_WS_PEER_DEAD',
                   `nothing heard from the websocket peer for ${silentMs} ms`,
                 ),
@@ -233,12 +233,12 @@ export class WsFramedStream extends Duplex implements StreamFD {
   }
 
   #notOpen(): Error {
-    return new VproxyError('ERR_WS_CLOSED', 'write after the websocket closed');
+    return new WsError('ERR_WS_CLOSED', 'write after the websocket closed');
   }
 
   #violate(code: number, reason: string): void {
     this.#hooks.onViolation?.('protocol');
-    this.#failure ??= new VproxyError('ERR_WS_PROTOCOL', `${reason} (closed with ${code})`);
+    this.#failure ??= new WsError('ERR_WS_PROTOCOL', `${reason} (closed with ${code})`);
     // The close frame goes first so that the peer learns why.
     this.#ws.close(code, reason);
     this.destroy(this.#failure);
@@ -284,7 +284,7 @@ export class WsFramedStream extends Duplex implements StreamFD {
   readonly #onError = (err: Error & { code?: string }): void => {
     // ws reports frame violations here, after it has sent the matching close frame.
     this.#hooks.onViolation?.(classify(err.code));
-    this.#failure ??= new VproxyError(
+    this.#failure ??= new WsError(
       'ERR_WS_PROTOCOL',
       `websocket protocol error: ${err.message}${err.code ? ` (${err.code})` : ''}`,
       { cause: err },
@@ -312,7 +312,7 @@ export class WsFramedStream extends Duplex implements StreamFD {
     const why = reason.length > 0 ? ` (${reason.toString()})` : '';
     this.destroy(
       this.#failure ??
-        new VproxyError('ERR_WS_CLOSED', `websocket closed abnormally: code ${code}${why}`, {
+        new WsError('ERR_WS_CLOSED', `websocket closed abnormally: code ${code}${why}`, {
           cause: this.#linkError ?? undefined,
         }),
     );

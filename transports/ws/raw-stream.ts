@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { VproxyError } from '../../src/fd/errors.js';
 import { brandStreamFD, type SocketShaped, type StreamFD } from '../../src/fd/stream-fd.js';
+import { WsError } from './errors.js';
 import { RawHeaderReader } from './raw-header.js';
 
 /**
@@ -33,7 +33,7 @@ export function readRawHeader(fd: Duplex, head: Buffer, skipPongs: boolean): Pro
     const onGone = (err?: Error) => {
       cleanup();
       reject(
-        new VproxyError(
+        new WsError(
           'ERR_WS_HANDSHAKE',
           `peer closed before sending the raw-mode frame header${err ? `: ${err.message}` : ''}`,
           { cause: err },

@@ -5,6 +5,7 @@ import { type ServerOptions, WebSocketServer } from 'ws';
 import { VproxyError } from '../../src/fd/errors.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../src/fd/server-fd.js';
 import { describePeer, type StreamFD } from '../../src/fd/stream-fd.js';
+import { WsError } from './errors.js';
 import { type FramedHooks, type Violation, WsFramedStream } from './framed-stream.js';
 import { type HttpHandler, type HttpRefusal, upgradeRequired, writeRefusal } from './http-reply.js';
 import { CLOSE_TIMEOUT_MS, RAW_SUBPROTOCOL, type ServerSettings, type WsMode } from './options.js';
@@ -343,7 +344,7 @@ export class WsServerFD extends EventEmitter<ServerFDEvents> implements ServerFD
   #answered(socket: Duplex, message: string): void {
     const entry = this.#pending.get(socket);
     if (entry) entry.answered = true;
-    this.emit('handshakeError', new VproxyError('ERR_WS_HANDSHAKE', message));
+    this.emit('handshakeError', new WsError('ERR_WS_HANDSHAKE', message));
   }
 }
 

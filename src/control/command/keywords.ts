@@ -1,3 +1,6 @@
+import { CHECK_SYNTAX } from '../../lb/health-config.js';
+import { METHOD_NAMES } from '../../lb/selection-method.js';
+
 /**
  * Every word of the command language, with its full and short spelling and a
  * one-line description. The parser, the validator and `help`/`man` all read
@@ -53,6 +56,8 @@ export type ResourceType =
   | 'cert-key'
   | 'smart-node-delegate'
   | 'smart-group-delegate'
+  | 'resp-controller'
+  | 'http-controller'
   | 'server-sock'
   | 'connection'
   | 'session'
@@ -107,6 +112,14 @@ export const TYPES = table<ResourceType>([
     short: 'sgd',
     description: 'keeps a server-group equal to the instances of a service in the registry',
   },
+  {
+    full: 'resp-controller',
+    description: 'a RESP (redis-cli) port that runs commands, behind a password',
+  },
+  {
+    full: 'http-controller',
+    description: 'an HTTP port: REST API, status page and metrics, behind a bearer token',
+  },
   { full: 'server-sock', short: 'ss', description: 'a listening socket (inspection)' },
   {
     full: 'connection',
@@ -152,6 +165,7 @@ export type Param =
   | 'key'
   | 'cert-key'
   | 'password'
+  | 'token'
   | 'service'
   | 'zone'
   | 'nic'
@@ -209,7 +223,7 @@ export const PARAMS = table<Param>([
     short: 'outbuffersize',
     description: 'bytes buffered towards the client side',
   },
-  { full: 'method', short: 'meth', description: 'balancing method: wrr, wlc, source or random' },
+  { full: 'method', short: 'meth', description: `balancing method: ${METHOD_NAMES.join(', ')}` },
   { full: 'weight', short: 'w', description: 'relative weight; 0 drains' },
   {
     full: 'security-group',
@@ -226,8 +240,7 @@ export const PARAMS = table<Param>([
   },
   {
     full: 'check',
-    description:
-      'health check kind: tcp, http:METHOD:PATH:STATUS, udp[:HEX payload] (any answer is UP) or none',
+    description: `health check: ${CHECK_SYNTAX} (udp: any answer is UP, HEX is the probe)`,
   },
   { full: 'cert', description: 'comma-separated PEM certificate files' },
   { full: 'key', description: 'PEM private key file' },
@@ -238,8 +251,13 @@ export const PARAMS = table<Param>([
   },
   {
     full: 'password',
+    short: 'pass',
     description:
-      'a socks5 user password: 1-255 printable ASCII characters, no spaces (never listed)',
+      "a socks5 user's or a resp-controller's password: 1-255 printable ASCII characters, no spaces (never listed)",
+  },
+  {
+    full: 'token',
+    description: "an http-controller's bearer token: printable ASCII, no spaces (never listed)",
   },
   { full: 'service', description: 'a service name in the registry (1-128 of A-Za-z0-9._:@[]-)' },
   { full: 'zone', description: 'a zone of a service in the registry (same characters)' },
@@ -264,7 +282,7 @@ export const PARAMS = table<Param>([
  * Params whose values are secrets: errors, listings and echoed command lines
  * never show them (`list config` and saved files are the only places they appear).
  */
-export const SECRET_PARAMS: ReadonlySet<Param> = new Set<Param>(['password']);
+export const SECRET_PARAMS: ReadonlySet<Param> = new Set<Param>(['password', 'token']);
 
 /** What a secret value is shown as; the password check refuses it as a value. */
 export const SECRET_MASK = '******';

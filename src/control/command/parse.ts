@@ -1,4 +1,4 @@
-import { VproxyError } from '../../fd/errors.js';
+import { ControlError } from '../errors.js';
 import {
   ACTIONS,
   type Action,
@@ -14,6 +14,7 @@ import {
   TYPES,
 } from './keywords.js';
 import { type ActionRule, NAME_CHECKS, RESOURCES } from './resources.js';
+import { typedValues, type Values } from './typed.js';
 import { name as checkName } from './values.js';
 
 export interface ResourceRef {
@@ -30,16 +31,19 @@ export interface Command {
   /** Where the resource is, direct parent first: the `in` chain, or the `to` / `from` chain. */
   readonly location: readonly ResourceRef[];
   readonly preposition: Preposition | undefined;
+  /** The params as written (what a saved config repeats). */
   readonly params: Readonly<Partial<Record<Param, string>>>;
+  /** The params parsed once into typed values, with the rule's defaults for `add`. */
+  readonly values: Values;
   readonly flags: readonly Flag[];
-  /** The model rule that matched: the executor reads defaults from it. */
+  /** The model rule that matched. */
   readonly rule: ActionRule;
 }
 
 const MAX_LINE = 4096;
 
 function fail(message: string): never {
-  throw new VproxyError('ERR_COMMAND_INVALID', message);
+  throw new ControlError('ERR_COMMAND_INVALID', message);
 }
 
 const GERUND: Record<Action, string> = {
@@ -79,13 +83,6 @@ function secretTokens(tokens: readonly string[]): ReadonlyMap<number, Param> {
 export function redactSecrets(line: string): string {
   const tokens = split(line);
   const secret = new Map(secretTokens(tokens));
-  // Controller commands are parsed outside the model; their secret is `token <t>`
-  // (an http-controller's; a resp-controller's `password` is already covered).
-  if (tokens[1] === 'http-controller') {
-    tokens.forEach((t, i) => {
-      if (t === 'token' && i + 1 < tokens.length) secret.set(i + 1, 'password');
-    });
-  }
   return tokens.map((t, i) => (secret.has(i) ? SECRET_MASK : t)).join(' ');
 }
 
@@ -241,7 +238,8 @@ export function parseCommand(line: string): Command {
     fail(`${where} does not contain ${type} (it is in ${places})`);
   }
   checkParams(action, type, rule, params, flags);
-  return { action, type, name, location, preposition, params, flags, rule };
+  const values = typedValues(action, rule, params);
+  return { action, type, name, location, preposition, params, values, flags, rule };
 }
 
 function checkParams(

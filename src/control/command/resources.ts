@@ -1,6 +1,9 @@
+import { DEFAULT_HEALTH_CHECK } from '../../lb/health-config.js';
+import { LISTENER_DEFAULTS } from '../../lb/lb-listener.js';
+import { DEFAULT_METHOD, METHOD_NAMES } from '../../lb/selection-method.js';
 import { UDP_LB_DEFAULTS } from '../../lb/udp-lb.js';
-import { DEFAULT_RETRIES, MAX_RETRIES } from '../../proxy/engine-options.js';
-import { DEFAULT_FIN_TIMEOUT_MS } from '../../proxy/proxy.js';
+import { MAX_RETRIES } from '../../proxy/engine-options.js';
+import { ACCEPTOR_ELG, ALLOW_ALL, CONTROL_ELG, WORKER_ELG } from '../store.js';
 import type { Action, Flag, Param, ResourceType } from './keywords.js';
 import * as check from './values.js';
 
@@ -36,6 +39,9 @@ const weight = check.intIn(0, 1000);
 const retries = check.intIn(0, MAX_RETRIES);
 const password = check.secret(check.rfc1929('password'));
 
+/** A server's or server-group's weight unless told otherwise. */
+export const DEFAULT_WEIGHT = 10;
+
 /**
  * Resource names are checked by `check.name`, except these: a socks5 user name
  * is an RFC 1929 UNAME (up to 255 bytes, commas allowed), never part of a list.
@@ -47,15 +53,15 @@ export const NAME_CHECKS: Partial<Record<ResourceType, check.ValueCheck>> = {
 const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
   { param: 'address', required: true, check: check.address },
   { param: 'upstream', required: true, check: check.name },
-  { param: 'acceptor-elg', default: '(acceptor-elg)', check: check.name },
-  { param: 'event-loop-group', default: '(worker-elg)', check: check.name },
-  { param: 'in-buffer-size', default: '16384', check: bufferSize },
-  { param: 'out-buffer-size', default: '16384', check: bufferSize },
-  { param: 'timeout', default: '900000', check: ms },
-  { param: 'fin-timeout', default: String(DEFAULT_FIN_TIMEOUT_MS), check: ms },
-  { param: 'retries', default: String(DEFAULT_RETRIES), check: retries },
+  { param: 'acceptor-elg', default: ACCEPTOR_ELG, check: check.name },
+  { param: 'event-loop-group', default: WORKER_ELG, check: check.name },
+  { param: 'in-buffer-size', default: String(LISTENER_DEFAULTS.inBufferSize), check: bufferSize },
+  { param: 'out-buffer-size', default: String(LISTENER_DEFAULTS.outBufferSize), check: bufferSize },
+  { param: 'timeout', default: String(LISTENER_DEFAULTS.idleTimeoutMs), check: ms },
+  { param: 'fin-timeout', default: String(LISTENER_DEFAULTS.finTimeoutMs), check: ms },
+  { param: 'retries', default: String(LISTENER_DEFAULTS.retries), check: retries },
   { param: 'access-log', default: 'off', check: check.oneOf('on', 'off') },
-  { param: 'security-group', default: '(allow-all)', check: check.name },
+  { param: 'security-group', default: ALLOW_ALL, check: check.name },
   ...extra,
 ];
 
@@ -74,8 +80,8 @@ const healthParams = (required: boolean): readonly ParamRule[] => [
   { param: 'period', required, check: check.intIn(1, 2_147_483_647) },
   { param: 'up', required, check: count },
   { param: 'down', required, check: count },
-  { param: 'method', default: 'wrr', check: check.oneOf('wrr', 'wlc', 'source', 'random') },
-  { param: 'check', default: 'tcp', check: check.healthCheck },
+  { param: 'method', default: DEFAULT_METHOD, check: check.oneOf(...METHOD_NAMES) },
+  { param: 'check', default: DEFAULT_HEALTH_CHECK.check.kind, check: check.healthCheck },
 ];
 
 const simple = (where: readonly (ResourceType | 'top')[], what: string): ResourceRules => ({
@@ -97,6 +103,23 @@ const inspect = (
   ...(closable
     ? { 'force-remove': [{ where, description: `close ${what} by exact id or /regex/` }] }
     : {}),
+});
+
+/**
+ * A controller (the daemon's SystemHooks run it): without a secret the stored
+ * one is used. Added over RESP/HTTP it listens on loopback only.
+ */
+const controller = (what: string, secret: ParamRule): ResourceRules => ({
+  list: [{ where: ['top'], description: `list ${what} names` }],
+  'list-detail': [{ where: ['top'], description: `list ${what}s with their addresses` }],
+  add: [
+    {
+      where: ['top'],
+      params: [{ param: 'address', required: true, check: check.address }, secret],
+      description: `start a ${what} (without ${secret.param}: the stored one)`,
+    },
+  ],
+  remove: [{ where: ['top'], description: `stop a ${what}` }],
 });
 
 const number = (where: readonly ResourceType[], what: string): ResourceRules => ({
@@ -156,7 +179,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
           { param: 'upstream', required: true, check: check.name },
           { param: 'timeout', default: String(UDP_LB_DEFAULTS.idleTimeoutMs), check: ms },
           { param: 'max-flows', default: String(UDP_LB_DEFAULTS.maxFlows), check: count },
-          { param: 'security-group', default: '(allow-all)', check: check.name },
+          { param: 'security-group', default: ALLOW_ALL, check: check.name },
         ],
         description: 'create a udp load balancer (address udp://host:port)',
       },
@@ -193,13 +216,13 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
         where: ['top'],
         params: [
           ...healthParams(true),
-          { param: 'event-loop-group', default: '(control-elg)', check: check.name },
+          { param: 'event-loop-group', default: CONTROL_ELG, check: check.name },
         ],
         description: 'create a server group with its health check and balancing method',
       },
       {
         where: ['upstream'],
-        params: [{ param: 'weight', default: '10', check: weight }],
+        params: [{ param: 'weight', default: String(DEFAULT_WEIGHT), check: weight }],
         description: 'attach a server group to an upstream',
       },
     ],
@@ -232,7 +255,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
         where: ['server-group'],
         params: [
           { param: 'address', required: true, check: check.address },
-          { param: 'weight', default: '10', check: weight },
+          { param: 'weight', default: String(DEFAULT_WEIGHT), check: weight },
         ],
         description: 'add a backend to a server group',
       },
@@ -328,7 +351,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
           { param: 'address', check: check.ip },
           { param: 'port', default: '0', check: check.intIn(0, 65535) },
           { param: 'ip-type', default: 'v4', check: check.oneOf('v4', 'v6') },
-          { param: 'weight', default: '10', check: weight },
+          { param: 'weight', default: String(DEFAULT_WEIGHT), check: weight },
         ],
         oneOf: ['nic', 'address'],
         description:
@@ -358,6 +381,11 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
       },
     ],
   },
+  'resp-controller': controller('resp-controller', { param: 'password', check: password }),
+  'http-controller': controller('http-controller', {
+    param: 'token',
+    check: check.secret(() => null),
+  }),
   'server-sock': inspect(['tcp-lb', 'socks5-server'], 'listening sockets', false),
   connection: inspect(['tcp-lb', 'socks5-server'], 'connections', true),
   session: inspect(['tcp-lb', 'socks5-server'], 'sessions', true),

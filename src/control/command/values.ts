@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseAddress } from '../../fd/address.js';
 import { isVproxyError } from '../../fd/errors.js';
+import { CHECK_SYNTAX, parseCheckSpec } from '../../lb/health-config.js';
 import { checkSegment } from '../../mesh/keys.js';
 import { SECRET_MASK } from './keywords.js';
 
@@ -60,13 +61,15 @@ export const portRange: ValueCheck = (v) => {
   return null;
 };
 
-/** `tcp`, `none`, `http` or `http:METHOD:/path:STATUS` (method and status optional from the right). */
-export const healthCheck: ValueCheck = (v) =>
-  /^(tcp|none|udp(:(?:[0-9a-fA-F]{2}){1,1400})?|http(:[A-Z]+(:\/[\x21-\x7e]*(:[1-5][0-9][0-9])?)?)?)$/.test(
-    v,
-  )
-    ? null
-    : 'expected tcp, none, udp, udp:HEX, http or http:METHOD:/path:STATUS';
+/** A health check as src/lb parses it (its one spelling: CHECK_SYNTAX). */
+export const healthCheck: ValueCheck = (v) => {
+  try {
+    parseCheckSpec(v);
+    return null;
+  } catch {
+    return `expected ${CHECK_SYNTAX}`;
+  }
+};
 
 /** Comma-separated, non-empty items without spaces (names, file paths). */
 export const list: ValueCheck = (v) =>

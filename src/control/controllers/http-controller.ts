@@ -2,10 +2,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type Address, formatHostPort, toAddress } from '../../fd/address.js';
-import { type ErrorCode, isVproxyError, VproxyError } from '../../fd/errors.js';
+import { isVproxyError, VproxyError } from '../../fd/errors.js';
 import type { Registry } from '../../fd/registry.js';
 import type { BoundAddress, ServerFD } from '../../fd/server-fd.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
+import { ControlError } from '../errors.js';
 import type { CommandExecutor, CommandResult } from '../executor.js';
 import { exportControllerMetrics } from '../observability/metrics.js';
 import { Secret } from '../secret.js';
@@ -83,10 +84,12 @@ const COOKIE = 'vproxy_session';
 
 const MAX_BODY = 64 * 1024;
 
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
+const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_NOT_FOUND: 404,
   ERR_ALREADY_EXISTS: 409,
   ERR_IN_USE: 409,
+  ERR_ADDRESS_IN_USE: 409,
+  ERR_PERMISSION_DENIED: 403,
   ERR_FORBIDDEN: 403,
   ERR_NOT_SUPPORTED: 501,
   ERR_CONTENT_TYPE_INVALID: 415,
@@ -117,7 +120,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY)
-      throw new VproxyError('ERR_COMMAND_INVALID', `body larger than ${MAX_BODY} bytes`);
+      throw new ControlError('ERR_COMMAND_INVALID', `body larger than ${MAX_BODY} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -125,7 +128,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new VproxyError('ERR_COMMAND_INVALID', `malformed JSON: ${(err as Error).message}`);
+    throw new ControlError('ERR_COMMAND_INVALID', `malformed JSON: ${(err as Error).message}`);
   }
 }
 
@@ -272,7 +275,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       this.#refuse(
         res,
         'authThrottled',
-        new VproxyError(
+        new ControlError(
           'ERR_AUTH_THROTTLED',
           `too many failed tokens from your address; retry in ${retry} s`,
         ),
@@ -285,7 +288,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       this.#refuse(
         res,
         'crossOrigin',
-        new VproxyError(
+        new ControlError(
           'ERR_FORBIDDEN',
           'the status-page session is read-only: writes need Authorization: Bearer',
         ),
@@ -349,7 +352,7 @@ export class HttpController extends EventEmitter<{ error: [Error] }> {
       const body = await readJson(req);
       const command = (body as { command?: unknown }).command;
       if (typeof command !== 'string')
-        throw new VproxyError('ERR_COMMAND_INVALID', 'body must be {"command": "..."}');
+        throw new ControlError('ERR_COMMAND_INVALID', 'body must be {"command": "..."}');
       send(res, 200, renderJson(await run(command)));
       return true;
     }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { VproxyError } from '../../fd/errors.js';
+import { ControlError } from '../errors.js';
 
 // Which HTTP requests the controller accepts before running anything, kept
 // apart from routing so the rules read in one place:
@@ -28,7 +28,7 @@ export function decodeComponent(text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_REQUEST_INVALID',
       `malformed percent-encoding in ${what}: ${JSON.stringify(text.slice(0, 64))}`,
     );
@@ -40,7 +40,7 @@ export function requestUrl(req: IncomingMessage): URL {
   try {
     return new URL(req.url ?? '/', 'http://controller');
   } catch {
-    throw new VproxyError('ERR_REQUEST_INVALID', 'malformed request target');
+    throw new ControlError('ERR_REQUEST_INVALID', 'malformed request target');
   }
 }
 
@@ -77,7 +77,7 @@ export function checkOrigin(req: IncomingMessage): void {
   const host = req.headers.host;
   const ours = host === undefined ? undefined : hostOf(host, false);
   if (ours === undefined || hostOf(origin, true) !== ours) {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_FORBIDDEN',
       `cross-origin request refused: Origin ${JSON.stringify(origin.slice(0, 100))} is not this controller`,
     );
@@ -88,7 +88,7 @@ export function checkOrigin(req: IncomingMessage): void {
 export function checkJsonBody(req: IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_CONTENT_TYPE_INVALID',
       `the body must be sent as Content-Type: application/json (got ${JSON.stringify(type || 'none')})`,
     );

@@ -11,6 +11,7 @@ import { isToken } from '../command/parse.js';
 import { type ActionRule, RESOURCES } from '../command/resources.js';
 import { type DetailKind, type Details, detailKey } from '../details/records.js';
 import { DETAIL_SCHEMAS, detailKindOf, type JsonSchema, schemaName } from '../details/schemas.js';
+import { ControlError } from '../errors.js';
 import type { CommandResult } from '../executor.js';
 import { STATUS_OPENAPI_PATHS } from '../observability/status-pages.js';
 
@@ -25,7 +26,7 @@ export interface RestTarget {
 }
 
 function bad(message: string): never {
-  throw new VproxyError('ERR_COMMAND_INVALID', message);
+  throw new ControlError('ERR_COMMAND_INVALID', message);
 }
 
 function typeOf(segment: string): ResourceType {

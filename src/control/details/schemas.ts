@@ -1,3 +1,4 @@
+import { METHOD_NAMES } from '../../lb/selection-method.js';
 import { PARAMS, type Param, type ResourceType } from '../command/keywords.js';
 import type { DetailKind } from './records.js';
 
@@ -79,7 +80,7 @@ const GROUP: Record<string, JsonSchema> = {
   period: param('period', int),
   up: param('up', int),
   down: param('down', int),
-  method: param('method', (d) => oneOf(['wrr', 'wlc', 'source', 'random'], d)),
+  method: param('method', (d) => oneOf(METHOD_NAMES, d)),
   check: param('check', str),
   'event-loop-group': param('event-loop-group', str),
 };

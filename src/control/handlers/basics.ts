@@ -7,9 +7,12 @@ import { formatCidr } from '../../lb/cidr.js';
 import { EventLoopGroup } from '../../lb/event-loop-group.js';
 import { SecurityGroup } from '../../lb/security-group.js';
 import type { Command } from '../command/parse.js';
+import { present } from '../command/typed.js';
 import { detailList } from '../details/records.js';
+import { ControlError } from '../errors.js';
 import type { CommandResult } from '../executor.js';
 import { DEFAULT_ELGS, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // event-loop-group, event-loop, security-group, security-group-rule, cert-key.
 
@@ -35,15 +38,18 @@ export async function elgCommand(store: ResourceStore, cmd: Command): Promise<Co
       store.elgs.set(name, new EventLoopGroup(name, store.workers?.groupOptions()));
       return DONE;
     }
-    default: {
+    case 'remove':
+    case 'force-remove': {
       const elg = mustGet(store.elgs, 'event-loop-group', name);
       if (isDefaultElg(name)) {
-        throw new VproxyError('ERR_FORBIDDEN', `cannot remove a default event loop group ${name}`);
+        throw new ControlError('ERR_FORBIDDEN', `cannot remove a default event loop group ${name}`);
       }
       store.elgs.delete(name);
       await elg.close();
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -57,13 +63,15 @@ export async function elCommand(store: ResourceStore, cmd: Command): Promise<Com
       elg.list().map((l) => ({ name: l.name })),
     );
   if (isDefaultElg(groupName)) {
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_FORBIDDEN',
       `cannot modify the default event loop group ${groupName}`,
     );
   }
   if (cmd.action === 'add') elg.add(cmd.name ?? '');
-  else await elg.remove(cmd.name ?? '');
+  else if (cmd.action === 'remove' || cmd.action === 'force-remove')
+    await elg.remove(cmd.name ?? '');
+  else unsupportedAction(cmd);
   return DONE;
 }
 
@@ -79,17 +87,21 @@ export function securityGroupCommand(store: ResourceStore, cmd: Command): Comman
       );
     case 'add':
       mustBeNew(store.securityGroups, 'security-group', name);
-      store.securityGroups.set(name, new SecurityGroup(name, cmd.params.default));
+      store.securityGroups.set(name, new SecurityGroup(name, cmd.values.default));
       return DONE;
     case 'update':
-      mustGet(store.securityGroups, 'security-group', name).defaultAction = cmd.params.default as
-        | 'allow'
-        | 'deny';
+      mustGet(store.securityGroups, 'security-group', name).defaultAction = present(
+        cmd.values,
+        'default',
+      ).default;
       return DONE;
-    default:
+    case 'remove':
+    case 'force-remove':
       mustGet(store.securityGroups, 'security-group', name);
       store.securityGroups.delete(name);
       return DONE;
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -110,19 +122,22 @@ export function ruleCommand(store: ResourceStore, cmd: Command): CommandResult {
         })),
       );
     case 'add': {
-      const [min, max] = (cmd.params['port-range'] ?? '').split(',').map(Number);
+      const v = present(cmd.values, 'network', 'protocol', 'port-range', 'default');
       group.addRule({
         name: cmd.name ?? '',
-        network: cmd.params.network ?? '',
-        protocol: (cmd.params.protocol ?? '').toLowerCase(),
-        ports: { min: min ?? 0, max: max ?? 0 },
-        action: cmd.params.default ?? '',
+        network: v.network,
+        protocol: v.protocol,
+        ports: v['port-range'],
+        action: v.default,
       });
       return DONE;
     }
-    default:
+    case 'remove':
+    case 'force-remove':
       group.removeRule(cmd.name ?? '');
       return DONE;
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -201,7 +216,7 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
       );
     case 'add': {
       mustBeNew(store.certKeys, 'cert-key', name);
-      const certFiles = (cmd.params.cert ?? '').split(',').map(filePath);
+      const certFiles = present(cmd.values, 'cert').cert.map(filePath);
       // TLS listeners take one chain file; several files would need joining at every load.
       if (certFiles.length !== 1) {
         throw new VproxyError(
@@ -210,7 +225,7 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
         );
       }
       const certs = certFiles.map((f) => f.path);
-      const key = filePath(cmd.params.key ?? '');
+      const key = filePath(present(cmd.values, 'key').key);
       checkCertKeyFiles(name, certs[0] ?? '', key.path);
       store.certKeys.set(name, { certs, key: key.path });
       if (!key.relative && !certFiles.some((f) => f.relative)) return DONE;
@@ -221,10 +236,13 @@ export function certKeyCommand(store: ResourceStore, cmd: Command): CommandResul
           ` cert ${certs.join(',')} key ${key.path}`,
       };
     }
-    default:
+    case 'remove':
+    case 'force-remove':
       // Whether anything uses it was checked by the executor (refuseIfUsed).
       mustGet(store.certKeys, 'cert-key', name);
       store.certKeys.delete(name);
       return DONE;
+    default:
+      return unsupportedAction(cmd);
   }
 }

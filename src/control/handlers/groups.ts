@@ -1,51 +1,44 @@
 import { parseAddress } from '../../fd/address.js';
 import { VproxyError } from '../../fd/errors.js';
-import type { CheckSpec, HealthCheckConfig, StatusExpectation } from '../../lb/health-config.js';
-import type { MethodName } from '../../lb/selection-method.js';
+import type { HealthCheckConfig } from '../../lb/health-config.js';
 import { ServerGroup } from '../../lb/server-group.js';
 import { Upstream } from '../../lb/upstream.js';
 import { registrySource } from '../../mesh/sourced.js';
 import type { Command } from '../command/parse.js';
+import { DEFAULT_WEIGHT } from '../command/resources.js';
 import { detailList, type ServerGroupDetail } from '../details/records.js';
+import { ControlError } from '../errors.js';
 import type { CommandResult } from '../executor.js';
 import { mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // upstream, server-group (top level and inside an upstream), server.
 
 const DONE: CommandResult = { kind: 'done' };
 
-/** `tcp`, `none`, `udp`, `udp:HEX`, `http`, `http:METHOD`, `http:METHOD:/path`, `http:METHOD:/path:STATUS`. */
-export function parseCheck(text: string): CheckSpec {
-  if (text === 'tcp' || text === 'none' || text === 'udp') return { kind: text };
-  if (text.startsWith('udp:')) return { kind: 'udp', payload: text.slice(4) };
-  const [, method, path, status] = text.split(':');
+/** The command's health check over `base` (the group's current one on update). */
+function healthConfig(cmd: Command, base: HealthCheckConfig | undefined): HealthCheckConfig {
+  const v = cmd.values;
+  const num = (value: number | undefined, fallback: number | undefined, name: string): number => {
+    if (value !== undefined) return value;
+    if (fallback === undefined)
+      throw new ControlError('ERR_COMMAND_INVALID', `missing argument ${name}`);
+    return fallback;
+  };
+  const check = v.check ?? base?.check;
+  if (check === undefined) throw new ControlError('ERR_COMMAND_INVALID', 'missing argument check');
   return {
-    kind: 'http',
-    ...(method === undefined ? {} : { method }),
-    ...(path === undefined ? {} : { path }),
-    ...(status === undefined ? {} : { expect: [Number(status) as StatusExpectation] }),
+    timeoutMs: num(v.timeout, base?.timeoutMs, 'timeout'),
+    periodMs: num(v.period, base?.periodMs, 'period'),
+    up: num(v.up, base?.up, 'up'),
+    down: num(v.down, base?.down, 'down'),
+    check,
   };
 }
 
-function healthConfig(
-  cmd: Command,
-  base: HealthCheckConfig | undefined,
-  check: string,
-): HealthCheckConfig {
-  const p = cmd.params;
-  const num = (v: string | undefined, fallback: number | undefined, name: string): number => {
-    if (v !== undefined) return Number(v);
-    if (fallback === undefined)
-      throw new VproxyError('ERR_COMMAND_INVALID', `missing argument ${name}`);
-    return fallback;
-  };
-  return {
-    timeoutMs: num(p.timeout, base?.timeoutMs, 'timeout'),
-    periodMs: num(p.period, base?.periodMs, 'period'),
-    up: num(p.up, base?.up, 'up'),
-    down: num(p.down, base?.down, 'down'),
-    check: parseCheck(check),
-  };
+/** A param as written, or its rule's default (what a saved config repeats). */
+function written(cmd: Command, param: 'check' | 'event-loop-group'): string {
+  return cmd.params[param] ?? cmd.rule.params?.find((r) => r.param === param)?.default ?? '';
 }
 
 function name(cmd: Command): string {
@@ -69,11 +62,14 @@ export function upstreamCommand(store: ResourceStore, cmd: Command): CommandResu
       mustBeNew(store.upstreams, 'upstream', name(cmd));
       store.upstreams.set(name(cmd), new Upstream(name(cmd)));
       return DONE;
-    default: {
+    case 'remove':
+    case 'force-remove': {
       mustGet(store.upstreams, 'upstream', name(cmd));
       store.upstreams.delete(name(cmd));
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -112,12 +108,12 @@ export function serverGroupCommand(
       );
     case 'add': {
       mustBeNew(store.serverGroups, 'server-group', name(cmd));
-      const elgName = cmd.params['event-loop-group'] ?? '(control-elg)';
-      const check = cmd.params.check ?? 'tcp';
+      const elgName = written(cmd, 'event-loop-group');
+      const check = written(cmd, 'check');
       const group = new ServerGroup({
         name: name(cmd),
-        method: (cmd.params.method ?? 'wrr') as MethodName,
-        healthCheck: healthConfig(cmd, undefined, check),
+        ...(cmd.values.method === undefined ? {} : { method: cmd.values.method }),
+        healthCheck: healthConfig(cmd, undefined),
         registry: store.registry,
         eventLoopGroup: mustGet(store.elgs, 'event-loop-group', elgName),
       });
@@ -126,16 +122,18 @@ export function serverGroupCommand(
     }
     case 'update': {
       const entry = mustGet(store.serverGroups, 'server-group', name(cmd));
-      if (cmd.params.method !== undefined) entry.group.method = cmd.params.method as MethodName;
-      const check = cmd.params.check ?? entry.check;
-      if (cmd.params.timeout !== undefined || cmd.params.check !== undefined) {
-        entry.group.setHealthCheck(healthConfig(cmd, entry.group.healthCheck, check));
-        entry.check = check;
+      if (cmd.values.method !== undefined) entry.group.method = cmd.values.method;
+      if (cmd.values.timeout !== undefined || cmd.values.check !== undefined) {
+        entry.group.setHealthCheck(healthConfig(cmd, entry.group.healthCheck));
+        entry.check = cmd.params.check ?? entry.check;
       }
       return DONE;
     }
-    default:
+    case 'remove':
+    case 'force-remove':
       return removeGroup(store, cmd);
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -177,17 +175,20 @@ function groupInUpstream(store: ResourceStore, cmd: Command): CommandResult {
           `Duplicated entry for server-group with ${name(cmd)}.`,
         );
       }
-      ups.add(entry.group, { weight: Number(cmd.params.weight ?? 10) });
+      ups.add(entry.group, { weight: cmd.values.weight ?? DEFAULT_WEIGHT });
       return DONE;
     }
     case 'update':
       memberOf(ups, name(cmd));
-      ups.update(name(cmd), { weight: Number(cmd.params.weight) });
+      ups.update(name(cmd), { weight: cmd.values.weight ?? DEFAULT_WEIGHT });
       return DONE;
-    default:
+    case 'remove':
+    case 'force-remove':
       memberOf(ups, name(cmd));
       ups.remove(name(cmd));
       return DONE;
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -217,17 +218,20 @@ export function serverCommand(store: ResourceStore, cmd: Command): CommandResult
       // stream schemes, and its backend sockets take no options.
       group.add(
         name(cmd),
-        /^udp:\/\//i.test(cmd.params.address ?? '')
-          ? parseAddress(cmd.params.address ?? '')
-          : store.registry.parse(cmd.params.address ?? ''),
-        Number(cmd.params.weight ?? 10),
+        /^udp:\/\//i.test(cmd.values.address ?? '')
+          ? parseAddress(cmd.values.address ?? '')
+          : store.registry.parse(cmd.values.address ?? ''),
+        cmd.values.weight ?? DEFAULT_WEIGHT,
       );
       return DONE;
     case 'update':
-      group.setWeight(name(cmd), Number(cmd.params.weight));
+      group.setWeight(name(cmd), cmd.values.weight ?? DEFAULT_WEIGHT);
       return DONE;
-    default:
+    case 'remove':
+    case 'force-remove':
       group.remove(name(cmd));
       return DONE;
+    default:
+      return unsupportedAction(cmd);
   }
 }

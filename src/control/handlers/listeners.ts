@@ -5,6 +5,7 @@ import { Socks5Server } from '../../lb/socks5-server.js';
 import { TcpLB } from '../../lb/tcp-lb.js';
 import type { SessionInfo } from '../../proxy/session.js';
 import type { Command } from '../command/parse.js';
+import { present } from '../command/typed.js';
 import {
   detailList,
   type ListenerDetail,
@@ -12,9 +13,11 @@ import {
   type Socks5ServerDetail,
   type TcpLbDetail,
 } from '../details/records.js';
+import { ControlError } from '../errors.js';
 import type { CommandResult } from '../executor.js';
 import { listening } from '../listen-errors.js';
-import { ALLOW_ALL, type ListenerEntry, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { type ListenerEntry, mustBeNew, mustGet, type ResourceStore } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // tcp-lb, and what can be inspected inside one: server-sock, connection, session, bytes.
 
@@ -50,7 +53,6 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
     ? store.tcpLbs
     : store.socks5Servers;
   const name = cmd.name ?? '';
-  const p = cmd.params;
   switch (cmd.action) {
     case 'list':
       return { kind: 'list', items: [...map.keys()] };
@@ -72,38 +74,53 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       );
     case 'add': {
       mustBeNew(map, type, name);
-      const upstream = mustGet(store.upstreams, 'upstream', p.upstream ?? '');
-      const acceptorElg = p['acceptor-elg'] ?? '(acceptor-elg)';
-      const elg = p['event-loop-group'] ?? '(worker-elg)';
+      // Every default is filled in by the parser, from the model's one rule.
+      const v = present(
+        cmd.values,
+        'address',
+        'upstream',
+        'acceptor-elg',
+        'event-loop-group',
+        'security-group',
+        'timeout',
+        'fin-timeout',
+        'retries',
+        'in-buffer-size',
+        'out-buffer-size',
+        'access-log',
+      );
+      const upstream = mustGet(store.upstreams, 'upstream', v.upstream);
+      const acceptorElg = v['acceptor-elg'];
+      const elg = v['event-loop-group'];
       mustGet(store.elgs, 'event-loop-group', acceptorElg);
       const group = mustGet(store.elgs, 'event-loop-group', elg);
-      const certKeys = p['cert-key'] === undefined ? [] : p['cert-key'].split(',');
-      const accessLog = p['access-log'] === 'on';
+      const certKeys = cmd.values['cert-key'] ?? [];
+      const accessLog = v['access-log'];
       const common = {
         name,
-        address: listenAddress(store, p.address ?? '', certKeys),
+        address: listenAddress(store, v.address, certKeys),
         upstream,
         registry: store.registry,
-        securityGroup: store.securityGroup(p['security-group'] ?? ALLOW_ALL),
-        idleTimeoutMs: Number(p.timeout ?? 900_000),
-        ...(p['fin-timeout'] === undefined ? {} : { finTimeoutMs: Number(p['fin-timeout']) }),
-        ...(p.retries === undefined ? {} : { retries: Number(p.retries) }),
-        inBufferSize: Number(p['in-buffer-size'] ?? 16_384),
-        outBufferSize: Number(p['out-buffer-size'] ?? 16_384),
+        securityGroup: store.securityGroup(v['security-group']),
+        idleTimeoutMs: v.timeout,
+        finTimeoutMs: v['fin-timeout'],
+        retries: v.retries,
+        inBufferSize: v['in-buffer-size'],
+        outBufferSize: v['out-buffer-size'],
         // Failures with their causes go to the daemon's log (the engine names
         // the listener in each line); sessions too, when asked for.
         logger: store.logger,
         ...(accessLog ? { accessLog: store.logger } : {}),
       };
       const entry = {
-        address: p.address ?? '',
+        address: v.address,
         upstream: upstream.name,
         acceptorElg,
         elg,
         certKeys,
         accessLog,
       };
-      const address = p.address ?? '';
+      const address = v.address;
       if (type === 'tcp-lb') {
         // On a group of worker processes the tcp-lb runs in them (src/workers); else here.
         const lb = await listening(
@@ -125,21 +142,20 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
     case 'update': {
       const entry = mustGet(map, type, name);
       const { lb } = entry;
-      if (p['access-log'] !== undefined) {
-        entry.accessLog = p['access-log'] === 'on';
+      const v = cmd.values;
+      if (v['access-log'] !== undefined) {
+        entry.accessLog = v['access-log'];
         lb.setAccessLog(entry.accessLog ? store.logger : undefined);
       }
       lb.update({
-        ...(p.timeout === undefined ? {} : { idleTimeoutMs: Number(p.timeout) }),
-        ...(p['fin-timeout'] === undefined ? {} : { finTimeoutMs: Number(p['fin-timeout']) }),
-        ...(p.retries === undefined ? {} : { retries: Number(p.retries) }),
-        ...(p['in-buffer-size'] === undefined ? {} : { inBufferSize: Number(p['in-buffer-size']) }),
-        ...(p['out-buffer-size'] === undefined
+        ...(v.timeout === undefined ? {} : { idleTimeoutMs: v.timeout }),
+        ...(v['fin-timeout'] === undefined ? {} : { finTimeoutMs: v['fin-timeout'] }),
+        ...(v.retries === undefined ? {} : { retries: v.retries }),
+        ...(v['in-buffer-size'] === undefined ? {} : { inBufferSize: v['in-buffer-size'] }),
+        ...(v['out-buffer-size'] === undefined ? {} : { outBufferSize: v['out-buffer-size'] }),
+        ...(v['security-group'] === undefined
           ? {}
-          : { outBufferSize: Number(p['out-buffer-size']) }),
-        ...(p['security-group'] === undefined
-          ? {}
-          : { securityGroup: store.securityGroup(p['security-group']) }),
+          : { securityGroup: store.securityGroup(v['security-group']) }),
       });
       if (lb instanceof Socks5Server) {
         const f = cmd.flags;
@@ -149,12 +165,15 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       }
       return DONE;
     }
-    default: {
+    case 'remove':
+    case 'force-remove': {
       const { lb } = mustGet(map, type, name);
       map.delete(name);
       await lb.close();
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -196,7 +215,7 @@ function matcher(pattern: string): (id: string) => boolean {
     try {
       re = new RegExp(pattern.slice(1, -1));
     } catch (err) {
-      throw new VproxyError(
+      throw new ControlError(
         'ERR_COMMAND_INVALID',
         `invalid regex ${pattern}: ${(err as Error).message}`,
       );
@@ -211,7 +230,7 @@ export function inspectListener(store: ResourceStore, cmd: Command): CommandResu
   const lbRef = cmd.location.find((r) => r.type === 'tcp-lb' || r.type === 'socks5-server');
   if (!lbRef) {
     const within = cmd.location[0];
-    throw new VproxyError(
+    throw new ControlError(
       'ERR_COMMAND_INVALID',
       `${cmd.type}${within ? ` in ${within.type} ${within.name}` : ''}: say which listener` +
         ' (in tcp-lb|socks5-server <name>)',

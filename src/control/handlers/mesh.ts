@@ -5,11 +5,13 @@ import { type IpType, resolveNic } from '../../mesh/nic.js';
 import { SmartNodeDelegate } from '../../mesh/node-delegate.js';
 import { defaultNodeId } from '../../mesh/record.js';
 import type { Command } from '../command/parse.js';
+import { present } from '../command/typed.js';
 import {
   detailList,
   type SmartGroupDelegateDetail,
   type SmartNodeDelegateDetail,
 } from '../details/records.js';
+import { ControlError } from '../errors.js';
 import type { CommandResult } from '../executor.js';
 import {
   type GroupDelegateEntry,
@@ -18,6 +20,7 @@ import {
   type NodeDelegateEntry,
   type ResourceStore,
 } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // smart-node-delegate and smart-group-delegate: the command language's face of
 // src/mesh. The delegates do the work; this file turns commands into them and
@@ -43,7 +46,7 @@ export async function pickPort(host: string, tries = 20): Promise<number> {
     });
     if (free) return port;
   }
-  throw new VproxyError(
+  throw new ControlError(
     'ERR_COMMAND_INVALID',
     `no free port in 10000-29999 on ${host} after ${tries} tries: give port`,
   );
@@ -100,22 +103,21 @@ export async function nodeDelegateCommand(
       );
     case 'add': {
       mustBeNew(store.nodeDelegates, 'smart-node-delegate', name);
-      const p = cmd.params;
-      const ipType = (p['ip-type'] ?? 'v4') as IpType;
+      const v = present(cmd.values, 'service', 'zone', 'ip-type', 'weight', 'port');
+      const ipType: IpType = v['ip-type'];
       const common = {
         registry: store.mesh,
-        service: p.service ?? '',
-        zone: p.zone ?? '',
-        weight: Number(p.weight ?? 10),
+        service: v.service,
+        zone: v.zone,
+        weight: v.weight,
         name,
         logger: store.logger,
         localCheck: LOCAL_CHECK,
       };
       // The nic is resolved once, here (the reference's behaviour): the
       // address published is the one the port was picked on.
-      const address = p.address ?? resolveNic(p.nic ?? '', ipType);
-      const port =
-        p.port === undefined || p.port === '0' ? await pickPort(address) : Number(p.port);
+      const address = cmd.values.address ?? resolveNic(cmd.values.nic ?? '', ipType);
+      const port = v.port === 0 ? await pickPort(address) : v.port;
       // The reference refuses a duplicate node: two delegates would share one
       // key, and removing either would take the other's instance away.
       const key = store.mesh.keyOf(common.service, common.zone, defaultNodeId(address, port));
@@ -126,20 +128,23 @@ export async function nodeDelegateCommand(
           `smart-node-delegate ${twin} already publishes ${key}`,
         );
       const delegate = new SmartNodeDelegate({ ...common, address, port });
-      store.nodeDelegates.set(name, { delegate, nic: p.nic, ipType });
+      store.nodeDelegates.set(name, { delegate, nic: cmd.values.nic, ipType });
       return DONE;
     }
     case 'update':
       mustGet(store.nodeDelegates, 'smart-node-delegate', name).delegate.setWeight(
-        Number(cmd.params.weight),
+        present(cmd.values, 'weight').weight,
       );
       return DONE;
-    default: {
+    case 'remove':
+    case 'force-remove': {
       const entry = mustGet(store.nodeDelegates, 'smart-node-delegate', name);
       store.nodeDelegates.delete(name);
       await entry.delegate.close();
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }
 
@@ -158,12 +163,13 @@ export async function groupDelegateCommand(
       );
     case 'add': {
       mustBeNew(store.groupDelegates, 'smart-group-delegate', name);
-      const groupName = cmd.params['server-group'] ?? '';
+      const v = present(cmd.values, 'server-group', 'service', 'zone');
+      const groupName = v['server-group'];
       const { group } = mustGet(store.serverGroups, 'server-group', groupName);
       const delegate = new SmartGroupDelegate({
         registry: store.mesh,
-        service: cmd.params.service ?? '',
-        zone: cmd.params.zone ?? '',
+        service: v.service,
+        zone: v.zone,
         group,
         name,
         logger: store.logger,
@@ -171,12 +177,15 @@ export async function groupDelegateCommand(
       store.groupDelegates.set(name, { delegate, serverGroup: groupName });
       return DONE;
     }
-    default: {
+    case 'remove':
+    case 'force-remove': {
       const entry = mustGet(store.groupDelegates, 'smart-group-delegate', name);
       store.groupDelegates.delete(name);
       // Takes its servers out of the group (the reference's destroy).
       await entry.delegate.close();
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }

@@ -3,6 +3,7 @@ import type { Command } from '../command/parse.js';
 import { detailList } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
 import { mustGet, type ResourceStore } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // socks5-user: the RFC 1929 user table of a socks5-server. Commands change the
 // live table the running server checks, so they apply to the next handshake
@@ -31,17 +32,22 @@ export function socks5UserCommand(store: ResourceStore, cmd: Command): CommandRe
           `socks5-server ${serverName} already has a socks5-user named ${name}`,
         );
       }
-      users.set(name, cmd.params.password ?? '');
+      users.set(name, cmd.values.password ?? '');
       break;
-    default:
+    case 'update':
+    case 'remove':
+    case 'force-remove':
       if (!users.has(name)) {
         throw new VproxyError(
           'ERR_NOT_FOUND',
           `socks5-server ${serverName} has no socks5-user named ${name}`,
         );
       }
-      if (cmd.action === 'update') users.set(name, cmd.params.password ?? '');
+      if (cmd.action === 'update') users.set(name, cmd.values.password ?? '');
       else users.delete(name);
+      break;
+    default:
+      return unsupportedAction(cmd);
   }
   // Any user means username/password only (method 0x02); none means no authentication.
   entry.lb.auth = users.size > 0 ? entry.auth : 'none';

@@ -1,11 +1,13 @@
 import { formatHostPort } from '../../fd/address.js';
 import { VproxyError } from '../../fd/errors.js';
-import { UDP_LB_DEFAULTS, UdpLB } from '../../lb/udp-lb.js';
+import { UdpLB } from '../../lb/udp-lb.js';
 import type { Command } from '../command/parse.js';
+import { present } from '../command/typed.js';
 import { detailList, type UdpLbDetail } from '../details/records.js';
 import type { CommandResult } from '../executor.js';
 import { listening } from '../listen-errors.js';
-import { ALLOW_ALL, mustBeNew, mustGet, type ResourceStore, type UdpLbEntry } from '../store.js';
+import { mustBeNew, mustGet, type ResourceStore, type UdpLbEntry } from '../store.js';
+import { unsupportedAction } from './unsupported.js';
 
 // udp-lb: a datagram listener whose flows (one per client address) go to the
 // backends of an upstream. Removal of its upstream or security group is refused
@@ -15,7 +17,6 @@ const DONE: CommandResult = { kind: 'done' };
 
 export async function udpLbCommand(store: ResourceStore, cmd: Command): Promise<CommandResult> {
   const name = cmd.name ?? '';
-  const p = cmd.params;
   switch (cmd.action) {
     case 'list':
       return { kind: 'list', items: [...store.udpLbs.keys()] };
@@ -26,8 +27,16 @@ export async function udpLbCommand(store: ResourceStore, cmd: Command): Promise<
       );
     case 'add': {
       mustBeNew(store.udpLbs, 'udp-lb', name);
-      const upstream = mustGet(store.upstreams, 'upstream', p.upstream ?? '');
-      const address = p.address ?? '';
+      const v = present(
+        cmd.values,
+        'address',
+        'upstream',
+        'security-group',
+        'timeout',
+        'max-flows',
+      );
+      const upstream = mustGet(store.upstreams, 'upstream', v.upstream);
+      const address = v.address;
       if (!/^udp:\/\//i.test(address)) {
         throw new VproxyError(
           'ERR_OPTION_INVALID',
@@ -40,9 +49,9 @@ export async function udpLbCommand(store: ResourceStore, cmd: Command): Promise<
           address,
           upstream,
           registry: store.registry,
-          securityGroup: store.securityGroup(p['security-group'] ?? ALLOW_ALL),
-          idleTimeoutMs: Number(p.timeout ?? UDP_LB_DEFAULTS.idleTimeoutMs),
-          maxFlows: Number(p['max-flows'] ?? UDP_LB_DEFAULTS.maxFlows),
+          securityGroup: store.securityGroup(v['security-group']),
+          idleTimeoutMs: v.timeout,
+          maxFlows: v['max-flows'],
           logger: store.logger,
         }),
       );
@@ -51,21 +60,25 @@ export async function udpLbCommand(store: ResourceStore, cmd: Command): Promise<
     }
     case 'update': {
       const { lb } = mustGet(store.udpLbs, 'udp-lb', name);
+      const v = cmd.values;
       lb.update({
-        ...(p.timeout === undefined ? {} : { idleTimeoutMs: Number(p.timeout) }),
-        ...(p['max-flows'] === undefined ? {} : { maxFlows: Number(p['max-flows']) }),
-        ...(p['security-group'] === undefined
+        ...(v.timeout === undefined ? {} : { idleTimeoutMs: v.timeout }),
+        ...(v['max-flows'] === undefined ? {} : { maxFlows: v['max-flows'] }),
+        ...(v['security-group'] === undefined
           ? {}
-          : { securityGroup: store.securityGroup(p['security-group']) }),
+          : { securityGroup: store.securityGroup(v['security-group']) }),
       });
       return DONE;
     }
-    default: {
+    case 'remove':
+    case 'force-remove': {
       const { lb } = mustGet(store.udpLbs, 'udp-lb', name);
       store.udpLbs.delete(name);
       await lb.close();
       return DONE;
     }
+    default:
+      return unsupportedAction(cmd);
   }
 }
 

@@ -1,4 +1,4 @@
-import { VproxyError } from '../../fd/errors.js';
+import { type ErrorCodeTable, VproxyError } from '../../fd/errors.js';
 
 /**
  * Datagrams over a byte stream: each datagram is a 2-byte big-endian length and that
@@ -9,9 +9,17 @@ import { VproxyError } from '../../fd/errors.js';
 export const FRAME_HEADER = 2;
 export const MAX_DATAGRAM = 0xffff;
 
-export class DatagramFrameError extends VproxyError {
-  constructor(message: string) {
-    super('ERR_DATAGRAM_TOO_LARGE', message);
+/** Codes of datagram-over-stream framing (src/protocols/datagram-frame). */
+export const DATAGRAM_FRAME_ERROR_CODES = {
+  ERR_DATAGRAM_TOO_LARGE: 'a datagram or frame longer than the framing (or its decoder) allows',
+  ERR_DATAGRAM_DECODER_FAILED: 'input pushed into a decoder that already failed',
+} as const satisfies ErrorCodeTable;
+
+export type DatagramFrameErrorCode = keyof typeof DATAGRAM_FRAME_ERROR_CODES;
+
+export class DatagramFrameError extends VproxyError<DatagramFrameErrorCode> {
+  constructor(message: string, code: DatagramFrameErrorCode = 'ERR_DATAGRAM_TOO_LARGE') {
+    super(code, message);
     this.name = 'DatagramFrameError';
   }
 }
@@ -59,7 +67,8 @@ export class DatagramDecoder {
 
   /** Throws DatagramFrameError on an over-long frame; datagrams before it were delivered. */
   push(chunk: Buffer): void {
-    if (this.#failed) throw new DatagramFrameError('decoder already failed');
+    if (this.#failed)
+      throw new DatagramFrameError('decoder already failed', 'ERR_DATAGRAM_DECODER_FAILED');
     let off = 0;
     const n = chunk.length;
     if (this.#partial !== null) off = this.#fill(chunk, 0);

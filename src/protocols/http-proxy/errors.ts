@@ -1,14 +1,25 @@
-import { type ErrorCode, VproxyError } from '../../fd/errors.js';
+import { type ErrorCodeTable, VproxyError } from '../../fd/errors.js';
+
+/** Codes of HTTP/1.1 request heads for proxies (src/protocols/http-proxy). */
+export const HTTP_ERROR_CODES = {
+  ERR_HTTP_MALFORMED: 'a request or response head that does not parse',
+  ERR_HTTP_HEAD_TOO_LARGE: 'a head over the size limit',
+  ERR_HTTP_TOO_MANY_HEADERS: 'a head with more header lines than the limit',
+  ERR_HTTP_PROXY_TARGET_INVALID: 'a proxy request whose target is not a host:port or absolute URL',
+  ERR_HTTP_PROXY_UNSUPPORTED: 'a request form a proxy does not serve (e.g. a relative target)',
+} as const satisfies ErrorCodeTable;
+
+export type HttpErrorCode = keyof typeof HTTP_ERROR_CODES;
 
 /**
  * A request head we refuse. `status` is the HTTP status a server should answer
  * with before closing (400 for syntax, 431 for oversize heads, 501 for forms a
  * proxy does not serve), so the front end never has to map codes itself.
  */
-export class HttpError extends VproxyError {
+export class HttpError extends VproxyError<HttpErrorCode> {
   readonly status: number;
 
-  constructor(code: ErrorCode, status: number, message: string, options?: { cause?: unknown }) {
+  constructor(code: HttpErrorCode, status: number, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.name = 'HttpError';
     this.status = status;

@@ -1,7 +1,8 @@
-import { VproxyError } from '../../fd/errors.js';
+import type { VproxyError } from '../../fd/errors.js';
 import type { FrameSpec } from '../frame-reader.js';
 import { formatIPv4, formatIPv6, ipFamily, writeIPv6 } from '../inet.js';
 import { crc32cUpdate } from './crc32c.js';
+import { ProxyHeaderError } from './errors.js';
 import {
   type ProxyEndpoint,
   type ProxyFamily,
@@ -69,7 +70,7 @@ export function proxyHeaderSpec(options: ProxyDecodeOptions = {}): FrameSpec<Pro
       return buf[0] === 0x50 ? decodeV1(buf, length) : decodeV2(buf, length, verify);
     },
     truncated: (have) =>
-      new VproxyError(
+      new ProxyHeaderError(
         'ERR_PROXY_HEADER_TRUNCATED',
         `PROXY header: stream ended after ${have} byte(s) of the header`,
       ),
@@ -247,9 +248,9 @@ function checkCrc(buf: Buffer, end: number, field: number): void {
 const ZERO4 = new Uint8Array(4);
 
 function invalid(message: string): VproxyError {
-  return new VproxyError('ERR_PROXY_HEADER_INVALID', `PROXY header: ${message}`);
+  return new ProxyHeaderError('ERR_PROXY_HEADER_INVALID', `PROXY header: ${message}`);
 }
 
 function tooLong(message = `v1 line has no CRLF within ${V1_MAX_LENGTH} bytes`): VproxyError {
-  return new VproxyError('ERR_PROXY_HEADER_TOO_LONG', `PROXY header: ${message}`);
+  return new ProxyHeaderError('ERR_PROXY_HEADER_TOO_LONG', `PROXY header: ${message}`);
 }

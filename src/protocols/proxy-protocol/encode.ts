@@ -1,6 +1,7 @@
-import { VproxyError } from '../../fd/errors.js';
+import type { VproxyError } from '../../fd/errors.js';
 import { formatIPv6, ipFamily, unmapIPv4, writeIPv4, writeIPv6 } from '../inet.js';
 import { crc32cUpdate } from './crc32c.js';
+import { ProxyHeaderError } from './errors.js';
 import {
   type ProxyEndpoint,
   type ProxyFamily,
@@ -169,5 +170,5 @@ function checkPort(port: number): void {
 }
 
 function bad(message: string): VproxyError {
-  return new VproxyError('ERR_PROXY_HEADER_INVALID', `PROXY header: ${message}`);
+  return new ProxyHeaderError('ERR_PROXY_HEADER_INVALID', `PROXY header: ${message}`);
 }

@@ -1,4 +1,4 @@
-import { VproxyError } from '../../fd/errors.js';
+import { RespError } from './errors.js';
 
 /** Bounds of one request; past them the connection is answered with an error and closed. */
 export interface RespLimits {
@@ -14,7 +14,7 @@ const CR = 13;
 const LF = 10;
 
 function bad(message: string): never {
-  throw new VproxyError('ERR_RESP_INVALID', message);
+  throw new RespError('ERR_RESP_INVALID', message);
 }
 
 /**

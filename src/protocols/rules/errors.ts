@@ -1,10 +1,17 @@
-import { VproxyError } from '../../fd/errors.js';
+import { type ErrorCodeTable, VproxyError } from '../../fd/errors.js';
+
+/** Codes of domain rules and ABP lists (src/protocols/rules). */
+export const RULE_ERROR_CODES = {
+  ERR_RULE_INVALID: 'a domain rule or ABP line that cannot be understood',
+} as const satisfies ErrorCodeTable;
+
+export type RuleErrorCode = keyof typeof RULE_ERROR_CODES;
 
 /**
  * A rule that cannot be understood. `line` is its 1-based line in the list it
  * came from (0 when it stood alone); `text` is the rule as written.
  */
-export class RuleError extends VproxyError {
+export class RuleError extends VproxyError<RuleErrorCode> {
   readonly line: number;
   readonly text: string;
 

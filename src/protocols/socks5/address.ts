@@ -1,6 +1,6 @@
-import { VproxyError } from '../../fd/errors.js';
 import { formatIPv4, formatIPv6, ipFamily, writeIPv4, writeIPv6 } from '../inet.js';
 import { Socks5AddressType, type Socks5AddressTypeName } from './constants.js';
+import { Socks5Error } from './errors.js';
 
 /**
  * ATYP + DST/BND.ADDR + port: the address block shared by requests, replies
@@ -117,6 +117,6 @@ function checkPort(port: number): void {
   }
 }
 
-function invalid(message: string): VproxyError {
-  return new VproxyError('ERR_SOCKS5_MALFORMED', `socks5 address: ${message}`);
+function invalid(message: string): Socks5Error {
+  return new Socks5Error('ERR_SOCKS5_VALUE_INVALID', 'encode', `address: ${message}`);
 }

@@ -1,4 +1,3 @@
-import { VproxyError } from '../../fd/errors.js';
 import type { BoundAddress } from '../../fd/server-fd.js';
 import { endpointLength, type Socks5Endpoint, toEndpoint, writeEndpoint } from './address.js';
 import {
@@ -8,6 +7,7 @@ import {
   type Socks5ReplyCode,
   USERPASS_VERSION,
 } from './constants.js';
+import { Socks5Error } from './errors.js';
 
 /** Message shapes and their encoders; the decoders are FrameSpecs in parsers.ts. */
 
@@ -112,6 +112,6 @@ function byte(value: number, what: string): number {
   return value;
 }
 
-function bad(message: string): VproxyError {
-  return new VproxyError('ERR_SOCKS5_MALFORMED', `socks5 encode: ${message}`);
+function bad(message: string): Socks5Error {
+  return new Socks5Error('ERR_SOCKS5_VALUE_INVALID', 'encode', message);
 }

@@ -74,7 +74,7 @@ const DEFAULT_LINGER_MS = 1_000;
  * the stream for the data phase. On any failure the right answer (05 FF,
  * 01 01, or a reply code) is sent, the connection is closed, and the promise
  * rejects with a typed error (Socks5Error, or ERR_HANDSHAKE_TIMEOUT /
- * ERR_CLOSED).
+ * ERR_PREMATURE_CLOSE).
  */
 export async function socks5Handshake(
   client: StreamFD,
@@ -144,8 +144,7 @@ export async function socks5Handshake(
     return accepted(client, request, username, guard, lingerMs, owed);
   } catch (err) {
     limit.cancel();
-    const error =
-      err instanceof Error ? err : new VproxyError('ERR_CLOSED', `socks5 handshake: ${err}`);
+    const error = err instanceof Error ? err : new Error(`socks5 handshake: ${String(err)}`);
     // A FIN rather than a reset even for a silent close: unread input would
     // otherwise make the kernel answer with RST. Owed bytes go first (a client
     // that pipelined still reads the method selection before the reply code).
@@ -196,13 +195,18 @@ function accepted(
     username,
     reply(code, bind) {
       if (!isReplyCode(code)) {
-        throw new VproxyError(
-          'ERR_SOCKS5_MALFORMED',
-          `socks5 reply: 0x${hex(code)} is not a REP code`,
+        throw new Socks5Error(
+          'ERR_SOCKS5_VALUE_INVALID',
+          'reply',
+          `0x${hex(code)} is not a REP code`,
         );
       }
       if (repliesLeft === 0) {
-        throw new VproxyError('ERR_CLOSED', 'socks5 reply: the request was already answered');
+        throw new Socks5Error(
+          'ERR_SOCKS5_ALREADY_ANSWERED',
+          'reply',
+          'the request was already answered',
+        );
       }
       const bytes = concat(pending, encodeReply(code, bind));
       pending = null;

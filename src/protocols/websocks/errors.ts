@@ -1,4 +1,16 @@
-import { type ErrorCode, VproxyError } from '../../fd/errors.js';
+import { type ErrorCodeTable, VproxyError } from '../../fd/errors.js';
+
+/** Codes of the WebSocks handshake and agent config (src/protocols/websocks). */
+export const WEBSOCKS_ERROR_CODES = {
+  ERR_WEBSOCKS_REQUEST_INVALID:
+    'an upgrade request (or one we would send) that breaks the handshake rules',
+  ERR_WEBSOCKS_AUTH_FAILED: 'credentials the server does not accept',
+  ERR_WEBSOCKS_REPLAYED: 'an Authorization header seen more often than its budget this minute',
+  ERR_WEBSOCKS_RESPONSE_INVALID: "a server's upgrade response that is not a WebSocks 101",
+  ERR_WEBSOCKS_CONFIG_INVALID: 'an agent config that will not load',
+} as const satisfies ErrorCodeTable;
+
+export type WebsocksErrorCode = keyof typeof WEBSOCKS_ERROR_CODES;
 
 /** Which step of the WebSocks handshake refused, in the order §3.3 checks them. */
 export type WebsocksCheck =
@@ -19,12 +31,12 @@ export type WebsocksCheck =
  * still logs and counts by `check`. On the client side `status` is the status
  * the server sent (e.g. 401: our credentials were refused), or null.
  */
-export class WebsocksError extends VproxyError {
+export class WebsocksError extends VproxyError<WebsocksErrorCode> {
   readonly check: WebsocksCheck;
   readonly status: number | null;
 
   constructor(
-    code: ErrorCode,
+    code: WebsocksErrorCode,
     check: WebsocksCheck,
     status: number | null,
     message: string,
@@ -42,7 +54,7 @@ export class WebsocksError extends VproxyError {
  * is on, or 0 for a whole-file problem (a missing key, unmatched lists); the
  * message starts with "line N:" so it reads well on its own.
  */
-export class AgentConfigError extends VproxyError {
+export class AgentConfigError extends VproxyError<WebsocksErrorCode> {
   readonly line: number;
 
   constructor(line: number, message: string, options?: { cause?: unknown }) {

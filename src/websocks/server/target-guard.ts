@@ -7,6 +7,7 @@ import type { Registry } from '../../fd/registry.js';
 import type { StreamFD } from '../../fd/stream-fd.js';
 import type { ConnectOptions, Transport } from '../../fd/transport.js';
 import { isUdpTunnelTarget } from '../../protocols/websocks/udp-tunnel.js';
+import { WebsocksAppError } from '../errors.js';
 import { UdpTunnelEndpoint } from './udp-endpoint.js';
 
 const ALWAYS = new BlockList();
@@ -68,7 +69,7 @@ export function guardedTcp(inner: Registry): Transport {
       const denied = ips.find(isGuardedAddress);
       if (denied !== undefined || ips.length === 0) {
         const cause = Object.assign(new Error('target not allowed'), { code: 'EACCES' });
-        throw new VproxyError(
+        throw new WebsocksAppError(
           'ERR_WEBSOCKS_TARGET_DENIED',
           `websocks target ${address.host} (${denied ?? 'no address'}) is this server's own or loopback/link-local; --allow-loopback permits it`,
           { cause },

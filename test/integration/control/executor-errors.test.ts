@@ -37,18 +37,18 @@ async function executor() {
 }
 
 describe('executor errors name their cause', () => {
-  it('a used port: ERR_IN_USE, address H:P is in use', async () => {
+  it('a used port: ERR_ADDRESS_IN_USE, address H:P is in use', async () => {
     const { ex, store } = await executor();
     await expect(
       ex.execute(`add tcp-lb x address 127.0.0.1:${used} upstream ups0`, 'resp'),
     ).rejects.toMatchObject({
-      code: 'ERR_IN_USE',
+      code: 'ERR_ADDRESS_IN_USE',
       message: `address 127.0.0.1:${used} is in use`,
     });
     await expect(
       ex.execute(`add socks5-server s address 127.0.0.1:${used} upstream ups0`, 'http'),
     ).rejects.toMatchObject({
-      code: 'ERR_IN_USE',
+      code: 'ERR_ADDRESS_IN_USE',
     });
     expect(store.tcpLbs.size + store.socks5Servers.size).toBe(0);
     await store.close();

@@ -5,7 +5,13 @@ import { ResourceStore } from '../../../src/control/store.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
-import { type ExampleContext, examplesOf, SEED, usageLines } from '../../helpers/man-examples.js';
+import {
+  type ExampleContext,
+  examplesOf,
+  SCRATCH_SYSTEM,
+  SEED,
+  usageLines,
+} from '../../helpers/man-examples.js';
 
 // Issue 14: `man bytes-in` showed `list bytes-in in server <name>`, which failed
 // with "Cannot find server-group with name ." Every form man shows must parse
@@ -24,7 +30,7 @@ async function scratch(): Promise<{
   ctx: ExampleContext;
 }> {
   const store = new ResourceStore(createDefaultRegistry());
-  const exec = new StoreExecutor({ store });
+  const exec = new StoreExecutor({ store, system: SCRATCH_SYSTEM });
   for (const line of SEED(certs.cert, certs.key)) await exec.execute(line, 'stdio');
   const sock = (m: ReadonlyMap<string, { lb: { serverSockId(): string } }>, n: string) =>
     m.get(n)?.lb.serverSockId() ?? '';

@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RespController } from '../../../src/control/controllers/resp-controller.js';
+import { ControlError } from '../../../src/control/errors.js';
 import type { CommandExecutor, CommandResult, Origin } from '../../../src/control/executor.js';
-import { VproxyError } from '../../../src/fd/errors.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { readAll } from '../../helpers/net.js';
@@ -32,7 +32,7 @@ const executor: CommandExecutor = {
     seen.push({ line, origin });
     const result = canned[line];
     if (!result)
-      throw new VproxyError('ERR_COMMAND_INVALID', `${line.split(' ')[0]} is not a valid action`);
+      throw new ControlError('ERR_COMMAND_INVALID', `${line.split(' ')[0]} is not a valid action`);
     return result;
   },
 };

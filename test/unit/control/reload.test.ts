@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ControlError } from '../../../src/control/errors.js';
 import { applyReload, planReload } from '../../../src/control/reload.js';
 import { isVproxyError, VproxyError } from '../../../src/fd/errors.js';
 
@@ -94,7 +95,7 @@ describe('applyReload', () => {
       async (line) => {
         ran.push(line);
         if (line.startsWith('remove') && inUse)
-          throw new VproxyError('ERR_IN_USE', 'security-group old is used by tcp-lb lb');
+          throw new ControlError('ERR_IN_USE', 'security-group old is used by tcp-lb lb');
         if (line.startsWith('update')) inUse = false;
         if (line === 'add upstream bad') throw new VproxyError('ERR_ALREADY_EXISTS', 'dup');
       },

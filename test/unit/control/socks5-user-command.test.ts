@@ -200,7 +200,9 @@ describe('socks5-user: help, man and the reference come from the model', () => {
     expect(text).toContain(
       'socks5-user (s5u): a username and password of a socks5-server; any user turns on RFC 1929 auth',
     );
-    expect(text).toMatch(/\n {2}password: a socks5 user password: .*never listed/);
+    expect(text).toMatch(
+      /\n {2}password \(pass\): a socks5 user's or a resp-controller's password: .*never listed/,
+    );
   });
 
   it('man socks5-user shows every form', () => {
@@ -215,7 +217,7 @@ describe('socks5-user: help, man and the reference come from the model', () => {
     ]) {
       expect(page).toContain(form);
     }
-    expect(page).toContain('password (required): a socks5 user password');
+    expect(page).toContain("password (required): a socks5 user's or a resp-controller's password");
     expect(manLines('add-to').join('\n')).toContain('add socks5-user <name> to socks5-server');
     expect(commandReferenceMarkdown()).toContain(
       '`add socks5-user <name> to socks5-server <name> password <v>`',

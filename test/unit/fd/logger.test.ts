@@ -140,7 +140,7 @@ describe('logger', () => {
       errno: -111,
       syscall: 'connect',
     });
-    const wrapped = new VproxyError('ERR_CLOSED', 'backend tcp://127.0.0.1:9: refused', {
+    const wrapped = new VproxyError('ERR_CONNECT_REFUSED', 'backend tcp://127.0.0.1:9: refused', {
       cause: sys,
     });
     expect(errorFields(wrapped)).toEqual({

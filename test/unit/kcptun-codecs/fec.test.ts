@@ -136,7 +136,7 @@ describe('Reed-Solomon and FEC bounds', () => {
     try {
       new FecDecoder(200, 100);
     } catch (err) {
-      expect(isVproxyError(err, 'ERR_OPTION_INVALID')).toBe(true);
+      expect(isVproxyError(err, 'ERR_FEC_CONFIG')).toBe(true);
     }
   });
 

@@ -146,7 +146,7 @@ describe('smux session state machine', () => {
     // …but nothing until 60 s is death.
     c.session.tick(60_000);
     expect(c.session.isClosed).toBe(true);
-    expect(c.log.closed[0]?.code).toBe('ERR_MUX_KEEPALIVE_TIMEOUT');
+    expect(c.log.closed[0]?.code).toBe('ERR_SMUX_KEEPALIVE_TIMEOUT');
   });
 
   it('a protocol violation closes the session with the typed error', () => {

@@ -184,7 +184,7 @@ describe('reply code for a connect error', () => {
     expect(replyCodeForError(new VproxyError('ERR_CONNECT_TIMEOUT', 't'))).toBe(
       Socks5Reply.TTL_EXPIRED,
     );
-    const wrapped = new VproxyError('ERR_CLOSED', 'backend failed', {
+    const wrapped = new VproxyError('ERR_CONNECT_FAILED', 'backend failed', {
       cause: errno('ECONNREFUSED'),
     });
     expect(replyCodeForError(wrapped)).toBe(Socks5Reply.CONNECTION_REFUSED);

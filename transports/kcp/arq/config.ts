@@ -1,4 +1,4 @@
-import { VproxyError } from '../../../src/fd/errors.js';
+import { KcpError } from '../errors.js';
 import { OVERHEAD } from './wire.js';
 
 /**
@@ -153,7 +153,7 @@ export function isPresetName(name: string): name is KcpPresetName {
 export function resolveTunables(options: KcpOptions = {}): KcpTunables {
   const { preset, ...explicit } = options;
   if (preset !== undefined && !isPresetName(preset)) {
-    throw new VproxyError('ERR_KCP_CONFIG', `unknown KCP preset ${JSON.stringify(preset)}`);
+    throw new KcpError('ERR_KCP_CONFIG', `unknown KCP preset ${JSON.stringify(preset)}`);
   }
   const base = preset === undefined ? {} : PRESETS[preset];
   const merged: KcpTunables = { ...REFERENCE_DEFAULTS, ...base, ...dropUndefined(explicit) };
@@ -201,7 +201,7 @@ function checkInt(name: string, v: unknown, min: number, max: number): void {
 }
 
 function invalid(name: string, v: unknown, want: string): never {
-  throw new VproxyError('ERR_KCP_CONFIG', `KCP ${name} must be ${want}, got ${String(v)}`);
+  throw new KcpError('ERR_KCP_CONFIG', `KCP ${name} must be ${want}, got ${String(v)}`);
 }
 
 /** Payload bytes per segment for a given mtu. */

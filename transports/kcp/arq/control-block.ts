@@ -59,7 +59,7 @@
  *
  * Presets (config.ts): vproxy's normal and fast1–fast4; fast1–3 = kcptun's fast–fast3.
  */
-import { VproxyError } from '../../../src/fd/errors.js';
+import { KcpError } from '../errors.js';
 import type { KcpOptions, KcpTunables } from './config.js';
 import { mssOf, resolveTunables, updateTunables } from './config.js';
 import { ClassicWindow } from './congestion.js';
@@ -117,7 +117,7 @@ export class KcpControlBlock {
 
   constructor(conv: number, output: OutputFn, options?: KcpOptions) {
     if (!Number.isInteger(conv) || conv < 0 || conv > 0xffffffff) {
-      throw new VproxyError('ERR_KCP_CONFIG', `KCP conv must be a uint32, got ${String(conv)}`);
+      throw new KcpError('ERR_KCP_CONFIG', `KCP conv must be a uint32, got ${String(conv)}`);
     }
     this.conv = conv;
     this.t = resolveTunables(options);

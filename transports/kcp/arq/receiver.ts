@@ -1,4 +1,4 @@
-import { VproxyError } from '../../../src/fd/errors.js';
+import { KcpError } from '../errors.js';
 import { AckList } from './ack-list.js';
 import { SegmentFifo } from './fifo.js';
 import type { DatagramPacker } from './packer.js';
@@ -185,7 +185,7 @@ export class Receiver {
     if (last < 0) return -1;
     const size = this.peekSize();
     if (size > into.length - offset) {
-      throw new VproxyError(
+      throw new KcpError(
         'ERR_KCP_BUFFER_TOO_SMALL',
         `next KCP message is ${size} bytes, buffer has room for ${into.length - offset}`,
       );

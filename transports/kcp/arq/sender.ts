@@ -1,4 +1,4 @@
-import { VproxyError } from '../../../src/fd/errors.js';
+import { KcpError } from '../errors.js';
 import { SegmentFifo } from './fifo.js';
 import type { Pacer } from './pacer.js';
 import type { DatagramPacker } from './packer.js';
@@ -117,7 +117,7 @@ export class Sender {
     }
     const count = rest <= mss ? 1 : Math.ceil(rest / mss);
     if (!this.stream && count > MAX_FRAGMENTS) {
-      throw new VproxyError(
+      throw new KcpError(
         'ERR_KCP_MESSAGE_TOO_LARGE',
         `KCP message of ${data.length} bytes needs ${count} fragments, at most ${MAX_FRAGMENTS}`,
       );

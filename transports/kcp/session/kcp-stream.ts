@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
-import { VproxyError } from '../../../src/fd/errors.js';
+import type { VproxyError } from '../../../src/fd/errors.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
+import { KcpError } from '../errors.js';
 import { type KcpSession, type SessionSink, SessionState } from './session.js';
 
 /** Largest chunk pushed to the reader at once. */
@@ -191,5 +192,5 @@ export class KcpStream extends Duplex implements StreamFD, SessionSink {
 }
 
 function closedError(): VproxyError {
-  return new VproxyError('ERR_CLOSED', 'kcp session is closed');
+  return new KcpError('ERR_KCP_CLOSED', 'kcp session is closed');
 }

@@ -2,6 +2,7 @@ import { VproxyError } from '../../../src/fd/errors.js';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
 import { KcpControlBlock, type KcpOptions } from '../arq/index.js';
 import { NonceSource, ReplayWindow } from '../crypto.js';
+import { KcpError } from '../errors.js';
 import type { KcpScheduler, Scheduled } from './scheduler.js';
 
 /**
@@ -144,7 +145,7 @@ export class KcpSession implements Scheduled {
     this.kcp.update(now);
     if (this.kcp.isDead) {
       this.#fail(
-        new VproxyError(
+        new KcpError(
           'ERR_KCP_DEAD_LINK',
           `kcp session ${this.conv} to ${this.peer.host}:${this.peer.port}: dead link (a segment was sent ${this.kcp.tunables.deadLink} times unacknowledged)`,
         ),
