@@ -110,4 +110,18 @@ describe('EventLoopGroup', () => {
       expect.objectContaining({ code: 'ERR_NAME_INVALID' }),
     );
   });
+
+  it('adopt takes a loop made elsewhere: resources hear of it, the group closes it', async () => {
+    const g = new EventLoopGroup('g');
+    const added: string[] = [];
+    g.attach({ id: 'r', onEventLoopAdd: (l) => added.push(l.name), onClose: () => {} });
+    const loop = new LocalEventLoop('made-elsewhere');
+    expect(g.adopt(loop)).toBe(loop);
+    expect(added).toEqual(['made-elsewhere']);
+    expect(() => g.adopt(new LocalEventLoop('made-elsewhere'))).toThrow(
+      expect.objectContaining({ code: 'ERR_ALREADY_EXISTS' }),
+    );
+    await g.close();
+    expect(loop.closed).toBe(true);
+  });
 });
