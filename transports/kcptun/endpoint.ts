@@ -1,5 +1,4 @@
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { once } from 'node:events';
+import type { Socket } from 'node:dgram';
 import type { BoundAddress } from '../../src/fd/server-fd.js';
 import { FEC_HEADER_SIZE_PLUS2, FecDecoder, FecEncoder } from '../fec/index.js';
 import { CMD_ACK, CMD_PUSH, CMD_WASK, CMD_WINS, OVERHEAD } from '../kcp/arq/wire.js';
@@ -11,7 +10,7 @@ import {
   type SessionHost,
   SessionState,
 } from '../kcp/session/session.js';
-import { makeUdpSocket } from '../kcp/session/udp-socket.js';
+import { type DatagramSource, readU32, UdpEndpoint } from '../kcp/session/udp-endpoint.js';
 import type { PacketCrypt } from '../kcpgo-crypt/index.js';
 import { KcptunError } from './errors.js';
 
@@ -60,7 +59,7 @@ interface Peer {
  * session. The control blocks, scheduler and KcpStream are `kcp://`'s, unchanged: this
  * class is their SessionHost.
  */
-export class KcptunEndpoint {
+export class KcptunEndpoint extends UdpEndpoint {
   readonly stats: KcptunEndpointStats = {
     datagramsIn: 0,
     datagramsOut: 0,
@@ -70,18 +69,12 @@ export class KcptunEndpoint {
     refused: 0,
     socketErrors: 0,
   };
-  readonly scheduler: KcpScheduler;
   readonly crypt: PacketCrypt;
-  readonly #socket: Socket;
   readonly #options: KcptunEndpointOptions;
-  readonly #connected: boolean;
   readonly #byKey = new Map<string, Peer>();
   readonly #bySession = new Map<KcpSession, Peer>();
   /** A transfer is a run of datagrams from one peer: skip the key string for it. */
   #last: Peer | null = null;
-  #onAccept: ((session: KcpSession) => void) | null;
-  #closing = false;
-  #socketClosed: Promise<void> | null = null;
   /** Bound once: the host object KcpSession calls back, without a closure per datagram. */
   readonly #host: SessionHost;
   /** Outgoing datagrams are built in place here: crypt header | FEC header | KCP. */
@@ -93,19 +86,14 @@ export class KcptunEndpoint {
     connected: boolean,
     onAccept: ((session: KcpSession) => void) | null,
   ) {
-    this.#socket = socket;
+    super(socket, connected, onAccept, options.scheduler ?? sharedScheduler());
     this.#options = options;
-    this.#connected = connected;
-    this.#onAccept = onAccept;
     this.crypt = options.crypt;
-    this.scheduler = options.scheduler ?? sharedScheduler();
     this.#host = {
       scheduler: this.scheduler,
       transmit: (s: KcpSession, buf: Uint8Array, len: number) => this.#transmit(s, buf, len),
       release: (s: KcpSession) => this.#release(s),
     };
-    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-    socket.on('error', () => this.stats.socketErrors++);
   }
 
   static async listen(
@@ -114,11 +102,9 @@ export class KcptunEndpoint {
     options: KcptunEndpointOptions,
     onAccept: (session: KcpSession) => void,
   ): Promise<KcptunEndpoint> {
-    const udp = makeUdpSocket(host, { rcvbuf: options.sockbuf, sndbuf: options.sockbuf });
-    udp.socket.bind(port, host);
-    await settle(udp.socket, 'listening');
-    udp.enableFastLookup();
-    return new KcptunEndpoint(udp.socket, options, false, onAccept);
+    const bufs = { rcvbuf: options.sockbuf, sndbuf: options.sockbuf };
+    const socket = await UdpEndpoint.bound(host, port, bufs);
+    return new KcptunEndpoint(socket, options, false, onAccept);
   }
 
   static async connect(
@@ -126,44 +112,27 @@ export class KcptunEndpoint {
     port: number,
     options: KcptunEndpointOptions,
   ): Promise<KcptunEndpoint> {
-    const udp = makeUdpSocket(ip, { rcvbuf: options.sockbuf, sndbuf: options.sockbuf });
-    udp.socket.connect(port, ip);
-    await settle(udp.socket, 'connect');
-    udp.enableFastLookup();
+    const socket = await UdpEndpoint.connectedTo(ip, port, {
+      rcvbuf: options.sockbuf,
+      sndbuf: options.sockbuf,
+    });
     // A client link never holds the process open by itself (the streams' sockets and the
     // listener in front of it do): a kcptun:// client shared by a registry lingers idle.
-    udp.socket.unref();
-    return new KcptunEndpoint(udp.socket, options, true, null);
-  }
-
-  address(): BoundAddress {
-    const a = this.#socket.address();
-    return { host: a.address, port: a.port };
+    socket.unref();
+    return new KcptunEndpoint(socket, options, true, null);
   }
 
   get sessionCount(): number {
     return this.#byKey.size;
   }
 
+  protected allSessions(): KcpSession[] {
+    return [...this.#byKey.values()].map((p) => p.session);
+  }
+
   /** Client: the socket's one session. */
   openSession(peer: BoundAddress, conv: number): KcpSession {
     return this.#addPeer('', peer, conv, undefined).session;
-  }
-
-  /** Stop accepting; the socket closes with the last session. */
-  close(): Promise<void> {
-    this.#closing = true;
-    this.#onAccept = null;
-    if (this.#byKey.size === 0) return this.#closeSocket();
-    return Promise.resolve();
-  }
-
-  /** Close the socket now; every session is dropped. */
-  abort(): Promise<void> {
-    this.#closing = true;
-    this.#onAccept = null;
-    for (const p of [...this.#byKey.values()]) p.session.destroy();
-    return this.#closeSocket();
   }
 
   /** `dec`: the decoder that already saw the session's first shard (undefined: a fresh one). */
@@ -194,7 +163,7 @@ export class KcptunEndpoint {
   }
 
   #transmit(session: KcpSession, buf: Uint8Array, len: number): void {
-    if (this.#socketClosed !== null) return;
+    if (this.socketClosed) return;
     const peer = this.#last?.session === session ? this.#last : this.#bySession.get(session);
     if (peer === undefined) return;
     const kcp = buf.subarray(0, len);
@@ -205,24 +174,18 @@ export class KcptunEndpoint {
     if (enc === null) {
       const out = this.#slab.reserve(head + len + crypt.tailroom);
       out.set(kcp, head);
-      this.#send(crypt.sealFramed(out, len), session.peer);
+      this.sendTo(crypt.sealFramed(out, len), session.peer);
       return;
     }
     const shard = FEC_HEADER_SIZE_PLUS2 + len;
     const out = this.#slab.reserve(head + shard + crypt.tailroom);
     enc.encodeInto(kcp, out, head);
-    this.#send(crypt.sealFramed(out, shard), session.peer);
+    this.sendTo(crypt.sealFramed(out, shard), session.peer);
     for (const p of enc.parity) {
       // The encoder left head bytes before and tailroom bytes after each parity packet.
       const framed = Buffer.from(p.buffer, p.byteOffset - head, head + p.length + crypt.tailroom);
-      this.#send(crypt.sealFramed(framed, p.length), session.peer);
+      this.sendTo(crypt.sealFramed(framed, p.length), session.peer);
     }
-  }
-
-  #send(datagram: Buffer, to: BoundAddress): void {
-    this.stats.datagramsOut++;
-    if (this.#connected) this.#socket.send(datagram);
-    else this.#socket.send(datagram, to.port, to.host);
   }
 
   #release(session: KcpSession): void {
@@ -230,19 +193,11 @@ export class KcptunEndpoint {
     this.#bySession.delete(session);
     if (peer !== undefined && this.#byKey.get(peer.key) === peer) this.#byKey.delete(peer.key);
     if (this.#last === peer) this.#last = null;
-    if (this.#connected || (this.#closing && this.#byKey.size === 0)) void this.#closeSocket();
+    if (this.connected || (this.closing && this.#byKey.size === 0)) void this.closeSocket();
   }
 
-  #closeSocket(): Promise<void> {
-    this.#socketClosed ??= new Promise<void>((resolve) => this.#socket.close(() => resolve()));
-    return this.#socketClosed;
-  }
-
-  /**
-   * One datagram from `rinfo` (the socket's 'message' handler; public so tests can feed
-   * the path directly). Anything that does not decode is counted and dropped.
-   */
-  receive(msg: Buffer, rinfo: Pick<RemoteInfo, 'address' | 'port'>): void {
+  /** One datagram from `rinfo`; anything that does not decode is counted and dropped. */
+  receive(msg: Buffer, rinfo: DatagramSource): void {
     this.stats.datagramsIn++;
     const plain = this.crypt.open(msg);
     if (plain === null) {
@@ -250,17 +205,11 @@ export class KcptunEndpoint {
       return;
     }
     let peer = this.#last;
-    if (
-      peer === null ||
-      !(
-        this.#connected ||
-        (peer.session.peer.port === rinfo.port && peer.session.peer.host === rinfo.address)
-      )
-    ) {
-      const key = this.#connected ? '' : `${rinfo.address}|${rinfo.port}`;
+    if (peer === null || !this.isPeer(peer.session, rinfo)) {
+      const key = this.connected ? '' : `${rinfo.address}|${rinfo.port}`;
       peer = this.#byKey.get(key) ?? null;
       if (peer === null) {
-        if (!this.#connected) this.#accept(plain, rinfo, key);
+        if (!this.connected) this.#accept(plain, rinfo, key);
         else this.stats.stray++;
         return;
       }
@@ -278,7 +227,7 @@ export class KcptunEndpoint {
         session.input(p);
         continue;
       }
-      if (!this.#connected && isStart(p)) {
+      if (!this.connected && isStart(p)) {
         // kcp-go: another conv with sn 0 from this address is a new session.
         this.stats.replaced++;
         const rest = packets.slice(i);
@@ -298,13 +247,8 @@ export class KcptunEndpoint {
   }
 
   /** A new address: its first data packet opens a session (parity alone cannot). */
-  #accept(
-    plain: Buffer,
-    rinfo: Pick<RemoteInfo, 'address' | 'port'>,
-    key: string,
-    decoded?: readonly Buffer[],
-  ): void {
-    const onAccept = this.#onAccept;
+  #accept(plain: Buffer, rinfo: DatagramSource, key: string, decoded?: readonly Buffer[]): void {
+    const onAccept = this.onAccept;
     if (onAccept === null || this.#byKey.size >= this.#options.maxSessions) {
       this.stats.refused++;
       return;
@@ -347,20 +291,4 @@ function isKcpPacket(p: Uint8Array): boolean {
 /** PUSH with sn 0: what kcp-go's listener takes as a new session from a known address. */
 function isStart(p: Uint8Array): boolean {
   return p.length >= OVERHEAD && p[4] === CMD_PUSH && readU32(p, 12) === 0;
-}
-
-async function settle(socket: Socket, event: 'listening' | 'connect'): Promise<void> {
-  try {
-    await once(socket, event);
-  } catch (err) {
-    socket.close();
-    throw err;
-  }
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return (
-    ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16)) +
-    (b[o + 3] as number) * 0x1000000
-  );
 }

@@ -1,5 +1,4 @@
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { once } from 'node:events';
+import type { Socket } from 'node:dgram';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
 import { type DatagramCipher, MAX_SKEW_MS, NonceSource, saltKey } from '../crypto.js';
 import { ClientSetup } from './client-setup.js';
@@ -23,7 +22,7 @@ import {
   type SessionHost,
   SessionState,
 } from './session.js';
-import { makeUdpSocket, type UdpSocket } from './udp-socket.js';
+import { type DatagramSource, readU32, UdpEndpoint } from './udp-endpoint.js';
 
 export { EndpointStats };
 
@@ -54,24 +53,18 @@ const CLIENT_LINGER_MS = 1000;
  * We use node:dgram directly rather than a DatagramFD: a connected client socket and sends
  * without a per-datagram callback keep the hot path lean.
  */
-export class KcpEndpoint implements SessionHost {
-  readonly scheduler: KcpScheduler;
+export class KcpEndpoint extends UdpEndpoint implements SessionHost {
   readonly stats = new EndpointStats();
   readonly cipher: DatagramCipher | null;
-  readonly #socket: Socket;
   readonly #options: EndpointOptions;
   readonly #sessions = new Map<string, KcpSession>();
   readonly #closedSalts = new Map<string, number>();
-  readonly #connected: boolean;
   readonly #slab = new DatagramSlab();
   /**
    * The session of the last datagram: a transfer is a run of datagrams from one peer, and
    * matching it here skips building the string key of the session map per datagram.
    */
   #last: KcpSession | null = null;
-  #onAccept: ((session: KcpSession) => void) | null;
-  #closing = false;
-  #socketClosed: Promise<void> | null = null;
   #linger: NodeJS.Timeout | null = null;
   /** Nonces of the CLOSE replies this endpoint sends on its own behalf. */
   readonly #nonces = new NonceSource();
@@ -88,16 +81,11 @@ export class KcpEndpoint implements SessionHost {
     connected: boolean,
     onAccept: ((session: KcpSession) => void) | null,
   ) {
-    this.#socket = socket;
+    super(socket, connected, onAccept, options.scheduler ?? sharedScheduler());
     this.#options = options;
-    this.#connected = connected;
-    this.#onAccept = onAccept;
     this.cipher = options.cipher;
     this.#cookies =
       connected || options.cipher !== null ? null : (options.cookies ?? new CookieJar());
-    this.scheduler = options.scheduler ?? sharedScheduler();
-    socket.on('message', (msg, rinfo) => this.#onMessage(msg, rinfo));
-    socket.on('error', () => this.stats.socketErrors++);
   }
 
   /** A listener on host:port; `onAccept` gets every new session. */
@@ -107,23 +95,12 @@ export class KcpEndpoint implements SessionHost {
     options: EndpointOptions,
     onAccept: (session: KcpSession) => void,
   ): Promise<KcpEndpoint> {
-    const udp = makeUdpSocket(host, options);
-    udp.socket.bind(port, host);
-    await settle(udp, 'listening');
-    return new KcpEndpoint(udp.socket, options, false, onAccept);
+    return new KcpEndpoint(await UdpEndpoint.bound(host, port, options), options, false, onAccept);
   }
 
   /** A client socket connected to `ip:port` (an IP literal). */
   static async connect(ip: string, port: number, options: EndpointOptions): Promise<KcpEndpoint> {
-    const udp = makeUdpSocket(ip, options);
-    udp.socket.connect(port, ip);
-    await settle(udp, 'connect');
-    return new KcpEndpoint(udp.socket, options, true, null);
-  }
-
-  address(): BoundAddress {
-    const a = this.#socket.address();
-    return { host: a.address, port: a.port };
+    return new KcpEndpoint(await UdpEndpoint.connectedTo(ip, port, options), options, true, null);
   }
 
   get sessionCount(): number {
@@ -134,24 +111,28 @@ export class KcpEndpoint implements SessionHost {
     return [...this.#sessions.values()];
   }
 
+  protected allSessions(): KcpSession[] {
+    return this.sessions();
+  }
+
   /** Client: the one session of this socket, with a random conv. */
   openSession(peer: BoundAddress, conv: number): KcpSession {
     const session = new KcpSession(conv, peer, this, this.#options.session, this.cipher !== null);
-    if (this.#connected && this.cipher === null) {
+    if (this.connected && this.cipher === null) {
       // Nothing was sent yet (the block's first flush had no data): room for the prefix.
       this.#setupMtu = session.kcp.tunables.mtu;
       session.kcp.configure({ mtu: this.#setupMtu - COOKIE_HEADER_BYTES });
-      this.#setup = new ClientSetup(conv, (datagram) => this.#sendRaw(datagram, peer));
+      this.#setup = new ClientSetup(conv, (datagram) => this.sendTo(datagram, peer));
     }
     this.#sessions.set(
-      this.#connected ? keyOfConv(conv) : keyOf(peer.host, peer.port, conv),
+      this.connected ? keyOfConv(conv) : keyOf(peer.host, peer.port, conv),
       session,
     );
     return session;
   }
 
   transmit(session: KcpSession, buf: Uint8Array, len: number): void {
-    if (this.#socketClosed !== null) return;
+    if (this.socketClosed) return;
     if (this.#setup !== null) {
       this.#setup.transmit(buf, len);
       return;
@@ -161,60 +142,30 @@ export class KcpEndpoint implements SessionHost {
       cipher !== null && session.nonces !== null
         ? cipher.seal(buf, len, session.nonces)
         : this.#slab.copy(buf, len);
-    this.stats.datagramsOut++;
-    if (this.#connected) this.#socket.send(out);
-    else this.#socket.send(out, session.peer.port, session.peer.host);
-  }
-
-  #sendRaw(datagram: Buffer, to: BoundAddress): void {
-    if (this.#socketClosed !== null) return;
-    this.stats.datagramsOut++;
-    if (this.#connected) this.#socket.send(datagram);
-    else this.#socket.send(datagram, to.port, to.host);
+    this.sendTo(out, session.peer);
   }
 
   release(session: KcpSession): void {
-    const key = this.#connected
+    const key = this.connected
       ? keyOfConv(session.conv)
       : keyOf(session.peer.host, session.peer.port, session.conv);
     if (this.#sessions.get(key) === session) this.#sessions.delete(key);
     if (this.#last === session) this.#last = null;
-    if (this.#connected) {
+    if (this.connected) {
       // Linger: if our CLOSE was lost, the peer's next retransmission gets another one.
-      this.#linger ??= setTimeout(() => void this.#closeSocket(), CLIENT_LINGER_MS);
-    } else if (this.#closing && this.#sessions.size === 0) {
-      void this.#closeSocket();
+      this.#linger ??= setTimeout(() => void this.closeSocket(), CLIENT_LINGER_MS);
+    } else if (this.closing && this.#sessions.size === 0) {
+      void this.closeSocket();
     }
   }
 
-  /**
-   * Stop accepting. The socket stays open for the sessions already accepted and closes with
-   * the last of them; the promise resolves then.
-   */
-  close(): Promise<void> {
-    this.#closing = true;
-    this.#onAccept = null;
-    if (this.#sessions.size === 0) return this.#closeSocket();
-    return Promise.resolve();
-  }
-
-  /** Close the socket now: every session is dropped without a word (a vanished peer). */
-  abort(): Promise<void> {
-    this.#closing = true;
-    this.#onAccept = null;
-    const closed = this.#closeSocket();
-    for (const session of [...this.#sessions.values()]) session.destroy();
-    return closed;
-  }
-
-  #closeSocket(): Promise<void> {
+  protected override closeSocket(): Promise<void> {
     if (this.#linger !== null) clearTimeout(this.#linger);
     this.#linger = null;
-    this.#socketClosed ??= new Promise<void>((resolve) => this.#socket.close(() => resolve()));
-    return this.#socketClosed;
+    return super.closeSocket();
   }
 
-  #onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  receive(msg: Buffer, rinfo: DatagramSource): void {
     this.stats.datagramsIn++;
     const cipher = this.cipher;
     let plain: Uint8Array = msg;
@@ -236,7 +187,7 @@ export class KcpEndpoint implements SessionHost {
     const conv = readU32(plain, 0);
     let session = this.#last;
     if (session === null || !this.#isFrom(session, conv, rinfo)) {
-      const key = this.#connected ? keyOfConv(conv) : keyOf(rinfo.address, rinfo.port, conv);
+      const key = this.connected ? keyOfConv(conv) : keyOf(rinfo.address, rinfo.port, conv);
       session = this.#sessions.get(key) ?? null;
       if (session === null) {
         // A new session (its replay window has seen this datagram) or nothing at all.
@@ -261,18 +212,14 @@ export class KcpEndpoint implements SessionHost {
   }
 
   /** Whether a datagram with `conv` from `rinfo` belongs to `session` (map lookup skipped). */
-  #isFrom(session: KcpSession, conv: number, rinfo: RemoteInfo): boolean {
-    return (
-      session.conv === conv &&
-      session.state !== SessionState.Closed &&
-      (this.#connected || (session.peer.port === rinfo.port && session.peer.host === rinfo.address))
-    );
+  #isFrom(session: KcpSession, conv: number, rinfo: DatagramSource): boolean {
+    return session.conv === conv && this.isPeer(session, rinfo);
   }
 
-  #accept(plain: Uint8Array, rinfo: RemoteInfo, conv: number, key: string): void {
+  #accept(plain: Uint8Array, rinfo: DatagramSource, conv: number, key: string): void {
     if (plain[4] === CMD_CLOSE) return; // never answer a CLOSE
     let start: Uint8Array = plain;
-    if (this.#connected) {
+    if (this.connected) {
       this.stats.stray++;
       this.#replyClose(conv, rinfo);
       return;
@@ -292,7 +239,7 @@ export class KcpEndpoint implements SessionHost {
       this.#replyClose(conv, rinfo);
       return;
     }
-    const onAccept = this.#onAccept;
+    const onAccept = this.onAccept;
     if (onAccept === null || this.#sessions.size >= this.#options.maxSessions) {
       this.stats.refused++;
       this.#replyClose(conv, rinfo);
@@ -322,10 +269,10 @@ export class KcpEndpoint implements SessionHost {
   }
 
   /** Keyless listener: a 24-byte RETRY, never larger than the start that asked for it. */
-  #sendRetry(conv: number, to: RemoteInfo): void {
+  #sendRetry(conv: number, to: DatagramSource): void {
     if (this.#cookies === null) return;
     this.stats.retriesSent++;
-    this.#sendRaw(this.#cookies.retry(conv, to.address, to.port), {
+    this.sendTo(this.#cookies.retry(conv, to.address, to.port), {
       host: to.address,
       port: to.port,
     });
@@ -349,14 +296,13 @@ export class KcpEndpoint implements SessionHost {
   }
 
   /** Tell a peer that its session does not exist (here any more). */
-  #replyClose(conv: number, to: RemoteInfo): void {
-    if (this.#socketClosed !== null) return;
+  #replyClose(conv: number, to: DatagramSource): void {
+    if (this.socketClosed) return;
     const header = closeHeader(conv);
     const out =
       this.cipher === null ? header : this.cipher.seal(header, HEADER_BYTES, this.#nonces);
     this.stats.closeReplies++;
-    if (this.#connected) this.#socket.send(out);
-    else this.#socket.send(out, to.port, to.address);
+    this.sendTo(out, { host: to.address, port: to.port });
   }
 
   /** Salts of sessions seen recently: a replayed session start must not open a new one. */
@@ -376,27 +322,10 @@ export class KcpEndpoint implements SessionHost {
   }
 }
 
-async function settle(udp: UdpSocket, event: 'listening' | 'connect'): Promise<void> {
-  try {
-    await once(udp.socket, event);
-  } catch (err) {
-    udp.socket.close();
-    throw err;
-  }
-  udp.enableFastLookup();
-}
-
 function keyOf(host: string, port: number, conv: number): string {
   return `${host}|${port}|${conv}`;
 }
 
 function keyOfConv(conv: number): string {
   return String(conv);
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return (
-    ((b[o] as number) | ((b[o + 1] as number) << 8) | ((b[o + 2] as number) << 16)) +
-    (b[o + 3] as number) * 0x1000000
-  );
 }
