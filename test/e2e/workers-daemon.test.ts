@@ -61,6 +61,8 @@ async function metric(httpPort: number, name: string, label: string): Promise<nu
 let echo: { server: Server; port: number; sockets: Set<Socket> };
 let dir: string;
 let daemon: RunningCli | undefined;
+/** Every daemon started, so one a failed test left running is still stopped. */
+const daemons: RunningCli[] = [];
 const clients = new Set<Socket>();
 
 beforeAll(async () => {
@@ -70,7 +72,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await daemon?.stop();
+  await Promise.all(daemons.map((d) => d.stop()));
   await stopServer(echo.server, echo.sockets);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -92,6 +94,7 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
       { stdin: true },
     );
     daemon = started.running;
+    daemons.push(daemon);
     const pid = daemon.child.pid as number;
     const workers = await waitFor('two workers', () => {
       const kids = childPids(pid);
@@ -182,6 +185,7 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
       { stdin: true },
     );
     daemon = started.running;
+    daemons.push(daemon);
     const pid = daemon.child.pid as number;
     const workers = await waitFor('two workers', () => {
       const kids = childPids(pid);
@@ -190,8 +194,8 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
     const exited = once(daemon.child, 'exit');
     daemon.child.kill('SIGKILL');
     await exited;
-    // Killed, not stopped: nothing for afterAll to stop.
-    daemon = undefined;
+    // Killed, not stopped: nothing for afterAll to stop (stop() would wait for an exit already seen).
+    daemons.splice(daemons.indexOf(daemon), 1);
     for (const w of workers)
       await waitFor(`worker ${w} gone`, () => (alive(w) ? undefined : true), 5000);
   });
