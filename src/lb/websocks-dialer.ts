@@ -222,6 +222,8 @@ export async function upgradeTunnel(
     user: spec.user,
     password: spec.password,
     nowMs,
+    // Single use per connection on servers that know the ticket; ignored by the reference.
+    ticket: true,
     ...(spec.path === undefined ? {} : { path: spec.path }),
     ...(spec.hostHeader === undefined ? {} : { hostHeader: spec.hostHeader }),
     ...(spec.extraHeaders === undefined ? {} : { extraHeaders: spec.extraHeaders }),

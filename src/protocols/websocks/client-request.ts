@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net';
 import { isToken } from '../http-proxy/head-fields.js';
 import { SAMPLE_KEY, SUBPROTOCOL, WS_VERSION } from './constants.js';
 import { WebsocksError } from './errors.js';
-import { authorizationValue } from './password-hash.js';
+import { authorizationValue, TICKET_HEADER, ticketValue } from './password-hash.js';
 
 export interface UpgradeRequestOptions {
   /** The server as configured: a name or an IP literal (IPv6 with or without brackets). */
@@ -20,6 +20,11 @@ export interface UpgradeRequestOptions {
   readonly hostHeader?: string;
   /** Sec-WebSocket-Key; default the RFC sample nonce every reference agent sends. */
   readonly key?: string;
+  /**
+   * Send a single-use Websocks-Ticket (our extension; reference servers ignore
+   * it). Default false: the bytes are exactly the reference agent's.
+   */
+  readonly ticket?: boolean;
   /** CDN mode: more headers, sent after the standard ones, in order. */
   readonly extraHeaders?: readonly (readonly [string, string])[];
 }
@@ -33,6 +38,7 @@ const OWN = new Set([
   'sec-websocket-version',
   'sec-websocket-protocol',
   'authorization',
+  'websocks-ticket',
   'content-length',
   'transfer-encoding',
 ]);
@@ -79,6 +85,9 @@ export function buildUpgradeRequest(options: UpgradeRequestOptions): Buffer {
     `Sec-WebSocket-Protocol: ${SUBPROTOCOL}`,
     `Authorization: ${authorizationValue(options.user, options.password, options.nowMs)}`,
   ];
+  if (options.ticket === true) {
+    lines.push(`${TICKET_HEADER}: ${ticketValue(options.user, options.password, options.nowMs)}`);
+  }
   for (const [name, value] of options.extraHeaders ?? []) {
     if (!isToken(name)) throw bad(`bad header name ${JSON.stringify(name)}`);
     if (OWN.has(name.toLowerCase())) throw bad(`header ${name} is set by the handshake itself`);

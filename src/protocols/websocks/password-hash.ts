@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { VproxyError } from '../../fd/errors.js';
 import { WebsocksError } from './errors.js';
 
@@ -147,4 +147,53 @@ export function verifyAuthorization(
   if (known === undefined) throw refuse(`unknown user ${JSON.stringify(user.slice(0, 40))}`);
   if (matched === undefined) throw refuse(`wrong password or clock off by more than a minute`);
   return { user, minute: matched };
+}
+
+/**
+ * Our extension for single-use tunnels (reference servers ignore the header):
+ * `Websocks-Ticket: NONCE.MAC`, a random nonce per connection and
+ * HMAC-SHA256(inner hash of the password, `user|minute|nonce`). A server that
+ * knows it spends the nonce once instead of a use of the Authorization
+ * header's budget, so a busy agent is not capped at the budget per minute and
+ * a captured request cannot be replayed at all.
+ */
+export const TICKET_HEADER = 'Websocks-Ticket';
+
+function ticketMac(inner: string, user: string, minute: number, nonce: string): Buffer {
+  return createHmac('sha256', inner).update(`${user}|${minute}|${nonce}`).digest();
+}
+
+/** The ticket an agent sends with the Authorization of `nowMs` (a fresh nonce unless given). */
+export function ticketValue(
+  user: string,
+  password: string,
+  nowMs: number,
+  nonce: string = randomBytes(16).toString('base64url'),
+): string {
+  const mac = ticketMac(innerHash(password.trim()), user.trim(), minuteOf(nowMs), nonce);
+  return `${nonce}.${mac.toString('base64url')}`;
+}
+
+const TICKET = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+
+/**
+ * The nonce of a valid ticket for `user` at the minute their Authorization
+ * matched; a 401 WebsocksError for a malformed or forged one.
+ */
+export function verifyTicket(
+  value: string,
+  users: WebsocksUsers,
+  user: string,
+  minute: number,
+): string {
+  const m = TICKET.exec(value.trim());
+  const inner = users.innerOf(user);
+  if (m === null || inner === undefined) throw refuse('malformed Websocks-Ticket');
+  const nonce = m[1] as string;
+  const expected = ticketMac(inner, user, minute, nonce);
+  const presented = Buffer.from(m[2] as string, 'base64url');
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
+    throw refuse('Websocks-Ticket does not match');
+  }
+  return nonce;
 }

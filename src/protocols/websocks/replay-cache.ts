@@ -49,6 +49,11 @@ export class ReplayCache {
     }
   }
 
+  /** Record `key` as used up for its window: any later check says 'replayed'. */
+  spend(key: string, minute: number, nowMs: number): void {
+    this.commit(key, minute, nowMs, this.#maxUses);
+  }
+
   /** Headers remembered now (after dropping expired buckets at `nowMs`). */
   size(nowMs: number): number {
     this.#expire(nowMs);
@@ -66,15 +71,16 @@ export class ReplayCache {
   }
 
   /**
-   * Record one use of `header`, which verified with salt `minute`. Call after
-   * `check` said 'fresh' and the whole request was accepted.
+   * Record `uses` uses (default one) of `header`, which verified with salt
+   * `minute`. Call after `check` said 'fresh' and the whole request was
+   * accepted; `spend` uses its whole budget at once.
    */
-  commit(header: string, minute: number, nowMs: number): void {
+  commit(header: string, minute: number, nowMs: number, uses = 1): void {
     this.#expire(nowMs);
     for (const bucket of this.#buckets.values()) {
-      const uses = bucket.get(header);
-      if (uses !== undefined) {
-        bucket.set(header, uses + 1);
+      const had = bucket.get(header);
+      if (had !== undefined) {
+        bucket.set(header, had + uses);
         return;
       }
     }
@@ -84,7 +90,7 @@ export class ReplayCache {
       bucket = new Map();
       this.#buckets.set(minute, bucket);
     }
-    bucket.set(header, 1);
+    bucket.set(header, uses);
     this.#size++;
   }
 

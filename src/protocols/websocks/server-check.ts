@@ -3,7 +3,7 @@ import { headerValues, singleHeader } from '../http-proxy/head-fields.js';
 import type { RequestHead } from '../http-proxy/request-head.js';
 import { SUBPROTOCOL, WS_VERSION } from './constants.js';
 import { type WebsocksCheck, WebsocksError } from './errors.js';
-import { verifyAuthorization, type WebsocksUsers } from './password-hash.js';
+import { verifyAuthorization, verifyTicket, type WebsocksUsers } from './password-hash.js';
 import type { ReplayCache } from './replay-cache.js';
 
 export interface UpgradeCheckOptions {
@@ -30,6 +30,17 @@ function refuse(check: WebsocksCheck, status: number, message: string): Websocks
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+function replayed(verdict: 'replayed' | 'full'): WebsocksError {
+  return new WebsocksError(
+    'ERR_WEBSOCKS_REPLAYED',
+    'replay',
+    401,
+    verdict === 'full'
+      ? 'replay cache is full'
+      : 'this Authorization header or ticket was already used',
+  );
+}
 
 /**
  * §3.3's "no Upgrade header" row: such a request is a web request (the app
@@ -100,17 +111,24 @@ export function checkUpgradeRequest(
     throw refuse('protocol', 400, `no Sec-WebSocket-Protocol: ${SUBPROTOCOL}`);
   }
   const header = authorization[0] as string;
+  const tickets = headerValues(head.headers, 'websocks-ticket');
+  if (tickets.length > 1) throw refuse('auth', 401, 'more than one Websocks-Ticket header');
   const replay = options.replay;
+  if (tickets.length === 1) {
+    // Our agents: the nonce is spent once; the Authorization header is then spent
+    // too, so the same header cannot come back without a ticket.
+    const nonce = verifyTicket(tickets[0] as string, options.users, user, minute);
+    if (replay) {
+      const verdict = replay.check(`ticket ${nonce}`, options.nowMs);
+      if (verdict !== 'fresh') throw replayed(verdict);
+      replay.spend(`ticket ${nonce}`, minute, options.nowMs);
+      replay.spend(header, minute, options.nowMs);
+    }
+    return { user, minute, key };
+  }
   if (replay) {
     const verdict = replay.check(header, options.nowMs);
-    if (verdict !== 'fresh') {
-      throw new WebsocksError(
-        'ERR_WEBSOCKS_REPLAYED',
-        'replay',
-        401,
-        verdict === 'full' ? 'replay cache is full' : 'this Authorization header was already used',
-      );
-    }
+    if (verdict !== 'fresh') throw replayed(verdict);
     replay.commit(header, minute, options.nowMs);
   }
   return { user, minute, key };

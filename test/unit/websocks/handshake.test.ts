@@ -356,3 +356,58 @@ describe('101 response (§3.4)', () => {
     expect(() => checkSwitchingProtocols(head)).toThrow(/Accept/);
   });
 });
+
+// The Websocks-Ticket extension: a nonce per connection, spent once, so a busy agent is
+// not capped at the Authorization header's budget and a captured request replays nowhere.
+describe('Websocks-Ticket (our extension)', () => {
+  const TICKET = /Websocks-Ticket: ([^\r]*)\r\n/;
+
+  it('is only sent when asked: the default request is the reference agent’s', () => {
+    expect(agentRequest()).not.toMatch(/Websocks-Ticket/i);
+    expect(agentRequest({ ticket: true })).toMatch(
+      /\r\nWebsocks-Ticket: [A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\r\n/,
+    );
+  });
+
+  it('ticketed requests are not capped by the header budget: 2,000 in one minute pass', () => {
+    const replay = new ReplayCache({ maxUses: 512 });
+    for (let i = 0; i < 2_000; i++) {
+      expect(check(agentRequest({ ticket: true }), { replay }).user).toBe('alice');
+    }
+  });
+
+  it('a captured ticketed request replays nowhere, with or without its ticket', () => {
+    const replay = new ReplayCache({ maxUses: 512 });
+    const captured = agentRequest({ ticket: true });
+    check(captured, { replay });
+    expect(refusal(() => check(captured, { replay })).check).toBe('replay');
+    // The same Authorization header without the ticket: spent with the first use.
+    expect(refusal(() => check(captured.replace(TICKET, ''), { replay })).check).toBe('replay');
+    // A minute later (the header still verifies): still refused.
+    expect(refusal(() => check(captured, { replay, nowMs: NOW + 60_000 })).check).toBe('replay');
+  });
+
+  it('a forged, malformed or wrong-password ticket is an auth refusal (the site answers)', () => {
+    const replay = new ReplayCache({ maxUses: 512 });
+    const text = agentRequest({ ticket: true });
+    const value = TICKET.exec(text)?.[1] as string;
+    const last = value.at(-1) === 'A' ? 'B' : 'A';
+    const forged = text.replace(value, `${value.slice(0, -1)}${last}`);
+    const wrong = agentRequest({ ticket: true, password: 'wrong' });
+    for (const bad of [
+      forged,
+      text.replace(value, 'x.y'),
+      text.replace(value, TICKET.exec(wrong)?.[1] as string),
+    ]) {
+      const e = refusal(() => check(bad, { replay }));
+      expect([e.check, e.status]).toEqual(['auth', 401]);
+    }
+  });
+
+  it('reference agents (no ticket) keep the header budget', () => {
+    const replay = new ReplayCache({ maxUses: 3 });
+    const legacy = agentRequest();
+    for (let i = 0; i < 3; i++) check(legacy, { replay });
+    expect(refusal(() => check(legacy, { replay })).check).toBe('replay');
+  });
+});
