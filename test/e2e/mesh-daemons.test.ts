@@ -171,6 +171,9 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     const name1 = `${SERVICE}@127.0.0.1:${s1}`;
     const name2 = `${SERVICE}@127.0.0.1:${s2}`;
     await until('s2 in B', async () => (await groupServers(b)).includes(name2), 5000);
+    // A server joins DOWN until its first health check passes: traffic starts once s2 serves
+    // (a CI run started it in that gap and counted the tcp-lb's close as a failure).
+    await until('s2 serves', async () => (await request(lbPort).catch(() => '')) === 's2', 5000);
     const load = traffic(lbPort);
     await until('s2 answers', async () => load.answers.some((x) => x.who === 's2'), 5000);
 
