@@ -4,7 +4,10 @@
 // wss and kcp against curl straight to the backend; and the time to open a proxied
 // connection (SOCKS5 handshake through the tunnel to an echo reply), pooled and unpooled,
 // against the same against the backend directly. Medians; one printed table.
-// BENCH_MB (default 100) per transfer, BENCH_OPENS (default 50) opens per row.
+// BENCH_MB (default 100) per transfer, BENCH_OPENS (default 50) opens per row; new proxied
+// connections per second: BENCH_CONC (default 8) clients opening, echoing a byte and closing for
+// BENCH_RATE_S (default 5) seconds. The two-hop tcp chain row opens through two relays (same
+// measure: connect, one echoed byte), the floor any relay chain pays on this machine.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -19,6 +22,8 @@ import { promisify } from 'node:util';
 const BIN = fileURLToPath(new URL('../dist/apps/vproxy.js', import.meta.url));
 const MB = Number(process.env.BENCH_MB ?? 100);
 const OPENS = Number(process.env.BENCH_OPENS ?? 50);
+const CONC = Number(process.env.BENCH_CONC ?? 8);
+const RATE_S = Number(process.env.BENCH_RATE_S ?? 5);
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'wsagent-bench-'));
 const children = [];
@@ -141,13 +146,15 @@ async function throughput(args) {
   return (body.length * 8) / median(times) / 1e9;
 }
 
-/** SOCKS5 (no auth, CONNECT 127.0.0.1:echo) then one echoed byte; ms. */
-function openOnce(socksPort) {
+/** SOCKS5 (no auth, CONNECT 127.0.0.1:echo) then one echoed byte; ms. `plain`: no SOCKS5. */
+function openOnce(socksPort, plain = false) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const s = connect(socksPort ?? echoPort, '127.0.0.1');
     s.on('error', reject);
-    let stage = socksPort === null ? 2 : 0;
+    // A refused or failed open (the proxy closes after its failure reply) rejects.
+    s.on('close', () => reject(new Error('closed before the echo')));
+    let stage = socksPort === null || plain ? 2 : 0;
     let buf = Buffer.alloc(0);
     s.on('connect', () => {
       if (stage === 2) s.write('x');
@@ -159,6 +166,11 @@ function openOnce(socksPort) {
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       if (stage === 0 && buf.length >= 12) {
+        if (buf[3] !== 0) {
+          s.destroy();
+          reject(new Error(`SOCKS5 reply ${buf[3]}`));
+          return;
+        }
         buf = buf.subarray(12);
         stage = 2;
         s.write('x');
@@ -171,19 +183,40 @@ function openOnce(socksPort) {
   });
 }
 
-async function openMs(socksPort) {
+async function openMs(socksPort, plain = false) {
   const xs = [];
   for (let i = 0; i < OPENS; i++) {
-    xs.push(await openOnce(socksPort));
+    xs.push(await openOnce(socksPort, plain));
     await sleep(socksPort === null ? 0 : 30); // give the pool its refill
   }
   return median(xs);
 }
 
+/** New connections per second: CONC clients in a loop of open (as openOnce), echo, close. */
+async function connsPerSecond(socksPort) {
+  const end = performance.now() + RATE_S * 1000;
+  let done = 0;
+  let failed = 0;
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (performance.now() < end) {
+        try {
+          await openOnce(socksPort);
+          done++;
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  return { rate: done / RATE_S, failed };
+}
+
 const rows = [];
 const directGbps = await throughput([`http://127.0.0.1:${webPort}/`]);
 const directOpen = await openMs(null);
-rows.push(['direct (curl → backend)', directGbps, null, null]);
+const directRate = await connsPerSecond(null);
+rows.push(['direct (curl → backend)', directGbps, null, null, directRate]);
 {
   // The baseline the issue compares with: two plain TCP relays in a chain.
   const b = await freePort();
@@ -196,10 +229,22 @@ rows.push(['direct (curl → backend)', directGbps, null, null]);
     ['simple', '--bind', `127.0.0.1:${a}`, '--backend', `127.0.0.1:${b}`],
     /listening on/,
   );
+  // The same chain in front of the echo server, for the open column.
+  const eb = await freePort();
+  const ea = await freePort();
+  await start(
+    ['simple', '--bind', `127.0.0.1:${eb}`, '--backend', `127.0.0.1:${echoPort}`],
+    /listening on/,
+  );
+  await start(
+    ['simple', '--bind', `127.0.0.1:${ea}`, '--backend', `127.0.0.1:${eb}`],
+    /listening on/,
+  );
   await sleep(300);
   rows.push([
     'two-hop tcp chain (vproxy simple ×2)',
     await throughput([`http://127.0.0.1:${a}/`]),
+    (await openMs(ea, true)) - directOpen,
     null,
     null,
   ]);
@@ -220,7 +265,8 @@ for (const [name, tls, kcp, scheme] of [
   ]);
   const open0 = (await openMs(unpooled)) - directOpen;
   const open10 = (await openMs(pooled)) - directOpen;
-  rows.push([`agent + server over ${name}`, gbps, open0, open10]);
+  const rate = await connsPerSecond(pooled);
+  rows.push([`agent + server over ${name}`, gbps, open0, open10, rate]);
 }
 
 const f = (x, d) => (x === null ? '—' : x.toFixed(d));
@@ -229,15 +275,17 @@ console.log(
 );
 const chain = rows[1][1];
 console.log(
-  '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms) | open, pooled (+ms) |',
+  '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms) | open, pooled (+ms) | new conns/s (pooled) |',
 );
-console.log('|---|---|---|---|---|---|');
-for (const [name, g, o0, o10] of rows) {
+console.log('|---|---|---|---|---|---|---|');
+for (const [name, g, o0, o10, rate] of rows) {
   console.log(
-    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${f(o0, 2)} | ${f(o10, 2)} |`,
+    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${f(o0, 2)} | ${f(o10, 2)} | ${rate === null ? '—' : `${rate.rate.toFixed(0)}${rate.failed > 0 ? ` (${rate.failed} failed)` : ''}`} |`,
   );
 }
-console.log(`(direct open: ${directOpen.toFixed(2)} ms, subtracted from the open columns)`);
+console.log(
+  `(direct open: ${directOpen.toFixed(2)} ms, subtracted from the open columns; an open is connect, SOCKS5 CONNECT and one echoed byte, the chain's without SOCKS5; conns/s: ${CONC} clients for ${RATE_S} s)`,
+);
 for (const c of children) c.kill();
 web.close();
 echo.close();
