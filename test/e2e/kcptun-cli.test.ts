@@ -11,6 +11,7 @@ import {
   exchangeTarget,
   freeTcpPort,
   freeUdpPort,
+  kcptunPeer,
   pattern,
   sha,
   spawnKcptun,
@@ -72,19 +73,11 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
     ]);
     expect(running.output()).toMatch(/--dscp: accepted and ignored/);
     const local = await freeTcpPort();
-    const peer = spawnKcptun(client.path, [
-      '-l',
-      `127.0.0.1:${local}`,
-      '-r',
-      `127.0.0.1:${udp}`,
-      '--key',
-      'e2e',
-      '--crypt',
-      'salsa20',
-      '--mode',
-      'fast2',
-      '--quiet',
-    ]);
+    const peer = kcptunPeer(client.path, 'client', local, `127.0.0.1:${udp}`, {
+      key: 'e2e',
+      crypt: 'salsa20',
+      mode: 'fast2',
+    });
     cleanups.push(peer.stop);
     await new Promise((r) => setTimeout(r, 300));
     await exchange(local, target, 0);
@@ -174,19 +167,11 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
     const target = await exchangeTarget(SIZE);
     cleanups.push(() => target.server.close());
     const udp = await freeUdpPort();
-    const peer = spawnKcptun(server.path, [
-      '-l',
-      `127.0.0.1:${udp}`,
-      '-t',
-      `127.0.0.1:${target.port}`,
-      '--key',
-      'simple',
-      '--crypt',
-      'none',
-      '--mode',
-      'fast3',
-      '--quiet',
-    ]);
+    const peer = kcptunPeer(server.path, 'server', udp, `127.0.0.1:${target.port}`, {
+      key: 'simple',
+      crypt: 'none',
+      mode: 'fast3',
+    });
     cleanups.push(peer.stop);
     const local = await freeTcpPort();
     const { running } = await startCli(

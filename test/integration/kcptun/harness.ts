@@ -154,6 +154,33 @@ export function spawnKcptun(
   };
 }
 
+/**
+ * A Debian kcptun peer on loopback: a client (`-l 127.0.0.1:LISTEN -r TO`) or a
+ * server (`-l 127.0.0.1:LISTEN -t TO`) with `--key`, `--crypt`, an optional
+ * `--mode`, more flags, and `--quiet`.
+ */
+export function kcptunPeer(
+  path: string,
+  role: 'client' | 'server',
+  listen: number,
+  to: string,
+  o: { key: string; crypt: string; mode?: string; extra?: readonly string[] },
+): { child: ChildProcess; stop: () => Promise<void> } {
+  return spawnKcptun(path, [
+    '-l',
+    `127.0.0.1:${listen}`,
+    role === 'client' ? '-r' : '-t',
+    to,
+    '--key',
+    o.key,
+    '--crypt',
+    o.crypt,
+    ...(o.mode === undefined ? [] : ['--mode', o.mode]),
+    ...(o.extra ?? []),
+    '--quiet',
+  ]);
+}
+
 /** Bidirectional pipe of a local socket and a tunnel stream; each side closes the other. */
 export function splice(a: net.Socket | StreamFD, b: net.Socket | StreamFD): void {
   a.on('error', () => b.destroy());

@@ -9,9 +9,9 @@ import {
   exchangeTarget,
   freeTcpPort,
   freeUdpPort,
+  kcptunPeer,
   pattern,
   sha,
-  spawnKcptun,
   tcpConnect,
 } from './harness.js';
 
@@ -49,20 +49,11 @@ describe.skipIf(server.missing || client.missing)(`kcptun:// transport${skipNote
     const target = await exchangeTarget(SIZE);
     cleanups.push(() => target.server.close());
     const udp = await freeUdpPort();
-    const peer = spawnKcptun(server.path, [
-      '-l',
-      `127.0.0.1:${udp}`,
-      '-t',
-      `127.0.0.1:${target.port}`,
-      '--key',
-      'lb',
-      '--crypt',
-      'aes-192',
-      '--smuxver',
-      '2',
-      '--nocomp',
-      '--quiet',
-    ]);
+    const peer = kcptunPeer(server.path, 'server', udp, `127.0.0.1:${target.port}`, {
+      key: 'lb',
+      crypt: 'aes-192',
+      extra: ['--smuxver', '2', '--nocomp'],
+    });
     cleanups.push(peer.stop);
     const { ups } = upstreamTo(
       'kcptun-back',
@@ -95,19 +86,11 @@ describe.skipIf(server.missing || client.missing)(`kcptun:// transport${skipNote
     });
     cleanups.push(() => lb.close());
     const local = await freeTcpPort();
-    const peer = spawnKcptun(client.path, [
-      '-l',
-      `127.0.0.1:${local}`,
-      '-r',
-      `127.0.0.1:${udp}`,
-      '--key',
-      'front',
-      '--crypt',
-      'salsa20',
-      '--mode',
-      'fast3',
-      '--quiet',
-    ]);
+    const peer = kcptunPeer(client.path, 'client', local, `127.0.0.1:${udp}`, {
+      key: 'front',
+      crypt: 'salsa20',
+      mode: 'fast3',
+    });
     cleanups.push(peer.stop);
     await new Promise((r) => setTimeout(r, 300));
     const sock = await tcpConnect(local);
