@@ -38,19 +38,18 @@ export function awaitReady(
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeoutMs !== undefined && timeoutMs > 0) {
-      timer = setTimeout(
-        () =>
-          finish(
-            new VproxyError('ERR_CONNECT_TIMEOUT', `${what}: timed out after ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      );
+      timer = setTimeout(() => finish(connectTimeoutError(what, timeoutMs)), timeoutMs);
     }
     ready.then(
       () => finish(),
       (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
     );
   });
+}
+
+/** What a connect that was not ready after `timeoutMs` fails with; `what` names it (`tcp connect to h:p`). */
+export function connectTimeoutError(what: string, timeoutMs: number): VproxyError {
+  return new VproxyError('ERR_CONNECT_TIMEOUT', `${what}: timed out after ${timeoutMs} ms`);
 }
 
 /** An AbortSignal that fires after a deadline; `cancel()` once the work is done. */

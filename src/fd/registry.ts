@@ -154,6 +154,18 @@ export class Registry {
     return transport.connect(addr, options);
   }
 
+  /**
+   * Start connecting through a transport that dials synchronously (see
+   * `Transport.dial`): the stream comes back at once, connecting; null when the
+   * address's transport has no dial (a layer, kcp…): use `connect()`.
+   */
+  dial(address: Address): StreamFD | null {
+    const transport = this.resolve(address.scheme);
+    if (transport.dial === undefined) return null;
+    this.#check(address);
+    return transport.dial(address);
+  }
+
   async listen(address: string | Address, options?: ListenOptions): Promise<ServerFD> {
     const addr = toAddress(address);
     const transport = this.resolve(addr.scheme);

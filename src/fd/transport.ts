@@ -41,6 +41,14 @@ export interface Transport {
   readonly schema?: OptionSchema;
   connect(address: Address, options?: ConnectOptions): Promise<StreamFD>;
   listen(address: Address, options?: ListenOptions): Promise<ServerFD>;
+  /**
+   * Optional, for a stream that is usable the moment it connects (plain tcp):
+   * start connecting and return the stream at once. It emits 'connect' when
+   * ready or 'error' when the connect fails; the caller times it out and
+   * aborts it (destroy). The proxy's accept path uses it to connect with no
+   * promise, timer or AbortSignal per connection. A layer never inherits it.
+   */
+  dial?(address: Address): StreamFD;
 }
 
 /**

@@ -5,13 +5,14 @@ import type {
   PickContext,
   SessionOutcome,
 } from '../proxy/backend-picker.js';
+import type { ClientAddress } from './selection-method.js';
 import type { ConnectionLease, Server } from './server.js';
 
 /** A ServerGroup or an Upstream, as the proxy sees them. */
 export interface ServerSource {
   /** `exclude`: servers not to return (a redispatch skips those that already failed). */
   next(
-    clientAddress: string | null,
+    clientAddress: ClientAddress,
     hint?: string | null,
     exclude?: (server: Server) => boolean,
   ): Server | null;
@@ -48,8 +49,12 @@ export class ServerPicker implements BackendPicker {
 
   /** The server a context would go to, without taking a lease. */
   pickServer(context: PickContext, exclude?: (server: Server) => boolean): Server | null {
-    const client = context.admission.source?.host ?? context.client.remoteAddress ?? null;
-    return this.source.next(client, context.admission.hint ?? null, exclude);
+    const admission = context.admission;
+    const source = admission.source;
+    // Read (a syscall for an accepted socket) only by a method that hashes the client.
+    const client: ClientAddress =
+      source === undefined ? () => context.client.remoteAddress ?? null : source.host;
+    return this.source.next(client, admission.hint ?? null, exclude);
   }
 }
 

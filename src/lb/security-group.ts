@@ -181,4 +181,17 @@ export class SecurityGroup {
     if (this.#rules[protocol].length === 0) return this.#defaultAction === 'allow';
     return this.decide(client, protocol, listenPort).allowed;
   }
+
+  /**
+   * As `allows`, for an accepted stream: its address is read only when a rule
+   * needs it (a socket's `remoteAddress` is a getpeername syscall per connection).
+   */
+  allowsPeer(
+    peer: { readonly remoteAddress?: string | undefined },
+    protocol: Protocol,
+    listenPort: number,
+  ): boolean {
+    if (this.#rules[protocol].length === 0) return this.#defaultAction === 'allow';
+    return this.decide(peer.remoteAddress, protocol, listenPort).allowed;
+  }
 }

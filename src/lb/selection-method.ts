@@ -18,13 +18,20 @@ export interface Selectable {
 }
 
 /**
+ * A new connection's client address, or how to read it: only a method that
+ * hashes it (source) asks, so the others never pay for it (an accepted socket's
+ * address is a getpeername syscall).
+ */
+export type ClientAddress = string | null | (() => string | null);
+
+/**
  * Chooses one available server per new connection. Methods read weights,
  * health and connection counts at pick time, so servers can be added, removed
  * and re-weighted between any two picks with no table to rebuild.
  */
 export interface SelectionMethod<S extends Selectable = Selectable> {
   readonly name: MethodName;
-  pick(servers: readonly S[], clientAddress: string | null): S | null;
+  pick(servers: readonly S[], clientAddress: ClientAddress): S | null;
   /** The server was removed: drop any state kept for it. */
   forget(server: S): void;
   /** Weights or membership changed. */
@@ -139,8 +146,10 @@ class SourceHash<S extends Selectable> implements SelectionMethod<S> {
   readonly name = 'source';
   readonly #keys = new WeakMap<S, HashKey>();
 
-  pick(servers: readonly S[], clientAddress: string | null): S | null {
-    const client = clientHashKey(clientAddress);
+  pick(servers: readonly S[], clientAddress: ClientAddress): S | null {
+    const client = clientHashKey(
+      typeof clientAddress === 'function' ? clientAddress() : clientAddress,
+    );
     let best: S | null = null;
     let bestScore = Number.NEGATIVE_INFINITY;
     for (const s of servers) {

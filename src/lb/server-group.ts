@@ -14,6 +14,7 @@ import {
 } from './health-config.js';
 import { checkName } from './names.js';
 import {
+  type ClientAddress,
   createMethod,
   DEFAULT_METHOD,
   type MethodName,
@@ -190,7 +191,7 @@ export class ServerGroup extends EventEmitter<ServerGroupEvents> implements Grou
    * client's next choice).
    */
   next(
-    clientAddress: string | null = null,
+    clientAddress: ClientAddress = null,
     _hint?: string | null,
     exclude?: (server: Server) => boolean,
   ): Server | null {

@@ -76,7 +76,7 @@ export class TcpLB extends LbListener {
       return source === undefined ? {} : { source };
     };
     const gate = (client: StreamFD): boolean => {
-      if (access.group.allows(client.remoteAddress, 'tcp', listenPort)) return true;
+      if (access.group.allowsPeer(client, 'tcp', listenPort)) return true;
       denied(describePeer(client), undefined);
       return false;
     };

@@ -1,6 +1,7 @@
 import { VproxyError } from '../fd/errors.js';
 import { matchLevel, NO_MATCH, normalizePattern, parseHint } from './host-match.js';
 import { checkName } from './names.js';
+import type { ClientAddress } from './selection-method.js';
 import { checkWeight, DEFAULT_WEIGHT, type Server } from './server.js';
 import { SmoothWeighted, type WeightedCandidate } from './smooth-weighted.js';
 
@@ -14,7 +15,7 @@ export interface BackendGroup {
    * to return (a redispatch skips those that already failed).
    */
   next(
-    clientAddress: string | null,
+    clientAddress: ClientAddress,
     hint?: string | null,
     exclude?: (server: Server) => boolean,
   ): Server | null;
@@ -131,7 +132,7 @@ export class Upstream {
    * traffic to another name's servers would be wrong).
    */
   next(
-    clientAddress: string | null = null,
+    clientAddress: ClientAddress = null,
     hint?: string | null,
     exclude?: (server: Server) => boolean,
   ): Server | null {

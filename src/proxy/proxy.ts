@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type Address, formatAddress, formatHostPort } from '../fd/address.js';
+import { connectTimeoutError } from '../fd/deadline.js';
 import { isVproxyError } from '../fd/errors.js';
 import { errorFields, type Logger, quietLogger, rateLimited } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
@@ -7,6 +8,7 @@ import { describePeer, type StreamFD } from '../fd/stream-fd.js';
 import { type Admission, type ClientHandshake, TAKEN } from './admission.js';
 import { admit } from './admit.js';
 import type { BackendChoice, PickContext } from './backend-picker.js';
+import { ConnectDeadlines } from './connect-deadlines.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_FIN_TIMEOUT_MS,
@@ -61,6 +63,8 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   #retries: number;
   readonly #sessions = new Map<number, Session>();
   readonly #sweep = new IdleSweep(this.#sessions);
+  /** Dials in progress (plain tcp), timed out together: see #connect. */
+  readonly #dials: ConnectDeadlines<Session, StreamFD>;
   /** For log lines and events: the listener, or the name the owner gave. */
   readonly name: string;
   readonly #log: Logger;
@@ -88,6 +92,13 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       outBufferSize: options.outBufferSize ?? 0,
     };
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.#dials = new ConnectDeadlines(this.#connectTimeoutMs, (session, fd) => {
+      const { host, port, scheme } = session.choice.address;
+      // As connect() says it (its 'error' comes back through #connect's listener).
+      fd.destroy(
+        connectTimeoutError(`${scheme} connect to ${host}:${port}`, this.#connectTimeoutMs),
+      );
+    });
     this.#retries = checkRetries(options.retries ?? DEFAULT_RETRIES);
     const server = options.server;
     if (options.name === undefined) {
@@ -188,6 +199,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   async close(): Promise<void> {
     this.#closing = true;
     this.#sweep.stop();
+    this.#dials.clear();
     await this.#options.server.close();
     const pending = [...this.#sessions.values()].map((s) => {
       s.kill();
@@ -287,10 +299,10 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
         this.#accessLog !== undefined ||
         sessionCloseChannel.hasSubscribers ||
         this.#log.enabled('debug'),
+      (err) => this.#finish(session, err),
     );
     this.#sessions.set(session.id, session);
     this.#sweep.ensure(this.#limits);
-    session.closed.then((err) => this.#finish(session, err));
     if (sessionOpenChannel.hasSubscribers) {
       const info = session.info();
       sessionOpenChannel.publish({
@@ -300,50 +312,89 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
         backend: info.target,
       });
     }
-    void this.#connect(session, context);
+    this.#connect(session, context, undefined);
   }
 
   /**
-   * Connect to the session's backend; when that fails and retries are left, go
-   * to another backend the picker gives (never one already tried), so the client
+   * Connect to the session's backend (`tried`: the backends that already
+   * failed for it). A transport that dials synchronously (plain tcp) is
+   * connected without a promise, a timer or an AbortSignal of its own: the
+   * session destroys the connecting stream if its client leaves, and the
+   * engine's one deadline queue times it out. Others go through `connect()`.
+   */
+  #connect(session: Session, context: PickContext, tried: Address[] | undefined): void {
+    const address = session.choice.address;
+    const fd = this.#options.registry.dial(address);
+    if (fd === null) {
+      void this.#connectAsync(session, context, tried);
+      return;
+    }
+    const onError = (err: Error): void => {
+      fd.off('connect', onConnect);
+      this.#dials.delete(session);
+      fd.destroy();
+      // Destroyed by the session (its client left first): nothing failed.
+      if (session.state === 'connecting') void this.#connectFailed(session, context, err, tried);
+    };
+    const onConnect = (): void => {
+      fd.off('error', onError);
+      this.#dials.delete(session);
+      session.attach(fd, this.#options.backendPreamble?.(context, fd) ?? null);
+    };
+    fd.once('error', onError);
+    fd.once('connect', onConnect);
+    session.dialing(fd);
+    this.#dials.add(session, fd);
+  }
+
+  async #connectAsync(
+    session: Session,
+    context: PickContext,
+    tried: Address[] | undefined,
+  ): Promise<void> {
+    const signal = session.connectAbort.signal;
+    try {
+      const backend = await this.#options.registry.connect(session.choice.address, {
+        timeoutMs: this.#connectTimeoutMs,
+        signal,
+      });
+      session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
+    } catch (err) {
+      if (signal.aborted) return; // the client left first; nothing failed
+      await this.#connectFailed(session, context, err, tried);
+    }
+  }
+
+  /**
+   * The connect to the session's backend failed: when retries are left, go to
+   * another backend the picker gives (never one already tried), so the client
    * sees a failure only when every try failed.
    */
-  async #connect(session: Session, context: PickContext): Promise<void> {
-    const signal = session.connectAbort.signal;
-    let tried: Address[] | undefined;
-    for (;;) {
-      const choice = session.choice;
-      try {
-        const backend = await this.#options.registry.connect(choice.address, {
-          timeoutMs: this.#connectTimeoutMs,
-          signal,
-        });
-        session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
-        return;
-      } catch (err) {
-        if (signal.aborted) return; // the client left first; nothing failed
-        this.#connectFailures++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        let next: BackendChoice | null = null;
-        if ((tried?.length ?? 0) < this.#retries && this.#options.picker.repick !== undefined) {
-          tried = [...(tried ?? []), choice.address];
-          next = notTried(await this.#pick(context, tried), tried);
-        }
-        if (this.#log.enabled('warn')) {
-          this.#log.warn(
-            'backend-connect-failed',
-            connectFailureFields(session, choice, error, next),
-          );
-        }
-        if (next !== null) {
-          if (!session.redispatch(next, error)) return;
-          this.#redispatches++;
-          continue;
-        }
-        session.connectFailed(new BackendConnectError(formatAddress(choice.address), err));
-        return;
-      }
+  async #connectFailed(
+    session: Session,
+    context: PickContext,
+    err: unknown,
+    tried: Address[] | undefined,
+  ): Promise<void> {
+    const choice = session.choice;
+    this.#connectFailures++;
+    const error = err instanceof Error ? err : new Error(String(err));
+    let next: BackendChoice | null = null;
+    let nowTried = tried;
+    if ((tried?.length ?? 0) < this.#retries && this.#options.picker.repick !== undefined) {
+      nowTried = [...(tried ?? []), choice.address];
+      next = notTried(await this.#pick(context, nowTried), nowTried);
     }
+    if (this.#log.enabled('warn')) {
+      this.#log.warn('backend-connect-failed', connectFailureFields(session, choice, error, next));
+    }
+    if (next !== null) {
+      if (!session.redispatch(next, error)) return;
+      this.#redispatches++;
+      this.#connect(session, context, nowTried);
+      return;
+    }
+    session.connectFailed(new BackendConnectError(formatAddress(choice.address), err));
   }
 
   /** The picker's answer; a throw or a rejection counts as an error and picks nothing. */
@@ -371,6 +422,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   #finish(session: Session, err: Error | undefined): void {
     this.#sessions.delete(session.id);
+    this.#dials.delete(session);
     if (this.#sessions.size === 0) this.#sweep.stop();
     this.#closedBytesIn += session.client.bytesRead;
     this.#closedBytesOut += session.client.bytesWritten;

@@ -55,18 +55,20 @@ export class Session {
   readonly client: StreamFD;
   readonly admission: Admission;
   readonly startedAt = Date.now();
-  /** Aborts the backend connect if the client goes away first. */
-  readonly connectAbort = new AbortController();
-  /** Resolves once both streams are closed; `error` is what ended the session, if anything. */
-  readonly closed: Promise<Error | undefined>;
 
   #choice: BackendChoice;
   #redispatches = 0;
   #backend: StreamFD | null = null;
+  /** A backend stream still connecting (a synchronous dial): destroying it is the abort. */
+  #dialing: StreamFD | null = null;
+  // Made when a connect asks for it (an AbortController costs microseconds; a dial needs none).
+  #connectAbort: AbortController | undefined;
   #state: SessionState = 'connecting';
   #error: Error | undefined;
   #connectError: Error | undefined;
-  #resolveClosed!: (err: Error | undefined) => void;
+  readonly #onClosed: (err: Error | undefined) => void;
+  #closed: Promise<Error | undefined> | undefined;
+  #resolveClosed: ((err: Error | undefined) => void) | undefined;
   readonly #limits: SessionLimits;
   // A closed socket no longer knows its addresses, so they are read while it is
   // open: at the first info(), or at once when `eagerAddresses` says a closed
@@ -85,6 +87,7 @@ export class Session {
     admission: Admission,
     limits: SessionLimits,
     eagerAddresses = false,
+    onClosed: (err: Error | undefined) => void = () => {},
   ) {
     this.id = id;
     this.client = client;
@@ -92,11 +95,39 @@ export class Session {
     this.admission = admission;
     this.#limits = limits;
     this.#eagerAddresses = eagerAddresses;
+    this.#onClosed = onClosed;
     if (eagerAddresses) this.#readAddresses();
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#watch(client);
+  }
+
+  /** Aborts the backend connect if the client goes away first. */
+  get connectAbort(): AbortController {
+    if (this.#connectAbort === undefined) {
+      this.#connectAbort = new AbortController();
+      if (this.#state !== 'connecting') this.#connectAbort.abort(this.#error);
+    }
+    return this.#connectAbort;
+  }
+
+  /** Resolves once both streams are closed; `error` is what ended the session, if anything. */
+  get closed(): Promise<Error | undefined> {
+    if (this.#closed === undefined) {
+      this.#closed =
+        this.#state === 'closed'
+          ? Promise.resolve(this.#error)
+          : new Promise((resolve) => {
+              this.#resolveClosed = resolve;
+            });
+    }
+    return this.#closed;
+  }
+
+  /**
+   * The backend stream being dialled (it emits 'connect' or 'error'); the
+   * session destroys it if the client goes away first. `attach()` takes it over.
+   */
+  dialing(fd: StreamFD): void {
+    this.#dialing = fd;
   }
 
   get state(): SessionState {
@@ -157,6 +188,7 @@ export class Session {
       return;
     }
     this.#backend = backend;
+    this.#dialing = null;
     this.#state = 'established';
     if (this.#eagerAddresses) this.#readAddresses();
     this.#watch(backend);
@@ -278,7 +310,7 @@ export class Session {
     if (this.#state === 'closed') return;
     this.#error ??= err;
     this.#state = 'closing';
-    this.connectAbort.abort(err);
+    this.#stopConnecting(err);
     for (const fd of [this.client, this.#backend]) {
       if (fd === null) continue;
       if (reset) abortStream(fd);
@@ -291,9 +323,7 @@ export class Session {
     if (this.#state === 'connecting') {
       // The client left before the backend answered: stop connecting.
       this.#state = 'closing';
-      this.connectAbort.abort(
-        new ProxyError('ERR_CLIENT_CLOSED', 'client closed while connecting'),
-      );
+      this.#stopConnecting(new ProxyError('ERR_CLIENT_CLOSED', 'client closed while connecting'));
     } else if (this.#state === 'established') {
       this.#state = 'closing';
     }
@@ -302,11 +332,21 @@ export class Session {
     this.#maybeFinish();
   }
 
+  #stopConnecting(reason: Error): void {
+    this.#connectAbort?.abort(reason);
+    const dialing = this.#dialing;
+    if (dialing !== null) {
+      this.#dialing = null;
+      dialing.destroy();
+    }
+  }
+
   #maybeFinish(): void {
     if (this.#state === 'closed') return;
     const backendDone = this.#backend === null || this.#backend.closed;
     if (!this.client.closed || !backendDone) return;
     this.#state = 'closed';
-    this.#resolveClosed(this.#error);
+    this.#onClosed(this.#error);
+    this.#resolveClosed?.(this.#error);
   }
 }

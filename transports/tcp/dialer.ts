@@ -9,6 +9,18 @@ import { DirectReader } from './direct-reader.js';
 import { TCP_SCHEMA } from './options.js';
 
 export async function dialTcp(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
+  const socket = dialTcpNow(address);
+  await awaitReady(
+    once(socket, 'connect'),
+    options,
+    `tcp connect to ${address.host}:${address.port}`,
+    () => socket.destroy(),
+  );
+  return socket;
+}
+
+/** Start a connect; the socket emits 'connect' or 'error' (Transport.dial). */
+export function dialTcpNow(address: Address): StreamFD {
   // Parsed once per address by the registry (the address carries them).
   const opts = layerOptions(address, TCP_SCHEMA);
   const reader = new DirectReader();
@@ -22,11 +34,5 @@ export async function dialTcp(address: Address, options: ConnectOptions = {}): P
     onread: reader.onread,
   });
   reader.attach(socket);
-  await awaitReady(
-    once(socket, 'connect'),
-    options,
-    `tcp connect to ${address.host}:${address.port}`,
-    () => socket.destroy(),
-  );
   return brandStreamFD(socket, 'tcp');
 }

@@ -12,6 +12,22 @@ export const MIN_READ_BUFFER = 4096;
 export const MAX_READ_BUFFER = 262_144;
 
 /**
+ * The smallest read buffers of closed sockets, for new sockets to read into.
+ * A fresh buffer per socket costs far more than the syscalls it saves on a
+ * short connection: its allocation, the kernel faulting in its new pages as
+ * the first read lands, and its sweep on V8's background threads. A buffer is
+ * spared only when nothing but its closed socket refers to it (a chunk a sink
+ * retained went to a write queue, and its socket read into new memory next).
+ */
+const spareBuffers: Buffer[] = [];
+/** At most this many spare (1 MiB): enough for the churn of short connections. */
+const MAX_SPARE_BUFFERS = 256;
+
+function smallestReadBuffer(): Buffer {
+  return spareBuffers.pop() ?? Buffer.allocUnsafe(MIN_READ_BUFFER);
+}
+
+/**
  * Reads of one TCP socket, through net's `onread` mode: the kernel copies into
  * a buffer this reader owns and reuses, instead of Node allocating 64 KiB per
  * read and pushing it through the Readable machinery. The buffer grows (×4, to
@@ -27,7 +43,7 @@ export const MAX_READ_BUFFER = 262_144;
 export class DirectReader implements DirectReadable {
   readonly onread: OnReadOpts;
   #socket: Socket | null = null;
-  #buffer = Buffer.allocUnsafe(MIN_READ_BUFFER);
+  #buffer = smallestReadBuffer();
   #sink: DirectSink | null = null;
   #retained = false;
 
@@ -42,6 +58,8 @@ export class DirectReader implements DirectReadable {
   attach(socket: Socket): void {
     this.#socket = socket;
     attachDirectReadable(socket, this);
+    // Closed: its handle reads no more, so the buffer it would have read into is free.
+    socket.once('close', () => this.#spare());
   }
 
   setDirectSink(sink: DirectSink | null): void {
@@ -50,6 +68,13 @@ export class DirectReader implements DirectReadable {
 
   retainReadBuffer(): void {
     this.#retained = true;
+  }
+
+  #spare(): void {
+    const buffer = this.#buffer;
+    // #next() leaves #retained false and #buffer unreferenced after every read.
+    if (this.#retained || buffer.length !== MIN_READ_BUFFER) return;
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
   }
 
   #read(n: number, buf: Buffer): boolean {
@@ -77,7 +102,7 @@ export class DirectReader implements DirectReadable {
       while (want < n) want *= 4;
     }
     if (want !== size || this.#retained) {
-      this.#buffer = Buffer.allocUnsafe(want);
+      this.#buffer = want === MIN_READ_BUFFER ? smallestReadBuffer() : Buffer.allocUnsafe(want);
       this.#retained = false;
     }
   }

@@ -1,5 +1,5 @@
 import type { Transport } from '../../src/fd/transport.js';
-import { dialTcp } from './dialer.js';
+import { dialTcp, dialTcpNow } from './dialer.js';
 import { listenTcp } from './listener.js';
 import { TCP_OPTIONS, TCP_SCHEMA } from './options.js';
 
@@ -8,5 +8,6 @@ export const tcpTransport: Transport = {
   options: TCP_OPTIONS,
   schema: TCP_SCHEMA,
   connect: dialTcp,
+  dial: dialTcpNow,
   listen: listenTcp,
 };

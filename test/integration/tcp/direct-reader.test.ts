@@ -156,6 +156,37 @@ describe('tcp direct reader', () => {
     client.destroy();
   });
 
+  it("a closed socket's buffer is read into again by a new socket, unless a sink retained it", async () => {
+    // One read through a sink on a fresh accepted socket, then both ends closed;
+    // returns the chunk the sink saw.
+    const oneRead = async (retain: boolean): Promise<Buffer> => {
+      const { client, server } = await pair();
+      const reader = readerOf(server);
+      let chunk: Buffer | undefined;
+      reader.setDirectSink((c) => {
+        chunk = c;
+        if (retain) reader.retainReadBuffer();
+        return true;
+      });
+      server.resume();
+      client.write('x');
+      while (chunk === undefined) await new Promise((r) => setImmediate(r));
+      const closed = once(server, 'close');
+      client.destroy();
+      server.destroy();
+      await closed;
+      return chunk;
+    };
+    const spared = await oneRead(false);
+    // The next socket reads into the closed one's buffer (no new memory per connection)…
+    const retained = await oneRead(true);
+    expect(retained.buffer).toBe(spared.buffer);
+    // …but memory a sink retained (a write still queued) is never handed out again.
+    const after = await oneRead(false);
+    expect(after.buffer).not.toBe(retained.buffer);
+    expect(retained.toString()).toBe('x');
+  });
+
   it('a small first read fits the smallest buffer, and echoing through the Readable side works', async () => {
     const { client, server } = await pair();
     const reader = readerOf(server);
