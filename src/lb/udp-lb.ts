@@ -67,6 +67,7 @@ class Flow implements FlowEntry {
   seen = 0;
   readonly #socket: Socket;
   readonly #lease: ConnectionLease;
+  readonly #onClose: () => void;
   /** Datagrams from the client before the backend socket connected; null once connected. */
   #pending: Buffer[] | null = [];
   #closed = false;
@@ -76,9 +77,11 @@ class Flow implements FlowEntry {
     readonly client: BoundAddress,
     lease: ConnectionLease,
     socket: Socket,
+    onClose: () => void,
   ) {
     this.#lease = lease;
     this.#socket = socket;
+    this.#onClose = onClose;
   }
 
   get server(): string {
@@ -112,6 +115,7 @@ class Flow implements FlowEntry {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending = null;
+    this.#onClose();
     this.#lease.release();
     this.#socket.close();
   }
@@ -132,6 +136,13 @@ export class UdpLB {
   readonly upstream: Upstream;
   readonly #socket: DatagramFD;
   readonly #table: FlowTable<Flow>;
+  /**
+   * The per-datagram lookup: flows by client port, the host compared as it is
+   * (no key string built and hashed per datagram). The table (keyed `host|port`)
+   * still owns every flow; a second client on a port already indexed is found
+   * there, and a flow leaves this index when it closes.
+   */
+  readonly #byPort = new Map<number, Flow>();
   readonly #counters = new Counters();
   readonly #log: Logger;
   #securityGroup: SecurityGroup;
@@ -268,12 +279,17 @@ export class UdpLB {
       c.droppedOversize++;
       return;
     }
-    const key = `${from.host}|${from.port}`;
-    let flow = this.#table.get(key);
-    if (flow === undefined) {
-      const opened = this.#open(key, from);
-      if (opened === null) return;
-      flow = opened;
+    let flow = this.#byPort.get(from.port);
+    if (flow === undefined || flow.client.host !== from.host) {
+      const key = `${from.host}|${from.port}`;
+      flow = this.#table.get(key);
+      if (flow === undefined) {
+        const opened = this.#open(key, from);
+        if (opened === null) return;
+        flow = opened;
+      } else {
+        this.#table.touch(flow);
+      }
     } else {
       this.#table.touch(flow);
     }
@@ -308,7 +324,9 @@ export class UdpLB {
     }
     const target = server.address;
     const socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
-    const flow = new Flow(key, client, server.acquire(), socket);
+    const flow = new Flow(key, client, server.acquire(), socket, () => {
+      if (this.#byPort.get(client.port) === flow) this.#byPort.delete(client.port);
+    });
     const c = this.#counters;
     socket.on('message', (data) => {
       if (data.length > this.#maxDatagram) {
@@ -333,6 +351,7 @@ export class UdpLB {
     });
     socket.connect(target.port, target.host, () => flow.connected());
     this.#table.add(key, flow);
+    if (!this.#byPort.has(client.port)) this.#byPort.set(client.port, flow);
     return flow;
   }
 }

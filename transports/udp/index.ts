@@ -52,15 +52,29 @@ export const udpTransport: DatagramTransport = {
   },
 };
 
+// The last literal looked up: a listener answers the same few clients datagram after
+// datagram, and node:dgram looks the address up on every send.
+let lastLiteral = '';
+let lastFamily = 0;
+
 /**
  * An IP literal resolves at once, in the caller's turn: node's default goes through
  * dns.lookup, which defers every send to an address (a relay's return path sends each
  * datagram to an address) by a tick and a callback. Names still go to dns.lookup.
  */
 const literalLookup: NonNullable<SocketOptions['lookup']> = (hostname, options, callback) => {
+  if (hostname === lastLiteral) {
+    callback(null, hostname, lastFamily);
+    return;
+  }
   const family = isIP(hostname);
-  if (family !== 0) callback(null, hostname, family);
-  else dnsLookup(hostname, options, callback);
+  if (family !== 0) {
+    lastLiteral = hostname;
+    lastFamily = family;
+    callback(null, hostname, family);
+  } else {
+    dnsLookup(hostname, options, callback);
+  }
 };
 
 class UdpFD extends EventEmitter<DatagramFDEvents> implements DatagramFD {

@@ -197,6 +197,40 @@ describe('UdpLB', () => {
     }
   });
 
+  it('two clients on one port number from two addresses are two flows, each answered as its own', async () => {
+    // The per-datagram index is by port: the second address must still get its own
+    // flow (and backend), before and after the first one expires.
+    const r = await rig({ method: 'source', idleTimeoutMs: 300 });
+    const a = await udpClient();
+    const b = createSocket('udp4');
+    try {
+      b.bind(a.address().port, '127.0.0.2');
+      await once(b, 'listening');
+      const fromA = await udpRequest(a, r.port, 'from-a');
+      const fromB = await udpRequest(b, r.port, 'from-b');
+      expect(fromA?.subarray(2).toString()).toBe('from-a');
+      expect(fromB?.subarray(2).toString()).toBe('from-b');
+      const clients = r.lb.flows().map((f) => f.client);
+      expect(clients.sort()).toEqual(
+        [`127.0.0.1:${a.address().port}`, `127.0.0.2:${a.address().port}`].sort(),
+      );
+      // Each keeps its own flow (source: its own backend) datagram after datagram.
+      for (let i = 0; i < 5; i++) {
+        expect((await udpRequest(b, r.port, 'b'))?.subarray(0, 2)).toEqual(fromB?.subarray(0, 2));
+        expect((await udpRequest(a, r.port, 'a'))?.subarray(0, 2)).toEqual(fromA?.subarray(0, 2));
+      }
+      expect(r.lb.stats().totalFlows).toBe(2);
+      // Both idle out; the next datagram from the second address opens a new flow.
+      await until(() => r.lb.stats().flows === 0, 3000);
+      expect((await udpRequest(b, r.port, 'again'))?.subarray(2).toString()).toBe('again');
+      expect(r.lb.flows().map((f) => f.client)).toEqual([`127.0.0.2:${a.address().port}`]);
+    } finally {
+      await closeSocket(a);
+      await closeSocket(b);
+      await r.close();
+    }
+  });
+
   it('oversize datagrams are dropped and counted, others still pass', async () => {
     const r = await rig({ maxDatagram: 1500 });
     try {
