@@ -42,7 +42,11 @@ async function main() {
   const lb = startChild('udp-lb', process.execPath, [PEERS, 'udp-lb', String(echoPort)]);
   const lbPort = await portOf(lb, 'udp-lb');
   const socatPort = await freePort();
+  // -T 2: socat's forked per-client children exit after 2 s idle; without it they outlive the
+  // listener, keep our output pipes open and the bench never exits.
   const socat = startChild('socat', 'socat', [
+    '-T',
+    '2',
     `UDP-LISTEN:${socatPort},bind=127.0.0.1,fork,reuseaddr`,
     `UDP:127.0.0.1:${echoPort}`,
   ]);
