@@ -318,6 +318,14 @@ export class RespController extends EventEmitter<{ error: [Error] }> {
     if (verb === 'command') return args.length > 1 && args[1]?.toLowerCase() === 'count' ? 0 : [];
     if (args.some((a) => /[\r\n]/.test(a)))
       return { error: 'ERR a command may not contain line breaks' };
+    // Each RESP argument is one word of the command: joined with spaces, a space
+    // inside one would make it several (`"1.2.3.4:80 upstream other"` as an address).
+    // A lone argument is the whole line (`redis-cli "list upstream"`), as before.
+    if (args.length > 1 && args.some((a) => a.length === 0 || /\s/.test(a)))
+      return {
+        error:
+          'ERR each argument is one word: the command language has no quoting, so a value cannot be empty or contain spaces',
+      };
     this.#stats.commands++;
     try {
       return render(await this.#executor.execute(args.join(' '), 'resp'));

@@ -99,6 +99,17 @@ describe.skipIf(missing)(`RESP controller with redis-cli${note}`, () => {
     expect(await cli('s3cret', 'frob', 'it')).toBe('(error) ERR frob is not a valid action\n');
   });
 
+  it('keeps argument boundaries: an argument with a space or an empty one is refused, never split', async () => {
+    const ran = seen.length;
+    expect(
+      await cli('s3cret', 'add', 'tcp-lb', 'lb9', 'address', '127.0.0.1:80 upstream other'),
+    ).toMatch(/^\(error\) ERR each argument is one word/);
+    expect(await cli('s3cret', 'list', 'upstream', '')).toMatch(/^\(error\) ERR each argument/);
+    expect(seen.length).toBe(ran);
+    // One argument is the whole line, as a quoted shell command sends it.
+    expect(await cli('s3cret', 'list upstream')).toBe('1) "ups0"\n2) "ups1"\n');
+  });
+
   it('answers PING and COMMAND built-ins', async () => {
     expect(await cli('s3cret', 'ping')).toBe('PONG\n');
   });
