@@ -60,7 +60,6 @@ async function metric(httpPort: number, name: string, label: string): Promise<nu
 
 let echo: { server: Server; port: number; sockets: Set<Socket> };
 let dir: string;
-let daemon: RunningCli | undefined;
 /** Every daemon started, so one a failed test left running is still stopped. */
 const daemons: RunningCli[] = [];
 const clients = new Set<Socket>();
@@ -77,29 +76,35 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** `vproxy --workers 2` with controllers on `ports`; its pid and its two workers' pids. */
+async function startWithTwoWorkers(ports: { resp: number; http: number }) {
+  const started = await startCli(
+    [
+      '--config-dir',
+      dir,
+      '--no-save',
+      '--no-load-last',
+      '--workers',
+      '2',
+      ...controllerArgs(ports),
+    ],
+    /started; type/,
+    { stdin: true },
+  );
+  const daemon = started.running;
+  daemons.push(daemon);
+  const pid = daemon.child.pid as number;
+  const workers = await waitFor('two workers', () => {
+    const kids = childPids(pid);
+    return kids.length === 2 ? kids : undefined;
+  });
+  return { daemon, pid, workers };
+}
+
 describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
   it('serves a tcp-lb from two worker processes, sums their counters, restarts a killed one, leaves none', async () => {
     const ports = { resp: await closedPort(), http: await closedPort(), lb: await closedPort() };
-    const started = await startCli(
-      [
-        '--config-dir',
-        dir,
-        '--no-save',
-        '--no-load-last',
-        '--workers',
-        '2',
-        ...controllerArgs(ports),
-      ],
-      /started; type/,
-      { stdin: true },
-    );
-    daemon = started.running;
-    daemons.push(daemon);
-    const pid = daemon.child.pid as number;
-    const workers = await waitFor('two workers', () => {
-      const kids = childPids(pid);
-      return kids.length === 2 ? kids : undefined;
-    });
+    const { daemon, pid, workers } = await startWithTwoWorkers(ports);
     expect(await redisCli(ports.resp, 'list event-loop in event-loop-group (worker-elg)')).toEqual([
       '(worker-el-0)',
       '(worker-el-1)',
@@ -171,26 +176,7 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
 
   it('workers exit when the daemon is killed with -9 (their IPC channel closes)', async () => {
     const ports = { resp: await closedPort(), http: await closedPort() };
-    const started = await startCli(
-      [
-        '--config-dir',
-        dir,
-        '--no-save',
-        '--no-load-last',
-        '--workers',
-        '2',
-        ...controllerArgs(ports),
-      ],
-      /started; type/,
-      { stdin: true },
-    );
-    daemon = started.running;
-    daemons.push(daemon);
-    const pid = daemon.child.pid as number;
-    const workers = await waitFor('two workers', () => {
-      const kids = childPids(pid);
-      return kids.length === 2 ? kids : undefined;
-    });
+    const { daemon, workers } = await startWithTwoWorkers(ports);
     const exited = once(daemon.child, 'exit');
     daemon.child.kill('SIGKILL');
     await exited;
