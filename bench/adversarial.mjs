@@ -35,6 +35,7 @@ import {
   startLegitClient,
   Watch,
 } from './lib/attacks.mjs';
+import { selfSignedCert } from './lib/certs.mjs';
 import {
   freePort,
   HOST,
@@ -442,29 +443,7 @@ async function main() {
   if (!existsSync(VPROXY)) throw new Error(`${VPROXY} missing; run npm run build first`);
   const selfRaised = raiseFdLimit(process.pid);
   workDir = makeTempDir('vproxy-adv-');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(workDir, 'key.pem'),
-      '-out',
-      join(workDir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  selfSignedCert(workDir);
 
   echoPort = await freePort();
   const echo = startChild('echo backend', process.execPath, ['-e', ECHO_SRC, String(echoPort)]);

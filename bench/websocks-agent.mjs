@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { selfSignedCert } from './lib/certs.mjs';
 
 const BIN = fileURLToPath(new URL('../dist/apps/vproxy.js', import.meta.url));
 const MB = Number(process.env.BENCH_MB ?? 100);
@@ -66,25 +67,7 @@ await once(echo, 'listening');
 const echoPort = echo.address().port;
 
 const certDir = mkdtempSync(join(tmpdir(), 'wsagent-bench-cert-'));
-await run('openssl', [
-  'req',
-  '-x509',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:P-256',
-  '-nodes',
-  '-days',
-  '1',
-  '-subj',
-  '/CN=localhost',
-  '-addext',
-  'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  '-keyout',
-  join(certDir, 'key.pem'),
-  '-out',
-  join(certDir, 'cert.pem'),
-]);
+const { cert: certFile, key: keyFile } = selfSignedCert(certDir);
 
 async function server(tls, kcp) {
   const port = await freePort();
@@ -98,7 +81,7 @@ async function server(tls, kcp) {
       '--allow-loopback',
       '--log-level',
       'warn',
-      ...(tls ? ['--cert', join(certDir, 'cert.pem'), '--key', join(certDir, 'key.pem')] : []),
+      ...(tls ? ['--cert', certFile, '--key', keyFile] : []),
       ...(kcp ? ['--kcp'] : []),
     ],
     /listening on/,
@@ -115,7 +98,7 @@ async function agent(entry, pool) {
       `agent.listen ${socks}`,
       'proxy.server.auth a:b',
       `agent.pool ${pool}`,
-      `agent.cacerts.path ${join(certDir, 'cert.pem')}`,
+      `agent.cacerts.path ${certFile}`,
       'proxy.server.hc.period 500',
       'proxy.server.list.start',
       entry,

@@ -12,12 +12,13 @@
 // Needs iperf3 and openssl on PATH and a build (dist/, or VPROXY_DIST=dir).
 // Run: npm run build && node bench/ws.mjs
 // Quick smoke run: BENCH_SECONDS=2 BENCH_RUNS=1 node bench/ws.mjs
-import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { selfSignedCert } from './lib/certs.mjs';
 import { interleaved, machineFacts, median, writeResults } from './lib/results.mjs';
 
 const HOST = '127.0.0.1';
@@ -163,31 +164,7 @@ async function runBench() {
   }
 
   async function measureAll() {
-    const cert = join(tmpDir, 'cert.pem');
-    const key = join(tmpDir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(tmpDir);
 
     const iperfPort = await freePort();
     await start('iperf3 -s', 'iperf3', ['-s', '-B', HOST, '-p', String(iperfPort)]);
