@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Daemon } from '../../apps/daemon/run-daemon.js';
 import { StoreExecutor } from '../../src/control/command-executor.js';
-import type { CommandResult } from '../../src/control/executor.js';
 import { ResourceStore } from '../../src/control/store.js';
 import { isVproxyError } from '../../src/fd/errors.js';
 import { createDefaultRegistry } from '../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
+import { lines } from '../helpers/command.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
 
 // Issue 10 #5 and #8: a daemon must never save a config it cannot load. Every
@@ -31,11 +31,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await expectNoLeakedSockets(baseline);
 });
-
-function lines(r: CommandResult): readonly string[] {
-  if (r.kind !== 'lines') throw new Error(`expected lines, got ${r.kind}`);
-  return r.lines;
-}
 
 async function runAll(ex: StoreExecutor, script: readonly string[]): Promise<void> {
   for (const line of script) await ex.execute(line, 'stdio');

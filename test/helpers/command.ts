@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import { parseCommand } from '../../src/control/command/parse.js';
+import type { CommandResult } from '../../src/control/executor.js';
 import { VproxyError } from '../../src/fd/errors.js';
 
 /** The message of the ERR_COMMAND_INVALID that parsing `line` must throw (fails if it parses). */
@@ -12,4 +13,10 @@ export function parseError(line: string): string {
     return (err as Error).message;
   }
   throw new Error(`"${line}" parsed`);
+}
+
+/** The lines of a command result (fails unless it is a `lines` result). */
+export function lines(r: CommandResult): readonly string[] {
+  if (r.kind !== 'lines') throw new Error(`expected lines, got ${r.kind}`);
+  return r.lines;
 }

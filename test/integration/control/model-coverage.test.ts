@@ -12,12 +12,12 @@ import { parseCommand } from '../../../src/control/command/parse.js';
 import { RESOURCES } from '../../../src/control/command/resources.js';
 import { StoreExecutor } from '../../../src/control/command-executor.js';
 import { REFERENCE_PARAMS } from '../../../src/control/config.js';
-import type { CommandResult } from '../../../src/control/executor.js';
 import { HANDLERS, type Handler } from '../../../src/control/handlers/index.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
+import { lines } from '../../helpers/command.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 
 // Issue 11 item 4, generated from the command model rather than listed by hand:
@@ -43,11 +43,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
   await expectNoLeakedSockets(baseline);
 });
-
-function lines(r: CommandResult): readonly string[] {
-  if (r.kind !== 'lines') throw new Error(`expected lines, got ${r.kind}`);
-  return r.lines;
-}
 
 async function withExecutor(
   run: (ex: StoreExecutor, store: ResourceStore) => Promise<void>,

@@ -11,6 +11,7 @@ import { isVproxyError } from '../../../src/fd/errors.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { lines } from '../../helpers/command.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
 
 // socks5-user through the executor and a real store: the table commands, the
@@ -50,11 +51,6 @@ async function fresh(lines = setup()): Promise<{ store: ResourceStore; ex: Store
 function items(r: CommandResult): readonly unknown[] {
   if (r.kind !== 'list') throw new Error(`expected a list, got ${r.kind}`);
   return r.items;
-}
-
-function lines(r: CommandResult): readonly string[] {
-  if (r.kind !== 'lines') throw new Error(`expected lines, got ${r.kind}`);
-  return r.lines;
 }
 
 /** Every way the executor shows a socks5-server and its users. */
