@@ -7,7 +7,27 @@ import { brandStreamFD } from '../../src/fd/stream-fd.js';
 import { acceptWithDirectReads } from './direct-reader.js';
 import { TCP_SCHEMA, type TcpOptions } from './options.js';
 
-export async function listenTcp(address: Address): Promise<ServerFD> {
+export function listenTcp(address: Address): Promise<ServerFD> {
+  return open(address, (server, opts) =>
+    server.listen({ host: address.host, port: address.port, backlog: opts.backlog }),
+  );
+}
+
+/**
+ * The same listener on a listening-socket handle another process bound and
+ * sent (a worker's share of a port, see src/workers): only this process's copy
+ * closes with it, the others keep accepting.
+ */
+export function listenTcpOnHandle(address: Address, handle: object): Promise<ServerFD> {
+  return open(address, (server, opts) =>
+    server.listen(handle as Parameters<Server['listen']>[0], opts.backlog),
+  );
+}
+
+async function open(
+  address: Address,
+  listen: (server: Server, opts: TcpOptions) => void,
+): Promise<ServerFD> {
   const opts = layerOptions(address, TCP_SCHEMA);
   const server = createServer({
     allowHalfOpen: true,
@@ -18,7 +38,7 @@ export async function listenTcp(address: Address): Promise<ServerFD> {
     keepAlive: opts.keepAliveSeconds > 0,
     keepAliveInitialDelay: opts.keepAliveSeconds * 1000,
   });
-  server.listen({ host: address.host, port: address.port, backlog: opts.backlog });
+  listen(server, opts);
   try {
     await once(server, 'listening');
   } catch (err) {
