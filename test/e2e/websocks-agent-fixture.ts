@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { type RunningCli, startCli } from '../helpers/cli.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPort, closedPorts } from '../helpers/net.js';
 
 // Shared by the websocks-agent e2e files: a backend serving 20 MB (/big) and 100 MB (/huge),
 // websocks-server and websocks-agent processes from the build, curl, and the server's own
@@ -87,10 +87,7 @@ export async function startAgent(
   lines: string[],
   name = `agent-${fx.running.length}.conf`,
 ): Promise<{ cli: RunningCli; socks: number; http: number; pac: number; ss: number }> {
-  const ss = await closedPort();
-  const socks = await closedPort();
-  const http = await closedPort();
-  const pac = await closedPort();
+  const [ss, socks, http, pac] = (await closedPorts(4)) as [number, number, number, number];
   const file = join(fx.dir, name);
   const text = lines
     .join('\n')

@@ -29,6 +29,29 @@ export async function closedPort(): Promise<number> {
 }
 
 /**
+ * `n` distinct closed ports: every one is held open until all are picked, so
+ * the kernel cannot hand the same port out twice (sequential closedPort()
+ * calls once did, and a program given both refused to start).
+ */
+export async function closedPorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+/**
  * Write `total` bytes of pseudo-random data to `stream`, honouring backpressure,
  * then end it (unless `end` is false). Resolves with the sha256 of what was written.
  */
