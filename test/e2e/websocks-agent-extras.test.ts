@@ -6,7 +6,7 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { CHROMIUM } from '../helpers/browser.js';
 import { RESP_PASSWORD, redisCli, VPROXY_BIN } from '../helpers/cli.js';
-import { closedPort } from '../helpers/net.js';
+import { closedPort, closedPorts } from '../helpers/net.js';
 import { NGINX, startNginxWsProxy } from '../helpers/nginx.js';
 import { findTool, requireTool } from '../helpers/require-tool.js';
 import {
@@ -174,10 +174,8 @@ describe('server entries with an external program (§4.3)', () => {
 describe('opt-in controllers', () => {
   it('--http-controller / --resp-controller show the server lists as server groups (metrics, commands)', async () => {
     const server = await startServer(false, false);
-    const httpPort = await closedPort();
-    const respPort = await closedPort();
+    const [httpPort, respPort, socks] = (await closedPorts(3)) as [number, number, number];
     const file = join(fx.dir, 'controllers.conf');
-    const socks = await closedPort();
     writeFileSync(
       file,
       [
