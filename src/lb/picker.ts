@@ -1,4 +1,5 @@
 import type { Address } from '../fd/address.js';
+import type { StreamFD } from '../fd/stream-fd.js';
 import type {
   BackendChoice,
   BackendPicker,
@@ -72,7 +73,12 @@ class LeasedChoice implements BackendChoice {
     if (!outcome.connected && outcome.connectError !== undefined) {
       this.#lease.server.reportConnectFailure(outcome.connectError, outcome.redispatched);
     }
-    this.#lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+    // Release first: it stops the live count that the final totals replace.
     this.#lease.release();
+    this.#lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+  }
+
+  connected(backend: StreamFD): void {
+    this.#lease.track(backend);
   }
 }

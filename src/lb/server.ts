@@ -22,11 +22,23 @@ export function checkWeight(weight: number): number {
   return weight;
 }
 
+/** A live connection's byte totals (a StreamFD is one). */
+export interface ByteCounts {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
 /** One backend connection made through a server; hand it back with `release()` when it closes. */
 export interface ConnectionLease {
   readonly server: Server;
   /** Count traffic as it flows (cumulative deltas), so live sessions show in the server's totals. */
   addBytes(fromServer: number, toServer: number): void;
+  /**
+   * Read the connection's own totals live until `release()`, so a long transfer shows
+   * in the server's bytes while it runs, not only when it closes. Whatever the
+   * connection carried must then be handed to `addBytes` after `release()`.
+   */
+  track(connection: ByteCounts): void;
   /** The connection closed; further calls do nothing. */
   release(): void;
 }
@@ -54,6 +66,20 @@ class Counters {
   total = 0;
   bytesIn = 0;
   bytesOut = 0;
+  /** Connections of open leases, read live by stats(). */
+  readonly live = new Set<ByteCounts>();
+
+  liveIn(): number {
+    let n = this.bytesIn;
+    for (const c of this.live) n += c.bytesRead;
+    return n;
+  }
+
+  liveOut(): number {
+    let n = this.bytesOut;
+    for (const c of this.live) n += c.bytesWritten;
+    return n;
+  }
 }
 
 /** A backend of a ServerGroup: where it is, how much it gets, whether it is healthy, what it carries. */
@@ -120,8 +146,8 @@ export class Server {
       healthy: this.healthy,
       activeConnections: this.#counters.active,
       totalConnections: this.#counters.total,
-      bytesIn: this.#counters.bytesIn,
-      bytesOut: this.#counters.bytesOut,
+      bytesIn: this.#counters.liveIn(),
+      bytesOut: this.#counters.liveOut(),
       connectFailures: this.#connectFailures,
       redispatches: this.#redispatches,
       health: this.health.stats(),
@@ -133,6 +159,7 @@ class Lease implements ConnectionLease {
   readonly server: Server;
   readonly #counters: Counters;
   #released = false;
+  #tracked: ByteCounts | null = null;
 
   constructor(server: Server, counters: Counters) {
     this.server = server;
@@ -145,9 +172,17 @@ class Lease implements ConnectionLease {
     this.#counters.bytesOut += toServer;
   }
 
+  track(connection: ByteCounts): void {
+    if (this.#released || this.#tracked !== null) return;
+    this.#tracked = connection;
+    this.#counters.live.add(connection);
+  }
+
   release(): void {
     if (this.#released) return;
     this.#released = true;
     this.#counters.active--;
+    if (this.#tracked !== null) this.#counters.live.delete(this.#tracked);
+    this.#tracked = null;
   }
 }

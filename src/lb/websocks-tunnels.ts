@@ -190,8 +190,11 @@ export class WebsocksTunnels {
             server.reportConnectFailure(outcome.connectError, outcome.redispatched);
           }
         }
-        lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
         lease.release();
+        lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+      },
+      connected(backend: StreamFD): void {
+        lease.track(backend);
       },
     };
   }

@@ -25,6 +25,8 @@ export interface SessionOutcome {
 
 export interface BackendChoice {
   readonly address: Address;
+  /** The backend is connected: counters may read its byte totals live until `release`. */
+  connected?(backend: StreamFD): void;
   /**
    * The session this choice was made for is over. Least-connection counting,
    * passive health checks (connected=false) and per-server byte counters hook in here.

@@ -192,6 +192,7 @@ export class Session {
     this.#state = 'established';
     if (this.#eagerAddresses) this.#readAddresses();
     this.#watch(backend);
+    this.#choice.connected?.(backend);
     if (preamble !== null) backend.write(preamble);
     this.admission.connected?.(backend);
     pump(this.client, backend, this.#limits.inBufferSize);

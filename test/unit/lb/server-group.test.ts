@@ -226,6 +226,19 @@ describe('ServerPicker (BackendPicker adapter)', () => {
     choice?.release?.({ connected: true, bytesToBackend: 100, bytesFromBackend: 2000 });
     expect(server?.stats()).toMatchObject({ activeConnections: 0, bytesOut: 100, bytesIn: 2000 });
 
+    // A connected backend's bytes count while the session runs, then exactly once at release.
+    const live = picker.pick(context);
+    const backend = { bytesRead: 0, bytesWritten: 0 };
+    live?.connected?.(backend as unknown as Parameters<NonNullable<typeof live.connected>>[0]);
+    backend.bytesRead = 500;
+    backend.bytesWritten = 7;
+    expect(server?.stats()).toMatchObject({ activeConnections: 1, bytesOut: 107, bytesIn: 2500 });
+    backend.bytesRead = 600;
+    expect(server?.stats().bytesIn).toBe(2600);
+    live?.release?.({ connected: true, bytesToBackend: 7, bytesFromBackend: 600 });
+    backend.bytesRead = 10_000; // read after release: no longer counted
+    expect(server?.stats()).toMatchObject({ activeConnections: 0, bytesOut: 107, bytesIn: 2600 });
+
     // Passive detection: `down` failed connects take it out before the next probe.
     for (let i = 0; i < 2; i++) {
       picker.pick(context)?.release?.({
