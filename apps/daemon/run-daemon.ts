@@ -200,9 +200,11 @@ export class Daemon {
    * then save and stop (closing whatever is left).
    */
   async drain(timeoutMs: number): Promise<void> {
-    this.#log.info('drain-started', { timeoutMs });
     this.#stdio?.close();
-    const r = await drainListeners(this.store, timeoutMs);
+    // Logged once the ports are closed, so whoever reads it may rely on that.
+    const r = await drainListeners(this.store, timeoutMs, (sessions) =>
+      this.#log.info('drain-started', { sessions, timeoutMs }),
+    );
     const fields = { sessions: r.atStart, left: r.left, waitedMs: r.waitedMs };
     if (r.left > 0) this.#log.warn('drain-timeout', fields);
     else this.#log.info('drain-finished', fields);

@@ -23,11 +23,14 @@ export interface DrainResult {
 export async function drainListeners(
   store: ResourceStore,
   timeoutMs: number,
+  /** Called once every port is closed, before the wait: "draining" is true from then on. */
+  onStopped?: (sessions: number) => void,
   pollMs = 50,
 ): Promise<DrainResult> {
   const started = performance.now();
   await Promise.all([...store.listeners()].map(([, , e]) => e.lb.stopAccepting()));
   const atStart = activeSessions(store);
+  onStopped?.(atStart);
   let left = atStart;
   while (left > 0 && performance.now() - started < timeoutMs) {
     await new Promise((r) => setTimeout(r, Math.min(pollMs, timeoutMs)));
