@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -17,8 +19,59 @@ export async function stopServer(server: Server, sockets?: Set<Socket>): Promise
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** A port that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
+/**
+ * Ports for programs a test starts and tells where to listen. They come from
+ * just below the kernel's ephemeral range, so no client socket and no `listen(0)`
+ * can take one between the pick and the program's bind (a port from `listen(0)`
+ * could be, and CI saw EADDRINUSE). Test files run one at a time (vitest.config.ts),
+ * each in its own process: a random start and a monotonic counter keep one
+ * file's ports distinct, and each is checked free (TCP and UDP) when picked.
+ */
+const PICK_SPAN = 12_000;
+let pickBase: number | null | undefined;
+let pickNext = 0;
+
+function pickRange(): number | null {
+  if (pickBase !== undefined) return pickBase;
+  let low = 32_768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch {
+    // Not Linux: keep the IANA default.
+  }
+  pickBase = Number.isInteger(low) && low - PICK_SPAN >= 1024 ? low - PICK_SPAN : null;
+  pickNext = Math.floor(Math.random() * PICK_SPAN);
+  return pickBase;
+}
+
+async function bindable(port: number): Promise<boolean> {
+  const tcp = createServer();
+  const udp = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', resolve);
+    });
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(port, '127.0.0.1', resolve);
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (tcp.listening) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      try {
+        udp.close(() => resolve());
+      } catch {
+        resolve(); // never bound
+      }
+    });
+  }
+}
+
+async function ephemeralPort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -28,26 +81,29 @@ export async function closedPort(): Promise<number> {
   return address.port;
 }
 
-/**
- * `n` distinct closed ports: every one is held open until all are picked, so
- * the kernel cannot hand the same port out twice (sequential closedPort()
- * calls once did, and a program given both refused to start).
- */
+/** A port that nothing listens on (TCP or UDP), and that nothing else will pick. */
+export async function closedPort(): Promise<number> {
+  const base = pickRange();
+  if (base === null) return ephemeralPort();
+  for (let tries = 0; tries < 200; tries++) {
+    const port = base + (pickNext++ % PICK_SPAN);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port in ${base}..${base + PICK_SPAN - 1}`);
+}
+
+/** `n` distinct closed ports. */
 export async function closedPorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  const ports: number[] = [];
+  const seen = new Set<number>();
+  while (ports.length < n) {
+    const port = await closedPort();
+    // Only the ephemeral fallback can repeat a port.
+    if (!seen.has(port)) {
+      seen.add(port);
+      ports.push(port);
+    }
+  }
   return ports;
 }
 

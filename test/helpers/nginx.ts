@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closedPort } from './net.js';
 import { type RequiredTool, requireTool } from './require-tool.js';
 
 /**
@@ -19,15 +19,6 @@ export interface Nginx {
   /** The tail of nginx's error log, for failure messages. */
   errorLog(): string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -49,7 +40,7 @@ function canConnect(port: number): Promise<boolean> {
  */
 export async function startNginxWsProxy(backendPort: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'vproxy-nginx-'));
-  const port = await freePort();
+  const port = await closedPort();
   const p = (name: string) => join(dir, name);
   writeFileSync(
     p('nginx.conf'),

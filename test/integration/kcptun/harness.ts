@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
+import { closedPort } from '../../helpers/net.js';
 
 /** Deterministic pseudo-random bytes (cheap, incompressible enough to exercise snappy's raw path). */
 export function pattern(n: number, seed: number): Buffer {
@@ -24,22 +24,11 @@ export function sha(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** A free loopback UDP port (bound and released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A free loopback UDP port, outside the ephemeral range (see closedPort). */
+export const freeUdpPort = closedPort;
 
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+/** A free loopback TCP port, outside the ephemeral range (see closedPort). */
+export const freeTcpPort = closedPort;
 
 /**
  * The target: for each connection, sends `size` bytes of pattern(size, 2) while hashing

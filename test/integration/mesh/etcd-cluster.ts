@@ -3,24 +3,14 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { get as getTls } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPort } from '../../helpers/net.js';
 
 // A real etcd cluster on loopback for the mesh tests: N members, each with its
 // own data dir under one temp dir, free client and peer ports. Members can be
 // stopped (SIGKILL, as a crash) and started again on the same data. `close()`
 // kills every child and removes the data; call it from afterAll.
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  await new Promise((r) => server.close(r));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 interface Member {
   readonly name: string;
@@ -56,8 +46,8 @@ export class EtcdCluster {
     for (let i = 1; i <= size; i++) {
       members.push({
         name: `m${i}`,
-        clientPort: await freePort(),
-        peerPort: await freePort(),
+        clientPort: await closedPort(),
+        peerPort: await closedPort(),
         dataDir: join(dir, `m${i}`),
         child: undefined,
       });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ import {
 } from '../../../src/protocols/proxy-protocol/index.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { closedPort } from '../../helpers/net.js';
 import { requireTool, skipNote } from '../../helpers/require-tool.js';
 
 // HAProxy (the reference implementation of the PROXY protocol) on loopback:
@@ -45,15 +46,6 @@ const rawSeen = () => rawConns.map((c) => Buffer.concat(c.parts));
 const parsedSeen: { header: ProxyHeader; rest: string }[] = [];
 const parsedConns = new Set<StreamFD>();
 const ports: Record<string, number> = {};
-
-async function freePort(host: string): Promise<number> {
-  const s = createServer();
-  s.listen(0, host);
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Wait for the raw backend to have seen a connection whose bytes satisfy `match`. */
 async function rawMatching(match: (raw: Buffer) => boolean, ms = 5_000): Promise<Buffer> {
@@ -166,9 +158,9 @@ describe.skipIf(haproxy.missing)(`PROXY protocol against HAProxy${skipNote(hapro
       }
     });
     for (const name of ['v1', 'v2', 'v2crc', 'acceptV1', 'acceptV2', 'check'])
-      ports[name] = await freePort('127.0.0.1');
-    for (const name of ['v1six', 'v2six']) ports[name] = await freePort('::1');
-    ports.parsed = await freePort('127.0.0.1');
+      ports[name] = await closedPort();
+    for (const name of ['v1six', 'v2six']) ports[name] = await closedPort();
+    ports.parsed = await closedPort();
     const raw = `127.0.0.1:${rawBackend.address().port}`;
     const parsed = `127.0.0.1:${parsedBackend.address().port}`;
     const fe = (name: string, bind: string, server: string, extra = '') =>
