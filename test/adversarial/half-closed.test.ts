@@ -106,7 +106,8 @@ describe('half-closed sessions against a backend that never closes', () => {
     // Meanwhile a legitimate client is served promptly.
     const legit = await legitRoundTrip(port);
     expect(legit.answer).toBe('PONG');
-    expect(legit.ms).toBeLessThan(500);
+    // Far below the 8 s fin timeout it would wait behind if the flood starved it.
+    expect(legit.ms).toBeLessThan(2000);
 
     // All released after the fin timeout (plus sweep granularity and load).
     const closedAt = await Promise.all(clients.map((c) => c.closed));

@@ -105,13 +105,15 @@ describe.each<Front>(['tcp', 'tls'])('life cycle with a %s front', (front) => {
     await env.close();
   });
 
-  it('a refused backend closes the client within 100 ms', async () => {
+  // The bound is what tells a refusal from the 10 s connect timeout; it is loose
+  // because a loaded CI machine can stall any single event for a few hundred ms.
+  it('a refused backend closes the client at once, not after the connect timeout', async () => {
     const env = await setupTo(front, `127.0.0.1:${await closedPort()}`, {});
     const client = await env.dial();
     client.on('error', () => {});
     const started = performance.now();
     await peerClosedWithin(client, 1000);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(1000);
     client.destroy();
     expect(env.proxy.stats().connectFailures).toBe(1);
     expect(env.proxy.sessions()).toEqual([]);
