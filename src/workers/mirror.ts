@@ -10,7 +10,7 @@ import {
 } from '../lb/selection-method.js';
 import { Server } from '../lb/server.js';
 import { type BackendGroup, Upstream } from '../lb/upstream.js';
-import type { GroupState, ListenerState } from './protocol.js';
+import type { GroupState, ListenerState, ServerTotals } from './protocol.js';
 
 const NO_CHECK: HealthCheckConfig = {
   timeoutMs: 1000,
@@ -22,15 +22,23 @@ const NO_CHECK: HealthCheckConfig = {
 
 /**
  * A worker's server health: what the main process's health check said last.
- * Workers never probe (one check per server for the whole daemon) and leave
- * passive detection to main's checks.
+ * Workers never probe (one check per server for the whole daemon); a connect
+ * failure is kept and reported (`onFailure`), and main's check, which counts
+ * the failures of every worker, says whether the server goes DOWN.
  */
 class MirroredHealth extends HealthCheckClient {
   #up: boolean;
+  #lastError: Error | undefined;
+  readonly #onFailure: () => void;
 
-  constructor(target: Address, up: boolean) {
+  constructor(target: Address, up: boolean, onFailure: () => void) {
     super(target, NO_CHECK, createChecker(NO_CHECK.check, undefined));
     this.#up = up;
+    this.#onFailure = onFailure;
+  }
+
+  get lastError(): Error | undefined {
+    return this.#lastError;
   }
 
   override get isUp(): boolean {
@@ -43,12 +51,19 @@ class MirroredHealth extends HealthCheckClient {
 
   override start(): void {}
 
-  override reportConnectFailure(): void {}
+  override reportConnectFailure(error?: Error): void {
+    if (error !== undefined) this.#lastError = error;
+    this.#onFailure();
+  }
 
   override stats(): ReturnType<HealthCheckClient['stats']> {
     return { ...super.stats(), isUp: this.#up };
   }
 }
+
+/** Each server copy's id in this worker, for main's ledger (ServerTotals.id). */
+const serverIds = new WeakMap<Server, number>();
+let lastServerId = 0;
 
 /** A worker's copy of a server group: the same servers and method, states pushed from main. */
 class MirrorGroup implements BackendGroup {
@@ -57,11 +72,25 @@ class MirrorGroup implements BackendGroup {
   #method: SelectionMethod<Server>;
   #servers: readonly Server[] = [];
   readonly #health = new Map<Server, MirroredHealth>();
+  /** Servers removed: reported until their connections closed, then forgotten. */
+  readonly #leaving = new Set<Server>();
+  readonly #onFailure: () => void;
 
-  constructor(name: string, method: MethodName) {
+  constructor(name: string, method: MethodName, onFailure: () => void) {
     this.name = name;
     this.#methodName = method;
     this.#method = createMethod<Server>(method);
+    this.#onFailure = onFailure;
+  }
+
+  servers(): readonly Server[] {
+    return this.#servers;
+  }
+
+  /** No connection open to any of its servers. */
+  get idle(): boolean {
+    for (const s of this.#servers) if (s.activeConnections > 0) return false;
+    return this.#leaving.size === 0;
   }
 
   get available(): boolean {
@@ -93,8 +122,9 @@ class MirrorGroup implements BackendGroup {
       if (server !== undefined && server.addressText !== s.address) server = undefined;
       if (server === undefined) {
         const target = Object.freeze(toAddress(s.address));
-        const health = new MirroredHealth(target, s.up);
+        const health = new MirroredHealth(target, s.up, this.#onFailure);
         server = new Server(s.name, target, s.weight, health);
+        serverIds.set(server, ++lastServerId);
         this.#health.set(server, health);
       } else {
         server.weight = s.weight;
@@ -105,22 +135,73 @@ class MirrorGroup implements BackendGroup {
     for (const old of this.#servers) {
       if (!next.includes(old)) {
         this.#method.forget(old);
-        this.#health.delete(old);
+        // Reported once more (bytes counted at its last close), longer while connections are open.
+        this.#leaving.add(old);
       }
     }
     this.#servers = next;
     this.#method.reset();
   }
+
+  /** Each server's counters, for main (servers never used are left out). */
+  totals(out: ServerTotals[]): void {
+    for (const server of [...this.#servers, ...this.#leaving]) {
+      const s = server.stats();
+      if (s.totalConnections === 0 && s.connectFailures === 0) continue;
+      const error = this.#health.get(server)?.lastError;
+      out.push({
+        id: serverIds.get(server) ?? 0,
+        group: this.name,
+        name: s.name,
+        address: s.address,
+        active: s.activeConnections,
+        total: s.totalConnections,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+        connectFailures: s.connectFailures,
+        redispatches: s.redispatches,
+        ...(error === undefined ? {} : { lastError: errorOf(error) }),
+      });
+    }
+    for (const server of this.#leaving) {
+      // Reported once more with its last connection closed, then forgotten.
+      if (server.activeConnections === 0) {
+        this.#leaving.delete(server);
+        this.#health.delete(server);
+      }
+    }
+  }
+}
+
+function errorOf(error: Error): { message: string; code?: string } {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
 }
 
 /** A worker's copy of an upstream, updated in place by each state from main. */
 export class MirrorUpstream {
   readonly upstream: Upstream;
   readonly #groups = new Map<string, MirrorGroup>();
+  /** Groups taken out of the upstream: reported until their connections closed. */
+  readonly #leaving = new Set<MirrorGroup>();
+  readonly #onFailure: () => void;
 
-  constructor(state: ListenerState['upstream']) {
+  /** `onFailure`: a connect to one of its servers failed (main should hear of it soon). */
+  constructor(state: ListenerState['upstream'], onFailure: () => void = () => {}) {
     this.upstream = new Upstream(state.name);
+    this.#onFailure = onFailure;
     this.apply(state);
+  }
+
+  /** The counters of every server used, for main's servers. */
+  serverTotals(): ServerTotals[] {
+    const out: ServerTotals[] = [];
+    for (const g of this.#groups.values()) g.totals(out);
+    for (const g of this.#leaving) {
+      g.totals(out);
+      if (g.idle) this.#leaving.delete(g);
+    }
+    return out;
   }
 
   apply(state: ListenerState['upstream']): void {
@@ -128,13 +209,15 @@ export class MirrorUpstream {
     for (const name of [...this.#groups.keys()]) {
       if (wanted.has(name)) continue;
       this.upstream.remove(name);
+      const gone = this.#groups.get(name);
+      if (gone !== undefined) this.#leaving.add(gone);
       this.#groups.delete(name);
     }
     for (const m of state.members) {
       let group = this.#groups.get(m.group.name);
       const options = { weight: m.weight, hosts: m.hosts, isDefault: m.isDefault };
       if (group === undefined) {
-        group = new MirrorGroup(m.group.name, parseMethod(m.group.method));
+        group = new MirrorGroup(m.group.name, parseMethod(m.group.method), this.#onFailure);
         group.apply(m.group);
         this.#groups.set(group.name, group);
         this.upstream.add(group, options);

@@ -102,8 +102,34 @@ export type ToWorker =
   /** Close every listener and session, then exit. */
   | { readonly t: 'shutdown'; readonly seq: number };
 
+/**
+ * One server's counters in one worker's copy of a listener, cumulative since
+ * the worker started: main adds the growth since the last report to its own
+ * Server (src/workers/server-ledger.ts), so a server's totals, its live
+ * connections and its passive health span every worker.
+ */
+export interface ServerTotals {
+  /** This worker's copy of the server (a new one when it is re-added or its address changes). */
+  readonly id: number;
+  /** The server group's name, the server's name and address: which of main's servers. */
+  readonly group: string;
+  readonly name: string;
+  readonly address: string;
+  readonly active: number;
+  readonly total: number;
+  /** Bytes from / to the server, live (open connections included). */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly connectFailures: number;
+  readonly redispatches: number;
+  /** The last connect failure, for main's passive health check. */
+  readonly lastError?: { readonly message: string; readonly code?: string };
+}
+
 export interface ListenerReport {
   readonly stats: ProxyStats;
+  /** Servers this listener's copy has used (connections, bytes, failures). */
+  readonly servers?: readonly ServerTotals[];
   readonly sessions?: readonly SessionInfo[];
 }
 
@@ -114,13 +140,19 @@ export type FromWorker =
       readonly ok: boolean;
       /** `ok: false`: the error, with its code. */
       readonly error?: { readonly message: string; readonly code?: string };
-      /** To `query`: per listener id. To `kill`: whether the session was found. */
+      /**
+       * To `query`: every listener, by id. To `stop`: the stopped listener's last
+       * report. To `kill`: whether the session was found.
+       */
       readonly listeners?: Readonly<Record<string, ListenerReport>>;
       readonly found?: boolean;
       /** To `start`: the address the listener is bound to (mode `own`: the worker's socket). */
       readonly bound?: { readonly host: string; readonly port: number };
     }
-  /** Pushed at most every STATS_PUSH_MS while counters move, so /metrics stays fresh without a query. */
-  | { readonly t: 'stats'; readonly listeners: Readonly<Record<string, ProxyStats>> };
+  /**
+   * Pushed at most every STATS_PUSH_MS while counters move, so /metrics stays
+   * fresh without a query; at once after a connect failure (passive health).
+   */
+  | { readonly t: 'stats'; readonly listeners: Readonly<Record<string, ListenerReport>> };
 
 export const STATS_PUSH_MS = 200;

@@ -3,7 +3,6 @@ import { VproxyError } from '../fd/errors.js';
 import { createLogger, errorFields, type Logger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import { TcpLB } from '../lb/tcp-lb.js';
-import type { ProxyStats } from '../proxy/proxy.js';
 import { MirrorUpstream } from './mirror.js';
 import {
   type FromWorker,
@@ -62,6 +61,7 @@ export class WorkerRuntime {
   #queue: Promise<void> = Promise.resolve();
   #pushed = '';
   #timer: NodeJS.Timeout | undefined;
+  #soon = false;
   #closing = false;
 
   constructor(options: WorkerRuntimeOptions) {
@@ -123,8 +123,10 @@ export class WorkerRuntime {
       case 'stop': {
         const hosted = this.#hosted.get(msg.id);
         this.#hosted.delete(msg.id);
-        await hosted?.lb.close();
-        return {};
+        if (hosted === undefined) return {};
+        await hosted.lb.close();
+        // Its last counters: what its sessions carried until they closed.
+        return { listeners: { [msg.id]: report(hosted) } };
       }
       case 'drain':
         await this.#hosted.get(msg.id)?.lb.stopAccepting();
@@ -134,7 +136,7 @@ export class WorkerRuntime {
       case 'query': {
         const listeners: Record<string, ListenerReport> = {};
         for (const [id, h] of this.#hosted) {
-          listeners[id] = { stats: h.lb.stats(), sessions: h.lb.sessions() };
+          listeners[id] = { ...report(h), sessions: h.lb.sessions() };
         }
         return { listeners };
       }
@@ -155,7 +157,7 @@ export class WorkerRuntime {
       book.put(address, handle);
       address = { ...address, scheme: sharedStack(spec.listenScheme, sharedScheme) };
     }
-    const mirror = new MirrorUpstream(spec.state.upstream);
+    const mirror = new MirrorUpstream(spec.state.upstream, () => this.#pushSoon());
     const s = spec.state.settings;
     const lb = await TcpLB.start({
       name: spec.name,
@@ -208,10 +210,23 @@ export class WorkerRuntime {
     return hosted;
   }
 
+  /**
+   * A connect failed: main hears of it now, not at the next tick, so its
+   * passive health check can take the server DOWN for every worker at once.
+   */
+  #pushSoon(): void {
+    if (this.#soon) return;
+    this.#soon = true;
+    setImmediate(() => {
+      this.#soon = false;
+      this.#pushStats();
+    });
+  }
+
   #pushStats(): void {
     if (this.#hosted.size === 0 || this.#closing) return;
-    const listeners: Record<string, ProxyStats> = {};
-    for (const [id, h] of this.#hosted) listeners[id] = h.lb.stats();
+    const listeners: Record<string, ListenerReport> = {};
+    for (const [id, h] of this.#hosted) listeners[id] = report(h);
     const json = JSON.stringify(listeners);
     if (json === this.#pushed) return;
     this.#pushed = json;
@@ -240,6 +255,11 @@ export class WorkerRuntime {
       setTimeout(() => process.exit(0), 2000).unref();
     });
   }
+}
+
+/** A listener's counters and its servers', as main adds them up. */
+function report(h: Hosted): ListenerReport {
+  return { stats: h.lb.stats(), servers: h.mirror.serverTotals() };
 }
 
 /** `tcp` → `shared-tcp`, `tls+tcp` → `tls+shared-tcp`: the same stack over the shared socket. */

@@ -2,9 +2,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { VproxyError } from '../fd/errors.js';
 import { errorFields, type LogFormat, type Logger, type LogThreshold } from '../fd/logger.js';
-import type { ProxyStats } from '../proxy/proxy.js';
 import { WorkerError } from './errors.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import type { FromWorker, ListenerReport, ToWorker } from './protocol.js';
 
 export interface WorkerProcessOptions {
   /** The worker's script (apps/daemon/worker.js in a build). */
@@ -32,13 +31,17 @@ export interface Tenant {
   readonly id: string;
   /** The worker is up (first start or a restart): start what runs there. */
   onWorkerStart(worker: WorkerProcess): Promise<void>;
-  /** The worker died: its sessions are gone (its last counters are in `stats`). */
-  onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ProxyStats>>): void;
+  /** The worker died: its sessions are gone (`last`: the counters it reported last, per listener). */
+  onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ListenerReport>>): void;
 }
 
 interface WorkerProcessEvents {
-  /** Counters pushed by the worker, per listener id. */
-  stats: [listeners: Readonly<Record<string, ProxyStats>>];
+  /**
+   * Counters from the worker, per listener id: pushed, or in the reply to a
+   * `query` or `stop` (emitted before the reply resolves, so every report is
+   * seen in the order the worker sent it).
+   */
+  stats: [listeners: Readonly<Record<string, ListenerReport>>];
   /** The process is up and its tenants ran (after the first start and each restart). */
   ready: [pid: number | undefined];
 }
@@ -70,8 +73,8 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   #restartDelayMs = 100;
   #restartTimer: NodeJS.Timeout | undefined;
   #restarts = 0;
-  /** The last counters the running process pushed, per listener. */
-  #last: Readonly<Record<string, ProxyStats>> = {};
+  /** The last counters the running process reported, per listener. */
+  #last: Readonly<Record<string, ListenerReport>> = {};
   #starting: Promise<void> | undefined;
 
   constructor(options: WorkerProcessOptions) {
@@ -191,6 +194,10 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       this.#last = msg.listeners;
       this.emit('stats', msg.listeners);
       return;
+    }
+    if (msg.listeners !== undefined) {
+      this.#last = { ...this.#last, ...msg.listeners };
+      this.emit('stats', msg.listeners);
     }
     const resolve = this.#pending.get(msg.seq);
     this.#pending.delete(msg.seq);

@@ -23,7 +23,8 @@ import type { Upstream } from '../lb/upstream.js';
 import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
 import type { SessionInfo } from '../proxy/session.js';
 import { remoteError } from './errors.js';
-import type { ListenerSpec, ListenerState } from './protocol.js';
+import type { ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
+import { ServerLedger } from './server-ledger.js';
 import { listenerState } from './state.js';
 import type { Tenant, WorkerProcess } from './supervisor.js';
 import { WorkerEventLoop } from './worker-loop.js';
@@ -175,9 +176,20 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
   #syncing: Promise<void> = Promise.resolve();
   #refreshedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
-  readonly #onStats = new Map<WorkerProcess, (s: Readonly<Record<string, ProxyStats>>) => void>();
+  readonly #onStats = new Map<
+    WorkerProcess,
+    (s: Readonly<Record<string, ListenerReport>>) => void
+  >();
+  /** Per worker: what its copy added to main's servers (connections, bytes, failures). */
+  readonly #ledgers = new Map<WorkerProcess, ServerLedger>();
   /** Server groups whose UP/DOWN transitions are pushed at once. */
   readonly #watched = new Set<ServerGroup>();
+  /**
+   * Every server group the upstream has held, by name (the latest of a name):
+   * a worker's sessions may outlive their group's place in the upstream, and
+   * their counters still go to its servers.
+   */
+  readonly #known = new Map<string, ServerGroup>();
   readonly #onHealth = () => this.#syncSoon();
   /** Changes made outside the command language (a mesh delegate) reach the workers within this. */
   readonly #poll: NodeJS.Timeout;
@@ -256,9 +268,9 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     this.#loops.set(loop, this.#nextSlot++);
     loop.attach({ id: `listener:${this.id}`, onClose: () => this.#leave(loop) });
     const worker = loop.worker;
-    const onStats = (s: Readonly<Record<string, ProxyStats>>) => {
+    const onStats = (s: Readonly<Record<string, ListenerReport>>) => {
       const mine = s[this.id];
-      if (mine !== undefined) this.#stats.set(worker, mine);
+      if (mine !== undefined) this.#take(worker, mine);
     };
     this.#onStats.set(worker, onStats);
     worker.on('stats', onStats);
@@ -280,10 +292,31 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     }
   }
 
+  /** A worker's report: its counters, and what its servers' grew by goes to main's servers. */
+  #take(worker: WorkerProcess, report: ListenerReport): void {
+    this.#stats.set(worker, report.stats);
+    let ledger = this.#ledgers.get(worker);
+    if (ledger === undefined) {
+      ledger = new ServerLedger((group, name, address) => {
+        const server = this.#known.get(group)?.get(name);
+        return server?.addressText === address ? server : undefined;
+      });
+      this.#ledgers.set(worker, ledger);
+    }
+    ledger.apply(report.servers ?? []);
+  }
+
+  /** The worker's copy of this listener is gone: its sessions no longer count as open. */
+  #closeLedger(worker: WorkerProcess): void {
+    this.#ledgers.get(worker)?.close();
+    this.#ledgers.delete(worker);
+  }
+
   #forget(worker: WorkerProcess): void {
     const last = this.#stats.get(worker);
     if (last !== undefined) this.#retired = add(this.#retired, last, false);
     this.#stats.delete(worker);
+    this.#closeLedger(worker);
     this.#sent.delete(worker);
     const onStats = this.#onStats.get(worker);
     if (onStats !== undefined) worker.off('stats', onStats);
@@ -329,10 +362,13 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
   }
 
   // Tenant: the worker died with its sessions; its counters stay in the sums.
-  onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ProxyStats>>): void {
-    const final = last[this.id] ?? this.#stats.get(worker);
+  onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ListenerReport>>): void {
+    const report = last[this.id];
+    if (report !== undefined) this.#take(worker, report);
+    const final = this.#stats.get(worker);
     if (final !== undefined) this.#retired = add(this.#retired, final, false);
     this.#stats.delete(worker);
+    this.#closeLedger(worker);
     this.#sent.delete(worker);
     this.#sessions = this.#sessions.filter((s) => s.worker !== worker.name);
   }
@@ -345,8 +381,11 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
   /** Follow the UP/DOWN events of the upstream's server groups (as its members are now). */
   #watch(): void {
     const groups = new Set<ServerGroup>();
-    for (const m of this.upstream.members())
-      if (m.group instanceof ServerGroup) groups.add(m.group);
+    for (const m of this.upstream.members()) {
+      if (!(m.group instanceof ServerGroup)) continue;
+      groups.add(m.group);
+      this.#known.set(m.group.name, m.group);
+    }
     for (const g of this.#watched) {
       if (groups.has(g) && !this.#closed) continue;
       g.off('up', this.#onHealth).off('down', this.#onHealth);
@@ -395,10 +434,10 @@ export class WorkerListener extends LbListener implements GroupResource, Tenant 
     await Promise.all(
       [...this.#loops].map(async ([loop, slot]) => {
         const worker = loop.worker;
+        // The reply's counters were taken as it arrived (the worker's 'stats' event).
         const reply = await worker.request({ t: 'query' });
         const mine = reply.listeners?.[this.id];
         if (!reply.ok || mine === undefined) return;
-        this.#stats.set(worker, mine.stats);
         for (const s of mine.sessions ?? []) {
           sessions.push({ ...s, id: slot * 1e9 + s.id, worker: loop.name, pid: worker.pid });
         }

@@ -157,6 +157,35 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
     const [detail] = await redisCli(ports.resp, 'list-detail tcp-lb');
     expect(detail).toContain('lb0');
 
+    // The server's own counters sum the workers too: 50 connections, every byte each way.
+    const s0 = 'in server s0 in server-group sg0';
+    expect(await redisCli(ports.resp, `list bytes-out ${s0}`)).toEqual([String(moved)]);
+    expect(await redisCli(ports.resp, `list bytes-in ${s0}`)).toEqual([String(moved)]);
+    for (const [name, value] of [
+      ['vproxy_server_connections_total', 50],
+      ['vproxy_server_bytes_out_total', moved],
+      ['vproxy_server_bytes_in_total', moved],
+      ['vproxy_server_active_connections', 0],
+      ['vproxy_server_connect_failures_total', 0],
+    ] as const) {
+      expect(await metric(ports.http, name, 'server="s0"'), name).toBe(value);
+    }
+    const status = (await (
+      await fetch(`http://127.0.0.1:${ports.http}/api/v1/status`, {
+        headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+      })
+    ).json()) as {
+      serverGroups: { name: string; servers: { name: string; [k: string]: unknown }[] }[];
+    };
+    const page = status.serverGroups.find((g) => g.name === 'sg0')?.servers[0];
+    expect(page).toMatchObject({
+      name: 's0',
+      totalConnections: 50,
+      activeConnections: 0,
+      bytesIn: moved,
+      bytesOut: moved,
+    });
+
     // kill -9 of one worker: restarted (a new pid), and the tcp-lb serves again.
     process.kill(workers[0] as number, 'SIGKILL');
     const after = await waitFor('a restarted worker', () => {

@@ -286,3 +286,90 @@ describe('tcp-lb on two worker processes', () => {
     expect(await pidOf(lb, track(await openSession(port)))).toBeDefined();
   });
 });
+
+describe("main's servers on two worker processes", () => {
+  it('sum connections and bytes of every worker, live and after close', async () => {
+    const { lb, port, groups, pids: workerPids } = await setup();
+    const server = (groups[0] as ServerGroup).get('a');
+    if (server === undefined) throw new Error('no server a');
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        await lb.refresh();
+        if (ok()) return;
+        if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // Sessions until both workers hold some (at least 8), every one kept and counted.
+    const held: Socket[] = [];
+    const seen = new Set<number | undefined>();
+    while (held.length < 8 || seen.size < 2) {
+      if (held.length > 200) throw new Error(`200 sessions all on workers ${[...seen]}`);
+      const s = track(await openSession(port));
+      held.push(s);
+      seen.add(await pidOf(lb, s));
+    }
+    expect([...seen].sort()).toEqual([...workerPids].sort());
+    // Open connections count live in main's server, whichever worker holds them.
+    await until(`${held.length} open on server a`, () => server.activeConnections === held.length);
+    // sha256-checked transfers through both workers; the clients count what moved.
+    const sizes = held.map((_, i) => 500_000 + i * 123_457);
+    await Promise.all(held.map((s, i) => echoTransfer(s, sizes[i] as number)));
+    const sent = sizes.reduce((a, b) => a + b, 0) + held.length * 4; // + each session's ping
+    for (const s of held) s.destroy();
+    await until('every session closed', () => server.activeConnections === 0);
+    const s = server.stats();
+    expect(s.totalConnections).toBe(held.length);
+    expect(s.bytesOut).toBe(sent);
+    expect(s.bytesIn).toBe(sent);
+    expect(s.connectFailures).toBe(0);
+    expect(lb.stats().bytesIn).toBe(sent);
+  });
+
+  it('passive health: a connect failure in a worker takes the server DOWN in main and in every worker', async () => {
+    const { lb, port, upstream, groups, pids: workerPids } = await setup();
+    const doomed = await startServerOn(await closedPort());
+    const doomedPort = (doomed.server.address() as { port: number }).port;
+    // One probe at start, the next a minute away: only passive detection can see the failure.
+    const sg = new ServerGroup({
+      name: 'sgp',
+      registry,
+      healthCheck: { timeoutMs: 500, periodMs: 60_000, up: 1, down: 1, check: { kind: 'tcp' } },
+    });
+    groups.push(sg);
+    sg.add('good', `tcp://127.0.0.1:${echoA.port}`);
+    sg.add('bad', `tcp://127.0.0.1:${doomedPort}`);
+    const bad = sg.get('bad');
+    if (bad === undefined) throw new Error('no server bad');
+    const deadline = Date.now() + 5000;
+    while (!(bad.healthy && sg.get('good')?.healthy) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(bad.healthy).toBe(true);
+    upstream.add(sg);
+    upstream.remove('sg1');
+    await lb.sync();
+    // The backend goes away; the probes have not noticed.
+    await stopServer(doomed.server, doomed.sockets);
+    const down = once(sg, 'down');
+    // Clients still get through (the worker redispatches to the good server)…
+    for (let i = 0; i < 4; i++) await echoTransfer(track(await openSession(port)), 10_000);
+    // …and main hears of the failure and takes the server DOWN long before its next probe.
+    await down;
+    expect(bad.healthy).toBe(false);
+    const failed = bad.stats();
+    expect(failed.connectFailures).toBeGreaterThanOrEqual(1);
+    expect(failed.redispatches).toBe(failed.connectFailures);
+    expect(failed.health.passiveFailures).toBe(failed.connectFailures);
+    expect(failed.health.checks).toBe(1);
+    // The DOWN reached both workers: no connection tries the dead server any more.
+    await lb.sync();
+    const byPid = await sessionOnEach(lb, port, workerPids);
+    for (const s of byPid.values()) await echoTransfer(track(s), 100_000);
+    for (let i = 0; i < 20; i++) await echoTransfer(track(await openSession(port)), 1000);
+    await lb.refresh();
+    expect(bad.stats().connectFailures).toBe(failed.connectFailures);
+    expect(lb.stats().connectFailures).toBe(failed.connectFailures);
+  });
+});
