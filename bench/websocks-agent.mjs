@@ -30,6 +30,8 @@ const dir = mkdtempSync(join(tmpdir(), 'wsagent-bench-'));
 const children = [];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p90 = (xs) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort() {
@@ -166,14 +168,18 @@ function openOnce(socksPort, plain = false) {
   });
 }
 
+/** Open times (ms): median and p90 of OPENS opens, one at a time. */
 async function openMs(socksPort, plain = false) {
   const xs = [];
   for (let i = 0; i < OPENS; i++) {
     xs.push(await openOnce(socksPort, plain));
     await sleep(socksPort === null ? 0 : 30); // give the pool its refill
   }
-  return median(xs);
+  return { median: median(xs), p90: p90(xs) };
 }
+
+/** An open's added cost over direct: median − direct median, p90 − direct p90. */
+const added = (o, direct) => ({ median: o.median - direct.median, p90: o.p90 - direct.p90 });
 
 /** New connections per second: CONC clients in a loop of open (as openOnce), echo, close. */
 async function connsPerSecond(socksPort) {
@@ -227,7 +233,7 @@ rows.push(['direct (curl → backend)', directGbps, null, null, directRate]);
   rows.push([
     'two-hop tcp chain (vproxy simple ×2)',
     await throughput([`http://127.0.0.1:${a}/`]),
-    (await openMs(ea, true)) - directOpen,
+    added(await openMs(ea, true), directOpen),
     null,
     null,
   ]);
@@ -246,28 +252,29 @@ for (const [name, tls, kcp, scheme] of [
     `127.0.0.1:${unpooled}`,
     `http://127.0.0.1:${webPort}/`,
   ]);
-  const open0 = (await openMs(unpooled)) - directOpen;
-  const open10 = (await openMs(pooled)) - directOpen;
+  const open0 = added(await openMs(unpooled), directOpen);
+  const open10 = added(await openMs(pooled), directOpen);
   const rate = await connsPerSecond(pooled);
   rows.push([`agent + server over ${name}`, gbps, open0, open10, rate]);
 }
 
 const f = (x, d) => (x === null ? '—' : x.toFixed(d));
+const fo = (o) => (o === null ? '—' : `${o.median.toFixed(2)} / ${o.p90.toFixed(2)}`);
 console.log(
   `\nwebsocks agent bench: ${MB} MB transfers (median of 3), ${OPENS} opens (median), loopback`,
 );
 const chain = rows[1][1];
 console.log(
-  '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms) | open, pooled (+ms) | new conns/s (pooled) |',
+  '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms median / p90) | open, pooled (+ms median / p90) | new conns/s (pooled) |',
 );
 console.log('|---|---|---|---|---|---|---|');
 for (const [name, g, o0, o10, rate] of rows) {
   console.log(
-    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${f(o0, 2)} | ${f(o10, 2)} | ${rate === null ? '—' : `${rate.rate.toFixed(0)}${rate.failed > 0 ? ` (${rate.failed} failed)` : ''}`} |`,
+    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${fo(o0)} | ${fo(o10)} | ${rate === null ? '—' : `${rate.rate.toFixed(0)}${rate.failed > 0 ? ` (${rate.failed} failed)` : ''}`} |`,
   );
 }
 console.log(
-  `(direct open: ${directOpen.toFixed(2)} ms, subtracted from the open columns; an open is connect, SOCKS5 CONNECT and one echoed byte, the chain's without SOCKS5; conns/s: ${CONC} clients for ${RATE_S} s)`,
+  `(direct open: ${directOpen.median.toFixed(2)} ms median, ${directOpen.p90.toFixed(2)} ms p90, subtracted from the open columns; an open is connect, SOCKS5 CONNECT and one echoed byte, the chain's without SOCKS5; conns/s: ${CONC} clients for ${RATE_S} s)`,
 );
 for (const c of children) c.kill();
 web.close();

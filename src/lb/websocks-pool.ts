@@ -18,6 +18,13 @@ export interface TunnelPoolOptions {
   readonly maxIdleMs?: number;
   /** Dial + upgrade give up after this long (default 5 s). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * After a take, the refill waits this long past the end of the taken
+   * connection's open (`settled`), so its dial, upgrade and the server's auth
+   * check do not compete for the CPU with that open and its first bytes
+   * (default 10 ms). A pool down to half its size refills at once.
+   */
+  readonly refillDelayMs?: number;
   /** First delay after a failed fill; doubles per failure up to 30 s, reset by a success. */
   readonly backoffMs?: number;
   readonly logger: Logger;
@@ -46,6 +53,7 @@ export class TunnelPool {
   #filling = 0;
   #failures = 0;
   #retryTimer: NodeJS.Timeout | undefined;
+  #refillTimer: NodeJS.Timeout | undefined;
   readonly #pongTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Connections handed out, refills done and failed (for tests and the status line). */
@@ -75,10 +83,25 @@ export class TunnelPool {
     // Not pause(): a paused socket then never told a 'readable' listener of the reply here
     // (Node 20). The caller attaches its reader in this same tick, which stops the flow.
     this.counts.taken++;
-    // The refill's dial (a connect, maybe a TLS handshake) waits until the caller
-    // has sent its request on the connection it took: it is not on that path.
-    setImmediate(() => this.fill());
+    // Running low: refill now (after the caller's request is written, this tick), since
+    // the next opens would otherwise dial. Else `settled` refills, off this open's path.
+    if (this.#ready.length + this.#filling < Math.ceil(this.#o.size / 2)) {
+      setImmediate(() => this.fill());
+    }
     return entry.fd;
+  }
+
+  /**
+   * The open on a connection from `take` is over (answered or failed): refill
+   * shortly, once its first bytes had the CPU. Several opens share one timer.
+   */
+  settled(): void {
+    if (this.#closed || this.#refillTimer !== undefined) return;
+    this.#refillTimer = setTimeout(() => {
+      this.#refillTimer = undefined;
+      this.fill();
+    }, this.#o.refillDelayMs ?? 10);
+    this.#refillTimer.unref();
   }
 
   /** Start connections until the pool is (being) filled; one at a time per missing slot. */
@@ -168,6 +191,7 @@ export class TunnelPool {
     this.#closed = true;
     if (this.#pongTimer) clearInterval(this.#pongTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#refillTimer) clearTimeout(this.#refillTimer);
     for (const entry of this.#ready.splice(0)) {
       entry.fd.off('close', entry.onClose);
       abortStream(entry.fd);

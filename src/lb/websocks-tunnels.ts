@@ -35,7 +35,7 @@ export interface WebsocksTunnelsOptions {
   /** Pool settings shared by every group (size 0 disables pooling). */
   readonly pool?: Pick<
     TunnelPoolOptions,
-    'size' | 'pongIntervalMs' | 'maxIdleMs' | 'backoffMs' | 'handshakeTimeoutMs'
+    'size' | 'pongIntervalMs' | 'maxIdleMs' | 'backoffMs' | 'handshakeTimeoutMs' | 'refillDelayMs'
   >;
   readonly logger?: Logger;
 }
@@ -225,8 +225,10 @@ export class WebsocksTunnels {
       try {
         await openTarget(pooled, host, port, ping);
         this.counts.pooled++;
+        entry.pool.settled();
         return pooled;
       } catch (err) {
+        entry.pool.settled();
         if (options.signal?.aborted || tunnelCause(err) === 'target refused') {
           this.#fail(address, err, fields);
           throw err;

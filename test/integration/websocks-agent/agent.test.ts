@@ -162,6 +162,10 @@ describe('websocks agent (against a server made from the codecs)', () => {
     expect(server.pongs).toBeGreaterThan(0);
     await roundTrip(await viaSocks(socks, '127.0.0.1', backend), 100_000);
     expect(agent.routing.tunnels.counts.pooled).toBe(1);
+    // The refill waits until the open is over, then the pool is whole again.
+    for (let i = 0; i < 100 && (pool?.readyCount ?? 0) < 2; i++) await sleep(20);
+    expect(pool?.readyCount).toBe(2);
+    expect(server.upgrades).toBe(3);
   });
 
   it('wrong credentials: the request fails and the log says auth refused', async () => {
