@@ -10,12 +10,13 @@ import { wsLayer } from './ws/index.js';
 
 /**
  * A registry with every transport and layer this build ships. `logger` hears deprecated
- * option spellings (once per address) and a ws without the hook raw mode needs.
+ * option spellings (once per address), a ws without the hook raw mode needs, and kcp://
+ * peers whose fec= differs.
  */
 export function createDefaultRegistry(logger?: Logger): Registry {
   return new Registry(logger === undefined ? {} : { logger })
     .registerTransport(tcpTransport)
-    .registerTransport(kcpTransport())
+    .registerTransport(kcpTransport(logger))
     .registerTransport(kcptunTransport())
     .registerDatagram(udpTransport)
     .registerLayer(tlsLayer())

@@ -70,9 +70,21 @@ export class FecDecoder {
   private newest = -1;
   private readonly pool: Uint8Array[] = [];
   private readonly out: Buffer[] = [];
+  /** Longest packet taken; longer ones are malformed. */
+  private readonly maxPacket: number;
 
-  constructor(dataShards: number, parityShards: number, options: { maxGroups?: number } = {}) {
+  /**
+   * `maxGroups`: open groups kept (3). `maxPacket`: the longest packet taken (kcp-go's
+   * 1500; `kcp://` with a larger mtu raises it, and shards above 1500 bytes are then
+   * stored in buffers of their own size instead of the pooled ones).
+   */
+  constructor(
+    dataShards: number,
+    parityShards: number,
+    options: { maxGroups?: number; maxPacket?: number } = {},
+  ) {
     checkShards(dataShards, parityShards);
+    this.maxPacket = Math.max(FEC_HEADER_SIZE_PLUS2, options.maxPacket ?? MAX_PACKET);
     this.rs = new ReedSolomon(dataShards, parityShards);
     this.dataCount = dataShards;
     this.total = dataShards + parityShards;
@@ -93,7 +105,7 @@ export class FecDecoder {
       out.push(view(packet, 0, packet.length));
       return out;
     }
-    if (packet.length < FEC_HEADER_SIZE_PLUS2 || packet.length > MAX_PACKET) {
+    if (packet.length < FEC_HEADER_SIZE_PLUS2 || packet.length > this.maxPacket) {
       this.stats.malformed++;
       return out;
     }
@@ -171,7 +183,10 @@ export class FecDecoder {
   }
 
   private store(g: Group, index: number, region: Uint8Array): void {
-    const buf = this.pool.pop() ?? new Uint8Array(MAX_PACKET);
+    const buf =
+      region.length <= MAX_PACKET
+        ? (this.pool.pop() ?? new Uint8Array(MAX_PACKET))
+        : new Uint8Array(region.length);
     buf.set(region, 0);
     g.shards[index] = buf;
     g.lens[index] = region.length;
@@ -184,6 +199,14 @@ export class FecDecoder {
     const len = g.maxLen;
     const shards: (Uint8Array | null)[] = g.shards.map((s, i) => {
       if (s == null) return null;
+      if (s.length < len) {
+        // A pooled shard in a group with one longer than the pool's size (maxPacket > 1500).
+        const grown = new Uint8Array(len);
+        grown.set(s.subarray(0, g.lens[i] as number));
+        if (s.length === MAX_PACKET) this.pool.push(s);
+        g.shards[i] = grown;
+        return grown;
+      }
       s.fill(0, g.lens[i] as number, len);
       return s.subarray(0, len);
     });

@@ -1,8 +1,9 @@
+import { type Logger, quietLogger } from '../../src/fd/logger.js';
 import { sessionLayer } from '../../src/fd/session-layer.js';
 import type { Transport } from '../../src/fd/transport.js';
 import { MuxTransport } from '../mux/index.js';
 import { KCP_SCHEMA } from './options.js';
-import { kcpSessionTransport } from './session/transport.js';
+import { kcpSessionTransportWith } from './session/transport.js';
 
 export { DatagramCipher, deriveKey } from './crypto.js';
 export {
@@ -14,10 +15,15 @@ export {
 } from './options.js';
 export { CookieJar } from './session/cookie.js';
 export { EndpointStats, KcpEndpoint } from './session/endpoint.js';
+export {
+  type FecShards,
+  SessionFec,
+  type SessionFecStats,
+} from './session/fec.js';
 export { KcpStream } from './session/kcp-stream.js';
 export { KcpScheduler, sharedScheduler } from './session/scheduler.js';
 export { KcpSession } from './session/session.js';
-export { KcpServerFD, kcpSessionTransport } from './session/transport.js';
+export { KcpServerFD, kcpSessionTransport, kcpSessionTransportWith } from './session/transport.js';
 
 /**
  * `kcp://host:port?mode=fast3&…`: TCP-like streams multiplexed (mux, h2-style framing
@@ -35,6 +41,7 @@ const kcpStreams = sessionLayer({
     new MuxTransport(inner, kind, (address) => read(address).stream, KCP_SCHEMA),
 });
 
-export function kcpTransport(): Transport {
-  return kcpStreams.wrap(kcpSessionTransport, 'kcp');
+/** `logger` hears what a peer could otherwise only see as a refused session (fec= mismatch). */
+export function kcpTransport(logger: Logger = quietLogger): Transport {
+  return kcpStreams.wrap(kcpSessionTransportWith(logger), 'kcp');
 }

@@ -12,6 +12,7 @@ import {
   PRESETS,
 } from './arq/index.js';
 import { DEFAULT_KCP_CRYPT, KCP_CRYPTS, type KcpCrypt, SEAL_OVERHEAD } from './crypto.js';
+import { FEC_OVERHEAD, type FecShards } from './session/fec.js';
 import type { SessionConfig } from './session/session.js';
 
 // The names of the KCP sessions. `kcp://` is mux over KCP sessions: its schema (KCP_SCHEMA)
@@ -24,6 +25,11 @@ export const KCP_OPTIONS: readonly OptionSpec[] = [
   { name: 'rcvwnd', description: 'kcp: receive window in segments (preset: 1024)' },
   { name: 'congestion', description: 'kcp: classic (reference) or pacing (BBR-like) (classic)' },
   { name: 'ack-repeat', description: 'kcp: repeat ACKs once while a gap is open (0)' },
+  {
+    name: 'fec',
+    description:
+      'kcp: forward error correction, data/parity shards per Reed-Solomon group, e.g. 10/3; both ends alike (off)',
+  },
   { name: 'key', description: 'kcp: passphrase; every datagram sealed under it (default: none)' },
   {
     name: 'crypt',
@@ -52,6 +58,8 @@ export interface KcpAddressOptions {
   readonly key: string | undefined;
   /** The cipher under `key` (meaningless without one). */
   readonly crypt: KcpCrypt;
+  /** `fec=d/p`: Reed-Solomon groups of d data and p parity datagrams; null: off. */
+  readonly fec: FecShards | null;
   readonly maxSessions: number;
   readonly rcvbuf: number;
   readonly sndbuf: number;
@@ -92,9 +100,10 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
     if (key === undefined) invalid(address, 'crypt', 'a key= to go with it');
   }
   const crypt = (cryptText ?? DEFAULT_KCP_CRYPT) as KcpCrypt;
-  // The UDP payload stays within `mtu`: the arq's segments shrink by the seal overhead.
+  const fec = fecOption(address);
+  // The UDP payload stays within `mtu`: the arq's segments shrink by the seal and FEC overhead.
   const mtu = intOption(address, 'mtu', 1350, 128, 65_000);
-  const arqMtu = key === undefined ? mtu : mtu - SEAL_OVERHEAD;
+  const arqMtu = mtu - (key === undefined ? 0 : SEAL_OVERHEAD) - (fec === null ? 0 : FEC_OVERHEAD);
   let sndWnd = intOption(address, 'sndwnd', PRESETS[preset].sndWnd ?? 1024, 1, 65_535);
   let rcvWnd = intOption(address, 'rcvwnd', PRESETS[preset].rcvWnd ?? 1024, 1, 65_535);
   const budget = intOption(address, 'session-buffer', 0, 0, 2 ** 40);
@@ -126,11 +135,28 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
     },
     key,
     crypt,
+    fec,
     maxSessions: intOption(address, 'max-sessions', 1024, 1, 1 << 20),
     rcvbuf: intOption(address, 'rcvbuf', 4 * MiB, 0, 1 << 30),
     sndbuf: intOption(address, 'sndbuf', 4 * MiB, 0, 1 << 30),
   };
   return options;
+}
+
+/** `fec=10/3` → 10 data and 3 parity shards; `off`, `0/0` or absent: no FEC. */
+function fecOption(address: Address): FecShards | null {
+  const text = address.options.fec;
+  if (text === undefined || text === 'off' || text === '0/0' || text === '0') return null;
+  const m = /^([0-9]{1,3})\/([0-9]{1,3})$/.exec(text);
+  const expected =
+    'data/parity shards (1 ≤ data, 1 ≤ parity, data + parity ≤ 256, e.g. 10/3) or off';
+  if (m === null) invalid(address, 'fec', expected);
+  const dataShards = Number(m[1]);
+  const parityShards = Number(m[2]);
+  if (dataShards < 1 || parityShards < 1 || dataShards + parityShards > 256) {
+    invalid(address, 'fec', expected);
+  }
+  return Object.freeze({ dataShards, parityShards });
 }
 
 /**

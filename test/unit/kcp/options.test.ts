@@ -33,6 +33,19 @@ describe('kcp:// options', () => {
     ).toBe('secretbox');
   });
 
+  it('fec= (or kcp.fec=) names data/parity shards; off, 0/0 or absent means none', () => {
+    expect(opts('').fec).toBeNull();
+    expect(opts('?fec=off').fec).toBeNull();
+    expect(opts('?fec=0/0').fec).toBeNull();
+    expect(opts('?fec=10/3').fec).toEqual({ dataShards: 10, parityShards: 3 });
+    expect(
+      layerOptions(parseAddress('kcp://127.0.0.1:1?kcp.fec=5/2'), KCP_SCHEMA, 'kcp').session.fec,
+    ).toEqual({ dataShards: 5, parityShards: 2 });
+    // The FEC header (13 bytes) comes out of the arq's segments, after the seal's 40.
+    expect(opts('?fec=10/3').session.kcp.mtu).toBe(1350 - 13);
+    expect(opts('?fec=10/3&key=x&mtu=1400').session.kcp.mtu).toBe(1400 - 40 - 13);
+  });
+
   it('session-buffer lowers both windows to fit', () => {
     const k = opts('?session-buffer=1310000&mtu=1334').session.kcp; // mss 1310: 1000 segments
     expect((k.sndWnd ?? 0) + (k.rcvWnd ?? 0)).toBeLessThanOrEqual(1000);
@@ -49,6 +62,13 @@ describe('kcp:// options', () => {
     '?max-sessions=0',
     '?key=x&crypt=rot13',
     '?crypt=aes-128-gcm',
+    '?fec=10',
+    '?fec=10/0',
+    '?fec=0/3',
+    '?fec=200/100',
+    '?fec=a/b',
+    '?fec=10/3/1',
+    '?fec=',
   ])('rejects %s with a clear error', (query) => {
     expect(() => opts(query)).toThrow(/option "/);
     try {

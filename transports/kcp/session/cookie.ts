@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CMD_PUSH } from '../arq/index.js';
+import { CMD_FEC_DATA, FEC_OVERHEAD } from './fec.js';
 import { HEADER_BYTES } from './session.js';
 
 /**
@@ -84,13 +85,17 @@ export class CookieJar {
   }
 }
 
-/** Whether `plain` starts a session: its first segment is PUSH sn 0 with una 0. */
+/**
+ * Whether `plain` starts a session: its first segment is PUSH sn 0 with una 0, in the
+ * datagram itself or, with `fec=`, in the FEC data shard it is (see fec.ts).
+ */
 export function isSessionStart(plain: Uint8Array): boolean {
+  const at = plain[4] === CMD_FEC_DATA ? FEC_OVERHEAD : 0;
   return (
-    plain.length >= HEADER_BYTES &&
-    plain[4] === CMD_PUSH &&
-    readU32(plain, 12) === 0 &&
-    readU32(plain, 16) === 0
+    plain.length >= at + HEADER_BYTES &&
+    plain[at + 4] === CMD_PUSH &&
+    readU32(plain, at + 12) === 0 &&
+    readU32(plain, at + 16) === 0
   );
 }
 

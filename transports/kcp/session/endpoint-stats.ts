@@ -22,6 +22,11 @@ export class EndpointStats {
   cookiesInvalid = 0;
   /** Keyless client: RETRYs followed. */
   retriesReceived = 0;
+  /**
+   * Datagrams of the other fec= setting (FEC ones without `fec=` here, plain KCP with it):
+   * dropped; a session start among them is refused with a CLOSE saying why.
+   */
+  fecMismatch = 0;
 
   /** Counts what a cookie check found (nothing when there was no cookie). */
   countCookie(admission: Admission): void {

@@ -1,5 +1,7 @@
 import type { Socket } from 'node:dgram';
+import { type Logger, quietLogger } from '../../../src/fd/logger.js';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
+import { CMD_ACK, CMD_PUSH, CMD_WASK, CMD_WINS } from '../arq/index.js';
 import { type DatagramCipher, MAX_SKEW_MS, NonceSource, saltKey } from '../crypto.js';
 import { ClientSetup } from './client-setup.js';
 import {
@@ -12,8 +14,20 @@ import {
 } from './cookie.js';
 import { DatagramSlab } from './datagram-slab.js';
 import { EndpointStats } from './endpoint-stats.js';
+import {
+  CMD_FEC_DATA,
+  CMD_FEC_PARITY,
+  FEC_OVERHEAD,
+  FEC_TAG_AT,
+  type FecShards,
+  fecLabel,
+  fecTag,
+  isFecCommand,
+} from './fec.js';
 import { type KcpScheduler, sharedScheduler } from './scheduler.js';
 import {
+  CLOSE_FEC_MISMATCH,
+  CLOSE_PLAIN,
   CMD_CLOSE,
   closeHeader,
   HEADER_BYTES,
@@ -36,6 +50,10 @@ export interface EndpointOptions {
   readonly scheduler?: KcpScheduler;
   /** Keyless listener: the cookie issuer (default: a fresh secret and the wall clock). */
   readonly cookies?: CookieJar;
+  /** `fec=`: every session's datagrams in Reed-Solomon groups (see fec.ts); null/absent: off. */
+  readonly fec?: FecShards | null;
+  /** Hears what a user could otherwise only see as a refused session (fec= mismatch). */
+  readonly logger?: Logger;
 }
 
 const CLOSED_SALTS_MAX = 4096;
@@ -74,6 +92,13 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
   #setup: ClientSetup | null = null;
   /** The session's mtu, restored when the setup ends (it ran COOKIE_HEADER_BYTES lower). */
   #setupMtu = 0;
+  readonly #fec: FecShards | null;
+  /** fecTag(#fec): what the shape byte of a client's FEC datagrams must say. */
+  readonly #fecTag: number;
+  readonly #logger: Logger;
+  #fecMismatchLogged = false;
+  /** Where an FEC data shard is built when it is sealed or held (copied from there). */
+  #scratch: Buffer = Buffer.alloc(0);
 
   private constructor(
     socket: Socket,
@@ -86,6 +111,9 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     this.cipher = options.cipher;
     this.#cookies =
       connected || options.cipher !== null ? null : (options.cookies ?? new CookieJar());
+    this.#fec = options.fec ?? null;
+    this.#fecTag = this.#fec === null ? -1 : fecTag(this.#fec);
+    this.#logger = options.logger ?? quietLogger;
   }
 
   /** A listener on host:port; `onAccept` gets every new session. */
@@ -117,7 +145,14 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
 
   /** Client: the one session of this socket, with a random conv. */
   openSession(peer: BoundAddress, conv: number): KcpSession {
-    const session = new KcpSession(conv, peer, this, this.#options.session, this.cipher !== null);
+    const session = new KcpSession(
+      conv,
+      peer,
+      this,
+      this.#options.session,
+      this.cipher !== null,
+      this.#fec,
+    );
     if (this.connected && this.cipher === null) {
       // Nothing was sent yet (the block's first flush had no data): room for the prefix.
       this.#setupMtu = session.kcp.tunables.mtu;
@@ -133,6 +168,24 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
 
   transmit(session: KcpSession, buf: Uint8Array, len: number): void {
     if (this.socketClosed) return;
+    const fec = session.fec;
+    // CLOSE is a control datagram: never part of a group (a peer reads it without decoding).
+    if (fec === null || (len === HEADER_BYTES && buf[4] === CMD_CLOSE)) {
+      this.#send(session, buf, len, false);
+      return;
+    }
+    const size = FEC_OVERHEAD + len;
+    // Sent as it is (no seal, no setup): build the data shard where it is sent from.
+    const direct = this.#setup === null && (this.cipher === null || session.nonces === null);
+    const out = direct ? this.#slab.reserve(size) : this.#scratchOf(size);
+    fec.encode(buf, len, out, 0);
+    this.#send(session, out, size, direct);
+    // Parity buffers are the encoder's fresh allocations: sent (or sealed) as they are.
+    for (const p of fec.parity) this.#send(session, p, p.length, true);
+  }
+
+  /** One datagram of `session`: held (setup), sealed, or sent; `owned`: `buf` may be sent as is. */
+  #send(session: KcpSession, buf: Uint8Array, len: number, owned: boolean): void {
     if (this.#setup !== null) {
       this.#setup.transmit(buf, len);
       return;
@@ -141,8 +194,15 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     const out =
       cipher !== null && session.nonces !== null
         ? cipher.seal(buf, len, session.nonces)
-        : this.#slab.copy(buf, len);
+        : owned
+          ? buf
+          : this.#slab.copy(buf, len);
     this.sendTo(out, session.peer);
+  }
+
+  #scratchOf(size: number): Buffer {
+    if (this.#scratch.length < size) this.#scratch = Buffer.allocUnsafe(Math.max(size, 2048));
+    return this.#scratch.subarray(0, size);
   }
 
   release(session: KcpSession): void {
@@ -208,7 +268,62 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
       cipher.stats.dropReplayed++;
       return;
     }
+    this.#deliver(session, plain);
+  }
+
+  /**
+   * A datagram of `session` (decrypted, prefix gone) to its arq: through the session's FEC
+   * decoder when it is an FEC datagram. The wrong kind for the session's fec= is counted,
+   * logged once and dropped (a CLOSE is the one plain datagram an FEC session takes).
+   */
+  #deliver(session: KcpSession, plain: Uint8Array): void {
+    const cmd = plain[4];
+    const fec = session.fec;
+    if (cmd === CMD_FEC_DATA || cmd === CMD_FEC_PARITY) {
+      if (fec === null) {
+        this.#fecMismatch(session.peer.host, session.peer.port, 'fec');
+        return;
+      }
+      const packets = fec.decode(plain);
+      for (let i = 0; i < packets.length; i++) {
+        if (session.state === SessionState.Closed) return;
+        session.input(packets[i] as Buffer);
+      }
+      return;
+    }
+    if (fec !== null && cmd !== CMD_CLOSE) {
+      this.#fecMismatch(session.peer.host, session.peer.port, 'off');
+      return;
+    }
     session.input(plain);
+  }
+
+  /**
+   * How the fec= of a datagram for no session (its FEC or KCP part from `at`) differs from
+   * ours: null when it does not (or it is neither kind: garbage takes the usual path).
+   */
+  #fecDisagreement(plain: Uint8Array, at: number): PeerFec | null {
+    const cmd = plain[at + 4];
+    if (this.#fec === null) return isFecCommand(cmd) ? 'fec' : null;
+    if (isKcpCommand(cmd)) return 'off';
+    if (isFecCommand(cmd) && plain.length >= at + FEC_OVERHEAD) {
+      return plain[at + FEC_TAG_AT] === this.#fecTag ? null : 'other-split';
+    }
+    return null;
+  }
+
+  /** Counted always, logged once per endpoint (a misconfigured peer retries, and so on). */
+  #fecMismatch(host: string, port: number, theirs: PeerFec): void {
+    this.stats.fecMismatch++;
+    if (this.#fecMismatchLogged) return;
+    this.#fecMismatchLogged = true;
+    this.#logger.warn('kcp-fec-mismatch', {
+      local: `${this.address().host}:${this.address().port}`,
+      peer: `${host}:${port}`,
+      fec: fecLabel(this.#fec),
+      peerFec: theirs === 'fec' ? 'on' : theirs,
+      hint: 'both ends of a kcp:// link need the same fec=',
+    });
   }
 
   /** Whether a datagram with `conv` from `rinfo` belongs to `session` (map lookup skipped). */
@@ -222,6 +337,22 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     if (this.connected) {
       this.stats.stray++;
       this.#replyClose(conv, rinfo);
+      return;
+    }
+    // The client's fec= must be ours: refuse it clearly rather than let it retry in silence.
+    const at = plain[4] === CMD_ECHO ? COOKIE_HEADER_BYTES : 0;
+    const inner = plain[at + 4];
+    const theirs = this.#fecDisagreement(plain, at);
+    if (theirs !== null) {
+      this.#fecMismatch(rinfo.address, rinfo.port, theirs);
+      // Parity could be anyone's: only a datagram a session could start with gets an answer.
+      if (inner !== CMD_FEC_PARITY) this.#replyClose(conv, rinfo, CLOSE_FEC_MISMATCH);
+      return;
+    }
+    if (inner === CMD_FEC_PARITY) {
+      // Parity of a session we do not have (its start lost or not yet here): no answer, as
+      // a CLOSE would end a client whose start is merely late.
+      this.stats.stray++;
       return;
     }
     if (this.#cookies !== null) {
@@ -256,6 +387,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
       this,
       this.#options.session,
       cipher !== null,
+      this.#fec,
     );
     if (cipher !== null) {
       session.replay?.accept(cipher.lastNonce);
@@ -265,7 +397,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     onAccept(session);
     if (session.state !== SessionState.Open) return;
     this.#last = session;
-    session.input(start);
+    this.#deliver(session, start);
   }
 
   /** Keyless listener: a 24-byte RETRY, never larger than the start that asked for it. */
@@ -295,10 +427,10 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     }
   }
 
-  /** Tell a peer that its session does not exist (here any more). */
-  #replyClose(conv: number, to: DatagramSource): void {
+  /** Tell a peer that its session does not exist (here any more), or why it is refused. */
+  #replyClose(conv: number, to: DatagramSource, reason = CLOSE_PLAIN): void {
     if (this.socketClosed) return;
-    const header = closeHeader(conv);
+    const header = closeHeader(conv, reason);
     const out =
       this.cipher === null ? header : this.cipher.seal(header, HEADER_BYTES, this.#nonces);
     this.stats.closeReplies++;
@@ -320,6 +452,13 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     }
     salts.set(salt, now + 2 * MAX_SKEW_MS);
   }
+}
+
+/** What a peer's datagrams say of its fec=, where it differs from ours. */
+type PeerFec = 'fec' | 'off' | 'other-split';
+
+function isKcpCommand(cmd: number | undefined): boolean {
+  return cmd === CMD_PUSH || cmd === CMD_ACK || cmd === CMD_WASK || cmd === CMD_WINS;
 }
 
 function keyOf(host: string, port: number, conv: number): string {

@@ -3,6 +3,7 @@ import type { BoundAddress } from '../../../src/fd/server-fd.js';
 import { KcpControlBlock, type KcpOptions } from '../arq/index.js';
 import { NonceSource, ReplayWindow } from '../crypto.js';
 import { KcpError } from '../errors.js';
+import { type FecShards, fecLabel, SessionFec } from './fec.js';
 import type { KcpScheduler, Scheduled } from './scheduler.js';
 
 /**
@@ -26,6 +27,13 @@ import type { KcpScheduler, Scheduled } from './scheduler.js';
  */
 export const CMD_CLOSE = 0xff;
 export const HEADER_BYTES = 24;
+/**
+ * Byte 5 of a CLOSE: why. 0 is a plain close; CLOSE_FEC_MISMATCH says the listener refused
+ * the session because the two ends' `fec=` differ (FEC datagrams to a listener without FEC,
+ * or plain ones to a listener with it). Peers that predate it send 0 and ignore it.
+ */
+export const CLOSE_PLAIN = 0;
+export const CLOSE_FEC_MISMATCH = 1;
 
 export interface SessionConfig {
   readonly kcp: KcpOptions;
@@ -66,6 +74,8 @@ export class KcpSession implements Scheduled {
   /** Set when the endpoint encrypts: our nonces, and the peer's replay window. */
   readonly nonces: NonceSource | null;
   readonly replay: ReplayWindow | null;
+  /** `kcp://` with `fec=`: this session's encoder and decoder (kcptun keeps its own). */
+  readonly fec: SessionFec | null;
   sink: SessionSink | null = null;
   state: SessionState = SessionState.Open;
   /** Datagrams the arq rejected (dropped, not fatal: the port is open to anyone). */
@@ -89,6 +99,7 @@ export class KcpSession implements Scheduled {
     host: SessionHost,
     config: SessionConfig,
     encrypted: boolean,
+    fec: FecShards | null = null,
   ) {
     this.conv = conv;
     this.peer = peer;
@@ -96,6 +107,7 @@ export class KcpSession implements Scheduled {
     this.#config = config;
     this.nonces = encrypted ? new NonceSource() : null;
     this.replay = encrypted ? new ReplayWindow() : null;
+    this.fec = fec === null ? null : new SessionFec(conv, fec);
     this.kcp = new KcpControlBlock(conv, (buf, len) => host.transmit(this, buf, len), {
       ...config.kcp,
       stream: true,
@@ -110,7 +122,8 @@ export class KcpSession implements Scheduled {
   input(plain: Uint8Array): void {
     if (this.state === SessionState.Closed) return;
     if (plain.length === HEADER_BYTES && plain[4] === CMD_CLOSE) {
-      this.#peerClose();
+      if (plain[5] === CLOSE_FEC_MISMATCH) this.#fecRefused();
+      else this.#peerClose();
       return;
     }
     const scheduler = this.#host.scheduler;
@@ -214,6 +227,16 @@ export class KcpSession implements Scheduled {
     if (this.state === SessionState.Closing) this.#finish(true);
   }
 
+  /** The listener refused us: its fec= differs from ours. */
+  #fecRefused(): void {
+    this.#fail(
+      new KcpError(
+        'ERR_KCP_FEC_MISMATCH',
+        `kcp session ${this.conv} to ${this.peer.host}:${this.peer.port}: the listener refused it because its fec= setting differs from ours (fec=${fecLabel(this.fec?.shards ?? null)}); both ends need the same fec=`,
+      ),
+    );
+  }
+
   #sendClose(copies: number): void {
     const header = closeHeader(this.conv);
     for (let i = 0; i < copies; i++) this.#host.transmit(this, header, HEADER_BYTES);
@@ -237,10 +260,11 @@ export class KcpSession implements Scheduled {
   }
 }
 
-/** The CLOSE control datagram (see the close convention above). */
-export function closeHeader(conv: number): Uint8Array {
+/** The CLOSE control datagram (see the close convention above), with its reason byte. */
+export function closeHeader(conv: number, reason = CLOSE_PLAIN): Uint8Array {
   const header = new Uint8Array(HEADER_BYTES);
   new DataView(header.buffer).setUint32(0, conv, true);
   header[4] = CMD_CLOSE;
+  header[5] = reason;
   return header;
 }

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { Address } from '../../../src/fd/address.js';
 import { VproxyError } from '../../../src/fd/errors.js';
 import { layerOptions } from '../../../src/fd/layer-options.js';
+import { type Logger, quietLogger } from '../../../src/fd/logger.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../../../src/fd/server-fd.js';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import type { ConnectOptions, Transport } from '../../../src/fd/transport.js';
@@ -19,33 +20,38 @@ import { KcpStream } from './kcp-stream.js';
  * listen() emits a KcpStream per accepted session. `kcp://` is mux over this; both read
  * KCP_SCHEMA's one parsed object.
  */
-export const kcpSessionTransport: Transport = {
-  scheme: 'kcp-session',
-  options: KCP_OPTIONS,
-  async connect(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
-    const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
-    const ip = isIP(address.host) ? address.host : (await lookup(address.host)).address;
-    if (options.signal?.aborted) {
-      throw new VproxyError('ERR_CONNECT_ABORTED', `kcp connect to ${address.host}: aborted`);
-    }
-    const endpoint = await KcpEndpoint.connect(ip, address.port, endpointOptions(opts));
-    const session = endpoint.openSession({ host: ip, port: address.port }, randomConv());
-    return new KcpStream(session, endpoint.address());
-  },
-  async listen(address: Address): Promise<ServerFD> {
-    const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
-    const server = new KcpServerFD();
-    server.endpoint = await KcpEndpoint.listen(
-      address.host,
-      address.port,
-      endpointOptions(opts),
-      (session) => server.emit('connection', new KcpStream(session, server.address())),
-    );
-    return server;
-  },
-};
+export function kcpSessionTransportWith(logger: Logger): Transport {
+  return {
+    scheme: 'kcp-session',
+    options: KCP_OPTIONS,
+    async connect(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {
+      const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
+      const ip = isIP(address.host) ? address.host : (await lookup(address.host)).address;
+      if (options.signal?.aborted) {
+        throw new VproxyError('ERR_CONNECT_ABORTED', `kcp connect to ${address.host}: aborted`);
+      }
+      const endpoint = await KcpEndpoint.connect(ip, address.port, endpointOptions(opts, logger));
+      const session = endpoint.openSession({ host: ip, port: address.port }, randomConv());
+      return new KcpStream(session, endpoint.address());
+    },
+    async listen(address: Address): Promise<ServerFD> {
+      const opts = layerOptions(address, KCP_SCHEMA, 'kcp').session;
+      const server = new KcpServerFD();
+      server.endpoint = await KcpEndpoint.listen(
+        address.host,
+        address.port,
+        endpointOptions(opts, logger),
+        (session) => server.emit('connection', new KcpStream(session, server.address())),
+      );
+      return server;
+    },
+  };
+}
 
-function endpointOptions(opts: KcpAddressOptions): EndpointOptions {
+/** The session transport whose fec= mismatches go only to `vproxy:log` subscribers. */
+export const kcpSessionTransport: Transport = kcpSessionTransportWith(quietLogger);
+
+function endpointOptions(opts: KcpAddressOptions, logger: Logger): EndpointOptions {
   return {
     session: opts.session,
     cipher:
@@ -55,6 +61,8 @@ function endpointOptions(opts: KcpAddressOptions): EndpointOptions {
     maxSessions: opts.maxSessions,
     rcvbuf: opts.rcvbuf,
     sndbuf: opts.sndbuf,
+    fec: opts.fec,
+    logger,
   };
 }
 
