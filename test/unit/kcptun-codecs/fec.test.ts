@@ -131,6 +131,52 @@ describe('Reed-Solomon and FEC bounds', () => {
     );
   });
 
+  it("the WebAssembly SIMD coder gives the scalar loop's bytes (encode and rebuild, any length)", () => {
+    expect(new ReedSolomon(10, 3).accelerated).toBe(true);
+    expect(new ReedSolomon(10, 3, { simd: false }).accelerated).toBe(false);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 1500 }),
+        fc.integer(),
+        (ds, ps, len, seed) => {
+          const simd = new ReedSolomon(ds, ps);
+          const scalar = new ReedSolomon(ds, ps, { simd: false });
+          let x = seed >>> 0;
+          const rnd = () => {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            return x >>> 24;
+          };
+          // Some shards longer than len: only the first len bytes count.
+          const data = Array.from({ length: ds }, () =>
+            Uint8Array.from({ length: len + (rnd() % 3) }, rnd),
+          );
+          const a = Array.from({ length: ps }, () => new Uint8Array(len).fill(0xaa));
+          const b = Array.from({ length: ps }, () => new Uint8Array(len).fill(0x55));
+          simd.encode(data, a, len);
+          scalar.encode(data, b, len);
+          expect(a).toEqual(b);
+          const lost = (shards: (Uint8Array | null)[]) => {
+            let y = seed >>> 0;
+            for (let k = 0; k < ps; k++) {
+              y = (Math.imul(y, 69069) + 1) >>> 0;
+              shards[(y >>> 16) % (ds + ps)] = null;
+            }
+            return shards;
+          };
+          const sa = lost([...data.map((d) => d.subarray(0, len)), ...a]);
+          const sb = lost([...data.map((d) => d.subarray(0, len)), ...b]);
+          expect(simd.reconstructData(sa, len)).toEqual(scalar.reconstructData(sb, len));
+          expect(sa.slice(0, ds)).toEqual(sb.slice(0, ds));
+          for (let i = 0; i < ds; i++)
+            expect(sa[i]).toEqual((data[i] as Uint8Array).subarray(0, len));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('rejects impossible shard counts with a typed error', () => {
     expect(() => new FecEncoder(0, 3)).toThrow(FecError);
     try {
