@@ -1,6 +1,7 @@
 import { type Address, formatHostPort, toAddress } from '../fd/address.js';
 import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
+import type { ServerFD } from '../fd/server-fd.js';
 import type { StreamFD } from '../fd/stream-fd.js';
 import type { Socks5Auth } from '../protocols/socks5/auth.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
@@ -15,9 +16,8 @@ import {
 import { ServerPicker } from './picker.js';
 import { SecurityGroup } from './security-group.js';
 import type { Server } from './server.js';
-import { ServerGroup } from './server-group.js';
 import { socks5Front, UdpAssociations } from './socks5-front.js';
-import type { Upstream } from './upstream.js';
+import type { BackendGroup, Upstream } from './upstream.js';
 
 export interface Socks5ServerOptions extends Partial<ListenerSettings>, ListenerLogging {
   readonly name: string;
@@ -54,9 +54,27 @@ interface Policy {
   udp: boolean;
 }
 
+/** A server's working parts, made by `Socks5Server.parts` for its constructor. */
+export interface Socks5Parts {
+  readonly address: Address;
+  readonly engine: ProxyEngine;
+  readonly access: Access;
+  readonly policy: Policy;
+  readonly associations: UdpAssociations;
+}
+
+/** A group that lists its servers (a ServerGroup, a worker's copy of one): backends by address. */
+interface ListedGroup extends BackendGroup {
+  servers(): readonly Server[];
+}
+
+function listed(group: BackendGroup): group is ListedGroup {
+  return typeof (group as Partial<ListedGroup>).servers === 'function';
+}
+
 /** Where a request goes: a group of the upstream, one backend, anywhere (allowed), or nowhere. */
 type Route =
-  | { kind: 'group'; group: ServerGroup }
+  | { kind: 'group'; group: ListedGroup }
   | { kind: 'server'; server: Server }
   | { kind: 'direct' }
   | null;
@@ -72,22 +90,21 @@ export class Socks5Server extends LbListener {
   readonly #policy: Policy;
   readonly #associations: UdpAssociations;
 
-  private constructor(
-    options: Socks5ServerOptions,
-    address: Address,
-    engine: ProxyEngine,
-    access: Access,
-    policy: Policy,
-    associations: UdpAssociations,
-  ) {
-    super(options.name, address, options.upstream, engine, access);
-    this.#policy = policy;
-    this.#associations = associations;
+  /** A subclass (a server whose sessions run elsewhere: src/workers) builds its parts with `parts`. */
+  protected constructor(options: Socks5ServerOptions, parts: Socks5Parts) {
+    super(options.name, parts.address, options.upstream, parts.engine, parts.access);
+    this.#policy = parts.policy;
+    this.#associations = parts.associations;
   }
 
   static async start(options: Socks5ServerOptions): Promise<Socks5Server> {
+    const server = await options.registry.listen(toAddress(options.address));
+    return new Socks5Server(options, Socks5Server.parts(options, server));
+  }
+
+  /** The engine, policy and associations of a server accepting on `server`. */
+  protected static parts(options: Socks5ServerOptions, server: ServerFD): Socks5Parts {
     const address = toAddress(options.address);
-    const server = await options.registry.listen(address);
     const bound = server.address();
     const access: Access = { group: options.securityGroup ?? SecurityGroup.allowAll() };
     const policy: Policy = {
@@ -157,7 +174,7 @@ export class Socks5Server extends LbListener {
       ...engineSettings(options),
     });
     log = engine.log;
-    return new Socks5Server(options, address, engine, access, policy, associations);
+    return { address, engine, access, policy, associations };
   }
 
   get allowNonBackend(): boolean {
@@ -208,10 +225,9 @@ export class Socks5Server extends LbListener {
 
 function routeOf(upstream: Upstream, host: string, port: number, allowNonBackend: boolean): Route {
   const member = upstream.match(formatHostPort(host, port));
-  if (member !== null && member.group instanceof ServerGroup)
-    return { kind: 'group', group: member.group };
+  if (member !== null && listed(member.group)) return { kind: 'group', group: member.group };
   for (const m of upstream.members()) {
-    if (!(m.group instanceof ServerGroup)) continue;
+    if (!listed(m.group)) continue;
     const server = m.group
       .servers()
       .find((s) => s.address.host === host && s.address.port === port);

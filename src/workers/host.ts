@@ -7,6 +7,7 @@ import type { ListenerLogging, ListenerSettings } from '../lb/lb-listener.js';
 import type { Upstream } from '../lb/upstream.js';
 import { WorkerListener } from './worker-listener.js';
 import { WorkerEventLoop } from './worker-loop.js';
+import { type WorkerSocks5Options, WorkerSocks5Server } from './worker-socks5.js';
 
 export interface WorkerHostOptions {
   /** The worker entry script (dist/apps/daemon/worker.js). */
@@ -26,13 +27,13 @@ export interface HostedTcpLbOptions extends Partial<ListenerSettings>, ListenerL
 
 /**
  * What the control plane knows of worker processes: how to make a loop that
- * is one, how to start a tcp-lb on a group's workers, and the two moments it
+ * is one, how to start a tcp-lb or a socks5-server on a group's workers, and the two moments it
  * talks to them — after a change (push the new state) and before a read
  * (fetch counters and sessions).
  */
 export class WorkerHost {
   readonly #options: WorkerHostOptions;
-  readonly #listeners = new Set<WorkerListener>();
+  readonly #listeners = new Set<WorkerListener | WorkerSocks5Server>();
 
   constructor(options: WorkerHostOptions) {
     this.#options = options;
@@ -59,6 +60,20 @@ export class WorkerHost {
     options: HostedTcpLbOptions,
   ): Promise<WorkerListener | undefined> {
     const lb = await WorkerListener.start({
+      ...options,
+      eventLoopGroup: elg,
+      onClosed: (closed) => this.#listeners.delete(closed),
+    });
+    if (lb !== undefined) this.#listeners.add(lb);
+    return lb;
+  }
+
+  /** Start a socks5-server on the worker loops of `elg`; undefined when it has none (it runs in main). */
+  async startSocks5(
+    elg: EventLoopGroup,
+    options: Omit<WorkerSocks5Options, 'eventLoopGroup' | 'onClosed'>,
+  ): Promise<WorkerSocks5Server | undefined> {
+    const lb = await WorkerSocks5Server.startOnWorkers({
       ...options,
       eventLoopGroup: elg,
       onClosed: (closed) => this.#listeners.delete(closed),

@@ -44,6 +44,14 @@ export interface RuleState {
   readonly action: string;
 }
 
+/** What a socks5-server's copy needs besides a listener's state (its setters change it). */
+export interface Socks5State {
+  readonly allowNonBackend: boolean;
+  readonly udp: boolean;
+  /** RFC 1929 users (name, password); empty: no authentication. */
+  readonly users: readonly (readonly [string, string])[];
+}
+
 /** Everything a worker's copy of a listener needs besides its socket: the whole of it, every time. */
 export interface ListenerState {
   readonly settings: {
@@ -60,11 +68,17 @@ export interface ListenerState {
     readonly rules: readonly RuleState[];
   };
   readonly upstream: { readonly name: string; readonly members: readonly MemberState[] };
+  /** A socks5-server's policy (kind `socks5-server` only). */
+  readonly socks5?: Socks5State;
 }
+
+/** What runs on the workers: the command language's two stream listeners. */
+export type ListenerKind = 'tcp-lb' | 'socks5-server';
 
 export interface ListenerSpec {
   /** Unique in the main process (a tcp-lb's name can be reused after a remove). */
   readonly id: string;
+  readonly kind: ListenerKind;
   readonly name: string;
   readonly address: string;
   readonly mode: ListenMode;

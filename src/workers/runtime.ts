@@ -2,6 +2,8 @@ import type { Address } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
 import { createLogger, errorFields, type Logger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
+import type { LbListener } from '../lb/lb-listener.js';
+import { Socks5Server } from '../lb/socks5-server.js';
 import { TcpLB } from '../lb/tcp-lb.js';
 import { MirrorUpstream } from './mirror.js';
 import {
@@ -9,6 +11,7 @@ import {
   type ListenerReport,
   type ListenerSpec,
   type ListenerState,
+  type Socks5State,
   STATS_PUSH_MS,
   type ToWorker,
 } from './protocol.js';
@@ -43,9 +46,11 @@ export interface WorkerRuntimeOptions {
 }
 
 interface Hosted {
-  readonly lb: TcpLB;
+  readonly lb: LbListener;
   readonly mirror: MirrorUpstream;
   state: string;
+  /** A socks5-server's user table: one object, its entries replaced by each state. */
+  readonly auth: { readonly users: Map<string, string> };
 }
 
 /**
@@ -146,7 +151,7 @@ export class WorkerRuntime {
     }
   }
 
-  async #start(spec: ListenerSpec, handle: unknown): Promise<TcpLB> {
+  async #start(spec: ListenerSpec, handle: unknown): Promise<LbListener> {
     if (this.#hosted.has(spec.id)) {
       throw new VproxyError('ERR_ALREADY_EXISTS', `listener ${spec.id} already runs here`);
     }
@@ -159,7 +164,7 @@ export class WorkerRuntime {
     }
     const mirror = new MirrorUpstream(spec.state.upstream, () => this.#pushSoon());
     const s = spec.state.settings;
-    const lb = await TcpLB.start({
+    const common = {
       name: spec.name,
       address,
       upstream: mirror.upstream,
@@ -173,13 +178,32 @@ export class WorkerRuntime {
       logger: this.#log,
       ...(s.accessLog ? { accessLog: this.#log } : {}),
       ...(spec.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: spec.connectTimeoutMs }),
-      ...(spec.acceptProxyProtocol ? { acceptProxyProtocol: true } : {}),
-      ...(spec.sendProxyProtocol === undefined
-        ? {}
-        : { sendProxyProtocol: spec.sendProxyProtocol }),
+    };
+    const auth = { users: new Map<string, string>() };
+    let lb: LbListener;
+    if (spec.kind === 'socks5-server') {
+      const p = spec.state.socks5;
+      lb = await Socks5Server.start({
+        ...common,
+        allowNonBackend: p?.allowNonBackend ?? false,
+        udp: p?.udp ?? false,
+      });
+      applySocks5(lb as Socks5Server, auth, p);
+    } else {
+      lb = await TcpLB.start({
+        ...common,
+        ...(spec.acceptProxyProtocol ? { acceptProxyProtocol: true } : {}),
+        ...(spec.sendProxyProtocol === undefined
+          ? {}
+          : { sendProxyProtocol: spec.sendProxyProtocol }),
+      });
+    }
+    this.#hosted.set(spec.id, { lb, mirror, state: JSON.stringify(spec.state), auth });
+    this.#log.debug('worker-listener-started', {
+      listener: spec.name,
+      kind: spec.kind,
+      mode: spec.mode,
     });
-    this.#hosted.set(spec.id, { lb, mirror, state: JSON.stringify(spec.state) });
-    this.#log.debug('worker-listener-started', { listener: spec.name, mode: spec.mode });
     return lb;
   }
 
@@ -202,6 +226,7 @@ export class WorkerRuntime {
     if (s.accessLog !== old.settings.accessLog) {
       hosted.lb.setAccessLog(s.accessLog ? this.#log : undefined);
     }
+    if (hosted.lb instanceof Socks5Server) applySocks5(hosted.lb, hosted.auth, state.socks5);
   }
 
   #mustGet(id: string): Hosted {
@@ -255,6 +280,23 @@ export class WorkerRuntime {
       setTimeout(() => process.exit(0), 2000).unref();
     });
   }
+}
+
+/**
+ * A socks5-server's policy as main has it. The user table is one object whose
+ * entries are replaced (its credential checker reads it at check time).
+ */
+function applySocks5(
+  lb: Socks5Server,
+  auth: { readonly users: Map<string, string> },
+  p: Socks5State | undefined,
+): void {
+  if (p === undefined) return;
+  lb.allowNonBackend = p.allowNonBackend;
+  lb.udp = p.udp;
+  auth.users.clear();
+  for (const [name, password] of p.users) auth.users.set(name, password);
+  lb.auth = auth.users.size > 0 ? auth : 'none';
 }
 
 /** A listener's counters and its servers', as main adds them up. */

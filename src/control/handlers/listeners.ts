@@ -122,7 +122,7 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       };
       const address = v.address;
       if (type === 'tcp-lb') {
-        // On a group of worker processes the tcp-lb runs in them (src/workers); else here.
+        // On a group of worker processes the listener runs in them (src/workers); else here.
         const lb = await listening(
           address,
           async () => (await store.workers?.startTcpLb(group, common)) ?? TcpLB.start(common),
@@ -131,8 +131,11 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       } else {
         const allowNonBackend = cmd.flags.includes('allow-non-backend');
         const udp = cmd.flags.includes('allow-udp');
-        const lb = await listening(address, () =>
-          Socks5Server.start({ ...common, allowNonBackend, udp }),
+        const options = { ...common, allowNonBackend, udp };
+        const lb = await listening(
+          address,
+          async () =>
+            (await store.workers?.startSocks5(group, options)) ?? Socks5Server.start(options),
         );
         // No users yet: no authentication until `add socks5-user`.
         store.socks5Servers.set(name, { ...entry, lb, auth: { users: new Map() } });

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { quietLogger } from '../../../src/fd/logger.js';
 import { EventLoopGroup } from '../../../src/lb/event-loop-group.js';
-import type { WorkerListener } from '../../../src/workers/worker-listener.js';
+import type { WorkerSessionInfo } from '../../../src/workers/fleet.js';
 import { WorkerEventLoop } from '../../../src/workers/worker-loop.js';
 import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 
@@ -73,8 +73,17 @@ export async function echoTransfer(socket: Duplex, size: number): Promise<number
   return size;
 }
 
+/** A listener on workers (WorkerListener, WorkerSocks5Server): sessions with their pids. */
+export interface OnWorkers {
+  refresh(): Promise<void>;
+  sessions(): WorkerSessionInfo[];
+}
+
 /** Which worker pid holds the session of `socket` (after a refresh). */
-export async function pidOf(lb: WorkerListener, socket: Socket): Promise<number | undefined> {
+export async function pidOf(
+  lb: OnWorkers,
+  socket: { readonly localPort?: number | undefined },
+): Promise<number | undefined> {
   await lb.refresh();
   const client = `127.0.0.1:${socket.localPort}`;
   return lb.sessions().find((s) => s.client === client)?.pid;
@@ -85,7 +94,7 @@ export async function pidOf(lb: WorkerListener, socket: Socket): Promise<number 
  * kernel picks the worker); returns one socket per pid, closing the extras.
  */
 export async function sessionOnEach(
-  lb: WorkerListener,
+  lb: OnWorkers,
   port: number,
   wanted: readonly number[],
   max = 200,

@@ -1,0 +1,490 @@
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { type Address, formatAddress } from '../fd/address.js';
+import { VproxyError } from '../fd/errors.js';
+import { errorFields, type Logger } from '../fd/logger.js';
+import type { Registry } from '../fd/registry.js';
+import type { BoundAddress, ServerFD, ServerFDEvents } from '../fd/server-fd.js';
+import type { EventLoop } from '../lb/event-loop.js';
+import type { EventLoopGroup, GroupResource } from '../lb/event-loop-group.js';
+import { ServerGroup } from '../lb/server-group.js';
+import type { Upstream } from '../lb/upstream.js';
+import type { ProxyStats } from '../proxy/proxy.js';
+import type { SessionInfo } from '../proxy/session.js';
+import { remoteError } from './errors.js';
+import type { ListenerKind, ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
+import { ServerLedger } from './server-ledger.js';
+import type { Tenant, WorkerProcess } from './supervisor.js';
+import { WorkerEventLoop } from './worker-loop.js';
+
+/** A session as a worker reported it, with where it runs. */
+export interface WorkerSessionInfo extends SessionInfo {
+  /** The worker loop's name and process id. */
+  readonly worker: string;
+  readonly pid: number | undefined;
+}
+
+const ZERO: ProxyStats = {
+  accepted: 0,
+  active: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  noBackend: 0,
+  refused: 0,
+  connectFailures: 0,
+  redispatches: 0,
+  idleTimeouts: 0,
+  finTimeouts: 0,
+  errors: 0,
+};
+
+function add(a: ProxyStats, b: ProxyStats, withActive: boolean): ProxyStats {
+  const out = { ...a };
+  for (const k of Object.keys(ZERO) as (keyof ProxyStats)[]) {
+    if (k === 'active' && !withActive) continue;
+    out[k] = a[k] + b[k];
+  }
+  return out;
+}
+
+/** The listen side of main's settings engine: it never accepts (the workers do). */
+export class InertServerFD extends EventEmitter<ServerFDEvents> implements ServerFD {
+  readonly kind: string;
+  bound: BoundAddress;
+
+  constructor(kind: string, bound: BoundAddress) {
+    super();
+    this.kind = kind;
+    this.bound = bound;
+  }
+
+  address(): BoundAddress {
+    return this.bound;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** A raw TCP handle bound (not listening) in the main process; each worker listens on it. */
+interface ListenHandle {
+  getsockname(out: { address?: string; port?: number }): number;
+  close(): void;
+}
+
+type CreateServerHandle = (
+  address: string,
+  port: number,
+  addressType: number,
+  fd: number,
+  flags?: number,
+) => ListenHandle | number;
+
+/**
+ * Bind `host:port` in this process without listening, as `cluster` does for
+ * its shared handles: the socket starts accepting once a worker listens on it,
+ * and stays open while main holds it, so a restarted worker listens on the
+ * same socket and the port never closes.
+ */
+async function bindShared(host: string, port: number): Promise<ListenHandle> {
+  const ip = net.isIP(host) !== 0 ? host : (await lookup(host)).address;
+  const create = (net as unknown as { _createServerHandle?: CreateServerHandle })
+    ._createServerHandle;
+  if (create === undefined) throw new VproxyError('ERR_NOT_SUPPORTED', 'no shared listen handles');
+  const handle = create(ip, port, net.isIP(ip), -1);
+  if (typeof handle === 'number') {
+    const code = getSystemErrorName(handle);
+    throw Object.assign(new Error(`listen ${code} ${ip}:${port}`), {
+      code,
+      errno: handle,
+      syscall: 'listen',
+    });
+  }
+  return handle;
+}
+
+/**
+ * `tcp` → `tcp`, `tls+tcp` → `tls+tcp`, `tls` → `tls+tcp` (a layer stack over
+ * the default base): the stack spelled down to its tcp base, or undefined when
+ * it does not end in tcp (kcp, udp…) or goes through an alias (`wss`).
+ */
+export function tcpStack(registry: Registry, scheme: string): string | undefined {
+  const schemas = registry.optionSchemas(scheme);
+  if (schemas.at(-1)?.prefix !== 'tcp') return undefined;
+  const parts = scheme.split('+');
+  if (parts.at(-1) === 'tcp' && schemas.length === parts.length) return scheme;
+  if (schemas.length === parts.length + 1) return `${scheme}+tcp`;
+  return undefined;
+}
+
+/** Where a listener on workers listens: the socket main bound (tcp stacks), or none (one worker binds). */
+export interface FleetSocket {
+  readonly loops: readonly WorkerEventLoop[];
+  /** The address main reports (the real port of a shared socket bound to port 0). */
+  readonly fd: InertServerFD;
+  readonly handle: ListenHandle | undefined;
+  readonly listenScheme: string | undefined;
+}
+
+/** The worker loops of `elg` and, for a tcp stack, the shared socket; undefined without worker loops. */
+export async function fleetSocket(
+  registry: Registry,
+  elg: EventLoopGroup,
+  address: Address,
+): Promise<FleetSocket | undefined> {
+  const loops = elg.list().filter((l) => l instanceof WorkerEventLoop);
+  if (loops.length === 0) return undefined;
+  const listenScheme = tcpStack(registry, address.scheme);
+  const handle =
+    listenScheme === undefined ? undefined : await bindShared(address.host, address.port);
+  let bound: BoundAddress = { host: address.host, port: address.port };
+  if (handle !== undefined) {
+    const out: { address?: string; port?: number } = {};
+    handle.getsockname(out);
+    bound = { host: out.address ?? address.host, port: out.port ?? address.port };
+  }
+  return { loops, fd: new InertServerFD(address.scheme, bound), handle, listenScheme };
+}
+
+export interface FleetOptions {
+  readonly kind: ListenerKind;
+  readonly name: string;
+  readonly address: Address;
+  readonly upstream: Upstream;
+  readonly eventLoopGroup: EventLoopGroup;
+  readonly socket: FleetSocket;
+  readonly connectTimeoutMs?: number;
+  readonly log: Logger;
+  /** The whole state the workers' copies run with, read from the owner now. */
+  readonly state: () => ListenerState;
+}
+
+let listenerIds = 0;
+const SYNC_POLL_MS = 1000;
+
+/**
+ * The worker side of a listener whose sessions run in the worker processes of
+ * its event loop group (a WorkerListener's, a WorkerSocks5Server's). The
+ * owner in the main process keeps the control side: the settings (a
+ * ProxyEngine that never accepts), the upstream, its health checks and the
+ * security group; every change is pushed to the workers as a whole state, in
+ * order, by `sync()`. A tcp stack is bound once here and every worker listens
+ * on that one socket (the kernel hands each connection to one of them); any
+ * other transport (kcp, udp) runs on one worker, which binds it itself.
+ * Counters are the sum over the workers (pushed every 200 ms, or fetched by
+ * `refresh()`), and each worker's use of a server is added to main's server
+ * (ServerLedger); a dead worker's counters stay in the sums, its open
+ * sessions are gone, and its restart listens again.
+ */
+export class WorkerFleet implements GroupResource, Tenant {
+  readonly id: string;
+  readonly #options: FleetOptions;
+  readonly #log: Logger;
+  /** Worker loops this listener runs on, with the slot that makes session ids unique. */
+  readonly #loops = new Map<WorkerEventLoop, number>();
+  #nextSlot = 1;
+  readonly #stats = new Map<WorkerProcess, ProxyStats>();
+  /** Counters of worker processes that died (or left the group). */
+  #retired: ProxyStats = ZERO;
+  #sessions: WorkerSessionInfo[] = [];
+  readonly #sent = new Map<WorkerProcess, string>();
+  #draining = false;
+  #syncing: Promise<void> = Promise.resolve();
+  #refreshedAt = Number.NEGATIVE_INFINITY;
+  #closed = false;
+  readonly #onStats = new Map<
+    WorkerProcess,
+    (s: Readonly<Record<string, ListenerReport>>) => void
+  >();
+  /** Per worker: what its copy added to main's servers (connections, bytes, failures). */
+  readonly #ledgers = new Map<WorkerProcess, ServerLedger>();
+  /** Server groups whose UP/DOWN transitions are pushed at once. */
+  readonly #watched = new Set<ServerGroup>();
+  /**
+   * Every server group the upstream has held, by name (the latest of a name):
+   * a worker's sessions may outlive their group's place in the upstream, and
+   * their counters still go to its servers.
+   */
+  readonly #known = new Map<string, ServerGroup>();
+  readonly #onHealth = () => this.syncSoon();
+  /** Changes made outside the command language (a mesh delegate) reach the workers within this. */
+  readonly #poll: NodeJS.Timeout;
+
+  constructor(options: FleetOptions) {
+    this.id = `${options.name}#${++listenerIds}`;
+    this.#options = options;
+    this.#log = options.log;
+    this.#poll = setInterval(() => this.syncSoon(), SYNC_POLL_MS);
+    this.#poll.unref();
+  }
+
+  /** Join the group and listen on each of its worker loops (the owner closes on failure). */
+  async start(): Promise<void> {
+    this.#options.eventLoopGroup.attach(this);
+    for (const loop of this.#options.socket.loops) await this.#join(loop);
+  }
+
+  /** Listening on every worker (shared socket), or on the first one (own socket). */
+  get shared(): boolean {
+    return this.#options.socket.handle !== undefined;
+  }
+
+  /** The worker processes this listener runs on now. */
+  workers(): { readonly loop: string; readonly pid: number | undefined }[] {
+    return [...this.#loops.keys()]
+      .filter((l) => this.#runsOn(l))
+      .map((l) => ({ loop: l.name, pid: l.worker.pid }));
+  }
+
+  #runsOn(loop: WorkerEventLoop): boolean {
+    return this.shared || [...this.#loops.keys()][0] === loop;
+  }
+
+  async #join(loop: WorkerEventLoop): Promise<void> {
+    if (this.#loops.has(loop)) return;
+    this.#loops.set(loop, this.#nextSlot++);
+    loop.attach({ id: `listener:${this.id}`, onClose: () => this.#leave(loop) });
+    const worker = loop.worker;
+    const onStats = (s: Readonly<Record<string, ListenerReport>>) => {
+      const mine = s[this.id];
+      if (mine !== undefined) this.#take(worker, mine);
+    };
+    this.#onStats.set(worker, onStats);
+    worker.on('stats', onStats);
+    await worker.start();
+    if (this.#runsOn(loop)) await worker.addTenant(this);
+  }
+
+  /** The loop left the group (its process is stopping): keep its counters, move an own socket on. */
+  #leave(loop: WorkerEventLoop): void {
+    const wasHome = this.#runsOn(loop);
+    this.#loops.delete(loop);
+    this.#forget(loop.worker);
+    loop.worker.removeTenant(this.id);
+    const next = [...this.#loops.keys()][0];
+    if (!this.shared && wasHome && next !== undefined && !this.#closed) {
+      next.worker.addTenant(this).catch((err) => {
+        this.#log.error('worker-listener-move-failed', { worker: next.name, ...errorFields(err) });
+      });
+    }
+  }
+
+  /** A worker's report: its counters, and what its servers grew by goes to main's servers. */
+  #take(worker: WorkerProcess, report: ListenerReport): void {
+    this.#stats.set(worker, report.stats);
+    let ledger = this.#ledgers.get(worker);
+    if (ledger === undefined) {
+      ledger = new ServerLedger((group, name, address) => {
+        const server = this.#known.get(group)?.get(name);
+        return server?.addressText === address ? server : undefined;
+      });
+      this.#ledgers.set(worker, ledger);
+    }
+    ledger.apply(report.servers ?? []);
+  }
+
+  /** The worker's copy of this listener is gone: its sessions no longer count as open. */
+  #closeLedger(worker: WorkerProcess): void {
+    this.#ledgers.get(worker)?.close();
+    this.#ledgers.delete(worker);
+  }
+
+  #forget(worker: WorkerProcess): void {
+    const last = this.#stats.get(worker);
+    if (last !== undefined) this.#retired = add(this.#retired, last, false);
+    this.#stats.delete(worker);
+    this.#closeLedger(worker);
+    this.#sent.delete(worker);
+    const onStats = this.#onStats.get(worker);
+    if (onStats !== undefined) worker.off('stats', onStats);
+    this.#onStats.delete(worker);
+  }
+
+  // GroupResource: a loop added to the group runs this listener too.
+  onEventLoopAdd(loop: EventLoop): void {
+    if (!(loop instanceof WorkerEventLoop) || this.#closed) return;
+    this.#join(loop).catch((err) => {
+      this.#log.error('worker-listener-start-failed', { worker: loop.name, ...errorFields(err) });
+    });
+  }
+
+  // GroupResource: the group closed (its loops, so our workers, are gone).
+  onClose(): void {}
+
+  // Tenant: the worker (re)started; listen there with the state as it is now.
+  async onWorkerStart(worker: WorkerProcess): Promise<void> {
+    if (this.#closed || this.#draining) return;
+    const o = this.#options;
+    const { fd, listenScheme } = o.socket;
+    const state = this.#state();
+    const spec: ListenerSpec = {
+      id: this.id,
+      kind: o.kind,
+      name: o.name,
+      // An own socket bound to port 0 keeps its port across restarts and moves.
+      address: formatAddress(
+        this.shared || fd.bound.port === 0 ? o.address : { ...o.address, port: fd.bound.port },
+      ),
+      mode: this.shared ? 'shared' : 'own',
+      ...(listenScheme === undefined ? {} : { listenScheme }),
+      ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+      state,
+    };
+    const reply = await worker.request({ t: 'start', spec }, o.socket.handle);
+    if (!reply.ok) throw remoteError(reply.error);
+    if (reply.bound !== undefined && !this.shared) fd.bound = reply.bound;
+    this.#sent.set(worker, JSON.stringify(state));
+    this.#stats.set(worker, this.#stats.get(worker) ?? ZERO);
+  }
+
+  // Tenant: the worker died with its sessions; its counters stay in the sums.
+  onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ListenerReport>>): void {
+    const report = last[this.id];
+    if (report !== undefined) this.#take(worker, report);
+    const final = this.#stats.get(worker);
+    if (final !== undefined) this.#retired = add(this.#retired, final, false);
+    this.#stats.delete(worker);
+    this.#closeLedger(worker);
+    this.#sent.delete(worker);
+    this.#sessions = this.#sessions.filter((s) => s.worker !== worker.name);
+  }
+
+  #state(): ListenerState {
+    this.#watch();
+    return this.#options.state();
+  }
+
+  /** Follow the UP/DOWN events of the upstream's server groups (as its members are now). */
+  #watch(): void {
+    const groups = new Set<ServerGroup>();
+    for (const m of this.#options.upstream.members()) {
+      if (!(m.group instanceof ServerGroup)) continue;
+      groups.add(m.group);
+      this.#known.set(m.group.name, m.group);
+    }
+    for (const g of this.#watched) {
+      if (groups.has(g) && !this.#closed) continue;
+      g.off('up', this.#onHealth).off('down', this.#onHealth);
+      this.#watched.delete(g);
+    }
+    if (this.#closed) return;
+    for (const g of groups) {
+      if (this.#watched.has(g)) continue;
+      g.on('up', this.#onHealth).on('down', this.#onHealth);
+      this.#watched.add(g);
+    }
+  }
+
+  /**
+   * Push the current state to every worker that has not seen it; resolves when
+   * they applied it (and every push before it: pushes run one at a time, in order).
+   */
+  sync(): Promise<void> {
+    const next = this.#syncing.then(() => this.#push());
+    this.#syncing = next.catch(() => {});
+    return next;
+  }
+
+  syncSoon(): void {
+    this.sync().catch((err) => this.#log.warn('worker-sync-failed', errorFields(err)));
+  }
+
+  async #push(): Promise<void> {
+    if (this.#closed) return;
+    const state = this.#state();
+    const json = JSON.stringify(state);
+    await Promise.all(
+      [...this.#loops.keys()]
+        .filter((l) => this.#runsOn(l) && l.worker.up && this.#sent.get(l.worker) !== json)
+        .map(async (l) => {
+          this.#sent.set(l.worker, json);
+          const reply = await l.worker.request({ t: 'state', id: this.id, state });
+          if (!reply.ok && reply.error?.code !== 'ERR_WORKER_DOWN') {
+            this.#sent.delete(l.worker);
+            this.#log.warn('worker-sync-failed', { worker: l.name, error: reply.error?.message });
+          }
+        }),
+    );
+  }
+
+  /** Fetch counters and sessions from every worker now. */
+  async refresh(): Promise<void> {
+    this.#refreshedAt = performance.now();
+    const sessions: WorkerSessionInfo[] = [];
+    await Promise.all(
+      [...this.#loops].map(async ([loop, slot]) => {
+        const worker = loop.worker;
+        // The reply's counters were taken as it arrived (the worker's 'stats' event).
+        const reply = await worker.request({ t: 'query' });
+        const mine = reply.listeners?.[this.id];
+        if (!reply.ok || mine === undefined) return;
+        for (const s of mine.sessions ?? []) {
+          sessions.push({ ...s, id: slot * 1e9 + s.id, worker: loop.name, pid: worker.pid });
+        }
+      }),
+    );
+    this.#sessions = sessions.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+  }
+
+  stats(): ProxyStats {
+    let sum = this.#retired;
+    for (const s of this.#stats.values()) sum = add(sum, s, true);
+    return sum;
+  }
+
+  /**
+   * The sessions as of the last `refresh()`, each with its worker and pid. A
+   * list older than a second starts a refresh (a status page polling this sees
+   * the workers' sessions at most one poll late); commands refresh first.
+   */
+  sessions(): WorkerSessionInfo[] {
+    if (performance.now() - this.#refreshedAt > 1000 && !this.#closed) {
+      this.#refreshedAt = performance.now();
+      this.refresh().catch((err) => this.#log.warn('worker-refresh-failed', errorFields(err)));
+    }
+    return this.#sessions;
+  }
+
+  /** Kill a session of the last `refresh()` on whichever worker holds it. */
+  kill(id: number): boolean {
+    const session = this.#sessions.find((s) => s.id === id);
+    if (session === undefined) return false;
+    const slot = Math.floor(id / 1e9);
+    const loop = [...this.#loops].find(([, s]) => s === slot)?.[0];
+    if (loop === undefined) return false;
+    this.#sessions = this.#sessions.filter((s) => s !== session);
+    void loop.worker.request({ t: 'kill', id: this.id, session: id % 1e9 });
+    return true;
+  }
+
+  /** Stop accepting on every worker (their sessions go on) and close the shared socket. */
+  async drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    await Promise.all(
+      [...this.#loops.keys()].map((l) => l.worker.request({ t: 'drain', id: this.id })),
+    );
+    this.#options.socket.handle?.close();
+  }
+
+  /** Stop the listener on every worker (their sessions close) and leave the group. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poll);
+    this.#watch();
+    this.#options.eventLoopGroup.detach(this);
+    await Promise.all(
+      [...this.#loops.keys()].map(async (loop) => {
+        loop.detach(`listener:${this.id}`);
+        loop.worker.removeTenant(this.id);
+        // The reply carries the last counters (taken by the 'stats' event, before forget).
+        await loop.worker.request({ t: 'stop', id: this.id });
+        this.#forget(loop.worker);
+      }),
+    );
+    this.#loops.clear();
+    if (!this.#draining) this.#options.socket.handle?.close();
+  }
+}

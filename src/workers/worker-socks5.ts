@@ -1,0 +1,184 @@
+import { toAddress } from '../fd/address.js';
+import { VproxyError } from '../fd/errors.js';
+import { type Logger, quietLogger } from '../fd/logger.js';
+import type { EventLoopGroup } from '../lb/event-loop-group.js';
+import type { ListenerSettings } from '../lb/lb-listener.js';
+import { Socks5Server, type Socks5ServerOptions } from '../lb/socks5-server.js';
+import type { Socks5Auth } from '../protocols/socks5/auth.js';
+import type { ProxyStats } from '../proxy/proxy.js';
+import { fleetSocket, WorkerFleet, type WorkerSessionInfo } from './fleet.js';
+import type { Socks5State } from './protocol.js';
+import { listenerState } from './state.js';
+
+export interface WorkerSocks5Options extends Socks5ServerOptions {
+  /** The group whose worker loops run the server. */
+  readonly eventLoopGroup: EventLoopGroup;
+  /** Told when the server closed (its owner forgets it). */
+  readonly onClosed?: (lb: WorkerSocks5Server) => void;
+}
+
+/**
+ * A socks5-server whose sessions run in the worker processes of its event
+ * loop group, as a tcp-lb's do (WorkerFleet). It is a Socks5Server to the
+ * control plane (the same setters, list config and details): its own engine
+ * never accepts, and its policy — allow-non-backend, allow-udp and the user
+ * table, whose entries the socks5-user commands change in place — goes to the
+ * workers with the rest of the state after every change. A UDP ASSOCIATE is
+ * served by the worker that holds its control connection.
+ */
+export class WorkerSocks5Server extends Socks5Server {
+  readonly #fleet: WorkerFleet;
+  readonly #onClosed: ((lb: WorkerSocks5Server) => void) | undefined;
+  #accessLog: boolean;
+  #closed = false;
+
+  private constructor(
+    options: WorkerSocks5Options,
+    socket: NonNullable<Awaited<ReturnType<typeof fleetSocket>>>,
+  ) {
+    super(options, Socks5Server.parts(options, socket.fd));
+    this.#accessLog = options.accessLog !== undefined;
+    this.#onClosed = options.onClosed;
+    this.#fleet = new WorkerFleet({
+      kind: 'socks5-server',
+      name: options.name,
+      address: this.address,
+      upstream: options.upstream,
+      eventLoopGroup: options.eventLoopGroup,
+      socket,
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.connectTimeoutMs }),
+      log: (options.logger ?? quietLogger).child({ listener: options.name }),
+      state: () => ({
+        ...listenerState(this.settings(), this.#accessLog, this.upstream),
+        socks5: this.#policyState(),
+      }),
+    });
+  }
+
+  /** Start on the worker loops of `eventLoopGroup`; undefined when it has none (run in main). */
+  static async startOnWorkers(
+    options: WorkerSocks5Options,
+  ): Promise<WorkerSocks5Server | undefined> {
+    checkAuth(options.auth);
+    const address = toAddress(options.address);
+    const socket = await fleetSocket(options.registry, options.eventLoopGroup, address);
+    if (socket === undefined) return undefined;
+    const lb = new WorkerSocks5Server(options, socket);
+    try {
+      await lb.#fleet.start();
+    } catch (err) {
+      await lb.close();
+      throw err;
+    }
+    return lb;
+  }
+
+  #policyState(): Socks5State {
+    const auth = this.auth;
+    let users: [string, string][] = [];
+    if (auth !== 'none' && 'users' in auth) {
+      users =
+        auth.users instanceof Map
+          ? [...(auth.users as ReadonlyMap<string, string>)]
+          : Object.entries(auth.users);
+    }
+    return { allowNonBackend: this.allowNonBackend, udp: this.udp, users };
+  }
+
+  override get auth(): Socks5Auth {
+    return super.auth;
+  }
+
+  /** A user table (sent to the workers); a verify function cannot leave this process. */
+  override set auth(auth: Socks5Auth) {
+    checkAuth(auth);
+    super.auth = auth;
+    this.#fleet.syncSoon();
+  }
+
+  override get allowNonBackend(): boolean {
+    return super.allowNonBackend;
+  }
+
+  // Each setter pushes the change at once; `sync()` resolves when the workers have it.
+  override set allowNonBackend(allow: boolean) {
+    super.allowNonBackend = allow;
+    this.#fleet.syncSoon();
+  }
+
+  override get udp(): boolean {
+    return super.udp;
+  }
+
+  override set udp(udp: boolean) {
+    super.udp = udp;
+    this.#fleet.syncSoon();
+  }
+
+  get id(): string {
+    return this.#fleet.id;
+  }
+
+  get shared(): boolean {
+    return this.#fleet.shared;
+  }
+
+  workers(): { readonly loop: string; readonly pid: number | undefined }[] {
+    return this.#fleet.workers();
+  }
+
+  sync(): Promise<void> {
+    return this.#fleet.sync();
+  }
+
+  refresh(): Promise<void> {
+    return this.#fleet.refresh();
+  }
+
+  override stats(): ProxyStats {
+    return this.#fleet.stats();
+  }
+
+  override sessions(): WorkerSessionInfo[] {
+    return this.#fleet.sessions();
+  }
+
+  override kill(id: number): boolean {
+    return this.#fleet.kill(id);
+  }
+
+  override update(settings: Partial<ListenerSettings>): void {
+    super.update(settings);
+    this.#fleet.syncSoon();
+  }
+
+  override setAccessLog(accessLog: Logger | undefined): void {
+    super.setAccessLog(accessLog);
+    this.#accessLog = accessLog !== undefined;
+    this.#fleet.syncSoon();
+  }
+
+  override async stopAccepting(): Promise<void> {
+    await super.stopAccepting();
+    await this.#fleet.drain();
+  }
+
+  override async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#fleet.close();
+    await super.close();
+    this.#onClosed?.(this);
+  }
+}
+
+function checkAuth(auth: Socks5Auth | undefined): void {
+  if (auth !== undefined && auth !== 'none' && 'verify' in auth) {
+    throw new VproxyError(
+      'ERR_NOT_SUPPORTED',
+      'a socks5-server on worker processes takes a user table, not a verify function',
+    );
+  }
+}
