@@ -20,7 +20,11 @@ import { methodSelectionSpec, replySpec } from '../protocols/socks5/parsers.js';
 import { buildUpgradeRequest } from '../protocols/websocks/client-request.js';
 import { FRAME_HEADER_LENGTH } from '../protocols/websocks/constants.js';
 import { WebsocksError } from '../protocols/websocks/errors.js';
-import { authorizationValue } from '../protocols/websocks/password-hash.js';
+import {
+  authorizationValue,
+  TICKET_HEADER,
+  ticketValue,
+} from '../protocols/websocks/password-hash.js';
 import { tunnelSteps } from '../protocols/websocks/socks-stage.js';
 import { checkSwitchingProtocols } from '../protocols/websocks/upgrade-response.js';
 
@@ -143,7 +147,10 @@ function linked(ms: number, what: string, signal: AbortSignal | undefined) {
 
 /**
  * Framed mode: a ws-layer stream to the server, upgraded with this minute's
- * Authorization (so a new address per minute; the registry parses each once).
+ * Authorization and a single-use Websocks-Ticket, as the raw mode's upgrade
+ * (a CDN terminates TLS and sees the request: without the ticket, a logged
+ * header could open connections until its minutes run out). The address is
+ * new per connection; its parsed options go with it (a WeakMap entry).
  */
 export async function dialFramed(
   registry: Registry,
@@ -154,6 +161,7 @@ export async function dialFramed(
   const f = spec.framed as NonNullable<WebsocksServerSpec['framed']>;
   const headers = [
     `Authorization:${authorizationValue(spec.user, spec.password, nowMs)}`,
+    `${TICKET_HEADER}:${ticketValue(spec.user, spec.password, nowMs)}`,
     ...(spec.extraHeaders ?? []).map(([n, v]) => `${n}:${v}`),
   ].join('|');
   const query = [

@@ -1,11 +1,17 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wsFramedAdopter } from '../../../apps/websocks/server/framed.js';
+import { brandStreamFD } from '../../../src/fd/stream-fd.js';
+import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
+import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
 import { authorizationValue } from '../../../src/protocols/websocks/password-hash.js';
 import { tunnelSteps } from '../../../src/protocols/websocks/socks-stage.js';
+import { WebsocksAgent } from '../../../src/websocks/agent.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
-import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
+import { closedPort, hashUntilEnd, writeRandom } from '../../helpers/net.js';
 import { NGINX, type Nginx, startNginxWsProxy } from '../../helpers/nginx.js';
 import { skipNote } from '../../helpers/require-tool.js';
 import { readBytes } from './ws-client.js';
@@ -71,5 +77,68 @@ describe('websocks-server framed mode', () => {
 
   it.skipIf(NGINX.missing)(`through nginx, half-close included${skipNote(NGINX)}`, async () => {
     await framedTransfer((nginx as Nginx).port, 'framed ws via nginx');
+  });
+});
+
+describe('framed mode, single-use tickets', () => {
+  it("the agent's framed upgrades carry a ticket: a server that allows each header once still takes every connection", async () => {
+    const strict = await WebsocksServer.start({
+      listen: 'ws://127.0.0.1:0',
+      auth: 'alice:secret',
+      allowLoopback: true,
+      registry,
+      framed: wsFramedAdopter,
+      replayBudget: 1,
+    });
+    let agent: WebsocksAgent | undefined;
+    try {
+      const port = strict.door.address().port;
+      // Without a ticket, the same minute's header is good for one connection only.
+      const address = framedAddress(port);
+      (await registry.connect(address)).destroy();
+      await expect(registry.connect(address)).rejects.toThrow();
+      expect(strict.stats().refused.replay).toBe(1);
+
+      const socks = await closedPort();
+      const entry = `websocks://127.0.0.1:${port}`;
+      const config = parseAgentConfig(
+        [
+          `agent.listen ${socks}`,
+          'proxy.server.auth alice:secret',
+          'agent.pool 0',
+          'proxy.server.list.start',
+          entry,
+          'proxy.server.list.end',
+          'proxy.domain.list.start',
+          '127.0.0.1',
+          'proxy.domain.list.end',
+        ].join('\n'),
+        { home: '/nonexistent' },
+      );
+      agent = await WebsocksAgent.start({
+        config,
+        registry: createDefaultRegistry(),
+        healthCheck: { periodMs: 200, timeoutMs: 500 },
+        cdn: new Map([[entry, { mode: 'framed' as const }]]),
+      });
+      const group = agent.routing.groups()[0];
+      for (let i = 0; i < 100 && !group?.available; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 3; i++) {
+        const socket = connect(socks, '127.0.0.1');
+        await once(socket, 'connect');
+        await socks5Connect(brandStreamFD(socket, 'tcp'), {
+          target: { host: '127.0.0.1', port: echo.port },
+        });
+        socket.write('ping');
+        expect((await readBytes(brandStreamFD(socket, 'tcp'), 4)).toString()).toBe('ping');
+        socket.destroy();
+      }
+      expect(agent.routing.tunnels.counts.fresh).toBe(3);
+      expect(strict.stats().refused.replay).toBe(1);
+    } finally {
+      await agent?.close();
+      await strict.close();
+    }
   });
 });
