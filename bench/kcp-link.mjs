@@ -6,13 +6,15 @@
 // Paths (sender in namespace A, receiver in B, across ../shared/tools/linkem.py 25 ms one-way,
 // 50 Mbit/s, 100 ms drop-tail queue): TCP cubic and bbr; Debian's kcptun and our
 // `vproxy kcptun` with identical flags (fast3, windows 1024, crypt none, no compression) with
-// FEC 10/3 and 0/0; our kcp:// (fast3, windows 1024, congestion=pacing, and with fec=10/3 when
-// the transport has the option). Proxy CPU s/GB is read around the iperf3 run.
+// FEC 10/3 and 0/0; our kcp:// (fast3, windows 1024, congestion=pacing, without FEC and with
+// fec=10/3 and fec=20/2). Proxy CPU s/GB is read around the iperf3 run.
 //
 // Runs are interleaved per loss rate; each cell is the median of BENCH_RUNS (3). One loss
 // rate takes ~6 minutes, so the rates are measured in separate invocations (LINK_LOSSES,
 // default 0): each writes its columns into bench/results/kcp-link.json next to the columns
 // measured before (each column keeps its own date), and the README table shows all of them.
+// BENCH_ROWS=bbr,kcp:// measures only the rows whose label contains one of those words; the
+// other rows of that loss rate keep their earlier cells (and dates).
 //   npm run build && LINK_LOSSES=0 node bench/kcp-link.mjs   (then 1, 2, 5)
 // Needs root, python3, iproute2, /dev/net/tun, iperf3 and kcptun.
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,6 +36,11 @@ const LINK = { delayMs: 25, rateMbit: 50, queueMs: 100 };
 const DIST_REGISTRY = new URL('../dist/transports/default-registry.js', import.meta.url);
 const RESULTS = fileURLToPath(new URL('kcp-link.json', `file://${RESULTS_DIR}`));
 const KCP_QUERY = 'mode=fast3&sndwnd=1024&rcvwnd=1024&congestion=pacing';
+const ROW_FILTER = (process.env.BENCH_ROWS ?? '')
+  .split(',')
+  .map((w) => w.trim())
+  .filter((w) => w !== '');
+const measured = (label) => ROW_FILTER.length === 0 || ROW_FILTER.some((w) => label.includes(w));
 
 /** Steady-state goodput: an iperf3 server in B (one test), the client in A through `path`. */
 async function steady(ns, path) {
@@ -119,15 +126,23 @@ function rows(kcp) {
       kcpQuery: `${KCP_QUERY}&fec=10/3`,
       unavailable: !hasFec,
     },
+    {
+      label: 'vproxy kcp:// pacing, fec=20/2',
+      path: 'ours',
+      kcpQuery: `${KCP_QUERY}&fec=20/2`,
+      unavailable: !hasFec,
+    },
   ];
 }
 
-/** The columns measured before (other loss rates), kept unless measured again now. */
+/** The cells measured before (other loss rates, rows left out now), kept unless measured again. */
 function earlierCells() {
   if (!existsSync(RESULTS)) return [];
   try {
     const json = JSON.parse(readFileSync(RESULTS, 'utf8'));
-    return (json.results?.cells ?? []).filter((c) => !LOSSES.includes(c.lossPct));
+    return (json.results?.cells ?? []).filter(
+      (c) => !LOSSES.includes(c.lossPct) || !measured(c.row),
+    );
   } catch {
     return [];
   }
@@ -154,7 +169,10 @@ function table(cells, labels) {
     const c = cell(label, losses[0]);
     return c && Number.isFinite(c.cpuPerGB) ? c.cpuPerGB.toFixed(0) : '-';
   };
-  const dates = losses.map((l) => `${l} %: ${cells.find((c) => c.lossPct === l)?.date ?? '?'}`);
+  const dates = losses.map((l) => {
+    const ds = [...new Set(cells.filter((c) => c.lossPct === l).map((c) => c.date))].sort();
+    return `${l} %: ${ds.length ? ds.join(' and ') : '?'}`;
+  });
   return {
     caption:
       `\`bench:kcp-link\`: steady-state goodput (iperf3 ${IPERF_S} s after ${OMIT_S} s left out, Mbit/s) / ` +
@@ -163,7 +181,7 @@ function table(cells, labels) {
     columns: ['path', ...losses.map((l) => `${l} % loss`), `proxy CPU s/GB at ${losses[0]} %`],
     rows: labels.map((label) => [label, ...losses.map((l) => text(label, l)), cpuText(label)]),
     notes: [
-      `kcptun rows: Debian's kcptun-client/-server and ours with the same flags (\`--mode fast3 --sndwnd 1024 --rcvwnd 1024 --crypt none --nocomp\`, FEC as named); kcp://: \`${KCP_QUERY}\`. Best of each column in bold. Each loss rate was measured in its own invocation, its rows interleaved: ${dates.join(', ')}.`,
+      `kcptun rows: Debian's kcptun-client/-server and ours with the same flags (\`--mode fast3 --sndwnd 1024 --rcvwnd 1024 --crypt none --nocomp\`, FEC as named); kcp://: \`${KCP_QUERY}\` (with pacing, ack-repeat is on by default) and \`fec=\` as named. Best of each column in bold. Each loss rate was measured in its own invocation (or two, when rows were re-measured), its rows interleaved: ${dates.join(', ')}.`,
     ],
   };
 }
@@ -175,6 +193,7 @@ async function main() {
   if (!existsSync(VPROXY)) throw new Error(`${VPROXY} missing; run npm run build first`);
   const kcp = await kcpOptions();
   const all = rows(kcp);
+  const now = all.filter((r) => measured(r.label));
   const id = process.pid;
   const rt = Number(process.env.BENCH_LINKEM_RT ?? 10);
   const link = makeLink({ nsA: `kcplA${id}`, nsB: `kcplB${id}`, rt });
@@ -182,7 +201,7 @@ async function main() {
   const cells = [];
   try {
     for (const lossPct of LOSSES) {
-      const runs = await interleaved(RUNS, all, async (row, run) => {
+      const runs = await interleaved(RUNS, now, async (row, run) => {
         if (row.unavailable) return { unavailable: true };
         log(`== loss ${lossPct}%: ${row.label}, run ${run}/${RUNS}`);
         const em = await link.start({ ...LINK, lossPct });
@@ -193,7 +212,7 @@ async function main() {
         }
       });
       const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
-      for (const [i, row] of all.entries()) {
+      for (const [i, row] of now.entries()) {
         cells.push({ row: row.label, lossPct, date, ...summarize(runs[i]) });
       }
     }

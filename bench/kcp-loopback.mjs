@@ -17,6 +17,10 @@
 //   BENCH_CASES=tcp,kcp              which paths to run
 //   BENCH_PROF=DIR                   run the proxies under --cpu-prof, profiles into DIR
 //   BENCH_STDERR=1                   pass the proxies' stderr through
+//   BENCH_KCP_STATS=1                proxies log at debug; each KCP session's end line
+//                                    (kcp-session-end) is summed per case: new segments,
+//                                    fast / timeout / spurious retransmissions (over all
+//                                    RUNS transfers of the case: the session is pooled)
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
@@ -37,6 +41,7 @@ const CLI = resolve(DIST, 'apps/vproxy.js');
 const QUERIES = (process.env.BENCH_KCP_QUERY ?? 'mode=fast3').split(';');
 const CASES = (process.env.BENCH_CASES ?? 'tcp,kcp').split(',');
 const PROF = process.env.BENCH_PROF;
+const KCP_STATS = process.env.BENCH_KCP_STATS === '1';
 const RUN_TIMEOUT_MS = 180_000;
 /** Clock ticks per second of /proc/PID/stat (USER_HZ: 100 on every Linux we run). */
 const TICKS = 100;
@@ -48,11 +53,20 @@ async function startProxy(bind, backend) {
   const args = [];
   if (PROF) args.push('--cpu-prof', `--cpu-prof-dir=${PROF}`);
   args.push(CLI, 'simple', '--bind', bind, '--backend', backend);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = KCP_STATS ? { ...process.env, VPROXY_LOG: 'debug' } : process.env;
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let err = '';
+  child.kcpEnds = [];
+  let line = '';
   child.stderr.on('data', (c) => {
     err += c;
+    if (err.length > 1e6) err = err.slice(-1e5);
     if (process.env.BENCH_STDERR) process.stderr.write(c);
+    if (!KCP_STATS) return;
+    line += c;
+    const lines = line.split('\n');
+    line = lines.pop() ?? '';
+    for (const l of lines) if (l.includes('kcp-session-end')) child.kcpEnds.push(kcpFields(l));
   });
   let out = '';
   await new Promise((ok, fail) => {
@@ -77,6 +91,27 @@ async function stopProxy(child) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The numeric fields of a text log line (`name=123`). */
+function kcpFields(line) {
+  const out = {};
+  for (const m of line.matchAll(/ ([a-zA-Z]+)=(\d+)(?= |$)/g)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+/** kcp-session-end lines of the case's proxies, summed (both directions' senders). */
+function kcpTotals(procs) {
+  const keys = [
+    'segmentsSent',
+    'retransmitFast',
+    'retransmitTimeout',
+    'retransmitDuplicate',
+    'retransmitSpurious',
+  ];
+  const sum = Object.fromEntries(keys.map((k) => [k, 0]));
+  for (const p of procs) for (const e of p.kcpEnds ?? []) for (const k of keys) sum[k] += e[k] ?? 0;
+  return sum;
 }
 
 /** User + system CPU seconds a process has used so far. */
@@ -197,6 +232,7 @@ async function runCase(name, query, sink) {
   } finally {
     await Promise.all(procs.map(stopProxy));
   }
+  if (KCP_STATS && name !== 'tcp') runs.kcp = kcpTotals(procs);
   return runs;
 }
 
@@ -215,6 +251,7 @@ for (const [name, query] of plan) {
     runs: runs.map((r) => r.mbps.toFixed(0)).join(' / '),
     cpu,
     selfCpu: median(runs.map((r) => r.selfCpu)),
+    kcp: runs.kcp,
   });
 }
 await sink.close();
@@ -230,4 +267,18 @@ for (const r of rows) {
     `| ${r.path} | ${r.mbps.toFixed(0)} | ${fmt((r.mbps * MB * 8) / 1e9)} | ${r.runs} | ` +
       `${r.cpu.map(fmt).join(' + ')} | ${fmt(r.selfCpu)} |`,
   );
+}
+if (KCP_STATS) {
+  console.log(
+    `\nKCP senders of each case, both directions, all ${RUNS} transfers (kcp-session-end)\n` +
+      '| path | new segments | fast retransmits | timeout retransmits | duplicate copies | found spurious |\n' +
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of rows.filter((x) => x.kcp)) {
+    const k = r.kcp;
+    console.log(
+      `| ${r.path} | ${k.segmentsSent} | ${k.retransmitFast} | ${k.retransmitTimeout} | ` +
+        `${k.retransmitDuplicate} | ${k.retransmitSpurious} |`,
+    );
+  }
 }

@@ -46,6 +46,13 @@ describe('kcp:// options', () => {
     expect(opts('?fec=10/3&key=x&mtu=1400').session.kcp.mtu).toBe(1400 - 40 - 13);
   });
 
+  it('ack-repeat is on with congestion=pacing unless turned off, off with classic', () => {
+    expect(opts('').session.kcp.ackRepeat).toBe(false);
+    expect(opts('?congestion=pacing').session.kcp.ackRepeat).toBe(true);
+    expect(opts('?congestion=pacing&ack-repeat=0').session.kcp.ackRepeat).toBe(false);
+    expect(opts('?ack-repeat=1').session.kcp.ackRepeat).toBe(true);
+  });
+
   it('session-buffer lowers both windows to fit', () => {
     const k = opts('?session-buffer=1310000&mtu=1334').session.kcp; // mss 1310: 1000 segments
     expect((k.sndWnd ?? 0) + (k.rcvWnd ?? 0)).toBeLessThanOrEqual(1000);

@@ -127,6 +127,7 @@ export class KcpControlBlock {
     this.sender = new Sender(this.pool, this.stats, mss, this.t.sndWnd, this.t.stream);
     this.receiver = new Receiver(this.pool, this.t.rcvWnd, this.t.stream);
     this.rtt = new RttEstimator(this.t.minRto, this.t.interval);
+    this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
     this.pacer = new Pacer(mss + OVERHEAD);
     this.params = newTransmitParams(conv);
     this.applyCongestionMode();
@@ -214,6 +215,7 @@ export class KcpControlBlock {
       const ts = readU32(datagram, o + 8);
       const len = readU32(datagram, o + 20);
       this.rmtWndValue = readU16(datagram, o + 6);
+      if (cmd === CMD_ACK) sender.noteAck(sn, ts, this.current);
       sender.onUna(readU32(datagram, o + 16), this.current);
       s.inSegments++;
       if (cmd === CMD_PUSH) {
@@ -354,7 +356,8 @@ export class KcpControlBlock {
     p.una = una;
     p.window = eff;
     p.inflightCap = pacing ? this.pacer.inflightCap(t.sndWnd) : Number.POSITIVE_INFINITY;
-    p.rxRto = pacing ? Math.max(this.rtt.rto, this.pacer.rtoFloor()) : this.rtt.rto;
+    const rto = this.rtt.rtoAt(cur);
+    p.rxRto = pacing ? Math.max(rto, this.pacer.rtoFloor()) : rto;
     p.nodelay = t.nodelay;
     p.resend = t.resend;
     p.fastLimit = t.fastLimit;

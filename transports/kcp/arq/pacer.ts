@@ -18,7 +18,13 @@ import { seqDiff } from './wire.js';
  * - Output: a token bucket at gain × bandwidth limits what each flush may put on the wire
  *   (retransmissions are never held back, they just spend tokens), and in-flight is capped at
  *   2 × BDP plus an allowance for KCP's delayed, batched ACKs.
- * Losses do not shrink the rate (as in BBR v1): random loss is not congestion.
+ * Losses do not shrink the rate (as in BBR v1): random loss is not congestion. More than that,
+ * random loss before the bottleneck (a lossy radio hop, linkem) means a rate equal to the
+ * bottleneck's delivers only (1 − loss) of it: while the round's smallest RTT shows no
+ * standing queue, the pacing rate is divided by (1 − loss), loss being the share of
+ * retransmissions among recent sends (smoothed over rounds, at most MAX_LOSS_COMP). Once a
+ * queue builds (the bottleneck is full, or the loss is the queue's), the RTT says so and
+ * the compensation stops; the in-flight cap bounds what it can add to a queue meanwhile.
  */
 
 const STARTUP_GAIN = 2.885;
@@ -29,6 +35,12 @@ const INITIAL_WINDOW = 64;
 const MIN_WINDOW = 4;
 /** Tokens never accumulate beyond this many ms of sending (bounds the burst after a pause). */
 const MAX_BURST_MS = 2;
+/** Largest loss share the pacing rate makes up for (beyond it the link is just broken). */
+const MAX_LOSS_COMP = 0.2;
+/** A round whose smallest RTT is within this factor of minRtt (+ the ACK delay) has no queue. */
+const NO_QUEUE_RTT = 1.25;
+/** Sends in a round below which its loss share is not trusted. */
+const LOSS_MIN_SENDS = 32;
 
 const STARTUP = 0;
 const DRAIN = 1;
@@ -71,6 +83,12 @@ export class Pacer {
   private cycleStamp = 0;
   private pacingGain = STARTUP_GAIN;
   private cwndGain = STARTUP_GAIN;
+  /** Smoothed share of retransmissions among sends (per round). */
+  lossRate = 0;
+  /** Smallest RTT sample of the current round (−1 = none yet). */
+  private roundMinRtt = -1;
+  /** 1 / (1 − lossRate) while the last round showed no standing queue, else 1. */
+  private lossComp = 1;
 
   private tokens = 0;
   private lastRefill = 0;
@@ -82,7 +100,7 @@ export class Pacer {
 
   /** Current pacing rate in bytes per ms. */
   get rate(): number {
-    if (this.btlBw > 0) return this.pacingGain * this.btlBw;
+    if (this.btlBw > 0) return this.pacingGain * this.btlBw * this.lossComp;
     const rtt = this.minRtt > 0 ? this.minRtt : 1;
     return (STARTUP_GAIN * INITIAL_WINDOW * this.packetSize) / rtt;
   }
@@ -161,6 +179,7 @@ export class Pacer {
   }
 
   onRtt(rtt: number, now: number): void {
+    if (this.roundMinRtt < 0 || rtt < this.roundMinRtt) this.roundMinRtt = rtt;
     if (this.minRtt < 0 || rtt <= this.minRtt || seqDiff(now, this.minRttStamp) > MIN_RTT_WINDOW) {
       this.minRtt = rtt;
       this.minRttStamp = now;
@@ -215,8 +234,18 @@ export class Pacer {
       }
     }
     if (roundStart) {
+      if (this.roundSent >= LOSS_MIN_SENDS) {
+        const share = this.roundResent / this.roundSent;
+        this.lossRate = 0.75 * this.lossRate + 0.25 * share;
+      }
+      const noQueue =
+        this.mode === PROBE_BW &&
+        this.roundMinRtt >= 0 &&
+        this.roundMinRtt <= NO_QUEUE_RTT * this.minRtt + this.ackDelay;
+      this.lossComp = noQueue ? 1 / (1 - Math.min(MAX_LOSS_COMP, this.lossRate)) : 1;
       this.roundSent = 0;
       this.roundResent = 0;
+      this.roundMinRtt = -1;
     }
     const bdpSegments = (this.btlBw * Math.max(this.minRtt, 1)) / this.packetSize;
     if (this.mode === DRAIN && inFlight <= bdpSegments) {

@@ -2,6 +2,10 @@
 export const RTO_MAX = 60000;
 /** RTO before the first sample (reference IKCP_RTO_DEF). */
 export const RTO_DEFAULT = 200;
+/** Highest stall floor a spurious timeout can set. */
+const STALL_FLOOR_MAX = 1000;
+/** The stall floor halves after this long without another spurious timeout. */
+const STALL_DECAY_MS = 10_000;
 
 /**
  * Smoothed RTT and RTO, Jacobson/Karels in integer milliseconds exactly as the reference
@@ -14,10 +18,34 @@ export class RttEstimator {
   minRto: number;
   interval: number;
   private sampled = false;
+  /**
+   * Our extension: a floor learnt from spurious timeouts. A copy sent before a timeout
+   * retransmission was acknowledged after all, `rtt` ms after it left: the peer (or we) had
+   * stalled that long (a busy event loop, GC) and an RTO below that fires for nothing. The
+   * next RTOs stay above it; it halves every STALL_DECAY_MS without another such event.
+   */
+  stallFloor = 0;
+  private stallStamp = 0;
 
   constructor(minRto: number, interval: number) {
     this.minRto = minRto;
     this.interval = interval;
+  }
+
+  /** A timeout retransmission proved spurious: the acknowledged copy took `rtt` ms. */
+  spuriousTimeout(rtt: number, now: number): void {
+    const floor = Math.min(STALL_FLOOR_MAX, rtt + this.interval);
+    if (floor > this.stallFloor) this.stallFloor = floor;
+    this.stallStamp = now;
+  }
+
+  /** The RTO to use at `now`: the reference's, raised to the stall floor (which decays). */
+  rtoAt(now: number): number {
+    if (this.stallFloor > 0 && ((now - this.stallStamp) | 0) > STALL_DECAY_MS) {
+      this.stallFloor = this.stallFloor >= 2 * this.minRto ? this.stallFloor >>> 1 : 0;
+      this.stallStamp = now;
+    }
+    return Math.max(this.stallFloor, this.rto);
   }
 
   /** Feeds one RTT sample (ms, ≥ 0). */

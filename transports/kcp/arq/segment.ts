@@ -17,6 +17,8 @@ export class Segment {
   fastack = 0;
   /** How many times it has been transmitted. */
   xmit = 0;
+  /** Its last transmission was a retransmission on timeout (for spurious-timeout detection). */
+  timedOut = false;
   /** Pacing mode: the pacer's delivery state when this segment was last sent. */
   txDelivered = 0;
   txDeliveredTime = 0;
@@ -64,6 +66,7 @@ export class SegmentPool {
     seg.frg = 0;
     seg.fastack = 0;
     seg.xmit = 0;
+    seg.timedOut = false;
     return seg;
   }
 

@@ -70,6 +70,8 @@ export class Sender {
   queuedBytes = 0;
   /** Set in pacing mode: stamps sends, learns from deliveries. */
   pacer: Pacer | null = null;
+  /** Told the RTT of the copy that arrived when a timeout retransmission proves spurious. */
+  onSpuriousTimeout: ((rtt: number, now: number) => void) | null = null;
   private readonly pool: SegmentPool;
   private readonly stats: KcpStats;
   private readonly queue = new SegmentFifo();
@@ -163,6 +165,22 @@ export class Sender {
     this.skipAcked();
   }
 
+  /**
+   * An ACK of `sn` echoing `ts`, seen before its header's una releases anything: when it
+   * acknowledges a copy sent before the segment's last retransmission, that copy had
+   * arrived and the retransmission was for nothing (counted; a timeout's raises the floor).
+   * The ACK releases the segment in the same input, so it is counted once.
+   */
+  noteAck(sn: number, ts: number, now: number): void {
+    const seg = this.buf.get(sn);
+    if (seg === undefined || seg.sn !== sn || seg.xmit < 2 || seqDiff(ts, seg.ts) >= 0) return;
+    this.stats.retransmitSpurious++;
+    if (seg.timedOut) {
+      this.stats.retransmitSpuriousTimeout++;
+      this.onSpuriousTimeout?.(seqDiff(now, ts), now);
+    }
+  }
+
   /** Peer's selective ack of `sn`; ignored outside [una, nxt). */
   onAck(sn: number, now: number): void {
     if (seqDiff(sn, this.una) < 0 || seqDiff(sn, this.nxt) >= 0) return;
@@ -230,6 +248,7 @@ export class Sender {
       this.buf.put(seg);
       seg.xmit = 1;
       seg.fastack = 0;
+      seg.timedOut = false;
       seg.rto = p.rxRto;
       seg.resendts = (p.now + seg.rto + rtomin) >>> 0;
       if (this.buf.size === 1 || seqDiff(seg.resendts, this.nextResendAt) < 0) {
@@ -268,6 +287,7 @@ export class Sender {
           break;
         }
         seg.xmit++;
+        seg.timedOut = timedOut;
         if (timedOut) {
           seg.rto += p.nodelay ? p.rxRto >>> 1 : p.rxRto;
           this.stats.retransmitTimeout++;

@@ -53,4 +53,12 @@ export class KcpStats {
   retransmitFast = 0;
   /** Pacing mode: extra copies of a retransmitted head segment that blocks the window. */
   retransmitDuplicate = 0;
+  /**
+   * Retransmissions found unnecessary: the peer's ACK echoed the timestamp of a copy sent
+   * before the last retransmission (so that copy had arrived). Seen only for segments
+   * acknowledged one by one, not for those a cumulative una releases: a lower bound.
+   */
+  retransmitSpurious = 0;
+  /** Of those, retransmissions on timeout: each one raises the RTO's stall floor (rtt.ts). */
+  retransmitSpuriousTimeout = 0;
 }

@@ -206,6 +206,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
   }
 
   release(session: KcpSession): void {
+    if (this.#logger.enabled('debug')) this.#logSessionEnd(session);
     const key = this.connected
       ? keyOfConv(session.conv)
       : keyOf(session.peer.host, session.peer.port, session.conv);
@@ -217,6 +218,22 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     } else if (this.closing && this.#sessions.size === 0) {
       void this.closeSocket();
     }
+  }
+
+  /** What the session's sender had to do again: where spurious timeouts show up. */
+  #logSessionEnd(session: KcpSession): void {
+    const k = session.kcp.stats;
+    this.#logger.debug('kcp-session-end', {
+      conv: session.conv,
+      peer: `${session.peer.host}:${session.peer.port}`,
+      segmentsSent: k.outNewSegments,
+      retransmitFast: k.retransmitFast,
+      retransmitTimeout: k.retransmitTimeout,
+      retransmitDuplicate: k.retransmitDuplicate,
+      retransmitSpurious: k.retransmitSpurious,
+      rto: session.kcp.rto,
+      fecRecovered: session.fec?.stats.recovered,
+    });
   }
 
   protected override closeSocket(): Promise<void> {
