@@ -108,6 +108,7 @@ function kcpTotals(procs) {
     'retransmitTimeout',
     'retransmitDuplicate',
     'retransmitSpurious',
+    'retransmitSpuriousTimeout',
   ];
   const sum = Object.fromEntries(keys.map((k) => [k, 0]));
   for (const p of procs) for (const e of p.kcpEnds ?? []) for (const k of keys) sum[k] += e[k] ?? 0;
@@ -271,14 +272,14 @@ for (const r of rows) {
 if (KCP_STATS) {
   console.log(
     `\nKCP senders of each case, both directions, all ${RUNS} transfers (kcp-session-end)\n` +
-      '| path | new segments | fast retransmits | timeout retransmits | duplicate copies | found spurious |\n' +
+      '| path | new segments | fast retransmits | timeout retransmits | duplicate copies | found spurious (of them timeouts) |\n' +
       '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const r of rows.filter((x) => x.kcp)) {
     const k = r.kcp;
     console.log(
       `| ${r.path} | ${k.segmentsSent} | ${k.retransmitFast} | ${k.retransmitTimeout} | ` +
-        `${k.retransmitDuplicate} | ${k.retransmitSpurious} |`,
+        `${k.retransmitDuplicate} | ${k.retransmitSpurious} (${k.retransmitSpuriousTimeout}) |`,
     );
   }
 }

@@ -231,6 +231,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
       retransmitTimeout: k.retransmitTimeout,
       retransmitDuplicate: k.retransmitDuplicate,
       retransmitSpurious: k.retransmitSpurious,
+      retransmitSpuriousTimeout: k.retransmitSpuriousTimeout,
       rto: session.kcp.rto,
       fecRecovered: session.fec?.stats.recovered,
     });
