@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { type Address, formatAddress, formatHostPort, toAddress } from '../fd/address.js';
 import type { DatagramFD } from '../fd/datagram-fd.js';
@@ -48,8 +48,16 @@ export interface UdpLbStats {
   readonly datagramsOut: number;
   readonly bytesOut: number;
   readonly droppedOversize: number;
-  /** Dropped for other reasons: backend socket not yet connected and its queue full, send failures. */
+  /**
+   * Dropped for other reasons: backend socket not yet connected and its queue full. (A send
+   * the kernel refuses is not seen: sends are fire-and-forget, as UDP is.)
+   */
   readonly dropped: number;
+}
+
+/** A datagram socket that can send without a per-send failure callback (transports/udp's). */
+interface UncheckedSend {
+  sendUnchecked(data: Uint8Array, to: BoundAddress): void;
 }
 
 /** Client → backend is "in", backend → client is "out". */
@@ -135,6 +143,8 @@ export class UdpLB {
   readonly address: Address;
   readonly upstream: Upstream;
   readonly #socket: DatagramFD;
+  /** The return path's send: the listener's `sendUnchecked` where it has one (udp://). */
+  readonly #sendToClient: (data: Buffer, to: BoundAddress) => void;
   readonly #table: FlowTable<Flow>;
   /**
    * The per-datagram lookup: flows by client port, the host compared as it is
@@ -145,6 +155,8 @@ export class UdpLB {
   readonly #byPort = new Map<number, Flow>();
   readonly #counters = new Counters();
   readonly #log: Logger;
+  /** The listener's `rcvbuf`/`sndbuf`, given to every flow's backend socket too. */
+  readonly #flowSocket: { recvBufferSize?: number; sendBufferSize?: number };
   #securityGroup: SecurityGroup;
   #maxDatagram: number;
   #closed = false;
@@ -154,6 +166,10 @@ export class UdpLB {
     this.address = address;
     this.upstream = options.upstream;
     this.#socket = socket;
+    const unchecked = (socket as Partial<UncheckedSend>).sendUnchecked;
+    this.#sendToClient =
+      typeof unchecked === 'function' ? unchecked.bind(socket) : socket.send.bind(socket);
+    this.#flowSocket = bufferSizes(address);
     this.#securityGroup = options.securityGroup ?? SecurityGroup.allowAll();
     this.#maxDatagram = checkInt(
       'max-datagram',
@@ -172,8 +188,9 @@ export class UdpLB {
     });
     this.#log = (options.logger ?? quietLogger).child({ 'udp-lb': options.name });
     socket.on('message', (data, from) => this.#fromClient(data, from));
-    // A send to a vanished client can fail; the listener itself keeps serving.
-    socket.on('error', (err) => this.#log.debug('udp-lb-send-failed', errorFields(err)));
+    // An error on the listening socket (a send through a transport that reports them, an
+    // ICMP error surfacing on a read): logged, and the listener keeps serving.
+    socket.on('error', (err) => this.#log.debug('udp-lb-socket-error', errorFields(err)));
   }
 
   static async start(options: UdpLbOptions): Promise<UdpLB> {
@@ -323,7 +340,10 @@ export class UdpLB {
       return null;
     }
     const target = server.address;
-    const socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
+    const socket = createSocket({
+      type: isIPv6(target.host) ? 'udp6' : 'udp4',
+      ...this.#flowSocket,
+    } satisfies SocketOptions);
     const flow = new Flow(key, client, server.acquire(), socket, () => {
       if (this.#byPort.get(client.port) === flow) this.#byPort.delete(client.port);
     });
@@ -337,7 +357,7 @@ export class UdpLB {
       flow.countReturn(data.length);
       c.datagramsOut++;
       c.bytesOut += data.length;
-      this.#socket.send(data, client);
+      this.#sendToClient(data, client);
     });
     // ICMP port unreachable surfaces as ECONNREFUSED on a connected socket: the backend
     // is gone. Passive health hears of it; the flow closes so the next datagram repicks.
@@ -354,6 +374,25 @@ export class UdpLB {
     if (!this.#byPort.has(client.port)) this.#byPort.set(client.port, flow);
     return flow;
   }
+}
+
+/**
+ * The listener's socket buffer sizes (`udp://…?rcvbuf=&sndbuf=`, already checked by the
+ * registry when it bound), for the flows' backend sockets: every answer of a flow queues
+ * on its backend socket, and with the OS default (about 208 KiB, some 90 datagrams of
+ * 1,400 bytes) a burst the listener's buffer takes could overflow it.
+ */
+function bufferSizes(address: Address): { recvBufferSize?: number; sendBufferSize?: number } {
+  const size = (name: string): number => {
+    const v = address.options[`udp.${name}`] ?? address.options[name];
+    return v === undefined ? 0 : Number(v);
+  };
+  const rcvbuf = size('rcvbuf');
+  const sndbuf = size('sndbuf');
+  return {
+    ...(rcvbuf > 0 ? { recvBufferSize: rcvbuf } : {}),
+    ...(sndbuf > 0 ? { sendBufferSize: sndbuf } : {}),
+  };
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {

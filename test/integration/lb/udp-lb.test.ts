@@ -1,5 +1,6 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecurityGroup } from '../../../src/lb/security-group.js';
 import { ServerGroup } from '../../../src/lb/server-group.js';
@@ -53,6 +54,8 @@ async function rig(
     maxDatagram?: number;
     securityGroup?: SecurityGroup;
     backends?: readonly UdpEcho[];
+    /** Options of the listening address (`rcvbuf=…&sndbuf=…`). */
+    query?: string;
   } = {},
 ): Promise<Rig> {
   const group = new ServerGroup({
@@ -73,7 +76,7 @@ async function rig(
   upstream.add(group);
   const lb = await UdpLB.start({
     name: 'dns',
-    address: 'udp://127.0.0.1:0',
+    address: `udp://127.0.0.1:0${options.query === undefined ? '' : `?${options.query}`}`,
     upstream,
     registry,
     ...(options.maxFlows === undefined ? {} : { maxFlows: options.maxFlows }),
@@ -295,6 +298,51 @@ describe('UdpLB', () => {
       await r.close();
     }
   }, 60_000);
+
+  // SO_RCVBUF is capped by net.core.rmem_max (root too): below 1 MiB the burst cannot fit.
+  const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  it.skipIf(rmemMax < 1 << 20)(
+    "a flow's backend socket takes the listener's rcvbuf: a burst of 400 answers of 1,400 bytes all arrive",
+    async () => {
+      // A backend that answers one datagram with 400 at once, all queued on the flow's
+      // backend socket before the balancer reads any (one synchronous loop on this
+      // thread). The OS default buffer (~208 KiB) holds about 90 of them.
+      const backend = await udpClient();
+      const stub: UdpEcho = {
+        port: backend.address().port,
+        received: 0,
+        close: () => closeSocket(backend),
+      };
+      const r = await rig({ backends: [stub], query: 'rcvbuf=4194304&sndbuf=4194304' });
+      const client = createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+      client.bind(0, '127.0.0.1');
+      await once(client, 'listening');
+      try {
+        const asked = once(backend, 'message') as Promise<[Buffer, RemoteInfo]>;
+        client.send('go', r.port, '127.0.0.1');
+        const [, from] = await asked;
+        // Connected: each send goes out synchronously (no address lookup deferring it).
+        backend.connect(from.port, from.address);
+        await once(backend, 'connect');
+        let got = 0;
+        client.on('message', (d) => {
+          if (d.length === 1400) got++;
+        });
+        const answer = Buffer.alloc(1400, 0x5a);
+        for (let i = 0; i < 400; i++) backend.send(answer);
+        await until(
+          () => got === 400,
+          5000,
+          () => ({ got, stats: r.lb.stats() }),
+        );
+        expect(r.lb.stats().datagramsOut).toBe(400);
+      } finally {
+        await closeSocket(client);
+        await r.close();
+        await stub.close();
+      }
+    },
+  );
 
   it('100,000 datagrams of random sizes up to 1,400 bytes: every one back, unchanged', async () => {
     const plain = await startUdpEcho();
