@@ -44,12 +44,28 @@ export function aesCfb(key: Buffer): DatagramCipher {
       src.set(CFB_IV, 0);
       src.set(datagram.subarray(0, (blocks - 1) * 16), 16);
       const out = ecb.update(src);
-      for (let i = 0; i < datagram.length; i++) {
-        out[i] = (out[i] as number) ^ (datagram[i] as number);
-      }
+      xorInto(out, datagram);
       return out.subarray(0, datagram.length);
     },
   };
+}
+
+/**
+ * out[i] ^= data[i] for i < data.length, four bytes a step where both are 4-byte aligned
+ * (a received datagram and OpenSSL's output are, in practice): the byte loop was about
+ * 40 % of the receiver's decrypt time.
+ */
+export function xorInto(out: Uint8Array, data: Uint8Array): void {
+  const n = data.length;
+  let i = 0;
+  if ((out.byteOffset & 3) === 0 && (data.byteOffset & 3) === 0 && n >= 16) {
+    const words = n >>> 2;
+    const o = new Int32Array(out.buffer, out.byteOffset, words);
+    const d = new Int32Array(data.buffer, data.byteOffset, words);
+    for (let w = 0; w < words; w++) o[w] = (o[w] as number) ^ (d[w] as number);
+    i = words << 2;
+  }
+  for (; i < n; i++) out[i] = (out[i] as number) ^ (data[i] as number);
 }
 
 /** `none`: kcp-go's NoneBlockCrypt copies bytes; the nonce and CRC header stay. */

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isVproxyError } from '../../../src/fd/errors.js';
+import { xorInto } from '../../../transports/kcpgo-crypt/ciphers.js';
 import {
   CFB_IV,
   CRYPT_NAMES,
@@ -141,6 +142,30 @@ describe('kcp-go packet crypt round trips and bounds', () => {
         expect(c.stats.checksumErrors + c.stats.shortDatagrams + c.stats.opened).toBe(before + 1);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('xorInto', () => {
+  it('XORs every byte, aligned or not, any length', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 200 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 3 }),
+        (data, outShift, dataShift) => {
+          const outBuf = new Uint8Array(data.length + 8).map((_, i) => (i * 37) & 0xff);
+          const out = outBuf.subarray(outShift, outShift + data.length + 2);
+          const expected = Uint8Array.from(out, (b, i) =>
+            i < data.length ? b ^ (data[i] ?? 0) : b,
+          );
+          const shifted = new Uint8Array(data.length + 4);
+          shifted.set(data, dataShift);
+          xorInto(out, shifted.subarray(dataShift, dataShift + data.length));
+          expect(out).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });
