@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wsFramedAdopter } from '../../../apps/websocks/server/framed.js';
+import { quietLogger } from '../../../src/fd/logger.js';
 import { brandStreamFD } from '../../../src/fd/stream-fd.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
 import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
@@ -120,6 +121,7 @@ describe('framed mode, single-use tickets', () => {
         registry: createDefaultRegistry(),
         healthCheck: { periodMs: 200, timeoutMs: 500 },
         cdn: new Map([[entry, { mode: 'framed' as const }]]),
+        logger: quietLogger,
       });
       const group = agent.routing.groups()[0];
       for (let i = 0; i < 100 && !group?.available; i++)
