@@ -181,7 +181,7 @@ function table(cells, labels) {
     columns: ['path', ...losses.map((l) => `${l} % loss`), `proxy CPU s/GB at ${losses[0]} %`],
     rows: labels.map((label) => [label, ...losses.map((l) => text(label, l)), cpuText(label)]),
     notes: [
-      `kcptun rows: Debian's kcptun-client/-server and ours with the same flags (\`--mode fast3 --sndwnd 1024 --rcvwnd 1024 --crypt none --nocomp\`, FEC as named); kcp://: \`${KCP_QUERY}\` (with pacing, ack-repeat is on by default) and \`fec=\` as named. Best of each column in bold. Each loss rate was measured in its own invocation (or two, when rows were re-measured), its rows interleaved: ${dates.join(', ')}.`,
+      `kcptun rows: Debian's kcptun-client/-server and ours with the same flags (\`--mode fast3 --sndwnd 1024 --rcvwnd 1024 --crypt none --nocomp\`, FEC as named); kcp://: \`${KCP_QUERY}\` (with pacing, ack-repeat is on by default) and \`fec=\` as named. Best of each column in bold. The rows of each loss rate were measured together, interleaved (rows re-measured later carry a second date): ${dates.join(', ')}.`,
     ],
   };
 }
