@@ -34,6 +34,27 @@ describe('RTO stall floor', () => {
     expect(r.stallFloor).toBe(0);
   });
 
+  it('finds every spurious retransmission of a datagram of ACKs, whatever their una releases first', () => {
+    const { a, toB, deliver } = pair();
+    let now = 0;
+    a.send(new Uint8Array(100));
+    a.flush(now);
+    deliver(++now);
+    // Five segments, held by a stalled peer while the sender times them all out.
+    a.send(new Uint8Array(5 * 1226));
+    a.flush(now);
+    const held = toB.splice(0);
+    const sentAt = now;
+    for (; now < sentAt + 60; now += 10) a.update(now);
+    expect(a.stats.retransmitTimeout).toBeGreaterThanOrEqual(5);
+    toB.splice(0);
+    toB.push(...held);
+    deliver(now); // one datagram: ACK sn 1..5, each with una 6
+    expect(a.stats.retransmitSpurious).toBe(5);
+    expect(a.stats.retransmitSpuriousTimeout).toBe(5);
+    expect(a.waitSnd).toBe(0);
+  });
+
   it('a block whose peer stalled past the RTO counts the spurious timeout and waits longer next time', () => {
     const { a, toB, toA, deliver } = pair();
     let now = 0;

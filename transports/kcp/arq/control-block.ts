@@ -128,6 +128,7 @@ export class KcpControlBlock {
     this.receiver = new Receiver(this.pool, this.t.rcvWnd, this.t.stream);
     this.rtt = new RttEstimator(this.t.minRto, this.t.interval);
     this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
+    this.sender.onTimeout = () => this.rtt.timedOut();
     this.pacer = new Pacer(mss + OVERHEAD);
     this.params = newTransmitParams(conv);
     this.applyCongestionMode();
@@ -209,13 +210,21 @@ export class KcpControlBlock {
     let ackSeen = false;
     let maxAck = 0;
     let maxAckTs = 0;
+    // Spurious-retransmission check first: any segment's una may release the segments that
+    // later ACKs of this datagram name, before those ACKs are read.
+    if (sender.resentInFlight > 0) {
+      for (let o = 0; o < end; o += OVERHEAD + readU32(datagram, o + 20)) {
+        if (readU8(datagram, o + 4) === CMD_ACK) {
+          sender.noteAck(readU32(datagram, o + 12), readU32(datagram, o + 8), this.current);
+        }
+      }
+    }
     for (let o = 0; o < end; ) {
       const cmd = readU8(datagram, o + 4);
       const sn = readU32(datagram, o + 12);
       const ts = readU32(datagram, o + 8);
       const len = readU32(datagram, o + 20);
       this.rmtWndValue = readU16(datagram, o + 6);
-      if (cmd === CMD_ACK) sender.noteAck(sn, ts, this.current);
       sender.onUna(readU32(datagram, o + 16), this.current);
       s.inSegments++;
       if (cmd === CMD_PUSH) {

@@ -26,14 +26,29 @@ export class RttEstimator {
    */
   stallFloor = 0;
   private stallStamp = 0;
+  /** Timeout retransmissions and those of them found spurious, since the last decay. */
+  private timeouts = 0;
+  private spurious = 0;
 
   constructor(minRto: number, interval: number) {
     this.minRto = minRto;
     this.interval = interval;
   }
 
-  /** A timeout retransmission proved spurious: the acknowledged copy took `rtt` ms. */
+  /** A segment was retransmitted on timeout. */
+  timedOut(): void {
+    this.timeouts++;
+  }
+
+  /**
+   * A timeout retransmission proved spurious: the acknowledged copy took `rtt` ms. The floor
+   * rises only while most timeouts are spurious: on a lossy link most are real, and a floor
+   * there would hold every lost retransmission back (measured: a 5 %-loss loopback transfer
+   * 3× slower on a loaded machine, the floor pushed up by scheduling stalls).
+   */
   spuriousTimeout(rtt: number, now: number): void {
+    this.spurious++;
+    if (this.spurious * 4 < this.timeouts * 3) return;
     const floor = Math.min(STALL_FLOOR_MAX, rtt + this.interval);
     if (floor > this.stallFloor) this.stallFloor = floor;
     this.stallStamp = now;
@@ -41,9 +56,11 @@ export class RttEstimator {
 
   /** The RTO to use at `now`: the reference's, raised to the stall floor (which decays). */
   rtoAt(now: number): number {
-    if (this.stallFloor > 0 && ((now - this.stallStamp) | 0) > STALL_DECAY_MS) {
+    if (((now - this.stallStamp) | 0) > STALL_DECAY_MS) {
       this.stallFloor = this.stallFloor >= 2 * this.minRto ? this.stallFloor >>> 1 : 0;
       this.stallStamp = now;
+      this.timeouts >>>= 1;
+      this.spurious >>>= 1;
     }
     return Math.max(this.stallFloor, this.rto);
   }

@@ -68,10 +68,14 @@ export class Sender {
   dead = false;
   /** Bytes waiting in snd_queue (not yet numbered). */
   queuedBytes = 0;
+  /** Segments in flight that were sent more than once (the spurious check runs only then). */
+  resentInFlight = 0;
   /** Set in pacing mode: stamps sends, learns from deliveries. */
   pacer: Pacer | null = null;
   /** Told the RTT of the copy that arrived when a timeout retransmission proves spurious. */
   onSpuriousTimeout: ((rtt: number, now: number) => void) | null = null;
+  /** Told of a segment's first timeout retransmission (since it was last sent anew or fast). */
+  onTimeout: (() => void) | null = null;
   private readonly pool: SegmentPool;
   private readonly stats: KcpStats;
   private readonly queue = new SegmentFifo();
@@ -172,6 +176,7 @@ export class Sender {
    * The ACK releases the segment in the same input, so it is counted once.
    */
   noteAck(sn: number, ts: number, now: number): void {
+    if (seqDiff(sn, this.una) < 0 || seqDiff(sn, this.nxt) >= 0) return;
     const seg = this.buf.get(sn);
     if (seg === undefined || seg.sn !== sn || seg.xmit < 2 || seqDiff(ts, seg.ts) >= 0) return;
     this.stats.retransmitSpurious++;
@@ -190,6 +195,7 @@ export class Sender {
   }
 
   private acked(seg: Segment, now: number): void {
+    if (seg.xmit > 1) this.resentInFlight--;
     if (this.pacer !== null) this.pacer.onDelivered(seg, now);
     this.pool.release(seg);
   }
@@ -286,7 +292,10 @@ export class Sender {
           stalled = true; // out of tokens: everything from here on waits for the next flush
           break;
         }
+        if (seg.xmit === 1) this.resentInFlight++;
         seg.xmit++;
+        // A segment timing out again counts once: one spurious finding can answer it.
+        if (timedOut && !seg.timedOut) this.onTimeout?.();
         seg.timedOut = timedOut;
         if (timedOut) {
           seg.rto += p.nodelay ? p.rxRto >>> 1 : p.rxRto;
