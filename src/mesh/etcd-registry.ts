@@ -227,6 +227,10 @@ export class EtcdRegistry implements ServiceRegistry {
     return instanceKey(this.root, service, zone, nodeId);
   }
 
+  holds(key: string): boolean {
+    return this.#session.holds(key);
+  }
+
   register(service: string, zone: string, instance: ServiceInstance): Registration {
     return this.#session.register(instanceKey(this.root, service, zone, instance.nodeId), instance);
   }

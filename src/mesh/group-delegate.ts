@@ -12,6 +12,10 @@ import { markRegistrySourced, unmarkRegistrySourced } from './sourced.js';
 // re-weights servers; the group's own health checks still decide UP/DOWN, so
 // a registered instance takes traffic once it answers. An outage changes
 // nothing: the view keeps its last set and so the group keeps its servers.
+// Nor does its end: an outage that cost this daemon its lease lets etcd delete
+// the keys of its own node delegates, which it writes again moments later; the
+// view of the same registry client does not take those servers out meanwhile
+// (a CI run saw the only live server leave for 13 ms that way: a failed request).
 
 export interface SmartGroupDelegateOptions {
   readonly registry: ServiceRegistry;
@@ -43,6 +47,8 @@ export interface GroupDelegateStatus {
   readonly changes: number;
   /** Instances not added because the group already had a server of that name. */
   readonly conflicts: number;
+  /** Removals skipped: the key was this daemon's own live registration, being rewritten. */
+  readonly keptOwn: number;
   readonly lastError: string | undefined;
 }
 
@@ -63,6 +69,7 @@ export class SmartGroupDelegate {
   readonly #managed = new Map<string, Managed>();
   #changes = 0;
   #conflicts = 0;
+  #keptOwn = 0;
   #closed = false;
 
   constructor(options: SmartGroupDelegateOptions) {
@@ -107,6 +114,7 @@ export class SmartGroupDelegate {
       relists: v.relists,
       changes: this.#changes,
       conflicts: this.#conflicts,
+      keptOwn: this.#keptOwn,
       lastError: v.lastError,
     };
   }
@@ -115,9 +123,10 @@ export class SmartGroupDelegate {
     if (this.#closed) return;
     for (const c of changes) {
       try {
-        if (c.type === 'add') this.#add(c.entry);
-        else if (c.type === 'remove') this.#remove(c.entry.nodeId);
-        else this.#update(c.entry);
+        if (c.type === 'remove') this.#remove(c.entry);
+        // An add of a kept server (its key written again) is an update.
+        else if (c.type === 'update' || this.#managed.has(c.entry.nodeId)) this.#update(c.entry);
+        else this.#add(c.entry);
       } catch (err) {
         // One bad instance must not stop the others from being applied.
         this.#log.warn('mesh-apply-failed', {
@@ -163,7 +172,20 @@ export class SmartGroupDelegate {
     });
   }
 
-  #remove(nodeId: string): void {
+  #remove(entry: ServiceEntry): void {
+    if (!this.#managed.has(entry.nodeId)) return;
+    if (this.#registry.holds(entry.key)) {
+      this.#keptOwn++;
+      this.#log.info('mesh-server-kept', {
+        server: this.#serverName(entry),
+        reason: 'own registration, being written again',
+      });
+      return;
+    }
+    this.#removeNow(entry.nodeId);
+  }
+
+  #removeNow(nodeId: string): void {
     const managed = this.#managed.get(nodeId);
     if (managed === undefined) return;
     this.#managed.delete(nodeId);
@@ -182,7 +204,7 @@ export class SmartGroupDelegate {
     }
     if (managed.address !== entry.address || managed.port !== entry.port) {
       // Moved: a new server (its health starts over, as it should for a new address).
-      this.#remove(entry.nodeId);
+      this.#removeNow(entry.nodeId);
       this.#add(entry);
       return;
     }

@@ -172,6 +172,10 @@ export class MemoryRegistry implements ServiceRegistry {
     return instanceKey(this.root, service, zone, nodeId);
   }
 
+  holds(key: string): boolean {
+    return this.#session.holds(key);
+  }
+
   register(service: string, zone: string, instance: ServiceInstance): Registration {
     const key = instanceKey(this.root, service, zone, instance.nodeId);
     return this.#session.register(key, instance);

@@ -123,6 +123,11 @@ export interface ServiceRegistry {
   onConnection(listener: (state: RegistryConnection) => void): () => void;
   /** The key an instance of service + zone with this node id is stored under. */
   keyOf(service: string, zone: string, nodeId: string): string;
+  /**
+   * Whether this client keeps `key` registered: its key may vanish from the registry
+   * (a lease lost in an outage) but this client writes it again at once.
+   */
+  holds(key: string): boolean;
   /** Keep `instance` registered under service + zone while this client lives. */
   register(service: string, zone: string, instance: ServiceInstance): Registration;
   /** Every instance of service + zone now. Rejects with ERR_MESH_UNAVAILABLE when unreachable. */

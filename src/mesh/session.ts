@@ -87,6 +87,12 @@ export class KeySession {
     return this.#entries.size;
   }
 
+  /** This client keeps `key` registered (it rewrites it after a lease loss). */
+  holds(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.state !== 'closed';
+  }
+
   register(key: string, instance: ServiceInstance): Registration {
     const value = encodeInstance(instance);
     if (this.#closed) throw new MeshError('ERR_MESH_CLOSED', 'registry is closed');

@@ -114,7 +114,7 @@ function traffic(port: number) {
       try {
         answers.push({ at: performance.now(), who: await request(port) });
       } catch (err) {
-        failures.push(`${Math.round(performance.now())} (${phase}): ${(err as Error).message}`);
+        failures.push(`${new Date().toISOString()} (${phase}): ${(err as Error).message}`);
       }
       await sleep(15);
     }
@@ -305,6 +305,17 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     console.log(
       `[mesh-e2e] requests through B's tcp-lb: ${load.answers.length}, failed: ${load.failures.length}`,
     );
+    if (load.failures.length > 0) {
+      // What B did around then: the registry's view, health, connects.
+      const events = /mesh-|server-(up|down|added|removed)|health|backend-connect|no-backend|lease/;
+      console.log(
+        `[mesh-e2e] B's log:\n${b.cli
+          .output()
+          .split('\n')
+          .filter((l) => events.test(l))
+          .join('\n')}`,
+      );
+    }
     expect(load.failures).toEqual([]);
   }, 60_000);
 });

@@ -165,6 +165,29 @@ describe('SmartNodeDelegate + SmartGroupDelegate on the memory registry', () => 
     expect(names(b.group)).toEqual(['web@127.0.0.1:8080']);
   });
 
+  it("a daemon's own lost registration does not leave its own group while it is written again", async () => {
+    const w = world();
+    const r = w.client(); // one daemon: its node delegate and its group delegate share the client
+    const b = w.follow(r, w.group('g'));
+    const other = w.client();
+    w.node(r, 8080);
+    const theirs = w.node(other, 8081);
+    await w.clock.advance(1);
+    const mine = b.group.get('web@127.0.0.1:8080');
+    expect(names(b.group)).toEqual(['web@127.0.0.1:8080', 'web@127.0.0.1:8081']);
+    w.store.revoke(r.leaseId as string);
+    await w.clock.advance(1);
+    // The key is gone from the registry, but this client holds it and writes it again.
+    expect(b.group.get('web@127.0.0.1:8080')).toBe(mine);
+    expect(b.status().keptOwn).toBe(1);
+    await w.clock.advance(TTL);
+    expect(b.group.get('web@127.0.0.1:8080')).toBe(mine); // the very server: health kept
+    // Another client's key, and a key this client deregisters, leave at once.
+    await theirs.close();
+    await w.clock.advance(1);
+    expect(names(b.group)).toEqual(['web@127.0.0.1:8080']);
+  });
+
   it('an outage freezes the group as it was; the end of it converges', async () => {
     const w = world();
     const g = w.group('g');
