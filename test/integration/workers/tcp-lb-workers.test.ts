@@ -358,6 +358,8 @@ describe("main's servers on two worker processes", () => {
     // …and main hears of the failure and takes the server DOWN long before its next probe.
     await down;
     expect(bad.healthy).toBe(false);
+    // Every failure so far is in (the other worker's may still be on its way).
+    await lb.refresh();
     const failed = bad.stats();
     expect(failed.connectFailures).toBeGreaterThanOrEqual(1);
     expect(failed.redispatches).toBe(failed.connectFailures);
