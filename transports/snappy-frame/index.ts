@@ -5,7 +5,7 @@
  */
 export { crc32c, maskedCrc32c } from './crc32c.js';
 export { SnappyFrameDecoder, type SnappyFrameStats } from './decoder.js';
-export { SnappyFrameEncoder } from './encoder.js';
+export { type SnappyEncoderStats, SnappyFrameEncoder } from './encoder.js';
 export { SnappyFrameError, type SnappyFrameErrorReason } from './errors.js';
 export {
   CHUNK_COMPRESSED,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -80,6 +81,33 @@ describe('snappy framing codec', () => {
     expect(crc32c(Buffer.alloc(32, 0xff)).toString(16)).toBe('62a8ab43');
     // golang/snappy's masked checksum of empty input.
     expect(maskedCrc32c(Buffer.alloc(0))).toBe(((0 >>> 15) | (0 << 17)) + 0xa282ead8);
+  });
+
+  it('stops trying to compress an incompressible stream, retries with backoff, resumes at once', () => {
+    const enc = new SnappyFrameEncoder();
+    const random = randomBytes(64 * 1024);
+    const text = Buffer.from('compressible text '.repeat(3000)).subarray(0, 64 * 1024);
+    const writes: Buffer[] = [];
+    const types: number[] = [];
+    const send = (w: Buffer) => {
+      writes.push(w);
+      const framed = enc.encode(w);
+      for (const c of chunkList(framed)) if (c.type !== 0xff) types.push(c.type);
+      return framed;
+    };
+    const framed: Buffer[] = [];
+    for (let i = 0; i < 40; i++) framed.push(send(random));
+    // Two misses, then pauses of 1, 2, 4, 8, 16 blocks with a try between each.
+    expect(enc.stats).toEqual({ compressed: 0, stored: 7, skipped: 33 });
+    expect(types.every((t) => t === CHUNK_UNCOMPRESSED)).toBe(true);
+    // A compressible stretch: found at the next try, then compressed block by block.
+    for (let i = 0; i < 40; i++) framed.push(send(text));
+    const s = enc.stats;
+    expect(s.compressed).toBeGreaterThanOrEqual(40 - 32);
+    expect(s.skipped + s.stored + s.compressed).toBe(80);
+    expect(types.slice(-8).every((t) => t === CHUNK_COMPRESSED)).toBe(true);
+    // And the stream decodes to exactly what was written.
+    expect(decodeAll(Buffer.concat(framed), 7).equals(Buffer.concat(writes))).toBe(true);
   });
 
   it('round-trips any writes split at any byte boundary', () => {
