@@ -29,6 +29,11 @@ export const KCP_OPTIONS: readonly OptionSpec[] = [
     description: 'kcp: repeat ACKs once while a gap is open (1 with congestion=pacing, else 0)',
   },
   {
+    name: 'rto-floor',
+    description:
+      'kcp: 1 holds the RTO above event-loop stalls seen in spurious timeouts; real losses wait it too (0)',
+  },
+  {
     name: 'fec',
     description:
       'kcp: forward error correction, data/parity shards per Reed-Solomon group, e.g. 10/3; both ends alike (off)',
@@ -131,6 +136,7 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
     // fast-retransmit what had arrived, about as many spurious resends as real ones, which
     // pacing then spends its rate on.
     ackRepeat: boolOption(address, 'ack-repeat', congestion === 'pacing'),
+    stallFloor: boolOption(address, 'rto-floor', false),
     deadLink: intOption(address, 'dead-link', 20, 2, 1000),
   };
   const options: KcpAddressOptions = {

@@ -53,6 +53,12 @@ describe('kcp:// options', () => {
     expect(opts('?ack-repeat=1').session.kcp.ackRepeat).toBe(true);
   });
 
+  it('rto-floor is off unless asked for (real losses would wait it too)', () => {
+    expect(opts('').session.kcp.stallFloor).toBe(false);
+    expect(opts('?congestion=pacing').session.kcp.stallFloor).toBe(false);
+    expect(opts('?rto-floor=1').session.kcp.stallFloor).toBe(true);
+  });
+
   it('session-buffer lowers both windows to fit', () => {
     const k = opts('?session-buffer=1310000&mtu=1334').session.kcp; // mss 1310: 1000 segments
     expect((k.sndWnd ?? 0) + (k.rcvWnd ?? 0)).toBeLessThanOrEqual(1000);

@@ -127,7 +127,9 @@ export class KcpControlBlock {
     this.sender = new Sender(this.pool, this.stats, mss, this.t.sndWnd, this.t.stream);
     this.receiver = new Receiver(this.pool, this.t.rcvWnd, this.t.stream);
     this.rtt = new RttEstimator(this.t.minRto, this.t.interval);
-    this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
+    if (this.t.stallFloor) {
+      this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
+    }
     this.sender.onTimeout = () => this.rtt.timedOut();
     this.pacer = new Pacer(mss + OVERHEAD);
     this.params = newTransmitParams(conv);
