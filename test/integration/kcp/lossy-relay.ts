@@ -17,6 +17,8 @@ export class LossyRelay {
   tap: ((datagram: Buffer, direction: 'to-server' | 'to-client') => void) | null = null;
   dropped = 0;
   forwarded = 0;
+  /** Drop this many of the next datagrams from clients, whatever `loss` says. */
+  dropFromClients = 0;
   #blackholed = false;
   port = 0;
 
@@ -49,6 +51,15 @@ export class LossyRelay {
     return false;
   }
 
+  #dropFromClient(): boolean {
+    if (this.dropFromClients > 0) {
+      this.dropFromClients--;
+      this.dropped++;
+      return true;
+    }
+    return this.#drop();
+  }
+
   #fromClient(msg: Buffer, from: RemoteInfo): void {
     this.tap?.(msg, 'to-server');
     const key = `${from.address}:${from.port}`;
@@ -65,11 +76,11 @@ export class LossyRelay {
       up = socket;
       // Datagrams sent before 'connect' would throw: hold this one until then.
       socket.once('connect', () => {
-        if (!this.#drop()) socket.send(msg);
+        if (!this.#dropFromClient()) socket.send(msg);
       });
       return;
     }
-    if (this.#drop()) return;
+    if (this.#dropFromClient()) return;
     try {
       up.send(msg);
     } catch {
