@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from 'vitest';
+
 /** The socket-like handles this process holds now, by kind. */
 function socketHandles(): string[] {
   return process
@@ -25,4 +27,18 @@ export async function expectNoLeakedSockets(baseline: readonly string[], ms = 20
 
 export function snapshotSockets(): string[] {
   return socketHandles();
+}
+
+/**
+ * The suite's socket check in one call: a snapshot before its first test, and
+ * `expectNoLeakedSockets` (waiting up to `ms`) after its last.
+ */
+export function checkNoLeakedSocketsAfterAll(ms = 2000): void {
+  let baseline: string[] = [];
+  beforeAll(() => {
+    baseline = snapshotSockets();
+  });
+  afterAll(async () => {
+    await expectNoLeakedSockets(baseline, ms);
+  });
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
 import { createLogger } from '../../../src/fd/logger.js';
@@ -13,7 +13,7 @@ import {
 import { CMD_FEC_DATA, CMD_FEC_PARITY } from '../../../transports/kcp/session/fec.js';
 import { MuxSession } from '../../../transports/mux/index.js';
 import { fcParams } from '../../helpers/fc.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { checkNoLeakedSocketsAfterAll } from '../../helpers/handles.js';
 import { hashUntilEnd, writeRandom } from '../../helpers/net.js';
 import { LossyRelay } from './lossy-relay.js';
 
@@ -24,15 +24,7 @@ import { LossyRelay } from './lossy-relay.js';
 
 const MB = 1024 * 1024;
 const registry = createDefaultRegistry();
-let baseline: string[];
-
-beforeAll(() => {
-  baseline = snapshotSockets();
-});
-
-afterAll(async () => {
-  await expectNoLeakedSockets(baseline, 8000);
-});
+checkNoLeakedSocketsAfterAll(8000);
 
 interface Listener {
   readonly server: KcpServerFD;

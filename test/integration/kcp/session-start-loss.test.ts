@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { checkNoLeakedSocketsAfterAll } from '../../helpers/handles.js';
 import { LossyRelay } from './lossy-relay.js';
 
 // A session's first datagrams lost on the way (its start and retransmissions of it):
@@ -12,15 +12,7 @@ import { LossyRelay } from './lossy-relay.js';
 // lets a client reach it.
 
 const registry = createDefaultRegistry();
-let baseline: string[];
-
-beforeAll(() => {
-  baseline = snapshotSockets();
-});
-
-afterAll(async () => {
-  await expectNoLeakedSockets(baseline, 8000);
-});
+checkNoLeakedSocketsAfterAll(8000);
 
 async function echoWithFirstDatagramsLost(query: string, lost: number): Promise<void> {
   const server = await registry.listen(`kcp://127.0.0.1:0${query}`);
