@@ -207,6 +207,10 @@ describe.skipIf(missing)(`status page and /metrics of the daemon${note}`, () => 
             (await page.locator('#sessions-hint').textContent())?.includes('open') ?? false,
         );
         expect(await page.locator('[data-listener="tcp-lb/lb0"]').count()).toBe(1);
+        // One process: every session row names the main process as its worker.
+        expect(await page.locator('#sessions tbody tr td:nth-child(2)').allTextContents()).toEqual(
+          expect.arrayContaining(['main']),
+        );
         expect(await page.locator('[data-upstream="ups0"] [data-state]').textContent()).toBe('UP');
         await page.waitForTimeout(3000); // a few more polls: a chart with some history
         mkdirSync(ARTIFACTS, { recursive: true });

@@ -132,6 +132,13 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
       held.push(s);
     }
     expect(await redisCli(ports.resp, 'list session in tcp-lb lb0')).toEqual(['40']);
+    // The status page says which worker holds each session: both workers, no other pid.
+    const open = (await (
+      await fetch(`http://127.0.0.1:${ports.http}/api/v1/status`, {
+        headers: { authorization: `Bearer ${HTTP_TOKEN}` },
+      })
+    ).json()) as { sessions: { recent: { pid?: number }[] } };
+    expect(new Set(open.sessions.recent.map((x) => x.pid))).toEqual(new Set(workers));
     expect(await redisCli(ports.resp, 'force-remove session /127.0.0.1/ in tcp-lb lb0')).toEqual([
       '40',
     ]);

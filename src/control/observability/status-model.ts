@@ -102,6 +102,8 @@ export interface SessionStatus {
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
   readonly ageMs: number;
+  /** The worker process holding the session; absent when it runs in this process. */
+  readonly pid?: number;
 }
 
 export interface StatusSummary {
@@ -321,8 +323,15 @@ class RecentSessions {
       bytesFromClient: info.bytesFromClient,
       bytesToClient: info.bytesToClient,
       ageMs: Math.max(0, now - info.startedAt),
+      ...workerPid(info),
     }));
   }
+}
+
+/** A worker listener's sessions carry their process id (WorkerSessionInfo). */
+function workerPid(info: SessionInfo): { pid?: number } {
+  const pid = (info as SessionInfo & { pid?: unknown }).pid;
+  return typeof pid === 'number' ? { pid } : {};
 }
 
 /** Later start wins; ids break ties (they grow per listener). */

@@ -186,9 +186,10 @@ export const STATUS_PAGE_SCRIPT = `
     $('sessions-hint').textContent = s.total === 0 ? 'none open'
       : s.total > s.recent.length ? count(s.total) + ' open · newest ' + s.recent.length + ' shown' : count(s.total) + ' open';
     $('sessions').replaceChildren(table(
-      ['Listener', 'Client', 'Target', 'State', '#From client', '#To client', '#Age'],
+      ['Listener', 'Worker', 'Client', 'Target', 'State', '#From client', '#To client', '#Age'],
       s.recent.map(function (x) {
-        return h('tr', null, td(x.listener), td(x.client, 'mono'), td(x.target, 'mono'), td(x.state, 'muted'),
+        return h('tr', null, td(x.listener), td(x.pid === undefined ? 'main' : 'pid ' + x.pid, 'muted'),
+          td(x.client, 'mono'), td(x.target, 'mono'), td(x.state, 'muted'),
           num(bytes(x.bytesFromClient)), num(bytes(x.bytesToClient)), num(age(x.ageMs)));
       }), 'No open sessions.'));
   }
