@@ -7,15 +7,7 @@ export const FEC_ERROR_CODES = {
 
 export type FecErrorCode = keyof typeof FEC_ERROR_CODES;
 
-/** @deprecated the code type; kept for callers of the former `reason`. */
-export type FecErrorReason = FecErrorCode;
-
-export class FecError extends codedError('FecError', FEC_ERROR_CODES, 'fec') {
-  /** The same as `code` (kept from when codes were mapped onto generic ones). */
-  get reason(): FecErrorCode {
-    return this.code;
-  }
-}
+export class FecError extends codedError('FecError', FEC_ERROR_CODES, 'fec') {}
 
 /** Validates kcptun's --datashard / --parityshard (Reed-Solomon over GF(2^8): ≤ 256 shards). */
 export function checkShards(dataShards: number, parityShards: number): void {

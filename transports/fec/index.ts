@@ -5,7 +5,7 @@
  */
 export { FecDecoder, type FecDecoderStats } from './decoder.js';
 export { FecEncoder, type FecEncoderOptions } from './encoder.js';
-export { FecError, type FecErrorReason } from './errors.js';
+export { FecError, type FecErrorCode } from './errors.js';
 export {
   FEC_HEADER_SIZE,
   FEC_HEADER_SIZE_PLUS2,

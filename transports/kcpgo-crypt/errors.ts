@@ -8,16 +8,8 @@ export const KCPGO_CRYPT_ERROR_CODES = {
 
 export type KcpgoCryptErrorCode = keyof typeof KCPGO_CRYPT_ERROR_CODES;
 
-/** @deprecated the code type; kept for callers of the former `reason`. */
-export type KcpgoCryptErrorReason = KcpgoCryptErrorCode;
-
 export class KcpgoCryptError extends codedError(
   'KcpgoCryptError',
   KCPGO_CRYPT_ERROR_CODES,
   'kcp-go crypt',
-) {
-  /** The same as `code` (kept from when codes were mapped onto generic ones). */
-  get reason(): KcpgoCryptErrorCode {
-    return this.code;
-  }
-}
+) {}

@@ -10,7 +10,7 @@ import { KEY_BYTES } from './key.js';
 import { NullCrypt } from './plain.js';
 import type { PacketCrypt } from './types.js';
 
-export { KcpgoCryptError, type KcpgoCryptErrorReason } from './errors.js';
+export { KcpgoCryptError, type KcpgoCryptErrorCode } from './errors.js';
 export { CFB_IV, CRYPT_HEADER_SIZE, deriveKey, NONCE_SIZE } from './key.js';
 export type { PacketCrypt, PacketCryptStats } from './types.js';
 

@@ -9,12 +9,4 @@ export const KCPTUN_ERROR_CODES = {
 
 export type KcptunErrorCode = keyof typeof KCPTUN_ERROR_CODES;
 
-/** @deprecated the code type; kept for callers of the former `reason`. */
-export type KcptunErrorReason = KcptunErrorCode;
-
-export class KcptunError extends codedError('KcptunError', KCPTUN_ERROR_CODES, 'kcptun') {
-  /** The same as `code` (kept from when codes were mapped onto generic ones). */
-  get reason(): KcptunErrorCode {
-    return this.code;
-  }
-}
+export class KcptunError extends codedError('KcptunError', KCPTUN_ERROR_CODES, 'kcptun') {}

@@ -18,7 +18,7 @@ export {
   type KcptunEndpointOptions,
   type KcptunEndpointStats,
 } from './endpoint.js';
-export { KcptunError, type KcptunErrorReason } from './errors.js';
+export { KcptunError, type KcptunErrorCode } from './errors.js';
 export { KcptunClient, KcptunServer } from './link.js';
 export { SmuxConnection, type SmuxConnectionOptions } from './smux-conn.js';
 export { SmuxStream } from './smux-stream.js';

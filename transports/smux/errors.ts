@@ -14,12 +14,4 @@ export const SMUX_ERROR_CODES = {
 
 export type SmuxErrorCode = keyof typeof SMUX_ERROR_CODES;
 
-/** @deprecated the code type; kept for callers of the former `reason`. */
-export type SmuxErrorReason = SmuxErrorCode;
-
-export class SmuxError extends codedError('SmuxError', SMUX_ERROR_CODES, 'smux') {
-  /** The same as `code` (kept from when codes were mapped onto generic ones). */
-  get reason(): SmuxErrorCode {
-    return this.code;
-  }
-}
+export class SmuxError extends codedError('SmuxError', SMUX_ERROR_CODES, 'smux') {}

@@ -1,5 +1,5 @@
 /** smux v1/v2 (xtaci/smux), the stream multiplexer inside a kcptun KCP connection. */
-export { SmuxError, type SmuxErrorReason } from './errors.js';
+export { SmuxError, type SmuxErrorCode } from './errors.js';
 export {
   CMD_FIN,
   CMD_NOP,

@@ -183,7 +183,7 @@ export class SnappyFrameDecoder {
     return data;
   }
 
-  private fail(reason: SnappyFrameError['reason'], message: string): never {
+  private fail(reason: SnappyFrameError['code'], message: string): never {
     this.failed = new SnappyFrameError(reason, message);
     this.body = null;
     throw this.failed;

@@ -10,16 +10,8 @@ export const SNAPPY_FRAME_ERROR_CODES = {
 
 export type SnappyFrameErrorCode = keyof typeof SNAPPY_FRAME_ERROR_CODES;
 
-/** @deprecated the code type; kept for callers of the former `reason`. */
-export type SnappyFrameErrorReason = SnappyFrameErrorCode;
-
 export class SnappyFrameError extends codedError(
   'SnappyFrameError',
   SNAPPY_FRAME_ERROR_CODES,
   'snappy',
-) {
-  /** The same as `code` (kept from when codes were mapped onto generic ones). */
-  get reason(): SnappyFrameErrorCode {
-    return this.code;
-  }
-}
+) {}

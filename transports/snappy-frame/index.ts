@@ -6,7 +6,7 @@
 export { crc32c, maskedCrc32c } from './crc32c.js';
 export { SnappyFrameDecoder, type SnappyFrameStats } from './decoder.js';
 export { type SnappyEncoderStats, SnappyFrameEncoder } from './encoder.js';
-export { SnappyFrameError, type SnappyFrameErrorReason } from './errors.js';
+export { SnappyFrameError, type SnappyFrameErrorCode } from './errors.js';
 export {
   CHUNK_COMPRESSED,
   CHUNK_PADDING,

@@ -129,7 +129,7 @@ describe('kcp-go packet crypt round trips and bounds', () => {
       createPacketCrypt('aes', key.subarray(0, 16));
     } catch (err) {
       expect(isVproxyError(err, 'ERR_KCPGO_CRYPT_KEY')).toBe(true);
-      expect((err as KcpgoCryptError).reason).toBe('ERR_KCPGO_CRYPT_KEY');
+      expect((err as KcpgoCryptError).code).toBe('ERR_KCPGO_CRYPT_KEY');
     }
   });
 

@@ -121,7 +121,7 @@ describe('smux session state machine', () => {
     const sid = c.session.openStream();
     c.session.write(sid, Buffer.alloc(10));
     c.session.input(Buffer.from([2, CMD_UPD, 8, 0, sid, 0, 0, 0, ...u32(11), ...u32(100)]), 1);
-    expect(c.log.closed[0]?.reason).toBe('ERR_SMUX_FLOW_CONTROL');
+    expect(c.log.closed[0]?.code).toBe('ERR_SMUX_FLOW_CONTROL');
     expect(() => c.session.write(sid, Buffer.alloc(1))).toThrow(/closed/);
   });
 
@@ -152,7 +152,7 @@ describe('smux session state machine', () => {
   it('a protocol violation closes the session with the typed error', () => {
     const s = recorder({ version: 1, client: false });
     s.session.input(Buffer.from([2, CMD_SYN, 0, 0, 3, 0, 0, 0]), 0);
-    expect(s.log.closed[0]?.reason).toBe('ERR_SMUX_VERSION');
+    expect(s.log.closed[0]?.code).toBe('ERR_SMUX_VERSION');
     expect(s.log.accepted).toEqual([]);
   });
 

@@ -200,9 +200,9 @@ describe('snappy framing codec', () => {
       Buffer.concat([STREAM_IDENTIFIER, Buffer.from('0006000000000000ff01', 'hex')]),
       'ERR_SNAPPY_CHECKSUM',
     ],
-  ])('%s is a typed error', (_name, bytes, reason) => {
+  ])('%s is a typed error', (_name, bytes, code) => {
     const d = new SnappyFrameDecoder();
-    expect(() => d.push(bytes, () => {})).toThrow(expect.objectContaining({ reason }));
+    expect(() => d.push(bytes, () => {})).toThrow(expect.objectContaining({ code }));
     expect(() => d.push(Buffer.alloc(1), () => {})).toThrow(SnappyFrameError);
   });
 
