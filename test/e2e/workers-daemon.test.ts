@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controllerArgs, HTTP_TOKEN, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
+import { childPids, metric, waitFor } from '../helpers/daemon-processes.js';
 import { closedPort, peerClosedWithin, startEchoServer, stopServer } from '../helpers/net.js';
 import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
 import { alive, echoTransfer, openSession } from '../integration/workers/fixture.js';
@@ -17,46 +18,6 @@ import { alive, echoTransfer, openSession } from '../integration/workers/fixture
 const redisCliTool = requireTool('redis-cli');
 const missing = anyMissing(redisCliTool);
 const note = skipNote(redisCliTool);
-
-/** Child processes of `pid`, from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out.sort();
-}
-
-async function waitFor<T>(
-  what: string,
-  f: () => Promise<T | undefined> | T | undefined,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The value of a metric's series whose labels include `label`. */
-async function metric(httpPort: number, name: string, label: string): Promise<number | undefined> {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
-    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
-  });
-  const text = await res.text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
-}
 
 let echo: { server: Server; port: number; sockets: Set<Socket> };
 let dir: string;

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controllerArgs, HTTP_TOKEN, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
+import { controllerArgs, type RunningCli, redisCli, startCli } from '../helpers/cli.js';
+import { childPids, metric, waitFor } from '../helpers/daemon-processes.js';
 import { closedPorts } from '../helpers/net.js';
 import { anyMissing, requireTool, skipNote } from '../helpers/require-tool.js';
 
@@ -20,42 +21,6 @@ const curlTool = requireTool('curl');
 const redisCliTool = requireTool('redis-cli');
 const missing = anyMissing(curlTool, redisCliTool);
 const note = skipNote(curlTool, redisCliTool);
-
-/** Child processes of `pid`, from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out.sort();
-}
-
-async function waitFor<T>(what: string, f: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function metric(httpPort: number, name: string, label: string): Promise<number | undefined> {
-  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, {
-    headers: { authorization: `Bearer ${HTTP_TOKEN}` },
-  });
-  const line = (await res.text())
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && l.includes(label));
-  return line === undefined ? undefined : Number(line.split(' ').at(-1));
-}
 
 /** curl through the socks5 server to http://web.test/ (resolved by the proxy): exit code and body. */
 async function viaSocks(port: number, user?: string): Promise<{ code: unknown; body: string }> {

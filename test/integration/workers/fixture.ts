@@ -15,6 +15,15 @@ export const WORKER_ENTRY = fileURLToPath(
   new URL('../../../dist/apps/daemon/worker.js', import.meta.url),
 );
 
+/** Servers that are UP without probing: the tests decide what is reachable. */
+export const NO_CHECK = {
+  timeoutMs: 500,
+  periodMs: 500,
+  up: 1,
+  down: 1,
+  check: { kind: 'none' },
+} as const;
+
 export function workerGroup(name: string, loops: number): EventLoopGroup {
   if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} missing: npm run build first`);
   const elg = new EventLoopGroup(name, {

@@ -17,7 +17,7 @@ import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
 import { startEchoServer, stopServer } from '../../helpers/net.js';
 import { requireTool, skipNote } from '../../helpers/require-tool.js';
-import { alive, echoTransfer, pidOf, pids, workerGroup } from './fixture.js';
+import { alive, echoTransfer, NO_CHECK, pidOf, pids, workerGroup } from './fixture.js';
 
 // A socks5-server on a group of two worker processes: its sessions run in both
 // workers, its policy (users, allow-non-backend, allow-udp) reaches them after
@@ -26,13 +26,6 @@ import { alive, echoTransfer, pidOf, pids, workerGroup } from './fixture.js';
 const run = promisify(execFile);
 const curlTool = requireTool('curl');
 const registry = createDefaultRegistry();
-const NO_CHECK = {
-  timeoutMs: 500,
-  periodMs: 500,
-  up: 1,
-  down: 1,
-  check: { kind: 'none' },
-} as const;
 let baseline: string[];
 let echo: { server: Server; port: number; sockets: Set<Socket> };
 let web: { server: HttpServer; port: number };

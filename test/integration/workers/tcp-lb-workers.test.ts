@@ -20,6 +20,7 @@ import {
 import {
   alive,
   echoTransfer,
+  NO_CHECK,
   openSession,
   pidOf,
   pids,
@@ -33,13 +34,6 @@ import {
 // sessions, and the counters main reports are the sums of what clients saw.
 
 const registry = createDefaultRegistry();
-const NO_CHECK = {
-  timeoutMs: 500,
-  periodMs: 500,
-  up: 1,
-  down: 1,
-  check: { kind: 'none' },
-} as const;
 let baseline: string[];
 type Echo = { server: Server; port: number; sockets: Set<Socket> };
 let echoA: Echo;
