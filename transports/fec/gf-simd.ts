@@ -226,6 +226,8 @@ export class SimdCoder {
   readonly #memory: WasmMemory;
   readonly #coded: Coded;
   #bytes: Uint8Array;
+  /** The rows whose tables are in memory now: an encoder's fixed rows are written once. */
+  #tablesOf: readonly Uint8Array[] | null = null;
 
   private constructor(instance: WasmInstance) {
     this.#memory = instance.exports.memory as WasmMemory;
@@ -247,7 +249,10 @@ export class SimdCoder {
     return this.#bytes;
   }
 
-  /** outputs[r][0..len) = Σ_j rows[r][j] · inputs[j][0..len) (overwrites the outputs). */
+  /**
+   * outputs[r][0..len) = Σ_j rows[r][j] · inputs[j][0..len) (overwrites the outputs).
+   * The same `rows` array (not a copy) again reuses its tables: do not change it in place.
+   */
   code(
     rows: readonly Uint8Array[],
     inputs: readonly Uint8Array[],
@@ -260,7 +265,10 @@ export class SimdCoder {
     const inBase = nOut * nIn * 32;
     const outBase = inBase + nIn * stride;
     const mem = this.#room(outBase + nOut * stride);
-    writeTables(mem, 0, rows, nIn);
+    if (this.#tablesOf !== rows) {
+      writeTables(mem, 0, rows, nIn);
+      this.#tablesOf = rows;
+    }
     for (let j = 0; j < nIn; j++) {
       const src = inputs[j] as Uint8Array;
       const at = inBase + j * stride;
