@@ -124,9 +124,9 @@ export class SmartGroupDelegate {
     for (const c of changes) {
       try {
         if (c.type === 'remove') this.#remove(c.entry);
-        // An add of a kept server (its key written again) is an update.
-        else if (c.type === 'update' || this.#managed.has(c.entry.nodeId)) this.#update(c.entry);
-        else this.#add(c.entry);
+        // #update adds what it does not manage yet, and treats an add of a kept server
+        // (its key written again) as the update it is.
+        else this.#update(c.entry);
       } catch (err) {
         // One bad instance must not stop the others from being applied.
         this.#log.warn('mesh-apply-failed', {
