@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   CMD_PUSH,
-  CMD_WASK,
-  CMD_WINS,
   decodeDatagram,
   KcpControlBlock,
   type KcpOptions,
@@ -76,81 +74,6 @@ describe('dead link', () => {
     expect(link.a.isDead).toBe(true);
     expect(link.b.isDead).toBe(false); // b has nothing in flight, so it cannot tell
     expect(link.a.waitSnd).toBeGreaterThan(0);
-  });
-});
-
-describe('zero window probing', () => {
-  /** a streams to b, which reads nothing until told; b's window is small. */
-  function stalledLink(seed: number) {
-    // a's small send window keeps everything it sends inside what b can still buffer.
-    const a: KcpOptions = { preset: 'fast3', stream: true, sndWnd: 16 };
-    const b: KcpOptions = { preset: 'fast3', stream: true, rcvWnd: 32 };
-    const link = new SimLink({ seed, a, b, ab: { delay: 20 }, ba: { delay: 20 } });
-    link.record = true;
-    const data = randomBytes(200 * link.a.mss, seed);
-    link.a.send(data);
-    // Run until a has learnt the zero window and everything it sent was acknowledged.
-    while (!(link.a.rmtWnd === 0 && link.a.sndUna === link.a.sndNxt) && link.now < 10_000) {
-      link.step();
-    }
-    return { link, data };
-  }
-
-  function drainB(link: SimLink, into: Uint8Array[], now: number) {
-    const buf = new Uint8Array(64 * 1024);
-    for (let n = link.b.recv(buf); n > 0; n = link.b.recv(buf)) into.push(buf.slice(0, n));
-    link.b.flush(now);
-  }
-
-  it('asks with WASK after 7 s, gets WINS, and resumes when the window reopens', () => {
-    const { link, data } = stalledLink(3);
-    expect(link.a.rmtWnd).toBe(0);
-    expect(link.b.readableBytes).toBe(32 * link.b.mss);
-    const stalledAt = link.now;
-    const sentBefore = link.a.sndNxt;
-    // Nothing new leaves a while the window is 0; the first probe goes ~7 s later.
-    while (link.a.stats.outWask === 0 && link.now - stalledAt < 20_000) link.step();
-    expect(link.a.sndNxt).toBe(sentBefore);
-    const waskAt = link.now;
-    expect(waskAt - stalledAt).toBeGreaterThanOrEqual(7000 - 100);
-    expect(waskAt - stalledAt).toBeLessThanOrEqual(7000 + 100);
-    expect(wireLog(link, 0).some((s) => s.cmd === CMD_WASK)).toBe(true);
-    // b answers the probe with its (still zero) window.
-    while (link.b.stats.outWins === 0 && link.now - waskAt < 1000) link.step();
-    const wins = wireLog(link, 1).filter((s) => s.cmd === CMD_WINS);
-    expect(wins.length).toBeGreaterThanOrEqual(1);
-    expect(wins[0]?.wnd).toBe(0);
-
-    // The application reads: b tells a at once (WINS with the reopened window).
-    const got: Uint8Array[] = [];
-    drainB(link, got, link.now);
-    const tells = wireLog(link, 1).filter((s) => s.cmd === CMD_WINS);
-    expect(tells.at(-1)?.wnd).toBeGreaterThan(0);
-    const resumeStart = link.now;
-    while (Buffer.concat(got).length < data.length && link.now - resumeStart < 5000) {
-      link.step();
-      drainB(link, got, link.now);
-    }
-    expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
-    expect(link.now - resumeStart).toBeLessThan(2000); // resumed without waiting for a probe
-  });
-
-  it('recovers through the next probe when the reopening WINS is lost', () => {
-    const { link, data } = stalledLink(4);
-    const got: Uint8Array[] = [];
-    // Lose everything b says while it reads, including its WINS.
-    link.blackhole = [false, true];
-    drainB(link, got, link.now);
-    expect(link.b.stats.outWins).toBeGreaterThan(0);
-    link.blackhole = [false, false];
-    const start = link.now;
-    const waskBefore = link.a.stats.outWask;
-    while (Buffer.concat(got).length < data.length && link.now - start < 30_000) {
-      link.step();
-      drainB(link, got, link.now);
-    }
-    expect(Buffer.compare(Buffer.concat(got), data)).toBe(0);
-    expect(link.a.stats.outWask).toBeGreaterThan(waskBefore); // it was the probe that saved us
   });
 });
 

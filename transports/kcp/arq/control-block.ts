@@ -46,13 +46,16 @@
  * the block keeps working, the caller decides to close. KCP has no FIN: a clean close is
  * "flush until `waitSnd === 0`", then stop.
  *
- * ## Differences from the reference (none visible on the wire)
+ * ## Differences from the reference (same segments on the wire; some sent at other times)
  * - update() also flushes when a retransmission is due, not only on the interval tick.
  * - O(1) ACK/insert by sn (rings addressed by sn); no retransmission scan unless a timer or a
  *   fast resend is due; check() is O(1). Segments are pooled, never allocated per packet.
  * - Stream mode: recv() fills the caller's buffer across segments, peekSize() is all readable
  *   bytes, an incoming frg is ignored.
  * - Timeout back-off is the classic one: rto += rx_rto (rx_rto/2 with nodelay).
+ * - Zero-window probing (window-probe.ts) runs on the RTO, not the reference's 7 s: a WASK one
+ *   RTO after the peer's window closed, doubling to 7 s, and a reopening WINS is repeated
+ *   until the peer sends again. Same segments, earlier: one lost WINS cost the reference 7 s.
  * - fastAckConserve defaults on (as in current ikcp.c and kcp-go).
  * - Extensions, off by default: `congestion: 'pacing'` (BBR-like rate/in-flight control, see
  *   pacer.ts) and `ackRepeat` (repeat ACKs once while there is a gap, see receiver.ts).
@@ -238,6 +241,7 @@ export class KcpControlBlock {
           ts,
           readU8(datagram, o + 5),
         );
+        if (r === PushOutcome.Stored || r === PushOutcome.Duplicate) this.probe.peerSending();
         if (r === PushOutcome.Stored) {
           s.inPush++;
           s.inBytes += len;
@@ -346,8 +350,11 @@ export class KcpControlBlock {
 
     rcv.writeAcks(out, this.conv, wnd, t.ackRepeat, s);
 
+    const pacing = this.sender.pacer !== null;
+    const rto = this.rtt.rtoAt(cur);
+    const rxRto = pacing ? Math.max(rto, this.pacer.rtoFloor()) : rto;
     const probe = this.probe;
-    probe.schedule(cur, this.rmtWndValue);
+    probe.schedule(cur, this.rmtWndValue, wnd, rxRto);
     if (probe.ask) {
       out.put(this.conv, CMD_WASK, 0, wnd, 0, 0, una, null, 0);
       s.outWask++;
@@ -359,7 +366,6 @@ export class KcpControlBlock {
     probe.clear();
 
     const eff = this.effectiveWindow();
-    const pacing = this.sender.pacer !== null;
     if (pacing) this.pacer.refill(cur);
     const p = this.params;
     p.now = cur;
@@ -367,8 +373,7 @@ export class KcpControlBlock {
     p.una = una;
     p.window = eff;
     p.inflightCap = pacing ? this.pacer.inflightCap(t.sndWnd) : Number.POSITIVE_INFINITY;
-    const rto = this.rtt.rtoAt(cur);
-    p.rxRto = pacing ? Math.max(rto, this.pacer.rtoFloor()) : rto;
+    p.rxRto = rxRto;
     p.nodelay = t.nodelay;
     p.resend = t.resend;
     p.fastLimit = t.fastLimit;
