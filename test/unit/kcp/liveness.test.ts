@@ -5,12 +5,7 @@ import {
   KcpControlBlock,
   type KcpOptions,
 } from '../../../transports/kcp/arq/index.js';
-import { randomBytes, SimLink, transfer } from './sim.js';
-
-/** Every (time, segment) a side put on the wire, decoded. */
-function wireLog(link: SimLink, side: 0 | 1) {
-  return link.wire[side].flatMap((d) => decodeDatagram(d));
-}
+import { randomBytes, SimLink, transfer, wireLog } from './sim.js';
 
 /**
  * When the k-th transmission of a lone segment happens with no ACK ever arriving, per the

@@ -3,7 +3,11 @@
  * Everything is deterministic for a given seed: loss, duplication, detectable corruption,
  * reordering (random extra delay) and a base one-way delay, configurable per direction.
  */
-import { KcpControlBlock, type KcpOptions } from '../../../transports/kcp/arq/index.js';
+import {
+  decodeDatagram,
+  KcpControlBlock,
+  type KcpOptions,
+} from '../../../transports/kcp/arq/index.js';
 
 /** mulberry32: small, fast, seedable. Returns a function yielding floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -244,6 +248,11 @@ export class SimLink {
     }
     h[i] = last;
   }
+}
+
+/** Every segment a side put on the wire (with `record` set), decoded. */
+export function wireLog(link: SimLink, side: 0 | 1) {
+  return link.wire[side].flatMap((d) => decodeDatagram(d));
 }
 
 function before(x: InFlight, y: InFlight): boolean {

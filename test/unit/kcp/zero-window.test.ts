@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CMD_WASK,
-  CMD_WINS,
-  decodeDatagram,
-  type KcpOptions,
-} from '../../../transports/kcp/arq/index.js';
-import { randomBytes, SimLink } from './sim.js';
+import { CMD_WASK, CMD_WINS, type KcpOptions } from '../../../transports/kcp/arq/index.js';
+import { randomBytes, SimLink, wireLog } from './sim.js';
 
 // Zero-window probing. A receiver whose application falls behind fills its window and
 // advertises zero; the sender then sends nothing new and, once everything in flight is
@@ -13,11 +8,6 @@ import { randomBytes, SimLink } from './sim.js';
 // unacknowledged datagram: the reference's only fallback for losing it is a WASK 7 s after the
 // window closed, which is what stalled 10 MB transfers ~7 s on linkem at 5 % loss. All times
 // below are simulated.
-
-/** Every segment a side put on the wire, decoded. */
-function wireLog(link: SimLink, side: 0 | 1) {
-  return link.wire[side].flatMap((d) => decodeDatagram(d));
-}
 
 /** a streams to b, which reads nothing until told; b's window is small. */
 function stalledLink(seed: number) {
