@@ -74,7 +74,9 @@ describe('tcp → kcp → tcp through the proxy engine', () => {
       `kcp 5% loss: 100 MB each way in ${s.toFixed(2)} s = ${((100 * 8) / s).toFixed(0)} Mbit/s per direction; relay dropped ${relay.dropped} of ${relay.dropped + relay.forwarded}`,
     );
     expect(relay.dropped).toBeGreaterThan(0);
-  }, 60_000);
+    // 35-48 s on a quiet 2-core CI machine (classic congestion control at 5 % loss moves
+    // ~20 Mbit/s each way), 68 s once under load: the bound is for a stuck session, not speed.
+  }, 150_000);
 
   it('moves 20 MB with 5% loss and encryption', async () => {
     const c = await chain(0.05, '?key=s3cret&mode=fast4');
