@@ -7,7 +7,9 @@
 // BENCH_MB (default 100) per transfer, BENCH_OPENS (default 50) opens per row; new proxied
 // connections per second: BENCH_CONC (default 8) clients opening, echoing a byte and closing for
 // BENCH_RATE_S (default 5) seconds. The two-hop tcp chain row opens through two relays (same
-// measure: connect, one echoed byte), the floor any relay chain pays on this machine.
+// measure: connect, one echoed byte); the floor row does the same through two bare Node pipe
+// proxies (no product code), what two process hops cost on this machine. The early-reply
+// rows: pooled opens with agent.early-reply on (success once the request is on the tunnel).
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -21,6 +23,7 @@ import { promisify } from 'node:util';
 import { selfSignedCert } from './lib/certs.mjs';
 
 const BIN = fileURLToPath(new URL('../dist/apps/vproxy.js', import.meta.url));
+const PIPE_PROXY = fileURLToPath(new URL('./lib/node-pipe-proxy.mjs', import.meta.url));
 const MB = Number(process.env.BENCH_MB ?? 100);
 const OPENS = Number(process.env.BENCH_OPENS ?? 50);
 const CONC = Number(process.env.BENCH_CONC ?? 8);
@@ -42,9 +45,9 @@ async function freePort() {
   return port;
 }
 
-function start(args, ready) {
+function start(args, ready, script = BIN) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     const on = (d) => {
@@ -91,7 +94,7 @@ async function server(tls, kcp) {
   return port;
 }
 
-async function agent(entry, pool) {
+async function agent(entry, pool, early = false) {
   const socks = await freePort();
   const file = join(dir, `a-${socks}.conf`);
   writeFileSync(
@@ -100,6 +103,7 @@ async function agent(entry, pool) {
       `agent.listen ${socks}`,
       'proxy.server.auth a:b',
       `agent.pool ${pool}`,
+      ...(early ? ['agent.early-reply on'] : []),
       `agent.cacerts.path ${certFile}`,
       'proxy.server.hc.period 500',
       'proxy.server.list.start',
@@ -210,6 +214,30 @@ const directOpen = await openMs(null);
 const directRate = await connsPerSecond(null);
 rows.push(['direct (curl → backend)', directGbps, null, null, directRate]);
 {
+  // The floor of any Node.js relay chain on this machine: net.createServer + net.connect +
+  // pipe() twice, no product code (bench/lib/node-pipe-proxy.mjs); an open's added time
+  // here is what two process hops cost, before any protocol.
+  const [b, a, eb, ea] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // Two processes, as the agent and the server are.
+  await start(
+    [`127.0.0.1:${b}=127.0.0.1:${webPort}`, `127.0.0.1:${eb}=127.0.0.1:${echoPort}`],
+    /ready/,
+    PIPE_PROXY,
+  );
+  await start(
+    [`127.0.0.1:${a}=127.0.0.1:${b}`, `127.0.0.1:${ea}=127.0.0.1:${eb}`],
+    /ready/,
+    PIPE_PROXY,
+  );
+  rows.push([
+    'floor: bare Node pipe proxy ×2 (two processes)',
+    await throughput([`http://127.0.0.1:${a}/`]),
+    added(await openMs(ea, true), directOpen),
+    null,
+    null,
+  ]);
+}
+{
   // The baseline the issue compares with: two plain TCP relays in a chain.
   const b = await freePort();
   const a = await freePort();
@@ -259,6 +287,17 @@ for (const [name, tls, kcp, scheme] of [
   const open10 = added(await openMs(pooled), directOpen);
   const rate = await connsPerSecond(pooled);
   rows.push([`agent + server over ${name}`, gbps, open0, open10, rate]);
+  if (!tls) {
+    // agent.early-reply on: the client is answered once its request is on the tunnel.
+    const early = await agent(`${scheme}://${host}:${port}`, 10, true);
+    rows.push([
+      `… over ${name}, agent.early-reply on`,
+      null,
+      null,
+      added(await openMs(early), directOpen),
+      null,
+    ]);
+  }
 }
 
 const f = (x, d) => (x === null ? '—' : x.toFixed(d));
@@ -266,14 +305,14 @@ const fo = (o) => (o === null ? '—' : `${o.median.toFixed(2)} / ${o.p90.toFixe
 console.log(
   `\nwebsocks agent bench: ${MB} MB transfers (median of 3), ${OPENS} opens (median), loopback`,
 );
-const chain = rows[1][1];
+const chain = rows.find(([name]) => name.startsWith('two-hop tcp chain'))[1];
 console.log(
   '| path | Gbit/s | × direct | × two-hop tcp | open, unpooled (+ms median / p90) | open, pooled (+ms median / p90) | new conns/s (pooled) |',
 );
 console.log('|---|---|---|---|---|---|---|');
 for (const [name, g, o0, o10, rate] of rows) {
   console.log(
-    `| ${name} | ${f(g, 2)} | ${f(g / directGbps, 2)} | ${f(g / chain, 2)} | ${fo(o0)} | ${fo(o10)} | ${rate === null ? '—' : `${rate.rate.toFixed(0)}${rate.failed > 0 ? ` (${rate.failed} failed)` : ''}`} |`,
+    `| ${name} | ${f(g, 2)} | ${f(g === null ? null : g / directGbps, 2)} | ${f(g === null ? null : g / chain, 2)} | ${fo(o0)} | ${fo(o10)} | ${rate === null ? '—' : `${rate.rate.toFixed(0)}${rate.failed > 0 ? ` (${rate.failed} failed)` : ''}`} |`,
   );
 }
 console.log(

@@ -18,6 +18,9 @@ import {
 } from './websocks-dialer.js';
 import { TunnelPool, type TunnelPoolOptions } from './websocks-pool.js';
 
+/** Answers a client before its tunnel's reply, given the stream its request went out on. */
+export type EarlyAnswer = (tunnel: StreamFD) => void;
+
 /** The scheme of the synthetic addresses a tunnel choice carries through the proxy engine. */
 export const TUNNEL_SCHEME = 'websocks-tunnel';
 
@@ -50,6 +53,8 @@ interface GroupEntry {
 interface Pending {
   readonly entry: GroupEntry;
   readonly server: Server;
+  /** Answers the client once the request is on the tunnel (agent.early-reply); absent: after the reply. */
+  readonly early: EarlyAnswer | undefined;
 }
 
 /** Counters for status lines and tests. */
@@ -147,13 +152,15 @@ export class WebsocksTunnels {
    * (wrr), leased until the session ends; null when every server is DOWN.
    * `tried`: addresses of earlier choices for this client that failed — their
    * servers are skipped; when the last one failed because the target refused,
-   * no other server is tried (it would say the same).
+   * no other server is tried (it would say the same). `early`: answer the
+   * client as soon as the request is written on a tunnel (agent.early-reply).
    */
   choose(
     symbol: string,
     host: string,
     port: number,
     tried: readonly Address[] = [],
+    early?: EarlyAnswer,
   ): BackendChoice | null {
     const entry = this.#groups.get(symbol);
     if (entry === undefined) return null;
@@ -178,7 +185,7 @@ export class WebsocksTunnels {
     }
     const lease = server.acquire();
     const address: Address = { scheme: TUNNEL_SCHEME, host, port, path: '', options: {} };
-    this.#pending.set(address, { entry, server });
+    this.#pending.set(address, { entry, server, early });
     const failures = this.#failures;
     return {
       address,
@@ -204,7 +211,7 @@ export class WebsocksTunnels {
     if (pending === undefined) {
       throw new VproxyError('ERR_NOT_SUPPORTED', 'a tunnel address must come from choose()');
     }
-    const { entry, server } = pending;
+    const { entry, server, early } = pending;
     const spec = entry.specs.get(server) as WebsocksServerSpec;
     const { host, port } = address;
     const ping = {
@@ -219,11 +226,16 @@ export class WebsocksTunnels {
       cause: tunnelCause(err),
       ...errorFields(err),
     });
-    if (spec.framed !== undefined) return this.#connectFramed(spec, address, options, fields);
+    if (spec.framed !== undefined) {
+      return this.#connectFramed(spec, address, options, fields, early);
+    }
     const pooled = entry.pool.take(server);
     if (pooled !== null) {
       try {
-        await openTarget(pooled, host, port, ping);
+        // openTarget writes the request before its first await: an early answer follows it.
+        const opening = openTarget(pooled, host, port, ping);
+        early?.(pooled);
+        await opening;
         this.counts.pooled++;
         entry.pool.settled();
         return pooled;
@@ -246,7 +258,9 @@ export class WebsocksTunnels {
       };
       fd = await dialServer(this.#o.registry, spec, timing);
       await upgradeTunnel(fd, spec, timing);
-      await openTarget(fd, host, port, ping);
+      const opening = openTarget(fd, host, port, ping);
+      early?.(fd);
+      await opening;
       this.counts.fresh++;
       return fd;
     } catch (err) {
@@ -261,6 +275,7 @@ export class WebsocksTunnels {
     address: Address,
     options: ConnectOptions,
     fields: (err: unknown) => LogFields,
+    early: EarlyAnswer | undefined,
   ): Promise<StreamFD> {
     let fd: StreamFD | undefined;
     try {
@@ -269,10 +284,12 @@ export class WebsocksTunnels {
         ...(options.signal ? { signal: options.signal } : {}),
       };
       fd = await dialFramed(this.#o.registry, spec, timing);
-      await openFramedTarget(fd, address.host, address.port, {
+      const opening = openFramedTarget(fd, address.host, address.port, {
         ...timing,
         timeoutMs: this.#o.pingTimeoutMs ?? 5_000,
       });
+      early?.(fd);
+      await opening;
       this.counts.fresh++;
       return fd;
     } catch (err) {

@@ -15,6 +15,7 @@ import type { AgentConfig } from '../protocols/websocks/agent-config.js';
 import { AgentConfigError } from '../protocols/websocks/errors.js';
 import type { ServerEntry } from '../protocols/websocks/server-entry.js';
 import type { BackendChoice, BackendPicker, PickContext } from '../proxy/backend-picker.js';
+import { EarlyReplies } from './early-reply.js';
 
 /**
  * CDN mode for one server entry: dial the edge at `dial` while TLS says `sni`
@@ -50,6 +51,8 @@ export interface AgentRoutingOptions {
   readonly pongIntervalMs?: number;
   readonly poolMaxIdleMs?: number;
   readonly backoffMs?: number;
+  /** `agent.early-reply`: answer proxied CONNECTs once the request is on the tunnel (see EarlyReplies). */
+  readonly earlyReply?: boolean;
 }
 
 /** Where targets went since start, by decision (direct, or per group). */
@@ -122,10 +125,13 @@ export class AgentRouting {
   readonly tunnels: WebsocksTunnels;
   readonly counts: RouteCounts = { direct: 0, proxied: {} };
   readonly picker: BackendPicker;
+  /** With agent.early-reply: the front ends' handshakes go through it (null: off). */
+  readonly earlyReplies: EarlyReplies | null;
   readonly #groups: ServerGroup[] = [];
 
   constructor(options: AgentRoutingOptions) {
     const { config, registry, logger } = options;
+    this.earlyReplies = options.earlyReply === true ? new EarlyReplies() : null;
     this.tunnels = new WebsocksTunnels({
       registry,
       strict: config.strict,
@@ -231,7 +237,8 @@ export class AgentRouting {
     }
     const group = this.groupFor(route.symbol);
     if (group === undefined) return null;
-    const choice = this.tunnels.choose(group.name, target.host, target.port, tried);
+    const early = this.earlyReplies?.answerFor(ctx.admission);
+    const choice = this.tunnels.choose(group.name, target.host, target.port, tried, early);
     if (choice !== null && tried.length === 0) {
       this.counts.proxied[route.symbol] = (this.counts.proxied[route.symbol] ?? 0) + 1;
     }

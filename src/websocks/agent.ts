@@ -98,15 +98,18 @@ export class WebsocksAgent {
       logger: this.#log,
     });
     this.#associations.push(socks.associations);
+    // agent.early-reply: proxied CONNECTs answered once the request is on the tunnel.
+    const early = (h: ClientHandshake): ClientHandshake =>
+      this.routing.earlyReplies?.handshake(h) ?? h;
     const socksPort = await this.#engine(options, 'socks5', host, config.socksListen, {
-      handshake: socks.handshake,
+      handshake: early(socks.handshake),
       handshakeTimeoutMs: handshakeTimeoutMs + 1_000,
     });
     let httpPort: number | null = null;
     if (config.httpConnectListen !== null) {
       const http = httpFront({ users, logger: this.#log });
       httpPort = await this.#engine(options, 'http', host, config.httpConnectListen, {
-        handshake: http.handshake,
+        handshake: early(http.handshake),
         handshakeTimeoutMs,
         backendPreamble: http.preamble,
       });

@@ -107,6 +107,7 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
     ...(loaded.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: loaded.pingTimeoutMs }),
     ...(loaded.pongIntervalMs === undefined ? {} : { pongIntervalMs: loaded.pongIntervalMs }),
     ...(loaded.ssMethod === undefined ? {} : { ssMethod: loaded.ssMethod }),
+    earlyReply: loaded.earlyReply,
   });
   if (loaded.config.ssListen !== null && (loaded.ssMethod ?? 'aes-256-cfb') === 'aes-256-cfb') {
     // The reference's cipher, kept for old clients: it has no integrity check.

@@ -21,6 +21,9 @@ import { parseSsMethod, type SsMethod } from '../../../src/websocks/ss-cipher.js
  *   ping of a pooled connection (default 5000);
  * - `agent.pong.interval MS` — PONG keepalive of idle pooled connections (15000);
  * - `proxy.server.hc.period MS` / `proxy.server.hc.timeout MS` (30000 / 5000);
+ * - `agent.early-reply on|off` — answer a proxied CONNECT once its request is
+ *   on the tunnel, not after the server's reply (faster first byte; a target
+ *   the server cannot reach is then a close instead of a reply code; off);
  * - `agent.ss.method chacha20-ietf-poly1305|aes-256-gcm|aes-256-cfb` — the
  *   Shadowsocks cipher (default aes-256-cfb, what the reference's clients use);
  * - `proxy.server.cdn ENTRY dial=H:P sni=NAME host=HOST path=/P header=N:V… mode=framed` —
@@ -35,6 +38,8 @@ export interface LoadedAgentConfig {
   readonly pongIntervalMs: number | undefined;
   readonly healthPeriodMs: number | undefined;
   readonly healthTimeoutMs: number | undefined;
+  /** `agent.early-reply` (default off). */
+  readonly earlyReply: boolean;
   readonly cdn: ReadonlyMap<string, CdnSettings>;
   /** `agent.ss.method` (default aes-256-cfb, the reference's). */
   readonly ssMethod: SsMethod | undefined;
@@ -48,6 +53,7 @@ interface Extensions {
   pongIntervalMs?: number;
   healthPeriodMs?: number;
   healthTimeoutMs?: number;
+  earlyReply: boolean;
   cdn: Map<string, CdnSettings>;
   ssMethod?: SsMethod;
 }
@@ -61,6 +67,7 @@ const EXTENSION_KEYS = new Set([
   'proxy.server.hc.timeout',
   'proxy.server.cdn',
   'agent.ss.method',
+  'agent.early-reply',
 ]);
 
 function ms(value: string, key: string, line: number): number {
@@ -99,6 +106,11 @@ function applyExtension(ext: Extensions, key: string, value: string, line: numbe
       return;
     case 'agent.pong.interval':
       ext.pongIntervalMs = ms(value, key, line);
+      return;
+    case 'agent.early-reply':
+      if (value !== 'on' && value !== 'off')
+        throw new AgentConfigError(line, `${key}: want on or off`);
+      ext.earlyReply = value === 'on';
       return;
     case 'proxy.server.hc.period':
       ext.healthPeriodMs = ms(value, key, line);
@@ -211,7 +223,7 @@ export function loadAgentConfigText(
   options: { home: string; json: boolean; readFile?: (path: string) => string },
 ): LoadedAgentConfig {
   const lines = (options.json ? jsonToLines(text) : text).replace(/^\uFEFF/, '').split(/\r?\n/);
-  const ext: Extensions = { users: null, otherwise: 'direct', cdn: new Map() };
+  const ext: Extensions = { users: null, otherwise: 'direct', earlyReply: false, cdn: new Map() };
   const kept = lines.map((raw, i) => {
     const line = raw.trim();
     const space = line.search(/\s/);
@@ -246,6 +258,7 @@ export function loadAgentConfigText(
     pongIntervalMs: ext.pongIntervalMs,
     healthPeriodMs: ext.healthPeriodMs,
     healthTimeoutMs: ext.healthTimeoutMs,
+    earlyReply: ext.earlyReply,
     cdn: ext.cdn,
     ssMethod: ext.ssMethod,
     abpFiles,

@@ -4,19 +4,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/fd/logger.js';
 import { brandStreamFD } from '../../../src/fd/stream-fd.js';
 import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js';
-import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
 import { UDP_TUNNEL_HOST, UDP_TUNNEL_PORT } from '../../../src/protocols/websocks/udp-tunnel.js';
 import { WebsocksAgent, type WebsocksAgentOptions } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import {
-  closedPort,
-  hashUntilEnd,
-  startEchoServer,
-  stopServer,
-  writeRandom,
-} from '../../helpers/net.js';
+import { closedPort, startEchoServer, stopServer } from '../../helpers/net.js';
 import { socks5UdpClient } from '../../helpers/socks5-udp-client.js';
 import { startUdpEcho } from '../../helpers/udp.js';
+import { agentConfig, roundTrip } from './agent-fixture.js';
 import { type MiniServer, startMiniServer } from './mini-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -50,19 +44,16 @@ async function startAgent(
 ): Promise<Started> {
   const socks = await closedPort();
   const http = await closedPort();
-  const text = [
-    `agent.listen ${socks}`,
-    `agent.httpconnect.listen ${http}`,
-    `proxy.server.auth ${extra.auth ?? 'alice:secret'}`,
-    `agent.pool ${extra.pool ?? 0}`,
-    'proxy.server.list.start',
-    ...servers,
-    'proxy.server.list.end',
-    'proxy.domain.list.start',
-    ...rules,
-    'proxy.domain.list.end',
-  ].join('\n');
-  const config = parseAgentConfig(text, { home: '/nonexistent' });
+  const config = agentConfig({
+    servers,
+    rules,
+    ...(extra.auth === undefined ? {} : { auth: extra.auth }),
+    lines: [
+      `agent.listen ${socks}`,
+      `agent.httpconnect.listen ${http}`,
+      `agent.pool ${extra.pool ?? 0}`,
+    ],
+  });
   const logs: string[] = [];
   const logger = createLogger({
     threshold: 'debug',
@@ -91,14 +82,6 @@ async function viaSocks(socksPort: number, host: string, port: number): Promise<
   await once(socket, 'connect');
   await socks5Connect(brandStreamFD(socket, 'tcp'), { target: { host, port } });
   return socket;
-}
-
-async function roundTrip(socket: Socket, bytes: number): Promise<void> {
-  const got = hashUntilEnd(socket);
-  const sent = await writeRandom(socket, bytes);
-  const r = await got;
-  expect(r.bytes).toBe(bytes);
-  expect(r.sha256).toBe(sent);
 }
 
 describe('websocks agent (against a server made from the codecs)', () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/fd/logger.js';
-import { parseAgentConfig } from '../../../src/protocols/websocks/agent-config.js';
 import { UDP_TUNNEL_HOST } from '../../../src/protocols/websocks/udp-tunnel.js';
 import { WebsocksAgent } from '../../../src/websocks/agent.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
@@ -8,6 +7,7 @@ import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { closedPort } from '../../helpers/net.js';
 import { blastThrough, socks5UdpClient } from '../../helpers/socks5-udp-client.js';
 import { startUdpEcho, type UdpEcho } from '../../helpers/udp.js';
+import { agentConfig } from './agent-fixture.js';
 
 // Issue 15, the websocks part: UDP ASSOCIATE on the agent's SOCKS5 front end,
 // datagrams for proxied targets carried through the tunnel to a real
@@ -22,20 +22,11 @@ let guarded: WebsocksServer;
 
 async function agentFor(serverEntry: string, rules: string[]): Promise<WebsocksAgent> {
   const socks = await closedPort();
-  const config = parseAgentConfig(
-    [
-      `agent.listen ${socks}`,
-      'proxy.server.auth alice:secret',
-      'agent.pool 2',
-      'proxy.server.list.start',
-      serverEntry,
-      'proxy.server.list.end',
-      'proxy.domain.list.start',
-      ...rules,
-      'proxy.domain.list.end',
-    ].join('\n'),
-    { home: '/nonexistent' },
-  );
+  const config = agentConfig({
+    servers: [serverEntry],
+    rules,
+    lines: [`agent.listen ${socks}`, 'agent.pool 2'],
+  });
   const logs: string[] = [];
   const agent = await WebsocksAgent.start({
     config,

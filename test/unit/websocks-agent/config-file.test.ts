@@ -14,6 +14,7 @@ agent.users bob:x,carol:y
 agent.default TUNNEL
 agent.ping.timeout 2500
 agent.pong.interval 9000
+agent.early-reply on
 proxy.server.hc.period 1000
 proxy.server.hc.timeout 400
 proxy.server.cdn websockss://origin.example:443 dial=203.0.113.7:443 sni=edge.example host=origin.example path=/s header=X-A:1
@@ -35,6 +36,7 @@ const JSON_FORM = JSON.stringify({
   'agent.default': 'TUNNEL',
   'agent.ping.timeout': 2500,
   'agent.pong.interval': 9000,
+  'agent.early-reply': true,
   'proxy.server.hc.period': 1000,
   'proxy.server.hc.timeout': 400,
   'proxy.server.cdn': {
@@ -67,6 +69,7 @@ describe('agent config file: line form, JSON form, extensions', () => {
         ['carol', 'y'],
       ]);
       expect(x.otherwise).toEqual({ proxy: 'TUNNEL' });
+      expect(x.earlyReply).toBe(true);
       expect([x.pingTimeoutMs, x.pongIntervalMs, x.healthPeriodMs, x.healthTimeoutMs]).toEqual([
         2500, 9000, 1000, 400,
       ]);
@@ -95,6 +98,16 @@ describe('agent config file: line form, JSON form, extensions', () => {
         json: false,
       }),
     ).toThrow(/line 2: agent\.ping\.timeout/);
+    expect(() =>
+      loadAgentConfigText('proxy.server.auth a:b\nagent.early-reply yes\n', {
+        home: '/h',
+        json: false,
+      }),
+    ).toThrow(/line 2: agent\.early-reply: want on or off/);
+    // Off unless asked for.
+    expect(
+      loadAgentConfigText('proxy.server.auth a:b\n', { home: '/h', json: false }).earlyReply,
+    ).toBe(false);
     expect(() =>
       loadAgentConfigText(
         'proxy.server.auth a:b\n\nproxy.domain.list.start\n[/nope]\nproxy.domain.list.end\nproxy.server.list.start\nwebsocks://a:1\nproxy.server.list.end\n',
