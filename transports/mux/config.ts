@@ -24,6 +24,12 @@ export interface MuxOptions {
   readonly handshakeTimeoutMs?: number;
   /** Client: send the reference's empty handshake (no per-stream flow control). */
   readonly legacy?: boolean;
+  /**
+   * Client (not legacy): open streams without waiting for the server's handshake (SYN and
+   * up to EARLY_DATA_MAX bytes right behind our SETTINGS), and hand a stream to its caller
+   * without waiting for its SYN-ACK once the session has heard the server.
+   */
+  readonly early?: boolean;
   /** gzip DATA payloads over 1 KiB when that makes them smaller (the reference's behaviour). */
   readonly gzip?: boolean;
   /** The `kind` label of the streams (default `mux+<inner kind>`). */
@@ -44,6 +50,7 @@ export const MUX_DEFAULTS: MuxConfig = {
   pingTimeoutMs: 10_000,
   handshakeTimeoutMs: 10_000,
   legacy: false,
+  early: true,
   gzip: false,
   kind: undefined,
 };
@@ -110,6 +117,10 @@ export const MUX_OPTIONS: readonly OptionSpec[] = [
     name: 'legacy',
     description: 'mux client: reference handshake, no per-stream flow control (0)',
   },
+  {
+    name: 'early',
+    description: 'mux client: streams open and send before the handshake and their SYN-ACK (1)',
+  },
   { name: 'gzip', description: 'mux: gzip DATA over 1 KiB when smaller, like the reference (0)' },
   { name: 'sessions', description: 'mux client: spread streams over this many sessions (1)' },
   {
@@ -150,6 +161,7 @@ export function muxOptionsFromAddress(
       ...b.handshakeTimeoutMs,
     ),
     legacy: boolOption(address, 'legacy', d.legacy),
+    early: boolOption(address, 'early', d.early),
     gzip: boolOption(address, 'gzip', d.gzip),
   };
   if ((options.maxBuffered as number) < (options.window as number)) {

@@ -16,6 +16,8 @@ const RETRYABLE: readonly MuxErrorCode[] = [
 
 /** One pooled session, or the promise of one while its inner connection is being made. */
 class Entry {
+  /** Resolves once the session exists (its inner stream connected, handshake under way). */
+  created!: Promise<MuxSession>;
   /** Resolves once the session's handshake is done. */
   ready!: Promise<MuxSession>;
   session: MuxSession | null = null;
@@ -63,7 +65,13 @@ export class SessionPool {
     return this.#entries.flatMap((e) => (e.session === null ? [] : [e.session]));
   }
 
-  /** Open a stream, waiting for its SYN-ACK; one retry on a fresh session if it was refused. */
+  /**
+   * Open a stream; one retry on a fresh session if it was refused before it was handed out.
+   * Without early open, it is handed out on its SYN-ACK. With it (the default), the SYN
+   * leaves at once, on a session still in its handshake too, and the stream is handed out
+   * as soon as the session has heard the server (at once on a ready session): a refusal
+   * after that reaches the caller as the stream's ERR_MUX_RESET, like a reset connection.
+   */
   async open(options: ConnectOptions): Promise<MuxStream> {
     const started = Date.now();
     try {
@@ -87,17 +95,30 @@ export class SessionPool {
     let gaveUp = false;
     const entry = this.#pick(timeoutMs);
     entry.reserved++;
+    const early = this.#mux.early !== false && this.#mux.legacy !== true;
     const ready = (async () => {
       let session: MuxSession;
       try {
-        session = await entry.ready;
+        session = await (early ? entry.created : entry.ready);
       } finally {
         entry.reserved--;
       }
       if (gaveUp) return;
-      stream = session.openStream();
+      const opened = session.openStream();
+      stream = opened;
       this.#busy(entry);
-      await connected(stream);
+      if (!early) {
+        await connected(opened);
+        return;
+      }
+      // The server's SETTINGS prove it alive (a refusal of our SYN would come right behind).
+      // Until the caller has the stream, its failure is this promise's, not an 'error' event
+      // (a stream that failed keeps the no-op listener: its 'error' may still be on its way).
+      const quiet = () => {};
+      opened.on('error', quiet);
+      if (!session.isReady) await session.whenReady();
+      if (opened.destroyed) throw opened.errored ?? streamClosed(opened);
+      opened.off('error', quiet);
     })();
     const { host, port } = this.#address;
     await awaitReady(
@@ -134,7 +155,7 @@ export class SessionPool {
 
   #create(timeoutMs: number | undefined): Entry {
     const entry = new Entry();
-    entry.ready = (async () => {
+    entry.created = (async () => {
       // Shared by every caller that picks this entry: no one caller's signal may abort it.
       const fd = await this.#inner.connect(this.#address, {
         timeoutMs: timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -144,9 +165,12 @@ export class SessionPool {
       session.once('close', () => this.#remove(entry));
       session.on('goaway', () => this.#remove(entry));
       session.on('idle', () => this.#idle(entry));
-      await session.whenReady();
       return session;
     })();
+    entry.ready = entry.created.then(async (session) => {
+      await session.whenReady();
+      return session;
+    });
     entry.ready.catch(() => this.#remove(entry));
     this.#entries.push(entry);
     return entry;
@@ -180,6 +204,10 @@ export class SessionPool {
   }
 }
 
+function streamClosed(stream: MuxStream): MuxError {
+  return new MuxError('ERR_MUX_SESSION_CLOSED', `mux stream ${stream.id} closed while opening`);
+}
+
 /** Resolves on 'connect' (SYN-ACK); rejects on 'error' or a close without it. */
 function connected(stream: MuxStream): Promise<void> {
   if (!stream.connecting) return Promise.resolve();
@@ -193,8 +221,7 @@ function connected(stream: MuxStream): Promise<void> {
     };
     const onConnect = () => done();
     const onError = (err: Error) => done(err);
-    const onClose = () =>
-      done(new MuxError('ERR_MUX_SESSION_CLOSED', `mux stream ${stream.id} closed while opening`));
+    const onClose = () => done(streamClosed(stream));
     stream.on('connect', onConnect);
     stream.on('error', onError);
     stream.on('close', onClose);

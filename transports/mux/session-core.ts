@@ -71,6 +71,13 @@ export abstract class SessionCore
   protected peer: MuxSettings = NO_LIMITS;
   protected frameMax: number;
   protected draining = false;
+  /**
+   * A client opening streams before the handshake is done (early open): SYN, DATA, FIN and
+   * RST go out already. Cleared when the handshake completes.
+   */
+  protected earlyOpen = false;
+  /** Server: DATA bytes the client announced it may send before our SETTINGS reach it. */
+  protected earlyAllowance = 0;
   /** Streams whose unread data stopped the tunnel (reference peers only). */
   #backlogged = 0;
   readonly #keepalive: Keepalive;
@@ -187,7 +194,15 @@ export abstract class SessionCore
   // ---- StreamOwner ----------------------------------------------------------
 
   wantWrite(stream: MuxStream): void {
-    if (this.phase === Phase.Ready) this.out.schedule(stream);
+    if (this.phase === Phase.Ready || this.earlyOpen) this.out.schedule(stream);
+  }
+
+  get earlyLeft(): number {
+    return this.earlyAllowance;
+  }
+
+  spendEarly(bytes: number): void {
+    this.earlyAllowance -= bytes;
   }
 
   writeData(streamId: number, payload: Buffer): void {
@@ -205,7 +220,7 @@ export abstract class SessionCore
   detach(stream: MuxStream, how: Detach): void {
     if (!this.table.remove(stream)) return;
     this.streamGone(stream);
-    if (this.phase !== Phase.Ready) return;
+    if (this.phase !== Phase.Ready && !this.earlyOpen) return;
     if (how === 'linger') {
       if (!stream.finSent) this.out.write(encodeFin(stream.id));
       if (!stream.finReceived && !this.table.linger(stream.id)) how = 'reset';
@@ -247,6 +262,7 @@ export abstract class SessionCore
     if (!this.flow) this.parser.setLimits({ maxData: MAX_PAYLOAD, maxGzip: MAX_PAYLOAD });
     this.out.setFrameMax(this.frameMax);
     this.phase = Phase.Ready;
+    this.earlyOpen = false;
     this.#everReady = true;
     if (this.#handshakeTimer !== null) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
@@ -269,6 +285,7 @@ export abstract class SessionCore
     if (this.phase === Phase.Closed) return;
     const wasReady = this.phase === Phase.Ready;
     this.phase = Phase.Closed;
+    this.earlyOpen = false;
     this.#error = err;
     for (const waiter of this.#readyWaiters) waiter(this.closedError());
     this.#readyWaiters.clear();

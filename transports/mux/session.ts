@@ -15,7 +15,7 @@ import {
 import { inflatePayload } from './gzip.js';
 import { frameTypeName } from './parser.js';
 import { Phase, SessionCore } from './session-core.js';
-import { encodeSettings, type MuxSettings } from './settings.js';
+import { EARLY_DATA_MAX, encodeSettings, MIN_FRAME_SETTING, type MuxSettings } from './settings.js';
 import type { MuxStream } from './stream.js';
 
 export type { MuxSessionEvents } from './session-core.js';
@@ -37,6 +37,10 @@ export class MuxSession extends SessionCore {
   /** The stream of the DATA frame being parsed, and whether its payload is gzip. */
   #current: MuxStream | undefined;
   #currentGzip = false;
+  /** Early open: streams announced before the server's SETTINGS, with the credit they assumed. */
+  #early: [MuxStream, number][] = [];
+  /** Early open: DATA bytes still to hand out before the server's SETTINGS. */
+  #earlyBudget = 0;
 
   static client(inner: StreamFD, options?: MuxOptions): MuxSession {
     return new MuxSession('client', inner, options);
@@ -48,9 +52,21 @@ export class MuxSession extends SessionCore {
 
   private constructor(role: 'client' | 'server', inner: StreamFD, options: MuxOptions = {}) {
     super(role, inner, muxConfig(options));
-    if (role === 'client' && !inner.destroyed) {
-      this.out.write(encodeSettings(this.config.legacy ? null : this.#ours()));
+    if (role !== 'client' || inner.destroyed) return;
+    if (this.config.early && !this.config.legacy) {
+      // Our settings carry entries, so the server answers with its own: assume flow
+      // control now and send within what any server of ours accepts (see settings.ts).
+      this.earlyOpen = true;
+      this.flow = true;
+      this.#earlyBudget = EARLY_DATA_MAX;
+      this.frameMax = Math.min(this.frameMax, MIN_FRAME_SETTING);
     }
+    this.out.write(encodeSettings(this.config.legacy ? null : this.#ours()));
+  }
+
+  /** Client with early open: streams go out before the handshake and need no SYN-ACK to be used. */
+  get early(): boolean {
+    return this.config.early && !this.config.legacy && this.role === 'client';
   }
 
   /** Could openStream() succeed now (or once the handshake is done)? */
@@ -77,6 +93,7 @@ export class MuxSession extends SessionCore {
     if (this.table.localOpen >= this.peer.maxStreams) throw this.#peerLimit();
     const stream = this.newStream(this.table.takeLocalId(), true);
     if (this.phase === Phase.Ready) this.#announce(stream);
+    else if (this.earlyOpen) this.#announceEarly(stream);
     return stream;
   }
 
@@ -112,18 +129,27 @@ export class MuxSession extends SessionCore {
       // Answer in kind: a reference client gets the exact empty SETTINGS it expects.
       this.flow = settings !== null;
       this.out.write(encodeSettings(this.flow ? this.#ours() : null));
+      this.earlyAllowance = this.flow ? Math.min(settings?.early ?? 0, EARLY_DATA_MAX) : 0;
     } else {
       this.flow = settings !== null && !this.config.legacy;
     }
+    this.frameMax = this.config.maxFrame;
     if (this.flow && settings !== null) {
       this.peer = settings;
       this.frameMax = Math.min(settings.maxFrame, this.config.maxFrame);
     }
     this.becomeReady();
-    // Streams opened during the handshake: announce those the peer allows.
-    let allowed = this.peer.maxStreams;
+    // Streams announced early: the credit they assumed becomes the peer's window (a
+    // reference server has none: their data then waits for its SYN-ACK, see canSend).
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBudget = 0;
+    for (const [stream, assumed] of early) stream.rebaseCredit(this.peer.window - assumed);
+    // Streams opened during the handshake: announce those the peer allows (the early ones
+    // count; a server refuses those beyond its limit with RST).
+    let allowed = this.peer.maxStreams - early.length;
     for (const stream of this.table.all()) {
-      if (!stream.isLocal) continue;
+      if (!stream.isLocal || stream.announced) continue;
       if (!this.flow && this.role === 'server') this.#refuseLocal(stream, legacyServer());
       else if (allowed-- <= 0) this.#refuseLocal(stream, this.#peerLimit());
       else this.#announce(stream);
@@ -259,6 +285,7 @@ export class MuxSession extends SessionCore {
       window: this.config.window,
       maxFrame: this.config.maxFrame,
       maxStreams: effectiveMaxStreams(this.config),
+      ...(this.earlyOpen ? { early: EARLY_DATA_MAX } : {}),
     };
   }
 
@@ -266,6 +293,19 @@ export class MuxSession extends SessionCore {
   #announce(stream: MuxStream): void {
     this.writeControl(encodeSyn(stream.id));
     stream.synSent(this.peer.window);
+    this.wantWrite(stream);
+  }
+
+  /**
+   * Early open: the SYN goes out now; the stream may send what is left of the session's
+   * early budget (all of it for the first stream) until the server's SETTINGS arrive.
+   */
+  #announceEarly(stream: MuxStream): void {
+    const credit = this.#earlyBudget;
+    this.#earlyBudget = 0;
+    this.#early.push([stream, credit]);
+    this.writeControl(encodeSyn(stream.id));
+    stream.synSent(credit);
     this.wantWrite(stream);
   }
 

@@ -5,16 +5,28 @@ import { FrameType, HEADER_SIZE, MAX_PAYLOAD, MAX_WINDOW, writeHeader } from './
 // it empty and requires exactly that; we put RFC 7540-style entries (16-bit id,
 // 32-bit value) in it to negotiate per-stream flow control. An empty handshake
 // from either side means "reference peer": no WINDOW_UPDATE, no flow control.
+//
+// EARLY_DATA (ours, in the private range so RFC 7540 ids stay free) is the client telling
+// the server that it opens streams and sends DATA without waiting for the server's
+// SETTINGS: at most `value` bytes of DATA in all, in frames of at most MIN_FRAME_SETTING
+// bytes, before those SETTINGS arrive (see ../PROTOCOL.md, "Early open"). Servers that
+// predate it ignore the entry, as every unknown id.
 
 export const SettingId = {
   MAX_CONCURRENT_STREAMS: 0x3,
   INITIAL_WINDOW_SIZE: 0x4,
   MAX_FRAME_SIZE: 0x5,
+  EARLY_DATA: 0xf001,
 } as const;
 
 /** The most entries a handshake may carry (ids are 16-bit; we know three). */
 export const MAX_SETTINGS_ENTRIES = 32;
 export const MIN_FRAME_SETTING = 1024;
+/**
+ * The most DATA bytes a client sends before the server's SETTINGS (RFC 7540's initial
+ * window): a server of ours accepts them even beyond a smaller window of its own.
+ */
+export const EARLY_DATA_MAX = 65_535;
 
 /** What one side tells the other about what it accepts. */
 export interface MuxSettings {
@@ -24,6 +36,8 @@ export interface MuxSettings {
   readonly maxFrame: number;
   /** How many streams the sender lets its peer have open at once. */
   readonly maxStreams: number;
+  /** Client: DATA bytes it sends before it sees the server's SETTINGS (absent or 0: none). */
+  readonly early?: number;
 }
 
 /** Defaults for entries a peer leaves out (the RFC 7540 initial values). */
@@ -38,6 +52,7 @@ export function encodeSettings(settings: MuxSettings | null): Buffer {
           [SettingId.MAX_CONCURRENT_STREAMS, settings.maxStreams],
           [SettingId.INITIAL_WINDOW_SIZE, settings.window],
           [SettingId.MAX_FRAME_SIZE, settings.maxFrame],
+          ...(settings.early ? [[SettingId.EARLY_DATA, settings.early]] : []),
         ];
   const frame = Buffer.alloc(HEADER_SIZE + entries.length * 6);
   writeHeader(frame, 0, entries.length * 6, FrameType.SETTINGS, 0, 0);
@@ -60,6 +75,7 @@ export function parseSettings(payload: Buffer): MuxSettings | null {
     );
   }
   let { window, maxFrame, maxStreams } = ABSENT;
+  let early: number | undefined;
   for (let at = 0; at < payload.length; at += 6) {
     const id = payload.readUInt16BE(at);
     const value = payload.readUInt32BE(at + 2);
@@ -81,7 +97,17 @@ export function parseSettings(payload: Buffer): MuxSettings | null {
       maxFrame = value;
     } else if (id === SettingId.MAX_CONCURRENT_STREAMS) {
       maxStreams = value;
+    } else if (id === SettingId.EARLY_DATA) {
+      if (value > EARLY_DATA_MAX) {
+        throw new MuxError(
+          'ERR_MUX_PROTOCOL',
+          `SETTINGS early data ${value} is above ${EARLY_DATA_MAX}`,
+        );
+      }
+      early = value;
     }
   }
-  return { window, maxFrame, maxStreams };
+  return early === undefined
+    ? { window, maxFrame, maxStreams }
+    : { window, maxFrame, maxStreams, early };
 }

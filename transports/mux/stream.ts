@@ -23,6 +23,12 @@ export interface StreamOwner {
   detach(stream: MuxStream, how: Detach): void;
   /** Without flow control: a stream's unread data crossed its window (pause the tunnel) or fell back. */
   legacyBacklog(stream: MuxStream, over: boolean): void;
+  /**
+   * Server: bytes the client may still send beyond a stream's window, once per session
+   * (its early data, announced in its SETTINGS, may exceed a window below EARLY_DATA_MAX).
+   */
+  readonly earlyLeft: number;
+  spendEarly(bytes: number): void;
 }
 
 export type Detach = 'quiet' | 'reset' | 'linger';
@@ -157,6 +163,15 @@ export class MuxStream extends Duplex implements StreamFD {
     this.#sendCredit = initialCredit;
   }
 
+  /**
+   * @internal The peer's SETTINGS arrived after an early SYN: the credit we assumed
+   * becomes the peer's window (`delta` = window − assumed; credit may go below zero).
+   */
+  rebaseCredit(delta: number): void {
+    this.#sendCredit += delta;
+    if (this.#pending !== null || this.#finCb !== null) this.#owner.wantWrite(this);
+  }
+
   /** @internal A peer-opened stream starts with the peer's window as credit. */
   opened(initialCredit: number): void {
     this.#sendCredit = initialCredit;
@@ -207,7 +222,8 @@ export class MuxStream extends Duplex implements StreamFD {
 
   /** @internal How many more bytes the peer may send (Infinity without flow control). */
   get receiveRoom(): number {
-    return this.#owner.flowControl ? this.#recvWindow + this.#granted - this.#received : Infinity;
+    if (!this.#owner.flowControl) return Infinity;
+    return Math.max(0, this.#recvWindow + this.#granted - this.#received) + this.#owner.earlyLeft;
   }
 
   /** @internal A slice of a DATA payload. */
@@ -371,13 +387,21 @@ export class MuxStream extends Duplex implements StreamFD {
   // ---- internals ----------------------------------------------------------
 
   #account(length: number): void {
-    if (this.#owner.flowControl && length > this.#recvWindow + this.#granted - this.#received) {
-      throw new MuxError(
-        'ERR_MUX_FLOW_CONTROL',
-        `stream ${this.id}: peer sent ${length} bytes with only ${
-          this.#recvWindow + this.#granted - this.#received
-        } of window left`,
-      );
+    if (this.#owner.flowControl) {
+      const room = Math.max(0, this.#recvWindow + this.#granted - this.#received);
+      if (length > room) {
+        // Early data may overrun a small window, once per session and no further.
+        const over = length - room;
+        if (over > this.#owner.earlyLeft) {
+          throw new MuxError(
+            'ERR_MUX_FLOW_CONTROL',
+            `stream ${this.id}: peer sent ${length} bytes with only ${
+              this.#recvWindow + this.#granted - this.#received
+            } of window left`,
+          );
+        }
+        this.#owner.spendEarly(over);
+      }
     }
     this.#received += length;
   }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isVproxyError } from '../../../src/fd/errors.js';
 import type { MuxOptions } from '../../../transports/mux/config.js';
 import {
@@ -15,29 +15,15 @@ import {
   FrameType,
   WireError,
 } from '../../../transports/mux/frame.js';
-import { MuxSession } from '../../../transports/mux/session.js';
 import { encodeSettings } from '../../../transports/mux/settings.js';
 import type { MuxStream } from '../../../transports/mux/stream.js';
-import { memoryPair } from './pair.js';
-import { RawPeer } from './raw-peer.js';
+import { sessionHarness } from './harness.js';
 import type { Event } from './recorder.js';
 
 // A session against a hand-driven peer over an in-memory pipe: what goes on the
 // wire, flow control, limits and failures. No sockets; timers are tiny.
 
-const sessions: MuxSession[] = [];
-afterEach(() => {
-  for (const s of sessions.splice(0)) s.destroy();
-});
-
-function start(role: 'client' | 'server', options: MuxOptions = {}) {
-  const [ours, theirs] = memoryPair();
-  const session =
-    role === 'client' ? MuxSession.client(ours, options) : MuxSession.server(ours, options);
-  sessions.push(session);
-  const closed = new Promise<Error | undefined>((resolve) => session.once('close', resolve));
-  return { session, peer: new RawPeer(theirs), closed };
-}
+const start = sessionHarness();
 
 const PEER = { window: 4096, maxFrame: 1024, maxStreams: 8 };
 const isData = (id: number) => (e: Event) => e.t === 'data' && e.id === id;
@@ -61,6 +47,11 @@ describe('handshake', () => {
   it('a client opens with its settings; a legacy client with the exact empty SETTINGS', async () => {
     const ours = start('client', { window: 8192, maxFrame: 2048, maxStreams: 5 });
     expect(await ours.peer.waitFor((e) => e.t === 'settings')).toEqual({
+      t: 'settings',
+      settings: { window: 8192, maxFrame: 2048, maxStreams: 5, early: 65_535 },
+    });
+    const late = start('client', { window: 8192, maxFrame: 2048, maxStreams: 5, early: false });
+    expect(await late.peer.waitFor((e) => e.t === 'settings')).toEqual({
       t: 'settings',
       settings: { window: 8192, maxFrame: 2048, maxStreams: 5 },
     });
@@ -260,7 +251,7 @@ describe('closing a stream, as net.Socket does', () => {
   });
 
   it('streams opened during the handshake beyond the peer limit fail; the rest open', async () => {
-    const { session, peer } = start('client', { pingMs: 0 });
+    const { session, peer } = start('client', { pingMs: 0, early: false });
     const opened = [session.openStream(), session.openStream(), session.openStream()];
     for (const s of opened) s.on('error', () => {});
     peer.send(encodeSettings({ ...PEER, maxStreams: 2 }));
