@@ -343,7 +343,8 @@ async function readReply(
   checkReply((await readFrame(fd, replySpec, signal)).code, host, port);
 }
 
-function checkReply(code: number, host: string, port: number): void {
+/** Throws the Socks5Error of a CONNECT reply that did not say yes. */
+export function checkReply(code: number, host: string, port: number): void {
   if (code !== Socks5Reply.SUCCEEDED) {
     throw new Socks5Error(
       'ERR_SOCKS5_REQUEST_FAILED',
@@ -363,7 +364,7 @@ const REPLY_AT = FRAME_HEADER_LENGTH + 2;
  * arrives and failing as the separate readers would. `progress.frameDone` tells the
  * caller which step a timeout or close interrupted.
  */
-function pipelinedAnswersSpec(progress: {
+export function pipelinedAnswersSpec(progress: {
   frameDone: boolean;
 }): FrameSpec<{ reply: Socks5ReplyMessage }> {
   return {

@@ -1,17 +1,27 @@
 import type { Address } from '../fd/address.js';
+import {
+  attachDirectReadable,
+  type DirectReadable,
+  type DirectSink,
+  directReadable,
+} from '../fd/direct-read.js';
 import { VproxyError } from '../fd/errors.js';
 import { errorFields, type LogFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { StreamFD } from '../fd/stream-fd.js';
 import type { ConnectOptions, Transport } from '../fd/transport.js';
+import { FrameReader } from '../protocols/frame-reader.js';
+import { tunnelSteps } from '../protocols/websocks/socks-stage.js';
 import type { BackendChoice, SessionOutcome } from '../proxy/backend-picker.js';
 import type { Server } from './server.js';
 import type { ServerGroup } from './server-group.js';
 import {
+  checkReply,
   dialFramed,
   dialServer,
   openFramedTarget,
   openTarget,
+  pipelinedAnswersSpec,
   TunnelError,
   upgradeTunnel,
   type WebsocksServerSpec,
@@ -230,6 +240,12 @@ export class WebsocksTunnels {
       return this.#connectFramed(spec, address, options, fields, early);
     }
     const pooled = entry.pool.take(server);
+    // Answered early over raw tcp: the client's first bytes may follow the request at once.
+    const direct =
+      pooled !== null && early !== undefined && !ping.strict ? directReadable(pooled) : null;
+    if (pooled !== null && direct !== null) {
+      return this.#pipelined(pooled, direct, address, early as EarlyAnswer, entry.pool, fields);
+    }
     if (pooled !== null) {
       try {
         // openTarget writes the request before its first await: an early answer follows it.
@@ -268,6 +284,89 @@ export class WebsocksTunnels {
       this.#fail(address, err, fields);
       throw err;
     }
+  }
+
+  /**
+   * agent.early-reply over a raw tcp tunnel: the request is written, the client
+   * answered, and the stream handed to the session at once, so the client's
+   * first bytes go out right behind the request and wait at the server for the
+   * target (one agent ↔ server round trip less than waiting for the reply). The
+   * server's answers are taken off the front of what the tunnel reads; a
+   * failure or no answer within the ping timeout closes the tunnel, and with it
+   * the client (told success already). Unlike the other paths, a pooled
+   * connection that proves dead is not replaced for this request: its first
+   * bytes went into it.
+   */
+  #pipelined(
+    fd: StreamFD,
+    direct: DirectReadable,
+    address: Address,
+    early: EarlyAnswer,
+    pool: TunnelPool,
+    fields: (err: unknown) => LogFields,
+  ): StreamFD {
+    const { host, port } = address;
+    const steps = tunnelSteps(host, port);
+    fd.write(Buffer.concat([steps.frame, steps.greeting, steps.connect]));
+    early(fd);
+    const progress = { frameDone: false };
+    const answers = new FrameReader(pipelinedAnswersSpec(progress));
+    let downstream: DirectSink | null = null;
+    let open = true;
+    const done = (err: unknown): void => {
+      if (!open) return;
+      open = false;
+      clearTimeout(timer);
+      fd.off('close', onClose);
+      pool.settled();
+      if (err === null) {
+        this.counts.pooled++;
+        return;
+      }
+      const stage = progress.frameDone ? 'socks' : 'frame';
+      this.#fail(address, new TunnelError(stage, (err as Error).message, null, err), fields);
+      fd.destroy(); // no error: the session closes its client as after a FIN
+    };
+    const ms = this.#o.pingTimeoutMs ?? 5_000;
+    const timer = setTimeout(
+      () =>
+        done(
+          new VproxyError(
+            'ERR_HANDSHAKE_TIMEOUT',
+            `websocks frame/socks5 reply: no answer within ${ms} ms`,
+          ),
+        ),
+      ms,
+    );
+    const onClose = () =>
+      done(new VproxyError('ERR_PREMATURE_CLOSE', 'the server closed before its reply'));
+    fd.once('close', onClose);
+    direct.setDirectSink((chunk) => {
+      let rest = chunk;
+      if (open) {
+        try {
+          rest = chunk.subarray(answers.feed(chunk));
+          if (!answers.done) return true;
+          checkReply(answers.result.reply.code, host, port);
+        } catch (err) {
+          done(err);
+          return false;
+        }
+        done(null);
+        if (rest.length === 0) return true;
+      }
+      if (downstream !== null) return downstream(rest);
+      // No pump took the stream's reads: they go to its Readable side, as without a sink.
+      fd.push(Buffer.from(rest));
+      return true;
+    });
+    attachDirectReadable(fd, {
+      setDirectSink: (sink) => {
+        downstream = sink;
+      },
+      retainReadBuffer: () => direct.retainReadBuffer(),
+    });
+    return fd;
   }
 
   async #connectFramed(

@@ -47,6 +47,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startAgent(
   entry: string,
   early: boolean,
+  pingTimeoutMs?: number,
 ): Promise<{ agent: WebsocksAgent; socks: number; http: number; logs: string[] }> {
   const socks = await closedPort();
   const http = await closedPort();
@@ -73,6 +74,7 @@ async function startAgent(
     }),
     healthCheck: { periodMs: 200, timeoutMs: 500 },
     earlyReply: early,
+    ...(pingTimeoutMs === undefined ? {} : { pingTimeoutMs }),
   });
   cleanups.push(() => agent.close());
   const pool = agent.routing.tunnels.pool('DEFAULT');
@@ -108,6 +110,56 @@ function ending(socket: Socket): Promise<'end' | 'reset'> {
     socket.once('error', () => resolve('reset'));
     socket.resume();
   });
+}
+
+/**
+ * A relay between agent and server: once `hold` is set, everything the server
+ * sends waits until `release()`; `upBytes` counts what the agent sent.
+ */
+async function holdingRelay(serverPort: number): Promise<{
+  port: number;
+  hold: boolean;
+  upBytes: number;
+  held: (() => void)[];
+  release(): void;
+}> {
+  const state = {
+    port: 0,
+    hold: false,
+    upBytes: 0,
+    held: [] as (() => void)[],
+    release(): void {
+      state.hold = false;
+      for (const f of state.held.splice(0)) f();
+    },
+  };
+  const relay: Server = createServer({ allowHalfOpen: true }, (fromAgent) => {
+    const toServer = connect({ port: serverPort, host: '127.0.0.1', allowHalfOpen: true });
+    const later = (f: () => void) => (state.hold ? state.held.push(f) : f());
+    fromAgent.on('error', () => toServer.destroy());
+    fromAgent.on('close', () => toServer.destroy());
+    toServer.on('error', () => fromAgent.destroy());
+    fromAgent.pipe(toServer);
+    fromAgent.on('data', (d: Buffer) => {
+      state.upBytes += d.length;
+    });
+    toServer.on('data', (d: Buffer) => later(() => fromAgent.write(d)));
+    toServer.on('end', () => later(() => fromAgent.end()));
+    toServer.on('close', () => later(() => fromAgent.destroy()));
+  });
+  relay.listen(0, '127.0.0.1');
+  await once(relay, 'listening');
+  const sockets = new Set<Socket>();
+  relay.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    relay.close();
+  });
+  state.port = (relay.address() as { port: number }).port;
+  return state;
 }
 
 describe('agent.early-reply on', () => {
@@ -149,40 +201,50 @@ describe('agent.early-reply on', () => {
   }, 30_000);
 
   it("answers before the server does: success arrives while the server's reply is held", async () => {
-    // A relay between agent and server that holds everything the server sends once told to.
-    const serverPort = plain.door.address().port;
-    let hold = false;
-    const held: (() => void)[] = [];
-    const relay: Server = createServer({ allowHalfOpen: true }, (fromAgent) => {
-      const toServer = connect({ port: serverPort, host: '127.0.0.1', allowHalfOpen: true });
-      const later = (f: () => void) => (hold ? held.push(f) : f());
-      fromAgent.on('error', () => toServer.destroy());
-      toServer.on('error', () => fromAgent.destroy());
-      fromAgent.pipe(toServer);
-      toServer.on('data', (d: Buffer) => later(() => fromAgent.write(d)));
-      toServer.on('end', () => later(() => fromAgent.end()));
-    });
-    relay.listen(0, '127.0.0.1');
-    await once(relay, 'listening');
-    cleanups.push(() => {
-      relay.close();
-    });
-    const { port } = relay.address() as { port: number };
-    const started = await startAgent(`websocks://127.0.0.1:${port}`, true);
+    const relay = await holdingRelay(plain.door.address().port);
+    const started = await startAgent(`websocks://127.0.0.1:${relay.port}`, true);
     const { socks } = started;
-    hold = true;
+    relay.hold = true;
     const { agent } = started;
     const { socket, code } = await socksOpen(socks, echo.port);
     expect(code).toBe(0);
     // The tunnel's open is not over (it counts once the server's reply is in).
     expect(agent.routing.tunnels.counts.pooled).toBe(0);
     // The server has answered by now (its reply is held), yet the client was told already.
-    for (let i = 0; i < 250 && held.length === 0; i++) await sleep(20);
-    expect(held.length).toBeGreaterThan(0);
-    hold = false;
-    for (const f of held.splice(0)) f();
+    for (let i = 0; i < 250 && relay.held.length === 0; i++) await sleep(20);
+    expect(relay.held.length).toBeGreaterThan(0);
+    // Over raw tcp the client's first bytes follow the request without waiting for that reply.
+    const before = relay.upBytes;
+    socket.write('hello');
+    for (let i = 0; i < 250 && relay.upBytes < before + 5; i++) await sleep(20);
+    expect(relay.upBytes).toBe(before + 5);
+    expect(agent.routing.tunnels.counts.pooled).toBe(0);
+    relay.release();
+    const echoing = once(socket, 'data');
+    socket.resume();
+    const [echoed] = (await echoing) as [Buffer];
+    expect(echoed.toString()).toBe('hello');
+    socket.pause();
     await roundTrip(socket, 100_000);
     expect(agent.routing.tunnels.counts.pooled).toBe(1);
+  }, 30_000);
+
+  it('pipelined over raw tcp: a pooled tunnel whose server never answers closes the client after the ping timeout', async () => {
+    const relay = await holdingRelay(plain.door.address().port);
+    const { agent, socks, logs } = await startAgent(
+      `websocks://127.0.0.1:${relay.port}`,
+      true,
+      300,
+    );
+    relay.hold = true;
+    const { socket, code } = await socksOpen(socks, echo.port);
+    expect(code).toBe(0);
+    expect(['end', 'reset']).toContain(await ending(socket));
+    expect(agent.routing.tunnels.counts.failed).toBe(1);
+    expect(logs.some((l) => l.includes('tunnel-failed') && l.includes('handshake timeout'))).toBe(
+      true,
+    );
+    relay.release();
   }, 30_000);
 
   it('a refused target: success, then the connection closes with no byte; logged as target refused', async () => {
