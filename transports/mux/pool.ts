@@ -8,6 +8,8 @@ import { MuxSession } from './session.js';
 import type { MuxStream } from './stream.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** A client session's first stream id (client ids are odd, from 1). */
+const FIRST_STREAM_ID = 1;
 const RETRYABLE: readonly MuxErrorCode[] = [
   'ERR_MUX_RESET',
   'ERR_MUX_LIMIT',
@@ -112,11 +114,17 @@ export class SessionPool {
         return;
       }
       // The server's SETTINGS prove it alive (a refusal of our SYN would come right behind).
+      // The session's first stream may go sooner, once an inner stream that can tell says it
+      // heard the server (see PeerHeard): every server allows one stream, so only a server
+      // that is closing refuses it. Later ones wait for the SETTINGS, which carry the limit,
+      // so that a burst beyond it is still retried here instead of reset under the caller.
       // Until the caller has the stream, its failure is this promise's, not an 'error' event
       // (a stream that failed keeps the no-op listener: its 'error' may still be on its way).
       const quiet = () => {};
       opened.on('error', quiet);
-      if (!session.isReady) await session.whenReady();
+      if (!session.isReady) {
+        await (opened.id === FIRST_STREAM_ID ? serverHeard(session) : session.whenReady());
+      }
       if (opened.destroyed) throw opened.errored ?? streamClosed(opened);
       opened.off('error', quiet);
     })();
@@ -202,6 +210,23 @@ export class SessionPool {
     if (at >= 0) this.#entries.splice(at, 1);
     if (this.#entries.length === 0) this.#onEmpty();
   }
+}
+
+/**
+ * An inner stream whose connect returns before its peer answered (a KCP session: UDP has no
+ * handshake) may say when it first heard the peer; for kcp:// that is the listener's cookie
+ * RETRY, a round trip before the mux SETTINGS can arrive.
+ */
+export interface PeerHeard {
+  whenPeerHeard(): Promise<void>;
+}
+
+/** Resolves once the session is ready or its inner stream heard the server; rejects if it fails first. */
+function serverHeard(session: MuxSession): Promise<void> {
+  const ready = session.whenReady();
+  const inner = session.inner as Partial<PeerHeard>;
+  if (typeof inner.whenPeerHeard !== 'function') return ready;
+  return Promise.race([ready, inner.whenPeerHeard()]);
 }
 
 function streamClosed(stream: MuxStream): MuxError {

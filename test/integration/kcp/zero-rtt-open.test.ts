@@ -81,6 +81,14 @@ class Path {
     }
   }
 
+  /** Resolves once the client's pooled session finished its handshake. */
+  async sessionReady(): Promise<void> {
+    const transport = registry.resolve('kcp') as MuxTransport;
+    const session = transport.pool(parseAddress(this.#address))?.sessions()[0];
+    if (session === undefined) throw new Error('no pooled session');
+    await session.whenReady();
+  }
+
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
     // The server's GOAWAY ends the client's pooled session; the relay carries it.
@@ -150,6 +158,7 @@ describe('kcp:// open: round trips before the first byte leaves the client', () 
     path = await Path.start('');
     await path.send(payload(MARKER, 4096));
     await path.waitReceived(4096);
+    await path.sessionReady();
     const before = path.relay.hops.length;
     await path.send(payload(MARKER2, 4096));
     await path.waitReceived(8192);

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../../../src/fd/address.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
+import type { Transport } from '../../../src/fd/transport.js';
 import type { MuxOptions } from '../../../transports/mux/config.js';
 import {
   encodeFrame,
@@ -8,6 +10,7 @@ import {
   encodeWindowUpdate,
   FrameType,
 } from '../../../transports/mux/frame.js';
+import { SessionPool } from '../../../transports/mux/pool.js';
 import type { MuxSession } from '../../../transports/mux/session.js';
 import {
   EARLY_DATA_MAX,
@@ -17,6 +20,8 @@ import {
 } from '../../../transports/mux/settings.js';
 import type { MuxStream } from '../../../transports/mux/stream.js';
 import { sessionHarness } from './harness.js';
+import { memoryPair } from './pair.js';
+import { RawPeer } from './raw-peer.js';
 import type { Event } from './recorder.js';
 
 // Early open (see transports/mux/PROTOCOL.md): a client sends SETTINGS, SYN and up to
@@ -186,5 +191,61 @@ describe('early open: the server', () => {
     expect(parseSettings(Buffer.from([0xf0, 0x01, 0, 0, 0xff, 0xff]))).toMatchObject({
       early: EARLY_DATA_MAX,
     });
+  });
+});
+
+describe('early open: the pool', () => {
+  /** A pool whose inner "connect" is an in-memory pipe that can say when it heard the peer. */
+  function pool() {
+    let heard: () => void = () => {};
+    const peerHeard = new Promise<void>((resolve) => {
+      heard = resolve;
+    });
+    const peers: RawPeer[] = [];
+    const inner: Transport = {
+      scheme: 'mem',
+      options: [],
+      async connect() {
+        const [ours, theirs] = memoryPair();
+        peers.push(new RawPeer(theirs));
+        return Object.assign(ours, { whenPeerHeard: () => peerHeard });
+      },
+      listen: () => Promise.reject(new Error('not here')),
+    };
+    const address = parseAddress('mem://peer:1');
+    const made = new SessionPool(inner, address, { pingMs: 0 }, POOL, () => {});
+    pools.push(made);
+    return { pool: made, peers, heard };
+  }
+  const POOL = { sessions: 1, streamsPerSession: 1 << 30, sessionIdleMs: 0 };
+  const pools: SessionPool[] = [];
+  afterEach(() => {
+    for (const p of pools.splice(0)) for (const s of p.sessions()) s.destroy();
+  });
+
+  it('hands out the first stream when the inner stream heard the peer, later ones on SETTINGS', async () => {
+    const { pool: p, peers, heard } = pool();
+    let first: MuxStream | undefined;
+    let second: MuxStream | undefined;
+    void p.open({}).then((s) => {
+      s.on('error', () => {});
+      first = s;
+    });
+    await until(() => peers.length === 1, 'the inner connect');
+    void p.open({}).then((s) => {
+      s.on('error', () => {});
+      second = s;
+    });
+    const peer = peers[0] as RawPeer;
+    await peer.waitFor((e) => e.t === 'headers' && e.id === 3);
+    await wait(20);
+    expect(first).toBeUndefined();
+    heard();
+    await until(() => first !== undefined, 'the first stream');
+    expect(first?.id).toBe(1);
+    expect(second).toBeUndefined();
+    peer.send(encodeSettings(SERVER));
+    await until(() => second !== undefined, 'the second stream');
+    expect(second?.id).toBe(3);
   });
 });

@@ -92,6 +92,8 @@ export class KcpSession implements Scheduled {
   #lastHeard: number;
   #closeDeadline = 0;
   #onClosed: (() => void) | null = null;
+  #heard = false;
+  #onHeard: (() => void)[] = [];
 
   constructor(
     conv: number,
@@ -118,6 +120,27 @@ export class KcpSession implements Scheduled {
     host.scheduler.schedule(this, now + this.kcp.delayUntilDue(now));
   }
 
+  /**
+   * Resolves once the peer was heard: a datagram of this session, or (a keyless client) the
+   * listener's RETRY, which the endpoint reports with `peerHeard()`. A client's connect
+   * returns before either (UDP has no handshake); the mux pool hands out its first stream on
+   * this or on the mux handshake, whichever is first. Never rejects: a session that fails
+   * first leaves it pending (its stream's failure says why).
+   */
+  whenPeerHeard(): Promise<void> {
+    if (this.#heard) return Promise.resolve();
+    return new Promise((resolve) => this.#onHeard.push(resolve));
+  }
+
+  /** The peer answered: a datagram for this session, or a RETRY for its conv. */
+  peerHeard(): void {
+    if (this.#heard) return;
+    this.#heard = true;
+    const waiters = this.#onHeard;
+    this.#onHeard = [];
+    for (const resolve of waiters) resolve();
+  }
+
   /** A decrypted datagram from the peer. */
   input(plain: Uint8Array): void {
     if (this.state === SessionState.Closed) return;
@@ -133,6 +156,7 @@ export class KcpSession implements Scheduled {
       return;
     }
     this.#lastHeard = now;
+    if (!this.#heard) this.peerHeard();
     scheduler.soon(this);
   }
 
