@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
 import type { DatagramFD } from '../../../src/fd/datagram-fd.js';
@@ -57,10 +57,18 @@ afterEach(async () => {
 });
 
 async function silentServer(): Promise<number> {
-  const server: Server = createServer((s) => s.on('error', () => {}));
+  const accepted = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    accepted.add(s);
+    s.on('error', () => {});
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  cleanups.push(() => server.close());
+  // Its accepted sockets never read, so they never see the client's FIN: close them here.
+  cleanups.push(() => {
+    for (const s of accepted) s.destroy();
+    server.close();
+  });
   return (server.address() as { port: number }).port;
 }
 
