@@ -1,10 +1,5 @@
 import type { Address } from '../fd/address.js';
-import {
-  attachDirectReadable,
-  type DirectReadable,
-  type DirectSink,
-  directReadable,
-} from '../fd/direct-read.js';
+import { attachDirectReadable, type DirectSink, directReadable } from '../fd/direct-read.js';
 import { VproxyError } from '../fd/errors.js';
 import { errorFields, type LogFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
@@ -240,11 +235,9 @@ export class WebsocksTunnels {
       return this.#connectFramed(spec, address, options, fields, early);
     }
     const pooled = entry.pool.take(server);
-    // Answered early over raw tcp: the client's first bytes may follow the request at once.
-    const direct =
-      pooled !== null && early !== undefined && !ping.strict ? directReadable(pooled) : null;
-    if (pooled !== null && direct !== null) {
-      return this.#pipelined(pooled, direct, address, early as EarlyAnswer, entry.pool, fields);
+    // Answered early: the client's first bytes may follow the request at once.
+    if (pooled !== null && early !== undefined && !ping.strict) {
+      return this.#pipelined(pooled, address, early, entry.pool, fields);
     }
     if (pooled !== null) {
       try {
@@ -287,19 +280,19 @@ export class WebsocksTunnels {
   }
 
   /**
-   * agent.early-reply over a raw tcp tunnel: the request is written, the client
-   * answered, and the stream handed to the session at once, so the client's
-   * first bytes go out right behind the request and wait at the server for the
-   * target (one agent ↔ server round trip less than waiting for the reply). The
-   * server's answers are taken off the front of what the tunnel reads; a
-   * failure or no answer within the ping timeout closes the tunnel, and with it
-   * the client (told success already). Unlike the other paths, a pooled
-   * connection that proves dead is not replaced for this request: its first
-   * bytes went into it.
+   * agent.early-reply on a pooled raw-mode tunnel: the request is written, the
+   * client answered and the stream handed to the session at once, so the
+   * client's first bytes go out right behind the request and wait at the server
+   * for the target (one agent ↔ server round trip less than waiting for the
+   * reply). The server's answers are taken off the front of what the tunnel
+   * reads: in front of the socket's direct reader (tcp, keeping the pump's
+   * direct path) or of its Readable side's push (tls, kcp streams). A failure,
+   * or no answer within the ping timeout, closes the tunnel and with it the
+   * client (told success already). Unlike the other paths, a pooled connection
+   * that proves dead is not replaced for this request: its first bytes went into it.
    */
   #pipelined(
     fd: StreamFD,
-    direct: DirectReadable,
     address: Address,
     early: EarlyAnswer,
     pool: TunnelPool,
@@ -311,7 +304,6 @@ export class WebsocksTunnels {
     early(fd);
     const progress = { frameDone: false };
     const answers = new FrameReader(pipelinedAnswersSpec(progress));
-    let downstream: DirectSink | null = null;
     let open = true;
     const done = (err: unknown): void => {
       if (!open) return;
@@ -328,44 +320,54 @@ export class WebsocksTunnels {
       fd.destroy(); // no error: the session closes its client as after a FIN
     };
     const ms = this.#o.pingTimeoutMs ?? 5_000;
-    const timer = setTimeout(
-      () =>
-        done(
-          new VproxyError(
-            'ERR_HANDSHAKE_TIMEOUT',
-            `websocks frame/socks5 reply: no answer within ${ms} ms`,
-          ),
-        ),
-      ms,
-    );
+    const late = `websocks frame/socks5 reply: no answer within ${ms} ms`;
+    const timer = setTimeout(() => done(new VproxyError('ERR_HANDSHAKE_TIMEOUT', late)), ms);
     const onClose = () =>
       done(new VproxyError('ERR_PREMATURE_CLOSE', 'the server closed before its reply'));
     fd.once('close', onClose);
-    direct.setDirectSink((chunk) => {
-      let rest = chunk;
-      if (open) {
-        try {
-          rest = chunk.subarray(answers.feed(chunk));
-          if (!answers.done) return true;
-          checkReply(answers.result.reply.code, host, port);
-        } catch (err) {
-          done(err);
-          return false;
-        }
+    /** The bytes after the answers; null while they are still coming (or failed). */
+    const past = (chunk: Buffer): Buffer | null => {
+      try {
+        const rest = chunk.subarray(answers.feed(chunk));
+        if (!answers.done) return null;
+        checkReply(answers.result.reply.code, host, port);
         done(null);
-        if (rest.length === 0) return true;
+        return rest;
+      } catch (err) {
+        done(err);
+        return null;
       }
-      if (downstream !== null) return downstream(rest);
-      // No pump took the stream's reads: they go to its Readable side, as without a sink.
-      fd.push(Buffer.from(rest));
-      return true;
-    });
-    attachDirectReadable(fd, {
-      setDirectSink: (sink) => {
-        downstream = sink;
-      },
-      retainReadBuffer: () => direct.retainReadBuffer(),
-    });
+    };
+    const direct = directReadable(fd);
+    if (direct !== null) {
+      let downstream: DirectSink | null = null;
+      direct.setDirectSink((chunk) => {
+        const rest = open ? past(chunk) : chunk;
+        if (rest === null) return open;
+        if (rest.length === 0) return true;
+        if (downstream !== null) return downstream(rest);
+        // No pump took the stream's reads: they go to its Readable side, as without a sink.
+        fd.push(Buffer.from(rest));
+        return true;
+      });
+      attachDirectReadable(fd, {
+        setDirectSink: (sink) => {
+          downstream = sink;
+        },
+        retainReadBuffer: () => direct.retainReadBuffer(),
+      });
+      return fd;
+    }
+    // The stream's own push, shadowed until the answers are in (then the prototype's again).
+    const own = fd as StreamFD & { push: StreamFD['push'] };
+    const push = own.push;
+    own.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null || !Buffer.isBuffer(chunk)) return push.call(fd, chunk, encoding);
+      const rest = past(chunk);
+      if (open) return true;
+      Reflect.deleteProperty(own, 'push');
+      return rest === null || rest.length === 0 ? true : push.call(fd, rest);
+    };
     return fd;
   }
 
