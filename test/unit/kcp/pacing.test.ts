@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { KcpOptions } from '../../../transports/kcp/arq/index.js';
-import { randomBytes, SimLink, transfer } from './sim.js';
+import {
+  KCP_PACING,
+  linkemLink,
+  randomBytes,
+  SimLink,
+  slowReaderTransfer,
+  transfer,
+} from './sim.js';
 
 /**
  * A 50 Mbit/s bottleneck with a 100 ms drop-tail queue and 25 ms one-way delay (what the
@@ -45,5 +52,25 @@ describe('pacing congestion mode over a bottleneck', () => {
   it('keeps most of the rate at 5% random loss (loss is not read as congestion)', () => {
     const r = run(PACING, 0.05, 5_000_000);
     expect(r.mbit).toBeGreaterThan(33);
+  });
+});
+
+describe('pacing after the receiving application fell behind', () => {
+  // The reader takes only 200 bytes/ms (1.6 Mbit/s) for two seconds, so the peer's window
+  // closes to a trickle; rate samples meanwhile measure the reader, not the path. Before the
+  // fix they aged the bandwidth estimate out (50 → 2 Mbit/s) and the sender needed 4 s of
+  // PROBE_BW's 1.25 steps to regrow once the reader caught up (0.4 MB in the following second).
+  it('is back at the link rate within a second of the reader catching up', () => {
+    const link = linkemLink(1, 0.01, KCP_PACING);
+    const data = randomBytes(12_000_000, 3);
+    let gotAt2800 = -1;
+    let gotAt3800 = -1;
+    const slow = (now: number) => (now >= 600 && now < 2600 ? 200 : Number.POSITIVE_INFINITY);
+    const got = slowReaderTransfer(link, data, slow, (n) => {
+      if (gotAt2800 < 0 && link.now >= 2800) gotAt2800 = n;
+      if (gotAt3800 < 0 && link.now >= 3800) gotAt3800 = n;
+    });
+    expect(got).toBe(data.length);
+    expect(gotAt3800 - gotAt2800).toBeGreaterThan(4_500_000); // ≥ 36 Mbit/s
   });
 });

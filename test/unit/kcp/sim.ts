@@ -370,3 +370,72 @@ export function transfer(
 ): TransferResult {
   return exchange(link, data, new Uint8Array(0), opts).ab;
 }
+
+/** The linkem bench's link: 25 ms one-way, 50 Mbit/s, 100 ms drop-tail queue, both ways. */
+export function linkemLink(seed: number, loss: number, options: KcpOptions): SimLink {
+  const cfg = { loss, delay: 25, rate: 6250, queue: 6250 * 100 };
+  return new SimLink({ seed, ab: cfg, ba: cfg, a: options, b: options });
+}
+
+/** kcp://'s settings with congestion=pacing (mtu 1350, fast3, ack-repeat). */
+export const KCP_PACING: KcpOptions = {
+  preset: 'fast3',
+  stream: true,
+  mtu: 1350,
+  congestion: 'pacing',
+  ackRepeat: true,
+};
+
+/**
+ * Streams `data` from a to b (writing what writableBytes allows) to an application that reads
+ * at most `readRate(now)` bytes per ms (Infinity: all there is; 0: nothing), checking every
+ * byte. `onStep(got)` runs after each step. Returns the bytes received.
+ */
+export function slowReaderTransfer(
+  link: SimLink,
+  data: Uint8Array,
+  readRate: (now: number) => number,
+  onStep: (got: number) => void,
+  maxTime = 60_000,
+): number {
+  const buf = new Uint8Array(256 * 1024);
+  let sent = 0;
+  let got = 0;
+  let budget = 0;
+  let readAt = link.now;
+  const read = () => {
+    const rate = readRate(link.now);
+    budget = Number.isFinite(rate)
+      ? Math.min(buf.length, budget + (link.now - readAt) * rate)
+      : buf.length;
+    readAt = link.now;
+    while (budget >= 1) {
+      const n = link.b.recv(buf.subarray(0, Math.floor(budget)));
+      if (n <= 0) break;
+      if (Buffer.compare(buf.subarray(0, n), data.subarray(got, got + n)) !== 0) {
+        throw new Error(`bytes ${got}..${got + n} differ from what was sent`);
+      }
+      got += n;
+      if (Number.isFinite(rate)) budget -= n;
+    }
+    if (!Number.isFinite(rate)) budget = 0; // a slow spell starts with nothing saved up
+  };
+  link.onInput = (side) => {
+    if (side === 1) read();
+  };
+  try {
+    while (got < data.length && link.now < maxTime) {
+      while (sent < data.length && link.a.writableBytes > 0) {
+        const n = Math.min(65_536, link.a.writableBytes, data.length - sent);
+        link.a.send(data.subarray(sent, sent + n));
+        sent += n;
+      }
+      link.step();
+      read();
+      onStep(got);
+    }
+  } finally {
+    link.onInput = null;
+  }
+  return got;
+}

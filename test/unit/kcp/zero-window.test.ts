@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CMD_WASK, CMD_WINS, type KcpOptions } from '../../../transports/kcp/arq/index.js';
-import { randomBytes, SimLink, wireLog } from './sim.js';
+import {
+  KCP_PACING,
+  linkemLink,
+  randomBytes,
+  SimLink,
+  slowReaderTransfer,
+  wireLog,
+} from './sim.js';
 
 // Zero-window probing. A receiver whose application falls behind fills its window and
 // advertises zero; the sender then sends nothing new and, once everything in flight is
@@ -132,45 +139,19 @@ describe('a 10 MB transfer at 5 % loss whose reader falls behind', () => {
   // reopening WINS: before the persist timer both took 9.35 s, with one 7 s gap.
   for (const seed of [12, 15]) {
     it(`seed ${seed}: never waits a second for a probe`, () => {
-      const cfg = { loss: 0.05, delay: 25, rate: 6250, queue: 6250 * 100 };
-      const opts: KcpOptions = {
-        preset: 'fast3',
-        stream: true,
-        mtu: 1350,
-        congestion: 'pacing',
-        ackRepeat: true,
-      };
-      const link = new SimLink({ seed, ab: cfg, ba: cfg, a: opts, b: opts });
+      const link = linkemLink(seed, 0.05, KCP_PACING);
       const data = randomBytes(10_000_000, 3);
-      const buf = new Uint8Array(256 * 1024);
-      let sent = 0;
-      let got = 0;
+      let lastGot = 0;
       let lastProgress = 0;
       let maxGap = 0;
-      const read = () => {
-        if (link.now > 200 && link.now % 1000 < 350) return;
-        for (let n = link.b.recv(buf); n > 0; n = link.b.recv(buf)) {
-          expect(Buffer.compare(buf.subarray(0, n), data.subarray(got, got + n))).toBe(0);
-          got += n;
-        }
-      };
-      link.onInput = (side) => {
-        if (side === 1) read();
-      };
-      while (got < data.length && link.now < 60_000) {
-        while (sent < data.length && link.a.writableBytes > 0) {
-          const n = Math.min(65_536, link.a.writableBytes, data.length - sent);
-          link.a.send(data.subarray(sent, sent + n));
-          sent += n;
-        }
-        const before = got;
-        link.step();
-        read();
-        if (got !== before) {
-          maxGap = Math.max(maxGap, link.now - lastProgress);
-          lastProgress = link.now;
-        }
-      }
+      const pausing = (now: number) =>
+        now > 200 && now % 1000 < 350 ? 0 : Number.POSITIVE_INFINITY;
+      const got = slowReaderTransfer(link, data, pausing, (n) => {
+        if (n === lastGot) return;
+        maxGap = Math.max(maxGap, link.now - lastProgress);
+        lastGot = n;
+        lastProgress = link.now;
+      });
       expect(got).toBe(data.length);
       expect(link.b.stats.outWins).toBeGreaterThan(0); // the window did close and reopen
       expect(maxGap).toBeLessThan(1000);

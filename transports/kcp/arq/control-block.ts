@@ -372,6 +372,7 @@ export class KcpControlBlock {
     p.wnd = wnd;
     p.una = una;
     p.window = eff;
+    p.peerLimited = this.rmtWndValue < t.sndWnd;
     p.inflightCap = pacing ? this.pacer.inflightCap(t.sndWnd) : Number.POSITIVE_INFINITY;
     p.rxRto = rxRto;
     p.nodelay = t.nodelay;

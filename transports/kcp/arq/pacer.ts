@@ -8,8 +8,9 @@ import { seqDiff } from './wire.js';
  *
  * - Delivery rate: every segment remembers how much had been delivered when it was sent; when
  *   it is acknowledged, (delivered now − delivered then) / elapsed is one rate sample. The
- *   bottleneck bandwidth is the max sample over the last 10 round trips; samples taken while
- *   the sender had nothing to send only count if they raise the estimate.
+ *   bottleneck bandwidth is the max sample over the last 10 round trips that recorded one;
+ *   samples taken while the sender had nothing to send, or was held by the peer's receive
+ *   window, only count if they raise the estimate.
  * - Min RTT: the smallest ACK RTT of the last 10 s.
  * - Phases: STARTUP (gain 2.885 until the bandwidth stops growing 25 % per round for three
  *   rounds), DRAIN (gain 1/2.885 until in-flight ≤ one BDP), then PROBE_BW cycling the
@@ -65,6 +66,8 @@ export class Pacer {
   private sampleAppLimited = false;
 
   private readonly bwByRound = new Float64Array(BW_ROUNDS);
+  /** The round each bwByRound slot holds (its sample is stale once 10 rounds older). */
+  private readonly bwRoundOf = new Float64Array(BW_ROUNDS).fill(-BW_ROUNDS);
   /** Bottleneck bandwidth estimate, bytes per ms (0 = none yet). */
   btlBw = 0;
   private round = 0;
@@ -186,9 +189,12 @@ export class Pacer {
     }
   }
 
-  /** After a flush: nothing left to send below the cap means the sender is app-limited. */
-  onTransmitEnd(queueEmpty: boolean, inFlight: number, cap: number): void {
-    if (queueEmpty && inFlight < cap) {
+  /**
+   * After a flush: held below the cap by something other than the model (nothing left to
+   * send, or the window) means the samples that follow are app-limited.
+   */
+  onTransmitEnd(held: boolean, inFlight: number, cap: number): void {
+    if (held && inFlight < cap) {
       this.appLimitedUntil = Math.max(1, this.delivered + inFlight * this.packetSize);
     }
     // Held back by the window, not the rate: unspent tokens must not turn into a burst the
@@ -207,16 +213,32 @@ export class Pacer {
     if (roundStart) {
       this.round++;
       this.nextRoundDelivered = this.delivered;
-      this.bwByRound[this.round % BW_ROUNDS] = 0;
     }
-    if (!this.sampleAppLimited || rate >= this.btlBw) {
-      const slot = this.round % BW_ROUNDS;
-      if (rate > (this.bwByRound[slot] as number)) this.bwByRound[slot] = rate;
-    }
-    let best = 0;
-    for (const bw of this.bwByRound) if (bw > best) best = bw;
-    this.btlBw = best;
+    if (!this.sampleAppLimited || rate >= this.btlBw) this.recordBw(rate);
     this.step(now, roundStart, inFlight);
+  }
+
+  /**
+   * Max filter over the last BW_ROUNDS rounds *that recorded a sample* (as Linux's windowed
+   * minmax: entries expire only when a newer one is inserted). App-limited rounds record
+   * nothing, so they cannot age the estimate out: a receiver that fell behind for a second
+   * (zero or tiny window, measured in the sim: 50 → 2 Mbit/s) used to leave the sender
+   * pacing at that trickle and regrowing by PROBE_BW's 1.25 for 4 s after it caught up.
+   */
+  private recordBw(rate: number): void {
+    const round = this.round;
+    const slot = round % BW_ROUNDS;
+    if (this.bwRoundOf[slot] !== round) {
+      this.bwRoundOf[slot] = round;
+      this.bwByRound[slot] = 0;
+    }
+    if (rate > (this.bwByRound[slot] as number)) this.bwByRound[slot] = rate;
+    let best = 0;
+    for (let i = 0; i < BW_ROUNDS; i++) {
+      const bw = this.bwByRound[i] as number;
+      if (bw > best && (this.bwRoundOf[i] as number) > round - BW_ROUNDS) best = bw;
+    }
+    this.btlBw = best;
   }
 
   private step(now: number, roundStart: boolean, inFlight: number): void {

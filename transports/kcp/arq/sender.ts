@@ -29,6 +29,8 @@ export interface TransmitParams {
   window: number;
   /** Pacing: most unacknowledged segments (lost ones hold the span open, not this). */
   inflightCap: number;
+  /** The peer's advertised window is what bounds `window` (below our send window). */
+  peerLimited: boolean;
   rxRto: number;
   nodelay: boolean;
   resend: number;
@@ -44,6 +46,7 @@ export function newTransmitParams(conv: number): TransmitParams {
     una: 0,
     window: 0,
     inflightCap: 0,
+    peerLimited: false,
     rxRto: 0,
     nodelay: false,
     resend: 0,
@@ -263,7 +266,14 @@ export class Sender {
       this.stats.outNewSegments++;
       this.put(out, seg, p);
     }
-    if (pacer !== null) pacer.onTransmitEnd(this.queue.length === 0, this.buf.size, cap);
+    if (pacer !== null) {
+      // Out of data, or held by the peer's receive window (its application is behind) rather
+      // than by the model: rate samples then measure the application, not the path. Not our
+      // own window held open by a hole: that is the path's loss, and marking it measured
+      // worse (sim, 5 % loss: the estimate's overshoots outlived their 10 rounds).
+      const held = this.queue.length === 0 || (p.peerLimited && seqDiff(this.nxt, limit) >= 0);
+      pacer.onTransmitEnd(held, this.buf.size, cap);
+    }
     return result;
   }
 
