@@ -327,6 +327,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     const fd = this.#options.registry.dial(address);
     if (fd === null) {
       void this.#connectAsync(session, context, tried);
+      session.readAhead();
       return;
     }
     const onError = (err: Error): void => {
@@ -345,6 +346,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     fd.once('connect', onConnect);
     session.dialing(fd);
     this.#dials.add(session, fd);
+    session.readAhead();
   }
 
   async #connectAsync(

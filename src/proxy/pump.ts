@@ -19,12 +19,15 @@ export function pump(src: Duplex, dst: Duplex, limit = 0): void {
     pumpChunks(src, dst, limit);
   }
   dst.on('drain', () => src.resume());
-  src.on('end', () => {
+  const onEnd = (): void => {
     // Both directions are done and nothing is queued: close() sends the FIN,
     // so skip the extra shutdown() that end() would make.
     if (dst.readableEnded && dst.writableLength === 0) dst.destroy();
     else dst.end();
-  });
+  };
+  // A client read ahead (Session.readAhead) may have sent its FIN already.
+  if (src.readableEnded) onEnd();
+  else src.on('end', onEnd);
   src.resume();
 }
 

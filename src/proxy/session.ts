@@ -1,4 +1,5 @@
 import { formatAddress, formatHostPort } from '../fd/address.js';
+import { directReadable } from '../fd/direct-read.js';
 import { VproxyError } from '../fd/errors.js';
 import { abortStream, describePeer, type StreamFD } from '../fd/stream-fd.js';
 import type { Admission } from './admission.js';
@@ -63,6 +64,10 @@ export class Session {
   #dialing: StreamFD | null = null;
   // Made when a connect asks for it (an AbortController costs microseconds; a dial needs none).
   #connectAbort: AbortController | undefined;
+  /** readAhead() ran: the client's reads go to #early until attach(). */
+  #readingAhead = false;
+  /** The client's first bytes, read while the backend connects. */
+  #early: Buffer | null = null;
   #state: SessionState = 'connecting';
   #error: Error | undefined;
   #connectError: Error | undefined;
@@ -130,6 +135,28 @@ export class Session {
     this.#dialing = fd;
   }
 
+  /**
+   * Read the client's first bytes while the backend connects, as a pipe()
+   * proxy does: the first flight (a TLS hello, an HTTP request) is then
+   * written in the callback that sees the connect, not one event-loop turn
+   * later once reading starts, a turn on every hop of a chain. One read (at
+   * most the reader's smallest buffer, 4 KiB), copied; reading then stops
+   * until attach(), so the kernel still holds the rest as before. Only for a
+   * client read directly (TCP) with nothing left in its Readable side.
+   */
+  readAhead(): void {
+    const client = this.client;
+    if (this.#readingAhead || this.#state !== 'connecting' || client.readableLength !== 0) return;
+    const reader = directReadable(client);
+    if (reader === null) return;
+    this.#readingAhead = true;
+    reader.setDirectSink((chunk) => {
+      this.#early = Buffer.from(chunk);
+      return false;
+    });
+    client.resume();
+  }
+
   get state(): SessionState {
     return this.#state;
   }
@@ -194,6 +221,12 @@ export class Session {
     this.#watch(backend);
     this.#choice.connected?.(backend);
     if (preamble !== null) backend.write(preamble);
+    if (this.#readingAhead) {
+      // The pump installs its own sink (or none, for a backend it cannot write directly).
+      directReadable(this.client)?.setDirectSink(null);
+      if (this.#early !== null) backend.write(this.#early);
+      this.#early = null;
+    }
     this.admission.connected?.(backend);
     pump(this.client, backend, this.#limits.inBufferSize);
     pump(backend, this.client, this.#limits.outBufferSize);
