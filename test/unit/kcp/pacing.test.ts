@@ -5,7 +5,7 @@ import {
   linkemLink,
   randomBytes,
   SimLink,
-  slowReaderTransfer,
+  throttledTransfer,
   transfer,
 } from './sim.js';
 
@@ -55,22 +55,27 @@ describe('pacing congestion mode over a bottleneck', () => {
   });
 });
 
-describe('pacing after the receiving application fell behind', () => {
-  // The reader takes only 200 bytes/ms (1.6 Mbit/s) for two seconds, so the peer's window
-  // closes to a trickle; rate samples meanwhile measure the reader, not the path. Before the
-  // fix they aged the bandwidth estimate out (50 → 2 Mbit/s) and the sender needed 4 s of
-  // PROBE_BW's 1.25 steps to regrow once the reader caught up (0.4 MB in the following second).
-  it('is back at the link rate within a second of the reader catching up', () => {
-    const link = linkemLink(1, 0.01, KCP_PACING);
-    const data = randomBytes(12_000_000, 3);
-    let gotAt2800 = -1;
-    let gotAt3800 = -1;
-    const slow = (now: number) => (now >= 600 && now < 2600 ? 200 : Number.POSITIVE_INFINITY);
-    const got = slowReaderTransfer(link, data, slow, (n) => {
-      if (gotAt2800 < 0 && link.now >= 2800) gotAt2800 = n;
-      if (gotAt3800 < 0 && link.now >= 3800) gotAt3800 = n;
+describe('pacing after an application fell behind', () => {
+  // One side moves only 200 bytes/ms (1.6 Mbit/s) for two seconds; rate samples meanwhile
+  // measure that application, not the path. Before the fix they aged the bandwidth estimate
+  // out (50 → 2 Mbit/s) and the sender needed seconds of PROBE_BW's 1.25 steps to regrow once
+  // the application caught up (reader: 0.4 MB in the following second; writer: 0.3 MB).
+  const slow = (now: number) => (now >= 600 && now < 2600 ? 200 : Number.POSITIVE_INFINITY);
+  for (const [side, who] of [
+    ['read', 'reader'],
+    ['write', 'writer'],
+  ] as const) {
+    it(`is back at the link rate within a second of a slow ${who} catching up`, () => {
+      const link = linkemLink(1, 0.01, KCP_PACING);
+      const data = randomBytes(12_000_000, 3);
+      let gotAt2800 = -1;
+      let gotAt3800 = -1;
+      const got = throttledTransfer(link, data, { [side]: slow }, (n) => {
+        if (gotAt2800 < 0 && link.now >= 2800) gotAt2800 = n;
+        if (gotAt3800 < 0 && link.now >= 3800) gotAt3800 = n;
+      });
+      expect(got).toBe(data.length);
+      expect(gotAt3800 - gotAt2800).toBeGreaterThan(4_500_000); // ≥ 36 Mbit/s
     });
-    expect(got).toBe(data.length);
-    expect(gotAt3800 - gotAt2800).toBeGreaterThan(4_500_000); // ≥ 36 Mbit/s
-  });
+  }
 });

@@ -386,48 +386,75 @@ export const KCP_PACING: KcpOptions = {
   ackRepeat: true,
 };
 
+/** Bytes per ms an application moves at `now`: Infinity = all it can, 0 = none. */
+export type AppRate = (now: number) => number;
+
+const ALL: AppRate = () => Number.POSITIVE_INFINITY;
+
+/** A byte budget refilled at an AppRate; unlimited while the rate is infinite. */
+class Allowance {
+  private budget = 0;
+  private at = 0;
+  constructor(private readonly rate: AppRate) {}
+
+  /** Bytes allowed now, at most `cap`. */
+  take(now: number, cap: number): number {
+    const r = this.rate(now);
+    if (!Number.isFinite(r)) {
+      this.budget = 0; // a slow spell starts with nothing saved up
+      this.at = now;
+      return cap;
+    }
+    this.budget = Math.min(cap, this.budget + (now - this.at) * r);
+    this.at = now;
+    return Math.floor(this.budget);
+  }
+
+  spend(n: number): void {
+    this.budget -= n;
+  }
+}
+
 /**
- * Streams `data` from a to b (writing what writableBytes allows) to an application that reads
- * at most `readRate(now)` bytes per ms (Infinity: all there is; 0: nothing), checking every
- * byte. `onStep(got)` runs after each step. Returns the bytes received.
+ * Streams `data` from a to b between two applications that write and read at most
+ * `writeRate(now)` / `readRate(now)` bytes per ms (writes also wait for writableBytes), and
+ * checks every byte. `onStep(got)` runs after each step. Returns the bytes received.
  */
-export function slowReaderTransfer(
+export function throttledTransfer(
   link: SimLink,
   data: Uint8Array,
-  readRate: (now: number) => number,
+  rates: { read?: AppRate; write?: AppRate },
   onStep: (got: number) => void,
   maxTime = 60_000,
 ): number {
   const buf = new Uint8Array(256 * 1024);
+  const reader = new Allowance(rates.read ?? ALL);
+  const writer = new Allowance(rates.write ?? ALL);
   let sent = 0;
   let got = 0;
-  let budget = 0;
-  let readAt = link.now;
   const read = () => {
-    const rate = readRate(link.now);
-    budget = Number.isFinite(rate)
-      ? Math.min(buf.length, budget + (link.now - readAt) * rate)
-      : buf.length;
-    readAt = link.now;
-    while (budget >= 1) {
-      const n = link.b.recv(buf.subarray(0, Math.floor(budget)));
+    for (let room = reader.take(link.now, buf.length); room >= 1; ) {
+      const n = link.b.recv(buf.subarray(0, room));
       if (n <= 0) break;
       if (Buffer.compare(buf.subarray(0, n), data.subarray(got, got + n)) !== 0) {
         throw new Error(`bytes ${got}..${got + n} differ from what was sent`);
       }
       got += n;
-      if (Number.isFinite(rate)) budget -= n;
+      reader.spend(n);
+      room = reader.take(link.now, buf.length);
     }
-    if (!Number.isFinite(rate)) budget = 0; // a slow spell starts with nothing saved up
   };
   link.onInput = (side) => {
     if (side === 1) read();
   };
   try {
     while (got < data.length && link.now < maxTime) {
-      while (sent < data.length && link.a.writableBytes > 0) {
-        const n = Math.min(65_536, link.a.writableBytes, data.length - sent);
+      for (;;) {
+        const room = Math.min(link.a.writableBytes, data.length - sent, 65_536);
+        const n = Math.min(room, writer.take(link.now, room));
+        if (n <= 0) break;
         link.a.send(data.subarray(sent, sent + n));
+        writer.spend(n);
         sent += n;
       }
       link.step();

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CMD_WASK, CMD_WINS, type KcpOptions } from '../../../transports/kcp/arq/index.js';
-import {
-  KCP_PACING,
-  linkemLink,
-  randomBytes,
-  SimLink,
-  slowReaderTransfer,
-  wireLog,
-} from './sim.js';
+import { KCP_PACING, linkemLink, randomBytes, SimLink, throttledTransfer, wireLog } from './sim.js';
 
 // Zero-window probing. A receiver whose application falls behind fills its window and
 // advertises zero; the sender then sends nothing new and, once everything in flight is
@@ -146,7 +139,7 @@ describe('a 10 MB transfer at 5 % loss whose reader falls behind', () => {
       let maxGap = 0;
       const pausing = (now: number) =>
         now > 200 && now % 1000 < 350 ? 0 : Number.POSITIVE_INFINITY;
-      const got = slowReaderTransfer(link, data, pausing, (n) => {
+      const got = throttledTransfer(link, data, { read: pausing }, (n) => {
         if (n === lastGot) return;
         maxGap = Math.max(maxGap, link.now - lastProgress);
         lastGot = n;
