@@ -87,8 +87,10 @@ function ourVariants(kcp) {
   if (rcv) parts.push(`${rcv}=1024`);
   if (process.env.BENCH_KCP_QUERY) parts.push(process.env.BENCH_KCP_QUERY);
   const base = parts.join('&');
-  const variants = [{ label: 'ours kcp fast3', path: 'ours', kcpQuery: base }];
   const congestion = opt(/^congestion$/i);
+  // The reference sender, named: pacing is kcp://'s default since issue 13.
+  const classic = congestion ? `${base}&${congestion}=classic` : base;
+  const variants = [{ label: 'ours kcp fast3', path: 'ours', kcpQuery: classic }];
   if (!kcp.available || congestion) {
     const q = `${base}&${congestion ?? 'congestion'}=pacing`;
     variants.push({ label: 'ours kcp fast3 pacing', path: 'ours', kcpQuery: q });
