@@ -2,8 +2,8 @@
 // byte through the proxy and back. Each open: connect, write 1 byte on
 // 'connect', wait for the echo, close; one open at a time, so the figure is
 // the latency a lone client sees, not a throughput. Targets, each hop its own
-// process: the echo server direct, the bare Node pipe() proxy (one hop and a
-// chain of two), `vproxy simple` (one hop and a chain of two) from this tree
+// process: the echo server direct, the bare Node pipe() proxy (one hop, a
+// chain of two, and a chain of two in one process), `vproxy simple` (one hop and a chain of two) from this tree
 // and, with BEFORE=dir of a built checkout, from that one. Opens rotate over
 // the targets (drift hits all alike); medians and 90th percentiles.
 //
@@ -46,12 +46,15 @@ async function startEcho(port) {
   return port;
 }
 
-async function startPipe(name, backendPort) {
+/** A pipe() proxy process; with `via`, one process runs both hops of a chain (returns its front port). */
+async function startPipe(name, backendPort, via = false) {
   const port = await freePort();
-  const arg = `${HOST}:${port}=${HOST}:${backendPort}`;
-  const child = startChild(name, process.execPath, [here('./lib/node-pipe-proxy.mjs'), arg]);
+  const args = [here('./lib/node-pipe-proxy.mjs'), `${HOST}:${port}=${HOST}:${backendPort}`];
+  const front = via ? await freePort() : port;
+  if (via) args.push(`${HOST}:${front}=${HOST}:${port}`);
+  const child = startChild(name, process.execPath, args);
   await waitOutput(child, /^ready$/m);
-  return port;
+  return front;
 }
 
 async function startSimple(name, root, backendPort) {
@@ -94,6 +97,8 @@ async function main() {
   const targets = { direct: echo };
   targets['pipe ×1'] = await startPipe('pipe-1', echo);
   targets['pipe ×2'] = await startPipe('pipe-2', targets['pipe ×1']);
+  // Both hops in one process: fewer cross-process wake-ups than any two-process chain.
+  targets['pipe ×2, one process'] = await startPipe('pipe-2x', echo, true);
   const roots = [['simple', here('..')]];
   if (BEFORE) roots.unshift(['before', BEFORE]);
   for (const [name, root] of roots) {
