@@ -373,8 +373,11 @@ export class KcpControlBlock {
     p.wnd = wnd;
     p.una = una;
     p.window = eff;
-    p.peerLimited = this.rmtWndValue < t.sndWnd;
     p.inflightCap = pacing ? this.pacer.inflightCap(t.sndWnd) : Number.POSITIVE_INFINITY;
+    // Held by the peer's window only when it is below what the model wants in flight: a
+    // reader a few segments behind advertises 1015 of 1024, which binds only when a hole holds
+    // the span open (the path's loss, not the reader).
+    p.peerLimited = this.rmtWndValue < Math.min(t.sndWnd, p.inflightCap);
     p.rxRto = rxRto;
     p.nodelay = t.nodelay;
     p.resend = t.resend;
