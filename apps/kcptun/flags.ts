@@ -61,12 +61,7 @@ const SPECS: readonly Spec[] = [
   { names: ['interval'], kind: 'int', field: 'interval' },
   { names: ['resend'], kind: 'int', field: 'resend' },
   { names: ['nc'], kind: 'int', field: 'nc' },
-  {
-    names: ['acknodelay'],
-    kind: 'bool',
-    field: 'acknodelay',
-    ignored: 'acknodelay is not implemented',
-  },
+  { names: ['acknodelay'], kind: 'bool', field: 'acknodelay' },
   {
     names: ['snmplog'],
     kind: 'string',
@@ -189,6 +184,7 @@ function build(side: Side, raw: Raw, help: boolean): KcptunCli {
     interval: pick('interval', base.interval),
     resend: pick('resend', base.resend),
     nc: pick('nc', base.nc),
+    acknodelay: pick('acknodelay', base.acknodelay),
     mtu: pick('mtu', base.mtu),
     sndwnd: pick('sndwnd', base.sndwnd),
     rcvwnd: pick('rcvwnd', base.rcvwnd),

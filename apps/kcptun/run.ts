@@ -95,6 +95,7 @@ export function describe(cli: KcptunCli): string[] {
     `compression: ${!c.nocomp}`,
     `mtu: ${c.mtu}`,
     `datashard: ${c.datashard} parityshard: ${c.parityshard}`,
+    `acknodelay: ${c.acknodelay}`,
     `smux version: ${c.smuxver} smuxbuf: ${c.smuxbuf} streambuf: ${c.streambuf}`,
     `keepalive: ${c.keepalive}`,
     ...(cli.side === 'client' ? [`conn: ${c.conn} autoexpire: ${c.autoexpire}`] : []),

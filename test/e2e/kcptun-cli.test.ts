@@ -124,6 +124,7 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
         datashard: 0,
         parityshard: 0,
         mode: 'fast3',
+        acknodelay: true,
       }),
     );
     await ours(['client', '-c', json, '--key', 'overridden-by-json']);
@@ -144,6 +145,7 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
       `127.0.0.1:${udp}`,
       '--target',
       `127.0.0.1:${target.port}`,
+      '--acknodelay', // ACKs at once on this end, on the interval tick on the client's
       ...common,
     ]);
     await ours([

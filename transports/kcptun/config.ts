@@ -19,6 +19,8 @@ export interface KcptunConfig {
   readonly interval: number;
   readonly resend: number;
   readonly nc: number;
+  /** ACK every batch of input at once instead of on the interval tick (kcp-go's flag). */
+  readonly acknodelay: boolean;
   readonly mtu: number;
   readonly sndwnd: number;
   readonly rcvwnd: number;
@@ -60,6 +62,7 @@ export function defaultConfig(side: 'client' | 'server'): KcptunConfig {
     interval: 50,
     resend: 0,
     nc: 0,
+    acknodelay: false,
     mtu: 1350,
     sndwnd: side === 'client' ? 128 : 1024,
     rcvwnd: side === 'client' ? 512 : 1024,

@@ -24,6 +24,11 @@ export interface KcptunEndpointOptions {
   /** Listener: most sessions at once. */
   readonly maxSessions: number;
   readonly sockbuf: number;
+  /**
+   * kcp-go's acknodelay: ACK the datagrams of each poll phase at once (a flush per batch of
+   * input). Off (kcptun's default), ACKs leave on the session's interval tick or with data.
+   */
+  readonly ackNoDelay: boolean;
   readonly scheduler?: KcpScheduler;
 }
 
@@ -198,6 +203,20 @@ export class KcptunEndpoint extends UdpEndpoint {
 
   /** One datagram from `rinfo`; anything that does not decode is counted and dropped. */
   receive(msg: Buffer, rinfo: DatagramSource): void {
+    if (this.#options.ackNoDelay) {
+      this.#receive(msg, rinfo);
+      return;
+    }
+    const scheduler = this.scheduler;
+    scheduler.holdFlush = true;
+    try {
+      this.#receive(msg, rinfo);
+    } finally {
+      scheduler.holdFlush = false;
+    }
+  }
+
+  #receive(msg: Buffer, rinfo: DatagramSource): void {
     this.stats.datagramsIn++;
     const plain = this.crypt.open(msg);
     if (plain === null) {

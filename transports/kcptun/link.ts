@@ -27,6 +27,7 @@ function endpointOptions(c: KcptunConfig, crypt: PacketCrypt): KcptunEndpointOpt
     parityShards: c.parityshard,
     maxSessions: 4096,
     sockbuf: c.sockbuf,
+    ackNoDelay: c.acknodelay,
   };
 }
 

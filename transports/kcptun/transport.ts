@@ -20,6 +20,7 @@ export const KCPTUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'datashard', description: 'kcptun: FEC data shards (10; 0 with parityshard 0: off)' },
   { name: 'parityshard', description: 'kcptun: FEC parity shards (3)' },
   { name: 'nocomp', description: 'kcptun: no snappy compression (0)' },
+  { name: 'acknodelay', description: 'kcptun: ACK at once, not on the interval tick (0)' },
   { name: 'smuxver', description: 'kcptun: smux version 1 or 2 (1)' },
   { name: 'smuxbuf', description: 'kcptun: smux receive buffer bytes (4194304)' },
   { name: 'streambuf', description: 'kcptun: smux v2 per-stream window bytes (2097152)' },
@@ -63,6 +64,9 @@ function parseOptions(view: Address): KcptunAddressOptions {
     if (view.options[name] !== undefined) out[name] = intOption(view, name, 0, 0, 2 ** 31);
   }
   if (view.options.nocomp !== undefined) out.nocomp = boolOption(view, 'nocomp', false);
+  if (view.options.acknodelay !== undefined) {
+    out.acknodelay = boolOption(view, 'acknodelay', false);
+  }
   // Errors now, at resolve time, not at the first connect.
   configFor('client', out);
   return out;

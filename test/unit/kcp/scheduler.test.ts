@@ -124,6 +124,71 @@ describe('KcpScheduler', () => {
     expect(a.soon).toEqual([7]);
   });
 
+  it('holdFlush: soon() becomes one update in the next check phase, with no timer armed', () => {
+    const clock = new FakeClock();
+    const s = new KcpScheduler(clock);
+    const a = new Item('a');
+    s.schedule(a, 10); // its next tick
+    const armed = clock.timersArmed;
+    clock.t = 3;
+    s.holdFlush = true;
+    s.soon(a);
+    s.soon(a);
+    s.holdFlush = false;
+    expect(clock.immediates).toHaveLength(1);
+    expect(clock.timersArmed).toBe(armed);
+    clock.runImmediates();
+    expect(a.soon).toEqual([]);
+    expect(a.due).toEqual([3]);
+    // Out of the heap, as after any onDue: the item reschedules itself.
+    expect(a.heapIndex).toBe(-1);
+  });
+
+  it('holdFlush: a flush already pending wins; an unheld soon() after a held one still flushes', () => {
+    const clock = new FakeClock();
+    const s = new KcpScheduler(clock);
+    const a = new Item('a');
+    const b = new Item('b');
+    // As a session does: a flush reschedules the item at its next tick.
+    for (const item of [a, b]) {
+      item.onSoon = (now) => {
+        item.soon.push(now);
+        s.schedule(item, now + 10);
+      };
+    }
+    s.soon(a);
+    s.holdFlush = true;
+    s.soon(a); // a flush is pending: that updates too
+    s.soon(b);
+    s.holdFlush = false;
+    s.soon(b);
+    clock.runImmediates();
+    expect([a.soon, a.due, b.soon, b.due]).toEqual([[0], [], [0], []]);
+    expect(clock.timer?.at).toBe(10);
+  });
+
+  it('holdFlush: an update that keeps the tick keeps the timer armed for it', () => {
+    const clock = new FakeClock();
+    const s = new KcpScheduler(clock);
+    const a = new Item('a');
+    a.onDue = (now) => {
+      a.due.push(now);
+      s.schedule(a, 10); // not due yet: the same tick
+    };
+    s.schedule(a, 10);
+    const armed = clock.timersArmed;
+    clock.t = 4;
+    s.holdFlush = true;
+    s.soon(a);
+    s.holdFlush = false;
+    clock.runImmediates();
+    expect(a.due).toEqual([4]);
+    expect(clock.timersArmed).toBe(armed);
+    expect(clock.timer?.at).toBe(10);
+    clock.fire();
+    expect(a.due).toEqual([4, 10]);
+  });
+
   it('always pops the minimum (property: any schedule/cancel sequence)', () => {
     fc.assert(
       fc.property(

@@ -114,6 +114,10 @@ export class KcpStream extends Duplex implements StreamFD, SessionSink {
 
   #pull(): void {
     const kcp = this.session.kcp;
+    // The peer may be held back by our window only when the unread data filled much of it;
+    // otherwise the next interval tick tells it our window (a flush per read is a flush per
+    // datagram received).
+    const wasFull = kcp.readableBytes * 2 >= kcp.tunables.rcvWnd * kcp.mss;
     let got = false;
     while (this.#reading) {
       const size = kcp.peekSize();
@@ -127,7 +131,7 @@ export class KcpStream extends Duplex implements StreamFD, SessionSink {
     }
     if (got) {
       this.#activity();
-      this.session.poke(); // our window may have reopened: let the peer know
+      if (wasFull) this.session.poke(); // our window may have reopened: let the peer know
     }
     if (this.#ended && kcp.peekSize() <= 0) this.push(null);
   }

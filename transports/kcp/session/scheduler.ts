@@ -8,6 +8,12 @@ import { performance } from 'node:perf_hooks';
  * received) asks for `soon()` instead: all such sessions run once in the next check phase
  * (setImmediate), so every datagram read in one poll phase is input before one flush, and the
  * ACKs and data that flush produces go out together, at once.
+ *
+ * An endpoint may hold those flushes back while it inputs datagrams (`holdFlush`, kcp-go's
+ * default `acknodelay` off): the sessions are then only updated in the check phase (their
+ * readers and writers hear of the input at once, the arq flushes only what is due), and the
+ * ACKs leave on the session's next interval tick, or with the data a writer adds. At link
+ * rates a receiver sends one datagram of ACKs per tick instead of one per datagram received.
  */
 export interface Scheduled {
   /** Absolute due time (ms, scheduler clock); maintained by the scheduler. */
@@ -43,6 +49,8 @@ export class KcpScheduler {
   #soon: Scheduled[] = [];
   #soonSpare: Scheduled[] = [];
   #soonArmed = false;
+  /** Items were made due now by a held soon(): runDue() in the next check phase. */
+  #dueSoon = false;
   #timer: unknown = null;
   #timerAt = Number.POSITIVE_INFINITY;
   /** Bound once: no closure per arm. */
@@ -68,6 +76,12 @@ export class KcpScheduler {
 
   /** (Re)schedule `item` at absolute time `at`. */
   schedule(item: Scheduled, at: number): void {
+    this.#place(item, at);
+    // A check phase that runs the due items is coming: it arms the timer after them.
+    if (!this.#dueSoon) this.#arm();
+  }
+
+  #place(item: Scheduled, at: number): void {
     const heap = this.#heap;
     if (item.heapIndex < 0) {
       item.dueAt = at;
@@ -80,14 +94,43 @@ export class KcpScheduler {
       if (at < before) this.#up(item.heapIndex);
       else this.#down(item.heapIndex);
     }
-    this.#arm();
   }
+
+  /**
+   * While true, soon() asks for an update (onDue) in the next check phase rather than a
+   * flush (onSoon). An endpoint sets it around the input of datagrams (synchronous code).
+   */
+  holdFlush = false;
 
   /** Run `item.onSoon` in the next check phase (once, however often asked). */
   soon(item: Scheduled): void {
+    if (this.holdFlush) {
+      this.#updateSoon(item);
+      return;
+    }
     if (item.soonPending) return;
     item.soonPending = true;
     this.#soon.push(item);
+    this.#armImmediate();
+  }
+
+  /**
+   * Makes `item` due now, run by runDue() in the next check phase: no timer is armed for it,
+   * and an item already due (or with a flush pending, which updates too) costs nothing.
+   */
+  #updateSoon(item: Scheduled): void {
+    if (item.soonPending) return;
+    const now = this.#clock.now();
+    if (item.heapIndex >= 0 && item.dueAt <= now) {
+      if (this.#dueSoon) return;
+    } else {
+      this.#place(item, now);
+    }
+    this.#dueSoon = true;
+    this.#armImmediate();
+  }
+
+  #armImmediate(): void {
     if (!this.#soonArmed) {
       this.#soonArmed = true;
       this.#clock.immediate(this.#onImmediate);
@@ -137,6 +180,10 @@ export class KcpScheduler {
       item.onSoon(now);
     }
     batch.length = 0;
+    if (this.#dueSoon) {
+      this.#dueSoon = false;
+      this.runDue(now);
+    }
   }
 
   #arm(): void {
