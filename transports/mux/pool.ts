@@ -69,10 +69,10 @@ export class SessionPool {
 
   /**
    * Open a stream; one retry on a fresh session if it was refused before it was handed out.
-   * Without early open, it is handed out on its SYN-ACK. With it (the default), the SYN
-   * leaves at once, on a session still in its handshake too, and the stream is handed out
-   * as soon as the session has heard the server (at once on a ready session): a refusal
-   * after that reaches the caller as the stream's ERR_MUX_RESET, like a reset connection.
+   * On a session that is up, it is handed out on its SYN-ACK. With early open (the default),
+   * a stream opened while its session is being set up sends its SYN at once and is handed
+   * out as soon as the session has heard the server: a refusal after that reaches the
+   * caller as the stream's ERR_MUX_RESET, like a reset connection.
    */
   async open(options: ConnectOptions): Promise<MuxStream> {
     const started = Date.now();
@@ -109,7 +109,12 @@ export class SessionPool {
       const opened = session.openStream();
       stream = opened;
       this.#busy(entry);
-      if (!early) {
+      // A session that is already up may have lost its peer since it last heard it (a
+      // restarted server answers our next datagram with a reset): its streams wait for
+      // their SYN-ACK as a TCP connect does, so a dead session fails here, is retried on a
+      // fresh one, and a load balancer can still fail over on a connect error. Early open
+      // serves a session's set-up, where the server has just proved itself alive.
+      if (!early || session.isReady) {
         await connected(opened);
         return;
       }
