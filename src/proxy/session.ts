@@ -42,6 +42,9 @@ export interface SessionInfo {
   readonly queuedToClient: number;
 }
 
+/** A client's bytes held while its backend connects, at most (one more read may pass it). */
+const READ_AHEAD_BYTES = 16 * 1024;
+
 /** 0, 1 or 2: the stream's FIN and close as events the idle sweep can see move. */
 const ends = (fd: StreamFD): number => (fd.readableEnded ? 1 : 0) + (fd.closed ? 1 : 0);
 
@@ -67,7 +70,8 @@ export class Session {
   /** readAhead() ran: the client's reads go to #early until attach(). */
   #readingAhead = false;
   /** The client's first bytes, read while the backend connects. */
-  #early: Buffer | null = null;
+  #early: Buffer[] | null = null;
+  #earlyBytes = 0;
   #state: SessionState = 'connecting';
   #error: Error | undefined;
   #connectError: Error | undefined;
@@ -139,10 +143,11 @@ export class Session {
    * Read the client's first bytes while the backend connects, as a pipe()
    * proxy does: the first flight (a TLS hello, an HTTP request) is then
    * written in the callback that sees the connect, not one event-loop turn
-   * later once reading starts, a turn on every hop of a chain. One read (at
-   * most the reader's smallest buffer, 4 KiB), copied; reading then stops
-   * until attach(), so the kernel still holds the rest as before. Only for a
-   * client read directly (TCP) with nothing left in its Readable side.
+   * later once reading starts. Reads are copied and held; past READ_AHEAD_BYTES
+   * reading stops until attach() and the kernel holds the rest. Reading is not
+   * stopped before that: a stop and restart around the connect would cost
+   * two epoll_ctl calls per connection. Only for a client read directly (TCP)
+   * with nothing left in its Readable side.
    */
   readAhead(): void {
     const client = this.client;
@@ -151,8 +156,11 @@ export class Session {
     if (reader === null) return;
     this.#readingAhead = true;
     reader.setDirectSink((chunk) => {
-      this.#early = Buffer.from(chunk);
-      return false;
+      const copy = Buffer.from(chunk);
+      if (this.#early === null) this.#early = [copy];
+      else this.#early.push(copy);
+      this.#earlyBytes += chunk.length;
+      return this.#earlyBytes < READ_AHEAD_BYTES;
     });
     client.resume();
   }
@@ -224,7 +232,7 @@ export class Session {
     if (this.#readingAhead) {
       // The pump installs its own sink (or none, for a backend it cannot write directly).
       directReadable(this.client)?.setDirectSink(null);
-      if (this.#early !== null) backend.write(this.#early);
+      for (const chunk of this.#early ?? []) backend.write(chunk);
       this.#early = null;
     }
     this.admission.connected?.(backend);
