@@ -1,4 +1,5 @@
 import { Socks5Reply, type Socks5ReplyCode } from './constants.js';
+import { Socks5Error } from './errors.js';
 
 const BY_ERRNO: Readonly<Record<string, Socks5ReplyCode>> = {
   ECONNREFUSED: Socks5Reply.CONNECTION_REFUSED,
@@ -24,12 +25,22 @@ const BY_ERRNO: Readonly<Record<string, Socks5ReplyCode>> = {
 
 /**
  * The REP code that tells a client why connecting to its target failed,
- * from the error a connect produced (Node errno codes, VproxyError codes,
- * looked up through `cause` chains). Anything unknown is a general failure.
+ * from the error a connect produced (Node errno codes, VproxyError codes, the
+ * reply of a SOCKS5 server further on, looked up through `cause` chains).
+ * Anything unknown is a general failure.
  */
 export function replyCodeForError(err: unknown): Socks5ReplyCode {
   let current: unknown = err;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    // A SOCKS5 server further on (a websocks server, a chained proxy) said why: pass its
+    // answer on rather than a general failure.
+    if (
+      current instanceof Socks5Error &&
+      current.code === 'ERR_SOCKS5_REQUEST_FAILED' &&
+      current.replyCode !== undefined
+    ) {
+      return current.replyCode;
+    }
     const code = (current as Error & { code?: unknown }).code;
     if (typeof code === 'string') {
       const rep = BY_ERRNO[code];

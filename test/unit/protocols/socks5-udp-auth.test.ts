@@ -190,4 +190,20 @@ describe('reply code for a connect error', () => {
     expect(replyCodeForError(wrapped)).toBe(Socks5Reply.CONNECTION_REFUSED);
     expect(replyCodeForError('not an error')).toBe(Socks5Reply.GENERAL_FAILURE);
   });
+
+  it("passes on the reply code of a SOCKS5 server further on (a tunnel's server said 05)", () => {
+    const upstream = new Socks5Error('ERR_SOCKS5_REQUEST_FAILED', 'reply', 'refused', {
+      replyCode: Socks5Reply.CONNECTION_REFUSED,
+      bytes: null,
+    });
+    expect(replyCodeForError(upstream)).toBe(Socks5Reply.CONNECTION_REFUSED);
+    const wrapped = new VproxyError('ERR_CONNECT_FAILED', 'tunnel', { cause: upstream });
+    expect(replyCodeForError(wrapped)).toBe(Socks5Reply.CONNECTION_REFUSED);
+    // A request we could not parse carries the code we answer with, not a peer's: not ours
+    // to pass on as the target's fate.
+    const ours = new Socks5Error('ERR_SOCKS5_ADDRESS_TYPE_NOT_SUPPORTED', 'request', 'bad', {
+      replyCode: Socks5Reply.ADDRESS_TYPE_NOT_SUPPORTED,
+    });
+    expect(replyCodeForError(ours)).toBe(Socks5Reply.GENERAL_FAILURE);
+  });
 });
