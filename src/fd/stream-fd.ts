@@ -36,11 +36,16 @@ export function brandStreamFD<T extends SocketShaped>(stream: T, kind: string): 
 /**
  * Abort a stream: a TCP reset where the transport has one (so the peer sees the
  * failure, not a clean end), a plain destroy otherwise.
+ *
+ * Not a reset once our side has ended (the peer's FIN makes a socket without
+ * allowHalfOpen end itself): libuv refuses to reset a handle whose shutdown has
+ * started, and Node 20's resetAndDestroy then never closes it, so every such
+ * abort leaked a descriptor (test/unit/fd/abort-stream.test.ts).
  */
 export function abortStream(fd: Duplex, err?: Error): void {
   if (fd.destroyed) return;
   const resettable = fd as Duplex & { resetAndDestroy?: () => void };
-  if (typeof resettable.resetAndDestroy === 'function') {
+  if (typeof resettable.resetAndDestroy === 'function' && !fd.writableEnded) {
     try {
       resettable.resetAndDestroy();
       return;
