@@ -36,8 +36,10 @@ describe('pacing congestion mode over a bottleneck', () => {
   it('fills the link without flooding its queue (0% loss)', () => {
     const r = run(PACING, 0, 5_000_000);
     expect(r.mbit).toBeGreaterThan(40);
-    // Only the startup overshoot may overflow the queue; no timeouts at all.
-    expect(r.tailDrops).toBeLessThan(r.datagrams * 0.03);
+    // Only the startup overshoot may overflow the queue; no timeouts at all. (133 of 4,322
+    // datagrams since STARTUP paces at least at its initial rate, 127 before; 5 MB in 0.944 s
+    // instead of 0.960.)
+    expect(r.tailDrops).toBeLessThan(r.datagrams * 0.035);
     expect(r.timeouts).toBe(0);
   });
 
@@ -78,4 +80,26 @@ describe('pacing after an application fell behind', () => {
       expect(gotAt3800 - gotAt2800).toBeGreaterThan(4_500_000); // ≥ 36 Mbit/s
     });
   }
+});
+
+describe('pacing startup after a handshake', () => {
+  // A kcp:// session's first round trips carry the mux handshake (a few bytes each way): their
+  // app-limited rate samples became the first bandwidth estimate and capped in-flight at 4
+  // segments, so STARTUP grew from there instead of from the initial window (10 MB: 1.95 s).
+  it('starts a bulk transfer from the initial window, not from the handshake rate', () => {
+    const link = linkemLink(1, 0, KCP_PACING);
+    link.a.send(new Uint8Array(40));
+    link.b.send(new Uint8Array(40));
+    const buf = new Uint8Array(1000);
+    while (link.now < 150) {
+      link.step();
+      link.a.recv(buf);
+      link.b.recv(buf);
+    }
+    expect(link.a.waitSnd).toBe(0);
+    const start = link.now;
+    const data = randomBytes(10_000_000, 3);
+    expect(throttledTransfer(link, data, {}, () => {})).toBe(data.length);
+    expect(link.now - start).toBeLessThan(1850); // 1.80 s; 1.76 s without the handshake
+  });
 });
