@@ -64,9 +64,14 @@ export class KcptunClient {
   readonly #retired = new Set<SmuxConnection>();
   #rr = 0;
   #closed = false;
+  readonly #idleMs: number;
+  #idleCheck: NodeJS.Timeout | null = null;
+  #busyAt = 0;
 
-  constructor(host: string, port: number, config: KcptunConfig) {
+  /** `idleMs` > 0: connections close once no stream has been open for that long. */
+  constructor(host: string, port: number, config: KcptunConfig, idleMs = 0) {
     this.config = config;
+    this.#idleMs = idleMs;
     this.#host = host;
     this.#port = port;
     this.#crypt = makeCrypt(config);
@@ -80,13 +85,49 @@ export class KcptunClient {
   /** Opens a stream on the next connection (dialled when needed). */
   async openStream(): Promise<SmuxStream> {
     const slot = this.#slots[this.#rr++ % this.#slots.length] as Slot;
+    this.#watchIdle();
     const conn = await this.#connection(slot);
     return conn.openStream();
+  }
+
+  /** Open connections (for tests and status). */
+  get connectionCount(): number {
+    return this.#slots.filter((s) => s.conn !== null && !s.conn.isClosed).length;
+  }
+
+  /**
+   * Closes the connections once none has had a stream for idleMs; the next openStream
+   * dials again (a KCP conversation has no handshake, so that costs no round trip).
+   */
+  #watchIdle(): void {
+    this.#busyAt = Date.now();
+    if (this.#idleMs <= 0 || this.#idleCheck !== null) return;
+    const check = setInterval(
+      () => {
+        const live = this.#slots.filter((s) => s.conn !== null && !s.conn.isClosed);
+        const busy = live.some((s) => (s.conn as SmuxConnection).streamCount > 0);
+        const dialling = this.#slots.some((s) => s.pending !== null);
+        if (busy || dialling) this.#busyAt = Date.now();
+        else if (Date.now() - this.#busyAt >= this.#idleMs) {
+          for (const s of live) s.conn?.close();
+          for (const s of this.#slots) s.conn = null;
+        }
+        if (!dialling && this.connectionCount === 0) {
+          clearInterval(check);
+          this.#idleCheck = null;
+        }
+      },
+      Math.max(10, Math.min(1000, Math.floor(this.#idleMs / 4))),
+    );
+    check.unref();
+    this.#idleCheck = check;
   }
 
   /** Closes every connection and its streams. */
   close(): void {
     this.#closed = true;
+    if (this.#idleCheck !== null) clearInterval(this.#idleCheck);
+    this.#idleCheck = null;
     for (const s of this.#slots) s.conn?.close();
     for (const c of this.#retired) c.close();
     this.#retired.clear();

@@ -27,6 +27,10 @@ export const KCPTUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'keepalive', description: 'kcptun: seconds between smux NOPs (10)' },
   { name: 'conn', description: 'kcptun client: KCP connections (1)' },
   { name: 'autoexpire', description: 'kcptun client: seconds a connection takes new streams (0)' },
+  {
+    name: 'session-idle',
+    description: 'kcptun:// dialer (ours): ms without streams before its connections close (60000)',
+  },
   { name: 'sockbuf', description: 'kcptun: UDP socket buffer bytes (4194304)' },
   { name: 'nodelay', description: 'kcptun mode=manual: nodelay 0/1' },
   { name: 'interval', description: 'kcptun mode=manual: flush interval ms' },
@@ -35,7 +39,12 @@ export const KCPTUN_OPTIONS: readonly OptionSpec[] = [
 ];
 
 /** What an address sets; the side's defaults fill the rest at connect / listen. */
-export type KcptunAddressOptions = Partial<Record<keyof KcptunConfig, string | number | boolean>>;
+export type KcptunAddressOptions = Partial<
+  Record<keyof KcptunConfig | 'session-idle', string | number | boolean>
+>;
+
+/** A kcptun:// dialer's connections close after this long without a stream. */
+const DEFAULT_SESSION_IDLE_MS = 60_000;
 
 function parseOptions(view: Address): KcptunAddressOptions {
   const out: Record<string, string | number | boolean> = {};
@@ -60,6 +69,7 @@ function parseOptions(view: Address): KcptunAddressOptions {
     'interval',
     'resend',
     'nc',
+    'session-idle',
   ] as const) {
     if (view.options[name] !== undefined) out[name] = intOption(view, name, 0, 0, 2 ** 31);
   }
@@ -73,7 +83,8 @@ function parseOptions(view: Address): KcptunAddressOptions {
 }
 
 export function configFor(side: 'client' | 'server', o: KcptunAddressOptions): KcptunConfig {
-  const c = { ...defaultConfig(side), ...o } as KcptunConfig & { mode: KcptunMode };
+  const { 'session-idle': _idle, ...options } = o;
+  const c = { ...defaultConfig(side), ...options } as KcptunConfig & { mode: KcptunMode };
   return validateConfig({ ...c, smuxver: c.smuxver as SmuxVersion });
 }
 
@@ -101,7 +112,10 @@ export function kcptunTransport(): Transport {
       const key = `${address.host}|${address.port}|${JSON.stringify(o)}`;
       let client = clients.get(key);
       if (client === undefined) {
-        client = new KcptunClient(address.host, address.port, configFor('client', o));
+        // Unlike kcptun's one-link process, a dialer shared by a daemon's backends must not
+        // keep a link (its UDP socket, keepalives) for a backend nobody uses any more.
+        const idleMs = Number(o['session-idle'] ?? DEFAULT_SESSION_IDLE_MS);
+        client = new KcptunClient(address.host, address.port, configFor('client', o), idleMs);
         clients.set(key, client);
       }
       if (options.signal?.aborted) {

@@ -57,7 +57,7 @@ describe.skipIf(server.missing || client.missing)(`kcptun:// transport${skipNote
     cleanups.push(peer.stop);
     const { ups } = upstreamTo(
       'kcptun-back',
-      `kcptun://127.0.0.1:${udp}?key=lb&crypt=aes-192&kcptun.smuxver=2&nocomp=1&conn=2`,
+      `kcptun://127.0.0.1:${udp}?key=lb&crypt=aes-192&kcptun.smuxver=2&nocomp=1&conn=2&session-idle=100`,
     );
     const lb = await TcpLB.start({
       name: 'lb-to-kcptun',
