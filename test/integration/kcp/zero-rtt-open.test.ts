@@ -124,13 +124,13 @@ afterEach(async () => {
 });
 
 describe('kcp:// open: round trips before the first byte leaves the client', () => {
-  it('keyless: the cookie round trip, then SETTINGS + SYN answered: 2 (3 with early=0)', async () => {
+  it('keyless: 1, the cookie RETRY answers as a SYN-ACK would (3 with early=0)', async () => {
     path = await Path.start('');
     await path.send(payload(MARKER, 64 * 1024));
     await path.waitReceived(64 * 1024);
     const first = path.relay.hops[0] as Hop;
     expect(first.frames).toEqual(['SETTINGS', 'SYN 1']);
-    expect(roundTripsBefore(path, (h) => h.marked)).toBe(2);
+    expect(roundTripsBefore(path, (h) => h.marked)).toBe(1);
     await path.close();
 
     path = await Path.start('?early=0');

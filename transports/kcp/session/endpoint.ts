@@ -430,8 +430,13 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
 
   /** Keyless client: follow a RETRY while in setup; any other RETRY is dropped. */
   #onRetry(plain: Uint8Array): void {
-    if (this.#setup?.onRetry(plain) === true) this.stats.retriesReceived++;
-    else this.stats.stray++;
+    const setup = this.#setup;
+    if (setup?.onRetry(plain) === true) {
+      this.stats.retriesReceived++;
+      // The listener answered, as a SYN-ACK would: the mux pool may hand out the first
+      // stream now (its data follows the ECHO-prefixed start), saving a round trip.
+      this.#sessions.get(keyOfConv(setup.conv))?.peerHeard();
+    } else this.stats.stray++;
   }
 
   /** The listener answered: stop prefixing, restore the full mtu. */

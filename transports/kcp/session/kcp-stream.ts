@@ -51,6 +51,11 @@ export class KcpStream extends Duplex implements StreamFD, SessionSink {
     session.sink = this;
   }
 
+  /** Resolves once the peer answered (KcpSession.whenPeerHeard); the mux pool reads it. */
+  whenPeerHeard(): Promise<void> {
+    return this.session.whenPeerHeard();
+  }
+
   setTimeout(ms: number, callback?: () => void): this {
     this.#idleMs = ms;
     if (callback) this.once('timeout', callback);
