@@ -11,5 +11,7 @@ export default defineConfig({
     // Socket-heavy suites compete for two cores; run files one at a time so no
     // test's deadline (e.g. "closed within 100 ms") depends on its neighbours.
     fileParallelism: false,
+    // Every file ends holding no more sockets, servers or child processes than it began with.
+    setupFiles: ['test/helpers/leak-check.setup.ts'],
   },
 });

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll } from 'vitest';
 
-/** The socket-like handles this process holds now, by kind. */
+/** The socket-like handles (and child processes) this process holds now, by kind. */
 function socketHandles(): string[] {
   return process
     .getActiveResourcesInfo()
-    .filter((r) => /TCP|UDP|Pipe|TLS|Server/.test(r) && r !== 'PipeWrap' && r !== 'TTYWrap');
+    .filter(
+      (r) => /TCP|UDP|Pipe|TLS|Server|Process/.test(r) && r !== 'PipeWrap' && r !== 'TTYWrap',
+    );
 }
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { expectNoLeakedSockets, snapshotSockets } from './handles.js';
 
 /** How long closing handles may take to disappear; a file may raise it (slow kcp teardown). */
-const WAIT_MS = 5000;
+const WAIT_MS = 8000;
 
 let baseline: string[] = [];
 beforeAll(() => {
