@@ -127,9 +127,7 @@ export class SessionPool {
       // (a stream that failed keeps the no-op listener: its 'error' may still be on its way).
       const quiet = () => {};
       opened.on('error', quiet);
-      if (!session.isReady) {
-        await (opened.id === FIRST_STREAM_ID ? serverHeard(session) : session.whenReady());
-      }
+      await (opened.id === FIRST_STREAM_ID ? serverHeard(session) : session.whenReady());
       if (opened.destroyed) throw opened.errored ?? streamClosed(opened);
       opened.off('error', quiet);
     })();
