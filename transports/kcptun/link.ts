@@ -92,7 +92,11 @@ export class KcptunClient {
 
   /** Open connections (for tests and status). */
   get connectionCount(): number {
-    return this.#slots.filter((s) => s.conn !== null && !s.conn.isClosed).length;
+    return this.#liveConnections().length;
+  }
+
+  #liveConnections(): SmuxConnection[] {
+    return this.#slots.flatMap((s) => (s.conn !== null && !s.conn.isClosed ? [s.conn] : []));
   }
 
   /**
@@ -104,12 +108,11 @@ export class KcptunClient {
     if (this.#idleMs <= 0 || this.#idleCheck !== null) return;
     const check = setInterval(
       () => {
-        const live = this.#slots.filter((s) => s.conn !== null && !s.conn.isClosed);
-        const busy = live.some((s) => (s.conn as SmuxConnection).streamCount > 0);
+        const live = this.#liveConnections();
         const dialling = this.#slots.some((s) => s.pending !== null);
-        if (busy || dialling) this.#busyAt = Date.now();
+        if (dialling || live.some((c) => c.streamCount > 0)) this.#busyAt = Date.now();
         else if (Date.now() - this.#busyAt >= this.#idleMs) {
-          for (const s of live) s.conn?.close();
+          for (const c of live) c.close();
           for (const s of this.#slots) s.conn = null;
         }
         if (!dialling && this.connectionCount === 0) {

@@ -31,6 +31,21 @@ async function until(ok: () => boolean, ms: number): Promise<boolean> {
   return ok();
 }
 
+/** A client of `server`, closed after the test; `idleMs` as the kcptun:// dialer passes it. */
+function clientOf(server: KcptunServer, conn: number, idleMs?: number): KcptunClient {
+  const config = configFor('client', { ...OPTIONS, conn });
+  const client = new KcptunClient('127.0.0.1', server.address().port, config, idleMs);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+/** A stream whose failure (its connection closed under it) is expected, not thrown. */
+async function openStream(client: KcptunClient): Promise<StreamFD> {
+  const fd = await client.openStream();
+  fd.on('error', () => {});
+  return fd;
+}
+
 async function echo(fd: StreamFD, text: string): Promise<void> {
   const back = once(fd, 'data');
   fd.write(text);
@@ -39,24 +54,15 @@ async function echo(fd: StreamFD, text: string): Promise<void> {
 
 describe('kcptun:// dialer (KcptunClient with an idle limit)', () => {
   it('closes its connections after session-idle without streams, and dials again', async () => {
-    const server = await echoServer();
-    const client = new KcptunClient(
-      '127.0.0.1',
-      server.address().port,
-      configFor('client', { ...OPTIONS, conn: 2 }),
-      150,
-    );
-    cleanups.push(() => client.close());
+    const client = clientOf(await echoServer(), 2, 150);
     for (const text of ['one', 'two']) {
-      const fd = await client.openStream();
-      fd.on('error', () => {});
+      const fd = await openStream(client);
       await echo(fd, text);
       fd.destroy();
     }
     expect(client.connectionCount).toBe(2);
     expect(await until(() => client.connectionCount === 0, 5000)).toBe(true);
-    const again = await client.openStream();
-    again.on('error', () => {});
+    const again = await openStream(client);
     await echo(again, 'three');
     expect(client.connectionCount).toBe(1);
     again.destroy();
@@ -64,16 +70,8 @@ describe('kcptun:// dialer (KcptunClient with an idle limit)', () => {
   });
 
   it('keeps a connection that has an open stream past session-idle', async () => {
-    const server = await echoServer();
-    const client = new KcptunClient(
-      '127.0.0.1',
-      server.address().port,
-      configFor('client', OPTIONS),
-      100,
-    );
-    cleanups.push(() => client.close());
-    const fd = await client.openStream();
-    fd.on('error', () => {});
+    const client = clientOf(await echoServer(), 1, 100);
+    const fd = await openStream(client);
     await new Promise((r) => setTimeout(r, 400));
     await echo(fd, 'still here');
     expect(client.connectionCount).toBe(1);
@@ -82,15 +80,8 @@ describe('kcptun:// dialer (KcptunClient with an idle limit)', () => {
   });
 
   it('without a limit (the kcptun client command) keeps its connections', async () => {
-    const server = await echoServer();
-    const client = new KcptunClient(
-      '127.0.0.1',
-      server.address().port,
-      configFor('client', OPTIONS),
-    );
-    cleanups.push(() => client.close());
-    const fd = await client.openStream();
-    fd.on('error', () => {});
+    const client = clientOf(await echoServer(), 1);
+    const fd = await openStream(client);
     await echo(fd, 'x');
     fd.destroy();
     await new Promise((r) => setTimeout(r, 300));
