@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { relayUpstream } from './relay-upstream.js';
 
 /**
  * A UDP forwarder on 127.0.0.1 between KCP clients and a server at `targetPort`, dropping a
@@ -62,21 +63,14 @@ export class LossyRelay {
 
   #fromClient(msg: Buffer, from: RemoteInfo): void {
     this.tap?.(msg, 'to-server');
-    const key = `${from.address}:${from.port}`;
-    let up = this.#upstreams.get(key);
-    if (up === undefined) {
-      const socket = createSocket('udp4');
-      socket.on('error', () => {});
-      socket.on('message', (back) => {
-        this.tap?.(back, 'to-client');
-        if (!this.#drop()) this.#front.send(back, from.port, from.address);
-      });
-      socket.connect(this.#targetPort, '127.0.0.1');
-      this.#upstreams.set(key, socket);
-      up = socket;
+    const { socket: up, fresh } = relayUpstream(this.#upstreams, from, this.#targetPort, (back) => {
+      this.tap?.(back, 'to-client');
+      if (!this.#drop()) this.#front.send(back, from.port, from.address);
+    });
+    if (fresh) {
       // Datagrams sent before 'connect' would throw: hold this one until then.
-      socket.once('connect', () => {
-        if (!this.#dropFromClient()) socket.send(msg);
+      up.once('connect', () => {
+        if (!this.#dropFromClient()) up.send(msg);
       });
       return;
     }

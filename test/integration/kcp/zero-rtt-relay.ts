@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { relayUpstream } from './relay-upstream.js';
 
 /** One datagram as the relay saw it. */
 export interface Hop {
@@ -106,24 +107,14 @@ export class DelayRelay {
   #fromClient(msg: Buffer, from: RemoteInfo): void {
     const level = this.#clientHeard;
     this.#record(msg, 'to-server', level);
-    const key = `${from.address}:${from.port}`;
-    let up = this.#upstreams.get(key);
-    if (up === undefined) {
-      const socket = createSocket('udp4');
-      socket.on('error', () => {});
-      socket.on('message', (back) => {
-        const backLevel = this.#serverHeard + 1;
-        this.#record(back, 'to-client', backLevel);
-        this.#later(() => {
-          this.#clientHeard = Math.max(this.#clientHeard, backLevel);
-          this.#front.send(back, from.port, from.address);
-        });
+    const { socket: target } = relayUpstream(this.#upstreams, from, this.#targetPort, (back) => {
+      const backLevel = this.#serverHeard + 1;
+      this.#record(back, 'to-client', backLevel);
+      this.#later(() => {
+        this.#clientHeard = Math.max(this.#clientHeard, backLevel);
+        this.#front.send(back, from.port, from.address);
       });
-      socket.connect(this.#targetPort, '127.0.0.1');
-      this.#upstreams.set(key, socket);
-      up = socket;
-    }
-    const target = up;
+    });
     this.#later(() => {
       this.#serverHeard = Math.max(this.#serverHeard, level);
       try {
