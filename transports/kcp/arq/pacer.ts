@@ -226,7 +226,10 @@ export class Pacer {
       this.round++;
       this.nextRoundDelivered = this.delivered;
     }
-    if (!this.sampleAppLimited || rate >= this.btlBw) this.recordBw(rate);
+    // DRAIN paces below the estimate on purpose, so its samples measure our own hold-back;
+    // recorded, they dragged the estimate down by 1/2.885 per round for as long as DRAIN lasted.
+    const limited = this.sampleAppLimited || this.mode === DRAIN;
+    if (!limited || rate >= this.btlBw) this.recordBw(rate);
     this.step(now, roundStart, inFlight, this.sampleAppLimited);
   }
 
