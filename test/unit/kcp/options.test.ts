@@ -8,10 +8,10 @@ import { KCP_SCHEMA, kcpOptionsFromAddress } from '../../../transports/kcp/optio
 const opts = (query: string) => kcpOptionsFromAddress(parseAddress(`kcp://127.0.0.1:1${query}`));
 
 describe('kcp:// options', () => {
-  it('defaults to fast3, mtu 1350, classic congestion, no key', () => {
+  it('defaults to fast3, mtu 1350, pacing congestion, no key', () => {
     const o = opts('');
-    expect(o.session.kcp).toMatchObject({ preset: 'fast3', mtu: 1350, congestion: 'classic' });
-    expect(opts('?congestion=pacing').session.kcp.congestion).toBe('pacing');
+    expect(o.session.kcp).toMatchObject({ preset: 'fast3', mtu: 1350, congestion: 'pacing' });
+    expect(opts('?congestion=classic').session.kcp.congestion).toBe('classic');
     expect(o.key).toBeUndefined();
   });
 
@@ -48,7 +48,7 @@ describe('kcp:// options', () => {
   });
 
   it('ack-repeat is on with congestion=pacing unless turned off, off with classic', () => {
-    expect(opts('').session.kcp.ackRepeat).toBe(false);
+    expect(opts('').session.kcp.ackRepeat).toBe(true);
     expect(opts('?congestion=classic').session.kcp.ackRepeat).toBe(false);
     expect(opts('?congestion=classic&ack-repeat=1').session.kcp.ackRepeat).toBe(true);
     expect(opts('?congestion=pacing').session.kcp.ackRepeat).toBe(true);

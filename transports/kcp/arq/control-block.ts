@@ -57,7 +57,7 @@
  *   RTO after the peer's window closed, doubling to 7 s, and a reopening WINS is repeated
  *   until the peer sends again. Same segments, earlier: one lost WINS cost the reference 7 s.
  * - fastAckConserve defaults on (as in current ikcp.c and kcp-go).
- * - Extensions, off by default (`kcp://?congestion=pacing` turns both on): `congestion: 'pacing'` (BBR-like
+ * - Extensions, off by default here (`kcp://` turns both on): `congestion: 'pacing'` (BBR-like
  *   rate/in-flight control, see pacer.ts) and `ackRepeat` (repeat ACKs once while there is a
  *   gap, see receiver.ts).
  *
