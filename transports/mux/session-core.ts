@@ -164,26 +164,36 @@ export abstract class SessionCore
     return this.table.localOpen;
   }
 
-  /** Resolves once the handshake is done; rejects if the session closes first. */
+  /**
+   * Resolves once the handshake is done; rejects if the session closes first. Every caller
+   * shares one promise (one 'ready' listener, however many streams wait: 100 opening at once
+   * used to trip the EventEmitter leak warning).
+   */
   whenReady(): Promise<void> {
     if (this.phase === Phase.Ready) return Promise.resolve();
     if (this.phase === Phase.Closed) return Promise.reject(this.closedError());
-    return new Promise((resolve, reject) => {
-      const onReady = () => {
-        this.#readyWaiters.delete(onFail);
-        resolve();
-      };
-      // Rejected as soon as the session fails, not when the inner stream has
-      // finally closed (that can take the whole linger time over a lossy transport).
-      const onFail = (err: Error) => {
-        this.off('ready', onReady);
-        reject(err);
-      };
-      this.once('ready', onReady);
-      this.#readyWaiters.add(onFail);
-    });
+    if (this.#ready === null) {
+      this.#ready = new Promise((resolve, reject) => {
+        const onReady = () => {
+          this.#readyWaiters.delete(onFail);
+          resolve();
+        };
+        // Rejected as soon as the session fails, not when the inner stream has
+        // finally closed (that can take the whole linger time over a lossy transport).
+        const onFail = (err: Error) => {
+          this.off('ready', onReady);
+          reject(err);
+        };
+        this.once('ready', onReady);
+        this.#readyWaiters.add(onFail);
+      });
+      // Nobody may be waiting any more when the session fails: not an unhandled rejection.
+      this.#ready.catch(() => {});
+    }
+    return this.#ready;
   }
 
+  #ready: Promise<void> | null = null;
   readonly #readyWaiters = new Set<(err: Error) => void>();
 
   /** Fail now: every stream errors with `err` (default ERR_MUX_SESSION_CLOSED), the peer gets GOAWAY. */
