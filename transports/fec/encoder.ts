@@ -18,6 +18,11 @@ export interface FecEncoderOptions {
    */
   readonly headroom?: number;
   readonly tailroom?: number;
+  /**
+   * Where parity packets are allocated: `len` bytes of their own that stay untouched until
+   * sent (the kcptun endpoint passes its datagram slab). Default: Buffer.allocUnsafe.
+   */
+  readonly reserve?: (len: number) => Buffer;
 }
 
 /**
@@ -33,6 +38,11 @@ export class FecEncoder {
    * a group. The array is reused between calls; the buffers in it are new each time.
    */
   readonly parity: Buffer[] = [];
+  /**
+   * The whole allocation of each packet in `parity`: headroom, packet, tailroom (what a
+   * packet crypt frames in place). Same reuse as `parity`.
+   */
+  readonly parityFramed: Buffer[] = [];
   private readonly rs: ReedSolomon;
   private readonly wrap: number;
   private next: number;
@@ -45,11 +55,16 @@ export class FecEncoder {
   /** Bytes left free in front of / after each parity packet (see FecEncoderOptions). */
   private readonly headroom: number;
   private readonly tailroom: number;
+  private readonly reserve: (len: number) => Buffer;
+  /** Per-group scratch, reused: the padded data shards and the parity outputs. */
+  private readonly data: Uint8Array[] = [];
+  private readonly outputs: Uint8Array[] = [];
 
   constructor(dataShards: number, parityShards: number, options: FecEncoderOptions = {}) {
     checkShards(dataShards, parityShards);
     this.headroom = options.headroom ?? 0;
     this.tailroom = options.tailroom ?? 0;
+    this.reserve = options.reserve ?? Buffer.allocUnsafe;
     this.dataShards = dataShards;
     this.parityShards = parityShards;
     this.rs = new ReedSolomon(dataShards, parityShards);
@@ -72,6 +87,7 @@ export class FecEncoder {
    */
   encodeInto(kcp: Uint8Array, out: Buffer, at: number): void {
     this.parity.length = 0;
+    this.parityFramed.length = 0;
     const len = 2 + kcp.length;
     if (len > 0xffff) throw new RangeError(`fec: KCP packet of ${kcp.length} bytes too large`);
     out.writeUInt32LE(this.next, at);
@@ -98,7 +114,8 @@ export class FecEncoder {
 
   private finishGroup(): void {
     const maxLen = this.maxLen;
-    const data: Uint8Array[] = [];
+    const data = this.data;
+    data.length = 0;
     for (let i = 0; i < this.dataShards; i++) {
       let slot = this.cache[i] as Uint8Array;
       if (slot.length < maxLen) {
@@ -110,19 +127,21 @@ export class FecEncoder {
       slot.fill(0, this.lens[i] as number, maxLen);
       data.push(slot);
     }
-    const packets: Buffer[] = [];
-    const outputs: Uint8Array[] = [];
+    const outputs = this.outputs;
+    outputs.length = 0;
+    const head = this.headroom;
+    const pktLen = FEC_HEADER_SIZE + maxLen;
     for (let p = 0; p < this.parityShards; p++) {
-      const room = Buffer.allocUnsafe(this.headroom + FEC_HEADER_SIZE + maxLen + this.tailroom);
-      const pkt = room.subarray(this.headroom, this.headroom + FEC_HEADER_SIZE + maxLen);
+      const room = this.reserve(head + pktLen + this.tailroom);
+      const pkt = room.subarray(head, head + pktLen);
       pkt.writeUInt32LE(this.next, 0);
       pkt.writeUInt16LE(TYPE_PARITY, 4);
       this.next = (this.next + 1) % this.wrap;
-      packets.push(pkt);
+      this.parity.push(pkt);
+      this.parityFramed.push(room);
       outputs.push(pkt.subarray(FEC_HEADER_SIZE));
     }
     this.rs.encode(data, outputs, maxLen);
-    this.parity.push(...packets);
     this.count = 0;
     this.maxLen = 0;
   }

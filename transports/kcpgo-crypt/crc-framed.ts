@@ -12,8 +12,13 @@ export interface DatagramCipher {
    * spare bytes after it. May work in place.
    */
   encryptFramed(buf: Buffer, len: number): Buffer;
-  /** Decrypts a received datagram into a new buffer (the caller's bytes stay intact). */
+  /**
+   * Decrypts a received datagram; the caller's bytes stay intact. A cipher that does not
+   * transform (`none`) returns a view of them, the others a new buffer.
+   */
   decrypt(datagram: Uint8Array): Buffer;
+  /** Spare bytes encryptFramed() needs after the datagram (CFB pads to a whole block). */
+  readonly tailroom: number;
 }
 
 /**
@@ -24,14 +29,17 @@ export interface DatagramCipher {
 export class CrcFramedCrypt implements PacketCrypt {
   readonly headerSize = CRYPT_HEADER_SIZE;
   readonly overhead = CRYPT_HEADER_SIZE;
-  readonly tailroom = 16;
+  readonly tailroom: number;
   readonly stats: PacketCryptStats = newStats();
-  private nonce: Buffer = Buffer.alloc(NONCE_SIZE);
+  /** The last datagram open() accepted (its nonce is copied out only when asked for). */
+  private last: Buffer = Buffer.alloc(NONCE_SIZE);
 
   constructor(
     readonly name: string,
     private readonly cipher: DatagramCipher,
-  ) {}
+  ) {
+    this.tailroom = cipher.tailroom;
+  }
 
   seal(payload: Uint8Array, nonce?: Uint8Array): Buffer {
     this.stats.sealed++;
@@ -56,11 +64,11 @@ export class CrcFramedCrypt implements PacketCrypt {
       return null;
     }
     this.stats.opened++;
-    this.nonce = plain.subarray(0, NONCE_SIZE);
+    this.last = plain;
     return plain.subarray(CRYPT_HEADER_SIZE);
   }
 
   lastNonce(): Buffer {
-    return Buffer.from(this.nonce);
+    return Buffer.from(this.last.subarray(0, NONCE_SIZE));
   }
 }

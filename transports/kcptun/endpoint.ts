@@ -84,6 +84,10 @@ export class KcptunEndpoint extends UdpEndpoint {
   readonly #host: SessionHost;
   /** Outgoing datagrams are built in place here: crypt header | FEC header | KCP. */
   readonly #slab = new DatagramSlab();
+  /** The decoded packets of a datagram without FEC: itself. */
+  readonly #one: Buffer[] = [];
+  /** Parity packets of every peer's FEC encoder are built in the slab too. */
+  readonly #reserve = (len: number): Buffer => this.#slab.reserve(len);
   /** ACK segments that fill one datagram. */
   readonly #acksPerDatagram: number;
 
@@ -161,6 +165,7 @@ export class KcptunEndpoint extends UdpEndpoint {
         ? new FecEncoder(o.dataShards, o.parityShards, {
             headroom: this.crypt.headerSize,
             tailroom: this.crypt.tailroom,
+            reserve: this.#reserve,
           })
         : null,
       fecDec: dec !== undefined ? dec : fec ? new FecDecoder(o.dataShards, o.parityShards) : null,
@@ -189,10 +194,12 @@ export class KcptunEndpoint extends UdpEndpoint {
     const out = this.#slab.reserve(head + shard + crypt.tailroom);
     enc.encodeInto(kcp, out, head);
     this.sendTo(crypt.sealFramed(out, shard), session.peer);
-    for (const p of enc.parity) {
-      // The encoder left head bytes before and tailroom bytes after each parity packet.
-      const framed = Buffer.from(p.buffer, p.byteOffset - head, head + p.length + crypt.tailroom);
-      this.sendTo(crypt.sealFramed(framed, p.length), session.peer);
+    const parity = enc.parity;
+    const framed = enc.parityFramed;
+    for (let i = 0; i < parity.length; i++) {
+      // Each parity packet with head bytes before it and tailroom after it, in the slab.
+      const p = parity[i] as Buffer;
+      this.sendTo(crypt.sealFramed(framed[i] as Buffer, p.length), session.peer);
     }
   }
 
@@ -237,7 +244,14 @@ export class KcptunEndpoint extends UdpEndpoint {
       }
       this.#last = peer;
     }
-    const packets = peer.fecDec === null ? [plain] : peer.fecDec.input(plain);
+    let packets: readonly Buffer[];
+    if (peer.fecDec === null) {
+      // One reused array for the packet of a datagram without FEC (no array per datagram).
+      this.#one[0] = plain;
+      packets = this.#one;
+    } else {
+      packets = peer.fecDec.input(plain);
+    }
     for (let i = 0; i < packets.length; i++) {
       const p = packets[i] as Buffer;
       if (p.length < OVERHEAD) {

@@ -102,6 +102,28 @@ describe('kcp-go packet crypt round trips and bounds', () => {
     },
   );
 
+  it('none: no copies: open returns a view of the datagram, sealFramed the built buffer', () => {
+    const c = createPacketCrypt('none', key);
+    expect(c.tailroom).toBe(0);
+    const buf = Buffer.alloc(c.headerSize + 40);
+    buf.fill(7, c.headerSize);
+    const d = c.sealFramed(buf, 40);
+    // Built exactly to size: the datagram is the buffer itself.
+    expect(d).toBe(buf);
+    const wire = Buffer.from(d);
+    const before = Buffer.from(wire);
+    const plain = c.open(wire);
+    expect(plain?.buffer).toBe(wire.buffer);
+    expect(plain?.byteOffset).toBe(wire.byteOffset + c.headerSize);
+    expect(plain?.equals(Buffer.alloc(40, 7))).toBe(true);
+    expect(wire.equals(before)).toBe(true);
+    // The nonce is copied out on demand and stays when the datagram's bytes change later.
+    const nonce = c.lastNonce();
+    expect(nonce.equals(wire.subarray(0, 16))).toBe(true);
+    wire.fill(0);
+    expect(nonce.equals(before.subarray(0, 16))).toBe(true);
+  });
+
   it('aes sealFramed: no two datagrams of the same payload look alike (fresh nonces)', () => {
     const c = createPacketCrypt('aes', key);
     const seen = new Set<string>();

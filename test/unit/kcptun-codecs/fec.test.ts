@@ -210,6 +210,36 @@ describe('Reed-Solomon and FEC bounds', () => {
     }
   });
 
+  it('reserve: parity packets are built in the given allocator, framed with head and tail room', () => {
+    const a = new FecEncoder(4, 2);
+    const slab = Buffer.alloc(64 * 1024);
+    let used = 0;
+    const reserve = (len: number): Buffer => {
+      const out = slab.subarray(used, used + len);
+      used += len;
+      return out;
+    };
+    const b = new FecEncoder(4, 2, { headroom: 20, tailroom: 16, reserve });
+    for (let i = 0; i < 12; i++) {
+      const kcp = Buffer.alloc(30 + i * 7, i);
+      a.encode(kcp);
+      b.encodeInto(kcp, Buffer.alloc(8 + kcp.length), 0);
+      expect(b.parity.length).toBe(a.parity.length);
+      expect(b.parityFramed.length).toBe(b.parity.length);
+      for (const [j, p] of b.parity.entries()) {
+        const framed = b.parityFramed[j] as Buffer;
+        // The same bytes as the default allocation, inside the reserved block at offset 20.
+        expect(p.equals(a.parity[j] as Buffer)).toBe(true);
+        expect(p.buffer).toBe(slab.buffer);
+        expect(framed.length).toBe(20 + p.length + 16);
+        expect(p.byteOffset - framed.byteOffset).toBe(20);
+      }
+    }
+    // Three groups, two parity packets each, nothing else taken from the allocator.
+    expect(used).toBeGreaterThan(0);
+    expect(b.parityFramed.length).toBe(2);
+  });
+
   it('keeps at most maxGroups groups open and counts the ones it gave up on', () => {
     const enc = new FecEncoder(4, 2);
     const dec = new FecDecoder(4, 2, { maxGroups: 3 });
