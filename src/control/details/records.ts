@@ -42,6 +42,10 @@ export interface Socks5ServerDetail extends ListenerDetail {
   readonly 'allow-non-backend': boolean;
   /** UDP ASSOCIATE served (same target rules as CONNECT). */
   readonly 'allow-udp': boolean;
+  /** UDP associations alive now (on worker processes: all of theirs). Not in the text line. */
+  readonly 'udp-associations'?: number;
+  /** UDP ASSOCIATE requests refused because the associations were at their limit. */
+  readonly 'udp-associations-refused'?: number;
 }
 
 /** A udp-lb: its settings, and its flow table as of now. */

@@ -107,8 +107,12 @@ export const DETAIL_SCHEMAS: { readonly [K in DetailKind]: JsonSchema } = {
         type: 'boolean',
         description: 'true: UDP ASSOCIATE is served, with the same target rules as CONNECT',
       },
+      'udp-associations': readOnly(int('UDP associations alive now (every worker process)')),
+      'udp-associations-refused': readOnly(
+        int('UDP ASSOCIATE requests refused because the associations were at their limit'),
+      ),
     },
-    ['cert-key'],
+    ['cert-key', 'udp-associations', 'udp-associations-refused'],
   ),
   'udp-lb': object({
     ...NAME,

@@ -69,6 +69,8 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
             ...describe(n, e),
             'allow-non-backend': e.lb.allowNonBackend,
             'allow-udp': e.lb.udp,
+            'udp-associations': e.lb.associations,
+            'udp-associations-refused': e.lb.associationsRefused,
           }),
         ),
       );

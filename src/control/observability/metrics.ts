@@ -5,6 +5,7 @@ import type { ProxyStats } from '../../proxy/proxy.js';
 import type { ResourceStore } from '../store.js';
 import { define, type Kind } from './metric-define.js';
 import { defineMeshMetrics, type MeshSample, meshSample } from './metrics-mesh.js';
+import { defineSocks5Metrics, type Socks5UdpSample, socks5UdpSamples } from './metrics-socks5.js';
 import { defineUdpMetrics, type UdpLbSample, udpLbSamples } from './metrics-udp.js';
 
 // Prometheus metrics of a running vproxy, read from the resource store when
@@ -73,6 +74,7 @@ interface Snapshot {
   /** Absent while the daemon has no registry in use. */
   readonly mesh: MeshSample | undefined;
   readonly udpLbs: readonly UdpLbSample[];
+  readonly socks5Udp: readonly Socks5UdpSample[];
 }
 
 function takeSnapshot(store: ResourceStore): Snapshot {
@@ -92,7 +94,14 @@ function takeSnapshot(store: ResourceStore): Snapshot {
     counters: c.counters(),
   }));
   const mesh = meshSample(store);
-  return { listeners, servers, controllers, mesh, udpLbs: udpLbSamples(store) };
+  return {
+    listeners,
+    servers,
+    controllers,
+    mesh,
+    udpLbs: udpLbSamples(store),
+    socks5Udp: socks5UdpSamples(store),
+  };
 }
 
 /** One listener series: name, help, counter or gauge, and how to read it. */
@@ -296,6 +305,7 @@ export class StoreMetrics {
     );
     defineMeshMetrics(registers, () => read().mesh);
     defineUdpMetrics(registers, () => read().udpLbs);
+    defineSocks5Metrics(registers, () => read().socks5Udp);
     this.registry = Registry.merge([own, processMetrics()]);
   }
 
