@@ -14,6 +14,7 @@ import type { Upstream } from '../lb/upstream.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import type { SessionInfo } from '../proxy/session.js';
 import { remoteError } from './errors.js';
+import { AssociationSums } from './fleet-shares.js';
 import type { ListenerKind, ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
 import { ServerLedger } from './server-ledger.js';
 import type { Tenant, WorkerProcess } from './supervisor.js';
@@ -155,6 +156,9 @@ export interface FleetOptions {
   readonly eventLoopGroup: EventLoopGroup;
   readonly socket: FleetSocket;
   readonly connectTimeoutMs?: number;
+  /** A socks5-server's UDP limits, applied by each worker to its own associations. */
+  readonly maxAssociations?: number;
+  readonly udpIdleTimeoutMs?: number;
   readonly log: Logger;
   /** The whole state the workers' copies run with, read from the owner now. */
   readonly state: () => ListenerState;
@@ -210,6 +214,8 @@ export class WorkerFleet implements GroupResource, Tenant {
   readonly #onHealth = () => this.syncSoon();
   /** Changes made outside the command language (a mesh delegate) reach the workers within this. */
   readonly #poll: NodeJS.Timeout;
+  /** A socks5-server's UDP associations, summed over the workers. */
+  readonly #udp = new AssociationSums();
 
   constructor(options: FleetOptions) {
     this.id = `${options.name}#${++listenerIds}`;
@@ -273,6 +279,7 @@ export class WorkerFleet implements GroupResource, Tenant {
   /** A worker's report: its counters, and what its servers grew by goes to main's servers. */
   #take(worker: WorkerProcess, report: ListenerReport): void {
     this.#stats.set(worker, report.stats);
+    this.#udp.take(worker, report.udp);
     let ledger = this.#ledgers.get(worker);
     if (ledger === undefined) {
       ledger = new ServerLedger((group, name, address) => {
@@ -288,6 +295,7 @@ export class WorkerFleet implements GroupResource, Tenant {
   #closeLedger(worker: WorkerProcess): void {
     this.#ledgers.get(worker)?.close();
     this.#ledgers.delete(worker);
+    this.#udp.retire(worker);
   }
 
   #forget(worker: WorkerProcess): void {
@@ -329,6 +337,8 @@ export class WorkerFleet implements GroupResource, Tenant {
       mode: this.shared ? 'shared' : 'own',
       ...(listenScheme === undefined ? {} : { listenScheme }),
       ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+      ...(o.maxAssociations === undefined ? {} : { maxAssociations: o.maxAssociations }),
+      ...(o.udpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: o.udpIdleTimeoutMs }),
       state,
     };
     const reply = await worker.request({ t: 'start', spec }, o.socket.handle);
@@ -425,6 +435,16 @@ export class WorkerFleet implements GroupResource, Tenant {
       }),
     );
     this.#sessions = sessions.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+  }
+
+  /** A socks5-server's UDP associations alive in its workers now. */
+  get associations(): number {
+    return this.#udp.associations;
+  }
+
+  /** A socks5-server's UDP ASSOCIATE requests refused by its workers (at their max), dead ones' included. */
+  get associationsRefused(): number {
+    return this.#udp.refused;
   }
 
   stats(): ProxyStats {

@@ -87,6 +87,9 @@ export interface ListenerSpec {
   readonly acceptProxyProtocol?: boolean;
   readonly sendProxyProtocol?: 1 | 2;
   readonly connectTimeoutMs?: number;
+  /** A socks5-server's UDP limits, fixed at start: each worker's own bound (default 256). */
+  readonly maxAssociations?: number;
+  readonly udpIdleTimeoutMs?: number;
   readonly state: ListenerState;
 }
 
@@ -145,6 +148,8 @@ export interface ListenerReport {
   /** Servers this listener's copy has used (connections, bytes, failures). */
   readonly servers?: readonly ServerTotals[];
   readonly sessions?: readonly SessionInfo[];
+  /** A socks5-server's UDP associations: alive now, and refused (at its max) since the start. */
+  readonly udp?: { readonly associations: number; readonly refused: number };
 }
 
 export type FromWorker =

@@ -187,6 +187,8 @@ export class WorkerRuntime {
         ...common,
         allowNonBackend: p?.allowNonBackend ?? false,
         udp: p?.udp ?? false,
+        ...(spec.maxAssociations === undefined ? {} : { maxAssociations: spec.maxAssociations }),
+        ...(spec.udpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: spec.udpIdleTimeoutMs }),
       });
       applySocks5(lb as Socks5Server, auth, p);
     } else {
@@ -299,9 +301,11 @@ function applySocks5(
   lb.auth = auth.users.size > 0 ? auth : 'none';
 }
 
-/** A listener's counters and its servers', as main adds them up. */
+/** A listener's counters and its servers' (and a socks5-server's associations), as main adds them up. */
 function report(h: Hosted): ListenerReport {
-  return { stats: h.lb.stats(), servers: h.mirror.serverTotals() };
+  const out = { stats: h.lb.stats(), servers: h.mirror.serverTotals() };
+  if (!(h.lb instanceof Socks5Server)) return out;
+  return { ...out, udp: { associations: h.lb.associations, refused: h.lb.associationsRefused } };
 }
 
 /** `tcp` → `shared-tcp`, `tls+tcp` → `tls+shared-tcp`: the same stack over the shared socket. */

@@ -24,7 +24,8 @@ export interface WorkerSocks5Options extends Socks5ServerOptions {
  * never accepts, and its policy — allow-non-backend, allow-udp and the user
  * table, whose entries the socks5-user commands change in place — goes to the
  * workers with the rest of the state after every change. A UDP ASSOCIATE is
- * served by the worker that holds its control connection.
+ * served by the worker that holds its control connection; `maxAssociations`
+ * bounds each worker's, and the association counts are the workers' sums.
  */
 export class WorkerSocks5Server extends Socks5Server {
   readonly #fleet: WorkerFleet;
@@ -49,6 +50,12 @@ export class WorkerSocks5Server extends Socks5Server {
       ...(options.connectTimeoutMs === undefined
         ? {}
         : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.maxAssociations === undefined
+        ? {}
+        : { maxAssociations: options.maxAssociations }),
+      ...(options.udpIdleTimeoutMs === undefined
+        ? {}
+        : { udpIdleTimeoutMs: options.udpIdleTimeoutMs }),
       log: (options.logger ?? quietLogger).child({ listener: options.name }),
       state: () => ({
         ...listenerState(this.settings(), this.#accessLog, this.upstream),
@@ -115,6 +122,15 @@ export class WorkerSocks5Server extends Socks5Server {
   override set udp(udp: boolean) {
     super.udp = udp;
     this.#fleet.syncSoon();
+  }
+
+  /** The workers' associations (main's own relay set never serves one). */
+  override get associations(): number {
+    return this.#fleet.associations;
+  }
+
+  override get associationsRefused(): number {
+    return this.#fleet.associationsRefused;
   }
 
   get id(): string {
