@@ -15,6 +15,8 @@ export interface Selectable {
   readonly available: boolean;
   /** Live backend connections (wlc). */
   readonly activeConnections: number;
+  /** Live connections held by other processes (a worker's copy of a server), which wlc counts too. */
+  readonly elsewhere?: number;
 }
 
 /**
@@ -91,7 +93,8 @@ class WeightedRoundRobin<S extends Selectable> implements SelectionMethod<S> {
 
 /**
  * Weighted least connections (LVS): the server with the lowest
- * connections / weight, compared as C(a)·W(b) < C(b)·W(a) to stay in integers.
+ * connections / weight (a worker counts its copy's connections and those the
+ * other workers hold, `elsewhere`), compared as C(a)·W(b) < C(b)·W(a) to stay in integers.
  * Ties (an idle group, or equal load) go by smooth weighted round robin among
  * the tied servers, not to the first in the list: an idle group then spreads
  * as wrr does instead of piling onto one server.
@@ -107,19 +110,20 @@ class WeightedLeastConnections<S extends Selectable> implements SelectionMethod<
 
   pick(servers: readonly S[]): S | null {
     let best: S | null = null;
+    let bestLoad = 0;
     for (const s of servers) {
       if (!s.available) continue;
-      if (best === null || s.activeConnections * best.weight < best.activeConnections * s.weight) {
+      const load = connections(s);
+      if (best === null || load * best.weight < bestLoad * s.weight) {
         best = s;
+        bestLoad = load;
       }
     }
     if (best === null) return null;
     const tied = this.#tied;
     tied.length = 0;
     for (const s of servers) {
-      if (s.available && s.activeConnections * best.weight === best.activeConnections * s.weight) {
-        tied.push(s);
-      }
+      if (s.available && connections(s) * best.weight === bestLoad * s.weight) tied.push(s);
     }
     const picked = tied.length === 1 ? best : this.#swrr.pick(tied);
     tied.length = 0;
@@ -133,6 +137,11 @@ class WeightedLeastConnections<S extends Selectable> implements SelectionMethod<
   reset(): void {
     this.#swrr.reset();
   }
+}
+
+/** A server's live connections for wlc: this process's, plus those held elsewhere (workers). */
+function connections(s: Selectable): number {
+  return s.activeConnections + (s.elsewhere ?? 0);
 }
 
 /**

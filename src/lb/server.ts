@@ -93,6 +93,14 @@ export class Server {
   readonly #counters = new Counters();
   #connectFailures = 0;
   #redispatches = 0;
+  /**
+   * Live connections to this server that other processes hold: set on a
+   * worker's copy of main's server to the rest of the group's total (other
+   * workers, other listeners, as main last heard), so that wlc balances the
+   * total and not only this copy's share. Not in `activeConnections` or the
+   * stats (main sums those); always 0 in one process.
+   */
+  elsewhere = 0;
 
   constructor(name: string, address: string | Address, weight: number, health: HealthCheckClient) {
     this.name = checkName('server', name);

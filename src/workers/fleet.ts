@@ -9,12 +9,13 @@ import type { Registry } from '../fd/registry.js';
 import type { BoundAddress, ServerFD, ServerFDEvents } from '../fd/server-fd.js';
 import type { EventLoop } from '../lb/event-loop.js';
 import type { EventLoopGroup, GroupResource } from '../lb/event-loop-group.js';
+import type { Server } from '../lb/server.js';
 import { ServerGroup } from '../lb/server-group.js';
 import type { Upstream } from '../lb/upstream.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import type { SessionInfo } from '../proxy/session.js';
 import { remoteError } from './errors.js';
-import { AssociationSums } from './fleet-shares.js';
+import { AssociationSums, ElsewherePusher } from './fleet-shares.js';
 import type { ListenerKind, ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
 import { ServerLedger } from './server-ledger.js';
 import type { Tenant, WorkerProcess } from './supervisor.js';
@@ -216,13 +217,41 @@ export class WorkerFleet implements GroupResource, Tenant {
   readonly #poll: NodeJS.Timeout;
   /** A socks5-server's UDP associations, summed over the workers. */
   readonly #udp = new AssociationSums();
+  /** Each worker's wlc sees the connections its copy does not hold. */
+  readonly #elsewhere: ElsewherePusher;
 
   constructor(options: FleetOptions) {
     this.id = `${options.name}#${++listenerIds}`;
     this.#options = options;
     this.#log = options.log;
-    this.#poll = setInterval(() => this.syncSoon(), SYNC_POLL_MS);
+    this.#elsewhere = new ElsewherePusher({
+      groups: () => this.#wlcGroups(),
+      workers: () => this.#copies(),
+      send: async (worker, servers) =>
+        (await worker.request({ t: 'elsewhere', id: this.id, servers })).ok,
+    });
+    this.#poll = setInterval(() => {
+      this.syncSoon();
+      // Main's own listeners on the same servers report to nobody: look now and then.
+      this.#elsewhere.soon();
+    }, SYNC_POLL_MS);
     this.#poll.unref();
+  }
+
+  /** The wlc server groups of the upstream (the only method that reads `elsewhere`). */
+  *#wlcGroups(): Generator<ServerGroup> {
+    for (const m of this.#options.upstream.members()) {
+      if (m.group instanceof ServerGroup && m.group.method === 'wlc') yield m.group;
+    }
+  }
+
+  /** The workers whose copy of this listener runs now, with what each copy holds per server. */
+  *#copies(): Generator<[WorkerProcess, ReadonlyMap<Server, number>]> {
+    for (const loop of this.#loops.keys()) {
+      const worker = loop.worker;
+      if (!this.#runsOn(loop) || !worker.up || !this.#sent.has(worker)) continue;
+      yield [worker, this.#ledgers.get(worker)?.held() ?? new Map()];
+    }
   }
 
   /** Join the group and listen on each of its worker loops (the owner closes on failure). */
@@ -289,6 +318,7 @@ export class WorkerFleet implements GroupResource, Tenant {
       this.#ledgers.set(worker, ledger);
     }
     ledger.apply(report.servers ?? []);
+    this.#elsewhere.soon();
   }
 
   /** The worker's copy of this listener is gone: its sessions no longer count as open. */
@@ -296,6 +326,9 @@ export class WorkerFleet implements GroupResource, Tenant {
     this.#ledgers.get(worker)?.close();
     this.#ledgers.delete(worker);
     this.#udp.retire(worker);
+    this.#elsewhere.forget(worker);
+    // The other workers' view of the servers changed.
+    this.#elsewhere.soon();
   }
 
   #forget(worker: WorkerProcess): void {
@@ -346,6 +379,9 @@ export class WorkerFleet implements GroupResource, Tenant {
     if (reply.bound !== undefined && !this.shared) fd.bound = reply.bound;
     this.#sent.set(worker, JSON.stringify(state));
     this.#stats.set(worker, this.#stats.get(worker) ?? ZERO);
+    // Its copy starts knowing nothing of the other workers' connections.
+    this.#elsewhere.forget(worker);
+    this.#elsewhere.soon();
   }
 
   // Tenant: the worker died with its sessions; its counters stay in the sums.
@@ -387,11 +423,15 @@ export class WorkerFleet implements GroupResource, Tenant {
   }
 
   /**
-   * Push the current state to every worker that has not seen it; resolves when
-   * they applied it (and every push before it: pushes run one at a time, in order).
+   * Push the current state to every worker that has not seen it, and each
+   * one's count of connections elsewhere; resolves when they applied it (and
+   * every push before it: pushes run one at a time, in order).
    */
   sync(): Promise<void> {
-    const next = this.#syncing.then(() => this.#push());
+    const next = this.#syncing.then(async () => {
+      await this.#push();
+      await this.#elsewhere.push();
+    });
     this.#syncing = next.catch(() => {});
     return next;
   }
@@ -493,6 +533,7 @@ export class WorkerFleet implements GroupResource, Tenant {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#poll);
+    this.#elsewhere.close();
     this.#watch();
     this.#options.eventLoopGroup.detach(this);
     await Promise.all(

@@ -10,7 +10,7 @@ import {
 } from '../lb/selection-method.js';
 import { Server } from '../lb/server.js';
 import { type BackendGroup, Upstream } from '../lb/upstream.js';
-import type { GroupState, ListenerState, ServerTotals } from './protocol.js';
+import type { Elsewhere, GroupState, ListenerState, ServerTotals } from './protocol.js';
 
 const NO_CHECK: HealthCheckConfig = {
   timeoutMs: 1000,
@@ -143,6 +143,11 @@ class MirrorGroup implements BackendGroup {
     this.#method.reset();
   }
 
+  /** Each server's connections held elsewhere, by `name address` (absent: none). */
+  setElsewhere(counts: ReadonlyMap<string, number>): void {
+    for (const s of this.#servers) s.elsewhere = counts.get(`${s.name} ${s.addressText}`) ?? 0;
+  }
+
   /** Each server's counters, for main (servers never used are left out). */
   totals(out: ServerTotals[]): void {
     for (const server of [...this.#servers, ...this.#leaving]) {
@@ -185,6 +190,8 @@ export class MirrorUpstream {
   /** Groups taken out of the upstream: reported until their connections closed. */
   readonly #leaving = new Set<MirrorGroup>();
   readonly #onFailure: () => void;
+  /** Main's last word on connections held elsewhere, by group (kept for servers added later). */
+  #elsewhere = new Map<string, Map<string, number>>();
 
   /** `onFailure`: a connect to one of its servers failed (main should hear of it soon). */
   constructor(state: ListenerState['upstream'], onFailure: () => void = () => {}) {
@@ -202,6 +209,20 @@ export class MirrorUpstream {
       if (g.idle) this.#leaving.delete(g);
     }
     return out;
+  }
+
+  /** What main says the rest of the daemon holds on each server (wlc adds it to this copy's own). */
+  setElsewhere(servers: Elsewhere): void {
+    this.#elsewhere = new Map();
+    for (const [group, name, address, n] of servers) {
+      let byServer = this.#elsewhere.get(group);
+      if (byServer === undefined) {
+        byServer = new Map();
+        this.#elsewhere.set(group, byServer);
+      }
+      byServer.set(`${name} ${address}`, n);
+    }
+    for (const [name, g] of this.#groups) g.setElsewhere(this.#elsewhere.get(name) ?? NONE);
   }
 
   apply(state: ListenerState['upstream']): void {
@@ -225,6 +246,10 @@ export class MirrorUpstream {
         group.apply(m.group);
         this.upstream.update(group.name, options);
       }
+      // A server copy made by this state starts with what main said last.
+      group.setElsewhere(this.#elsewhere.get(group.name) ?? NONE);
     }
   }
 }
+
+const NONE: ReadonlyMap<string, number> = new Map();

@@ -93,6 +93,19 @@ export interface ListenerSpec {
   readonly state: ListenerState;
 }
 
+/**
+ * Live connections to one of main's servers held elsewhere than this
+ * worker's copy of a listener: the group's total (every worker, every
+ * listener, main's own) minus this copy's, as main last heard. wlc adds it to
+ * the copy's own live count, so each worker balances the group's total.
+ */
+export type Elsewhere = readonly (readonly [
+  group: string,
+  name: string,
+  address: string,
+  connections: number,
+])[];
+
 export type ToWorker =
   /** The first message: who the worker is and how it logs. */
   | {
@@ -114,6 +127,13 @@ export type ToWorker =
   /** Stop accepting, keep the sessions (SIGTERM's drain). */
   | { readonly t: 'drain'; readonly seq: number; readonly id: string }
   | { readonly t: 'kill'; readonly seq: number; readonly id: string; readonly session: number }
+  /** The servers with connections elsewhere (those left out have none); sent when it changes. */
+  | {
+      readonly t: 'elsewhere';
+      readonly seq: number;
+      readonly id: string;
+      readonly servers: Elsewhere;
+    }
   /** Counters and sessions of every listener, now. */
   | { readonly t: 'query'; readonly seq: number }
   /** Close every listener and session, then exit. */

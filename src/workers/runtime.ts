@@ -138,6 +138,10 @@ export class WorkerRuntime {
         return {};
       case 'kill':
         return { found: this.#hosted.get(msg.id)?.lb.kill(msg.session) ?? false };
+      case 'elsewhere':
+        // A listener stopped meanwhile has nothing to balance.
+        this.#hosted.get(msg.id)?.mirror.setElsewhere(msg.servers);
+        return {};
       case 'query': {
         const listeners: Record<string, ListenerReport> = {};
         for (const [id, h] of this.#hosted) {

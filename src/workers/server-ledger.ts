@@ -68,6 +68,15 @@ export class ServerLedger {
     }
   }
 
+  /** Connections this copy holds on each of main's servers, as of its last report. */
+  held(): Map<Server, number> {
+    const out = new Map<Server, number>();
+    for (const { server, leases } of this.#entries.values()) {
+      if (server !== undefined) out.set(server, (out.get(server) ?? 0) + leases.length);
+    }
+    return out;
+  }
+
   /** The worker's copy is gone (the worker died, or the listener stopped): its connections closed. */
   close(): void {
     for (const entry of this.#entries.values()) release(entry, 0);
