@@ -201,6 +201,7 @@ export class KcptunServer extends EventEmitter<ServerFDEvents> implements Server
   readonly config: KcptunConfig;
   endpoint!: KcptunEndpoint;
   readonly #conns = new Set<SmuxConnection>();
+  #closing = false;
 
   private constructor(config: KcptunConfig) {
     super();
@@ -219,7 +220,14 @@ export class KcptunServer extends EventEmitter<ServerFDEvents> implements Server
         fd.on('error', () => {});
         const conn = new SmuxConnection(fd, smuxOptions(config, false));
         server.#conns.add(conn);
-        conn.on('stream', (s) => server.emit('connection', s));
+        conn.on('stream', (s) => {
+          // A closed listener takes no new connections, on old sessions either.
+          if (server.#closing) s.destroy();
+          else server.emit('connection', s);
+        });
+        conn.on('idle', () => {
+          if (server.#closing) conn.close();
+        });
         conn.on('close', () => server.#conns.delete(conn));
       },
     );
@@ -230,8 +238,15 @@ export class KcptunServer extends EventEmitter<ServerFDEvents> implements Server
     return this.endpoint.address();
   }
 
-  /** Stops accepting; sessions already open stay until they end. */
+  /**
+   * Stops accepting; a session ends with its last open stream (at once if it has none), and
+   * the socket closes with the last session. kcptun's own server keeps idle sessions until
+   * smux's keepalive gives up on them, but a closed listener has no use for one: a client
+   * that vanished kept the socket open for that long (30 s) after close().
+   */
   close(): Promise<void> {
+    this.#closing = true;
+    for (const c of [...this.#conns]) if (c.streamCount === 0) c.close();
     return this.endpoint.close();
   }
 

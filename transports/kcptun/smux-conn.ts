@@ -20,6 +20,8 @@ export interface SmuxConnectionEvents {
   stream: [stream: SmuxStream];
   /** The connection is over (err null: closed locally). */
   close: [err: Error | null];
+  /** Its last open stream ended (a closing listener then ends the connection). */
+  idle: [];
 }
 
 /**
@@ -131,9 +133,10 @@ export class SmuxConnection extends EventEmitter<SmuxConnectionEvents> implement
   }
 
   closeStream(sid: number): void {
-    this.#streams.delete(sid);
+    const had = this.#streams.delete(sid);
     this.#wake(sid);
     if (!this.#closed) this.session.closeStream(sid);
+    if (had && !this.#closed && this.#streams.size === 0) this.emit('idle');
   }
 
   // ---- internals -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import {
 } from '../../../transports/kcp/session/scheduler.js';
 import type { KcpSession } from '../../../transports/kcp/session/session.js';
 import { defaultConfig, KcptunClient, KcptunServer } from '../../../transports/kcptun/index.js';
+import type { SmuxStream } from '../../../transports/kcptun/smux-stream.js';
 import { checkNoLeakedSocketsAfterAll } from '../../helpers/handles.js';
 
 // Shutdown of an endpoint with live sessions (`websocks-server --kcp` was once seen spinning
@@ -52,6 +53,32 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Our kcptun server and client (crypt none, fast3, `conn` connections); streams accepted. */
+async function kcptunPair(conn: number): Promise<{
+  server: KcptunServer;
+  client: KcptunClient;
+  accepted: SmuxStream[];
+}> {
+  const config = { crypt: 'none', mode: 'fast3' as const, nocomp: true, conn };
+  const server = await KcptunServer.listen('127.0.0.1', 0, {
+    ...defaultConfig('server'),
+    ...config,
+  });
+  cleanups.push(() => server.abort());
+  const client = new KcptunClient('127.0.0.1', server.address().port, {
+    ...defaultConfig('client'),
+    ...config,
+  });
+  cleanups.push(() => client.close());
+  const accepted: SmuxStream[] = [];
+  server.on('connection', (s) => {
+    s.on('error', () => {});
+    // KcptunServer's connections are smux streams.
+    accepted.push(s as SmuxStream);
+  });
+  return { server, client, accepted };
 }
 
 const SESSION = {
@@ -132,30 +159,43 @@ describe('an endpoint shut down with live sessions', () => {
   });
 
   it('kcptun: a client and a server closed with a live smux stream leave the scheduler empty', async () => {
-    const config = { crypt: 'none', mode: 'fast3' as const, nocomp: true };
-    const server = await KcptunServer.listen('127.0.0.1', 0, {
-      ...defaultConfig('server'),
-      ...config,
-    });
-    cleanups.push(() => server.abort());
-    const client = new KcptunClient('127.0.0.1', server.address().port, {
-      ...defaultConfig('client'),
-      ...config,
-    });
-    cleanups.push(() => client.close());
-    let accepted = 0;
-    server.on('connection', (s) => {
-      s.on('error', () => {});
-      accepted++;
-    });
+    const { server, client, accepted } = await kcptunPair(1);
     const s = await client.openStream();
     s.on('error', () => {});
     s.write('hello');
-    await until('the stream', () => accepted === 1);
+    await until('the stream', () => accepted.length === 1);
     expect(sharedScheduler().size).toBe(2);
     client.close();
     await server.abort();
     expect(server.endpoint.sessionCount).toBe(0);
     await until('both sessions to leave the scheduler', () => sharedScheduler().size === 0);
+  });
+
+  it('kcptun server close(): sessions end with their last stream, then the socket closes', async () => {
+    // The client stays up and silent: before, an idle session lived on its keepalives.
+    const { server, client, accepted } = await kcptunPair(2);
+    // conn=2: one session whose stream has ended, one with a stream still open.
+    const done = await client.openStream();
+    const open = await client.openStream();
+    for (const s of [done, open]) {
+      s.on('error', () => {});
+      s.write('hello');
+    }
+    await until('both streams', () => accepted.length === 2);
+    expect(server.endpoint.sessionCount).toBe(2);
+    (accepted[0] as SmuxStream).destroy();
+    void server.close();
+    await until('the idle session to end', () => server.endpoint.sessionCount === 1);
+    // A stream opened after close() is refused, on the session that is still up.
+    let late = 0;
+    server.on('connection', () => late++);
+    const refused = await client.openStream();
+    refused.on('error', () => {});
+    refused.write('x');
+    await until('the refused stream to end', () => refused.destroyed || refused.readableEnded);
+    expect(server.endpoint.sessionCount).toBe(1);
+    (accepted[1] as SmuxStream).destroy();
+    await until('the last session to end', () => server.endpoint.sessionCount === 0);
+    expect(late).toBe(0);
   });
 });
