@@ -24,6 +24,7 @@ import { closeAfterFlush } from './pump.js';
 import { checkRetries, connectFailureFields, notTried } from './redispatch.js';
 import { Session, type SessionInfo, type SessionLimits } from './session.js';
 import { reportClosed, sessionCloseChannel, sessionOpenChannel } from './session-events.js';
+import { SessionTable } from './session-table.js';
 import { IdleSweep } from './sweep.js';
 
 export {
@@ -61,7 +62,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   #limits: SessionLimits;
   readonly #connectTimeoutMs: number;
   #retries: number;
-  readonly #sessions = new Map<number, Session>();
+  readonly #sessions = new SessionTable();
   readonly #sweep = new IdleSweep(this.#sessions);
   /** Dials in progress (plain tcp), timed out together: see #connect. */
   readonly #dials: ConnectDeadlines<Session, StreamFD>;
@@ -164,7 +165,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   stats(): ProxyStats {
     let bytesIn = this.#closedBytesIn;
     let bytesOut = this.#closedBytesOut;
-    for (const s of this.#sessions.values()) {
+    for (const s of this.#sessions.all) {
       bytesIn += s.client.bytesRead;
       bytesOut += s.client.bytesWritten;
     }
@@ -184,7 +185,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   }
 
   sessions(): SessionInfo[] {
-    return [...this.#sessions.values()].map((s) => s.info());
+    return this.#sessions.all.map((s) => s.info());
   }
 
   /** Reset both streams of a session. Returns false when there is no such session. */
@@ -201,7 +202,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     this.#sweep.stop();
     this.#dials.clear();
     await this.#options.server.close();
-    const pending = [...this.#sessions.values()].map((s) => {
+    const pending = [...this.#sessions.all].map((s) => {
       s.kill();
       return s.closed;
     });
@@ -301,7 +302,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
         this.#log.enabled('debug'),
       (err) => this.#finish(session, err),
     );
-    this.#sessions.set(session.id, session);
+    this.#sessions.add(session);
     this.#sweep.ensure(this.#limits);
     if (sessionOpenChannel.hasSubscribers) {
       const info = session.info();
@@ -423,7 +424,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   }
 
   #finish(session: Session, err: Error | undefined): void {
-    this.#sessions.delete(session.id);
+    this.#sessions.remove(session);
     this.#dials.delete(session);
     if (this.#sessions.size === 0) this.#sweep.stop();
     this.#closedBytesIn += session.client.bytesRead;

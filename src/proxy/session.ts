@@ -59,6 +59,8 @@ export class Session {
   readonly client: StreamFD;
   readonly admission: Admission;
   readonly startedAt = Date.now();
+  /** Its index in the engine's SessionTable (-1: not in it); only the table writes it. */
+  tableSlot = -1;
 
   #choice: BackendChoice;
   #redispatches = 0;

@@ -1,4 +1,5 @@
-import type { Session, SessionLimits } from './session.js';
+import type { SessionLimits } from './session.js';
+import type { SessionTable } from './session-table.js';
 
 /**
  * The engine's one periodic idle / fin check over all its sessions (a timer per
@@ -11,11 +12,11 @@ import type { Session, SessionLimits } from './session.js';
  * it started with, so the period only shrinks until the sweep stops.
  */
 export class IdleSweep {
-  readonly #sessions: ReadonlyMap<number, Session>;
+  readonly #sessions: SessionTable;
   #timer: NodeJS.Timeout | undefined;
   #periodMs = 0;
 
-  constructor(sessions: ReadonlyMap<number, Session>) {
+  constructor(sessions: SessionTable) {
     this.#sessions = sessions;
   }
 
@@ -33,7 +34,10 @@ export class IdleSweep {
     this.#periodMs = period;
     this.#timer = setInterval(() => {
       const now = performance.now();
-      for (const s of this.#sessions.values()) s.checkIdle(now);
+      // Backwards: a session that closes here leaves the table and the last one
+      // (already checked) takes its place.
+      const all = this.#sessions.all;
+      for (let i = all.length - 1; i >= 0; i--) all[i]?.checkIdle(now);
     }, period);
     this.#timer.unref();
   }
