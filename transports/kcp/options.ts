@@ -33,6 +33,11 @@ export const KCP_OPTIONS: readonly OptionSpec[] = [
     description: 'kcp: repeat ACKs once while a gap is open (1 with congestion=pacing, else 0)',
   },
   {
+    name: 'ack-delay',
+    description:
+      'kcp: ms a receiver with nothing to send holds its ACKs so several share one datagram; 0 sends them after every input (2)',
+  },
+  {
     name: 'rto-floor',
     description:
       'kcp: 1 holds the RTO above event-loop stalls seen in spurious timeouts; real losses wait it too (0)',
@@ -144,6 +149,9 @@ export function kcpOptionsFromAddress(address: Address): KcpAddressOptions {
     // pacing then spends its rate on.
     ackRepeat: boolOption(address, 'ack-repeat', congestion === 'pacing'),
     stallFloor: boolOption(address, 'rto-floor', false),
+    // Measured (linkem 50 Mbit/s, pacing): one ACK datagram per data datagram cost 103 CPU
+    // s/GB; held 2 ms, 56, with the same goodput and 10 MB time (kcp-go holds them 10 ms).
+    ackDelay: intOption(address, 'ack-delay', 2, 0, 1000),
     deadLink: intOption(address, 'dead-link', 20, 2, 1000),
   };
   const options: KcpAddressOptions = {

@@ -56,6 +56,14 @@ describe('kcp:// options', () => {
     expect(opts('?ack-repeat=1').session.kcp.ackRepeat).toBe(true);
   });
 
+  it('ack-delay holds ACKs 2 ms by default; 0 turns it off; bounded', () => {
+    expect(opts('').session.kcp.ackDelay).toBe(2);
+    expect(opts('?ack-delay=0').session.kcp.ackDelay).toBe(0);
+    expect(opts('?ack-delay=10').session.kcp.ackDelay).toBe(10);
+    expect(() => opts('?ack-delay=-1')).toThrow(/ack-delay/);
+    expect(() => opts('?ack-delay=5000')).toThrow(/ack-delay/);
+  });
+
   it('rto-floor is off unless asked for (real losses would wait it too)', () => {
     expect(opts('').session.kcp.stallFloor).toBe(false);
     expect(opts('?congestion=pacing').session.kcp.stallFloor).toBe(false);

@@ -57,6 +57,13 @@ export interface KcpTunables {
    * streams over a 1 %-loss relay took 16–24 s with it against 6–7.5 s without.
    */
   stallFloor: boolean;
+  /**
+   * Our extension: ms a receiver with nothing else to send may hold its ACKs, so several
+   * datagrams' ACKs leave in one (0 = they leave with the flush that follows each input, as
+   * the reference's callers do; kcp-go holds them to the next interval tick). The session
+   * layer asks holdsAcks() whether it may skip that flush; a datagram's worth leaves at once.
+   */
+  ackDelay: number;
 }
 
 export type KcpPresetName = 'normal' | 'fast1' | 'fast2' | 'fast3' | 'fast4';
@@ -143,6 +150,7 @@ export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
   congestion: 'classic',
   ackRepeat: false,
   stallFloor: false,
+  ackDelay: 0,
 };
 
 export interface KcpOptions extends Partial<KcpTunables> {
@@ -193,6 +201,7 @@ function validateTunables(t: KcpTunables): KcpTunables {
   checkInt('minRto', t.minRto, 1, 60000);
   checkInt('deadLink', t.deadLink, 1, 0x7fffffff);
   checkInt('fastLimit', t.fastLimit, -0x80000000, 0x7fffffff);
+  checkInt('ackDelay', t.ackDelay, 0, 5000);
   for (const key of [
     'stream',
     'nodelay',

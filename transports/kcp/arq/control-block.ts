@@ -117,6 +117,8 @@ export class KcpControlBlock {
   private updated = false;
   private tsFlush = 0;
   private rmtWndValue = INITIAL_RMT_WND;
+  /** When the oldest ACK still owed was queued (−1 = none owed), for ackDelay. */
+  private ackSince = -1;
   private readonly probe = new WindowProbe();
 
   constructor(conv: number, output: OutputFn, options?: KcpOptions) {
@@ -278,6 +280,7 @@ export class KcpControlBlock {
       this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
     }
     if (sender.pacer !== null) sender.pacer.endInput(this.current, sender.inFlight);
+    if (this.ackSince < 0 && this.receiver.acks.count > 0) this.ackSince = this.current;
     return InputStatus.Ok;
   }
 
@@ -302,7 +305,7 @@ export class KcpControlBlock {
         this.tsFlush = (this.current + this.t.interval) >>> 0;
       }
       this.flush();
-    } else if (this.dataDelay(this.current) === 0) {
+    } else if (this.dataDelay(this.current) === 0 || this.ackDelayLeft(this.current) === 0) {
       this.flush();
     }
   }
@@ -324,7 +327,9 @@ export class KcpControlBlock {
     if (toFlush <= 0) return 0;
     const delay = Math.min(toFlush, this.t.interval);
     const toData = this.dataDelay(n);
-    return toData >= 0 && toData < delay ? toData : delay;
+    const toAck = this.ackDelayLeft(n);
+    const soonest = toData >= 0 && toData < delay ? toData : delay;
+    return toAck >= 0 && toAck < soonest ? toAck : soonest;
   }
 
   /**
@@ -350,6 +355,7 @@ export class KcpControlBlock {
     const s = this.stats;
 
     rcv.writeAcks(out, this.conv, wnd, t.ackRepeat, s);
+    this.ackSince = -1;
 
     const pacing = this.sender.pacer !== null;
     const rto = this.rtt.rtoAt(cur);
@@ -392,6 +398,19 @@ export class KcpControlBlock {
     }
     if (sent & SENT_TIMEOUT) this.window.onTimeout(eff, mss);
     this.window.ensureMinimum(mss);
+  }
+
+  /**
+   * Whether the flush that would follow an input may wait (ackDelay): it would carry only
+   * ACKs, fewer than a datagram's worth, and the oldest is younger than ackDelay. update()
+   * then sends them when the delay is up (delayUntilDue counts it), or a flush carries them
+   * with data first.
+   */
+  holdsAcks(now: number): boolean {
+    if (this.t.ackDelay <= 0 || this.probe.tell || this.probe.ask) return false;
+    if (this.receiver.acks.count * OVERHEAD >= this.t.mtu - OVERHEAD) return false;
+    const n = now >>> 0;
+    return this.dataDelay(n) !== 0 && this.ackDelayLeft(n) !== 0;
   }
 
   /** Segments not yet acknowledged: in flight plus queued (reference ikcp_waitsnd). */
@@ -471,6 +490,12 @@ export class KcpControlBlock {
     const t = this.t;
     const eff = Math.min(t.sndWnd, this.rmtWndValue);
     return t.noCwnd || this.sender.pacer !== null ? eff : Math.min(eff, this.window.cwnd);
+  }
+
+  /** Ms until held ACKs are due (0 = now), or −1 when none are owed or none are held. */
+  private ackDelayLeft(now: number): number {
+    if (this.ackSince < 0 || this.t.ackDelay <= 0) return -1;
+    return Math.max(0, this.t.ackDelay - seqDiff(now, this.ackSince));
   }
 
   /**

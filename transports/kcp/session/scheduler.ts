@@ -115,6 +115,14 @@ export class KcpScheduler {
   }
 
   /**
+   * Run `item.onDue` (an update: it flushes only what is due) in the next check phase, e.g.
+   * after an input whose ACKs may wait (the arq's ackDelay).
+   */
+  updateSoon(item: Scheduled): void {
+    this.#updateSoon(item);
+  }
+
+  /**
    * Makes `item` due now, run by runDue() in the next check phase: no timer is armed for it,
    * and an item already due (or with a flush pending, which updates too) costs nothing.
    */

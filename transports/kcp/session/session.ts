@@ -157,7 +157,10 @@ export class KcpSession implements Scheduled {
     }
     this.#lastHeard = now;
     if (!this.#heard) this.peerHeard();
-    scheduler.soon(this);
+    // Only ACKs to send, and they may wait (ack-delay): deliver to the reader now and let the
+    // ACKs of the next few datagrams share one datagram (an update flushes them when due).
+    if (this.kcp.holdsAcks(now)) scheduler.updateSoon(this);
+    else scheduler.soon(this);
   }
 
   /** Queues bytes (the caller checked writableBytes); they leave in the next flush. */
