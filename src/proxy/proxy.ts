@@ -65,7 +65,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #sessions = new SessionTable();
   readonly #sweep = new IdleSweep(this.#sessions);
   /** Dials in progress (plain tcp), timed out together: see #connect. */
-  readonly #dials: ConnectDeadlines<Session, StreamFD>;
+  readonly #dials: ConnectDeadlines<Session>;
   /** For log lines and events: the listener, or the name the owner gave. */
   readonly name: string;
   readonly #log: Logger;
@@ -93,13 +93,17 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       outBufferSize: options.outBufferSize ?? 0,
     };
     this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.#dials = new ConnectDeadlines(this.#connectTimeoutMs, (session, fd) => {
-      const { host, port, scheme } = session.choice.address;
-      // As connect() says it (its 'error' comes back through #connect's listener).
-      fd.destroy(
-        connectTimeoutError(`${scheme} connect to ${host}:${port}`, this.#connectTimeoutMs),
-      );
-    });
+    this.#dials = new ConnectDeadlines(
+      this.#connectTimeoutMs,
+      () => this.#sessions.all,
+      (session) => {
+        const { host, port, scheme } = session.choice.address;
+        // As connect() says it (its 'error' comes back through #connect's listener).
+        session.dialingStream?.destroy(
+          connectTimeoutError(`${scheme} connect to ${host}:${port}`, this.#connectTimeoutMs),
+        );
+      },
+    );
     this.#retries = checkRetries(options.retries ?? DEFAULT_RETRIES);
     const server = options.server;
     if (options.name === undefined) {
@@ -333,20 +337,19 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
     }
     const onError = (err: Error): void => {
       fd.off('connect', onConnect);
-      this.#dials.delete(session);
+      if (session.dialingStream === fd) session.dialing(null);
       fd.destroy();
       // Destroyed by the session (its client left first): nothing failed.
       if (session.state === 'connecting') void this.#connectFailed(session, context, err, tried);
     };
     const onConnect = (): void => {
       fd.off('error', onError);
-      this.#dials.delete(session);
       session.attach(fd, this.#options.backendPreamble?.(context, fd) ?? null);
     };
     fd.once('error', onError);
     fd.once('connect', onConnect);
     session.dialing(fd);
-    this.#dials.add(session, fd);
+    this.#dials.started();
     session.readAhead();
   }
 
@@ -425,7 +428,6 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   #finish(session: Session, err: Error | undefined): void {
     this.#sessions.remove(session);
-    this.#dials.delete(session);
     if (this.#sessions.size === 0) this.#sweep.stop();
     this.#closedBytesIn += session.client.bytesRead;
     this.#closedBytesOut += session.client.bytesWritten;

@@ -67,6 +67,7 @@ export class Session {
   #backend: StreamFD | null = null;
   /** A backend stream still connecting (a synchronous dial): destroying it is the abort. */
   #dialing: StreamFD | null = null;
+  #dialStartedAt = 0;
   // Made when a connect asks for it (an AbortController costs microseconds; a dial needs none).
   #connectAbort: AbortController | undefined;
   /** readAhead() ran: the client's reads go to #early until attach(). */
@@ -137,8 +138,19 @@ export class Session {
    * The backend stream being dialled (it emits 'connect' or 'error'); the
    * session destroys it if the client goes away first. `attach()` takes it over.
    */
-  dialing(fd: StreamFD): void {
+  dialing(fd: StreamFD | null): void {
     this.#dialing = fd;
+    if (fd !== null) this.#dialStartedAt = performance.now();
+  }
+
+  /** When the dial in progress started (performance.now()); null when none is. */
+  get dialStartedAt(): number | null {
+    return this.#dialing === null ? null : this.#dialStartedAt;
+  }
+
+  /** The backend stream being dialled, if any. */
+  get dialingStream(): StreamFD | null {
+    return this.#dialing;
   }
 
   /**
