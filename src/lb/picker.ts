@@ -7,7 +7,7 @@ import type {
   SessionOutcome,
 } from '../proxy/backend-picker.js';
 import type { ClientAddress } from './selection-method.js';
-import type { ConnectionLease, Server } from './server.js';
+import type { ByteCounts, ConnectionLease, Server } from './server.js';
 
 /** A ServerGroup or an Upstream, as the proxy sees them. */
 export interface ServerSource {
@@ -59,13 +59,30 @@ export class ServerPicker implements BackendPicker {
   }
 }
 
-class LeasedChoice implements BackendChoice {
+/**
+ * A pick's lease on its server. It is also what the server's live byte counts
+ * read while the session runs (`track(this)`), not the backend stream itself:
+ * the server's set of live connections is a hash table whose reallocated
+ * copies keep what they held reachable until a major GC, and a stream would
+ * keep its whole session (both sockets, their buffers and listeners) with it;
+ * this object lets go of the stream when the lease is released.
+ */
+class LeasedChoice implements BackendChoice, ByteCounts {
   readonly address: Address;
   readonly #lease: ConnectionLease;
+  #backend: StreamFD | null = null;
 
   constructor(lease: ConnectionLease) {
     this.#lease = lease;
     this.address = lease.server.address;
+  }
+
+  get bytesRead(): number {
+    return this.#backend?.bytesRead ?? 0;
+  }
+
+  get bytesWritten(): number {
+    return this.#backend?.bytesWritten ?? 0;
   }
 
   release(outcome: SessionOutcome): void {
@@ -76,9 +93,11 @@ class LeasedChoice implements BackendChoice {
     // Release first: it stops the live count that the final totals replace.
     this.#lease.release();
     this.#lease.addBytes(outcome.bytesFromBackend, outcome.bytesToBackend);
+    this.#backend = null;
   }
 
   connected(backend: StreamFD): void {
-    this.#lease.track(backend);
+    this.#backend = backend;
+    this.#lease.track(this);
   }
 }
