@@ -2,19 +2,19 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { VERSION } from '../src/control/config.js';
 import { isVproxyError } from '../src/fd/errors.js';
-import { createLogger, parseLogFormat, parseLogLevel } from '../src/fd/logger.js';
-import { DEFAULT_FIN_TIMEOUT_MS, DEFAULT_RETRIES } from '../src/proxy/proxy.js';
-import { createDefaultRegistry } from '../transports/default-registry.js';
-import { describeMesh, ETCD_PASSWORD_ENV, meshRegistry } from './daemon/mesh-flags.js';
-import { Daemon } from './daemon/run-daemon.js';
-import { handleSignals } from './daemon/signals.js';
-import { statusPages } from './daemon/status-pages.js';
+import { DEFAULT_FIN_TIMEOUT_MS, DEFAULT_RETRIES } from '../src/proxy/engine-options.js';
+import { ETCD_PASSWORD_ENV, VERSION } from './cli-constants.js';
+import type { DaemonFlags } from './daemon/start.js';
 import { kcptunCommand } from './kcptun/command.js';
-import { type SimpleFlags, startSimple } from './simple/command.js';
+import type { SimpleFlags } from './simple/command.js';
 import { websocksAgentCommand } from './websocks/agent/command.js';
 import { websocksServerCommand } from './websocks/server/command.js';
+
+// Only the option definitions and help text load eagerly: each subcommand's
+// implementation (and the daemon's) is imported inside its action, so a process runs
+// with the modules of the one command it runs (a kcptun client does not carry the
+// daemon's control, mesh and status pages, nor their heap and GC work).
 
 function positiveInt(value: string): number {
   if (!/^[0-9]{1,10}$/.test(value)) throw new InvalidArgumentError('expected a whole number');
@@ -23,31 +23,6 @@ function positiveInt(value: string): number {
 
 function list(value: string, previous: string[] = []): string[] {
   return previous.concat(value.split(',').filter((v) => v.length > 0));
-}
-
-interface DaemonFlags {
-  load?: string;
-  loadLast: boolean;
-  save: boolean;
-  stdio: boolean;
-  respController: string;
-  respPassword?: string;
-  httpController: string;
-  httpToken?: string;
-  pidFile?: string;
-  configDir: string;
-  allowRemoteFileCommands: boolean;
-  logLevel?: string;
-  logFormat: string;
-  drainTimeout: number;
-  etcd?: string;
-  etcdCa?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdUser?: string;
-  etcdPassword?: string;
-  etcdLeaseTtl: number;
-  workers: number;
 }
 
 const program = new Command()
@@ -117,32 +92,8 @@ const program = new Command()
         code: 'commander.unknownCommand',
       });
     }
-    // One logger for the whole daemon, parsed once from the flags (and VPROXY_LOG).
-    const logger = createLogger({
-      threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
-      format: parseLogFormat(flags.logFormat),
-    });
-    const mesh = meshRegistry(flags, logger);
-    logger.info('mesh-registry', describeMesh(flags));
-    const daemon = new Daemon(createDefaultRegistry(logger), {
-      ...flags,
-      mesh,
-      autoSaveMs: 3_600_000,
-      pages: statusPages,
-      logger,
-      workers: {
-        count: flags.workers,
-        logLevel: logger.threshold,
-        logFormat: parseLogFormat(flags.logFormat),
-      },
-    });
-    handleSignals(daemon, {
-      drainTimeoutMs: flags.drainTimeout,
-      save: flags.save,
-      print: (line) => console.log(line),
-      exit: (code) => process.exit(code),
-    });
-    await daemon.start();
+    const { startDaemon } = await import('./daemon/start.js');
+    await startDaemon(flags);
   });
 
 program
@@ -199,9 +150,10 @@ program
     1,
   )
   // Options the program shares (--log-level…) may be parsed by it: read both.
-  .action((_opts: SimpleFlags, command: Command) =>
-    startSimple(command.optsWithGlobals<SimpleFlags>()),
-  );
+  .action(async (_opts: SimpleFlags, command: Command) => {
+    const { startSimple } = await import('./simple/command.js');
+    await startSimple(command.optsWithGlobals<SimpleFlags>());
+  });
 
 program.addCommand(websocksServerCommand());
 program.addCommand(websocksAgentCommand());

@@ -5,6 +5,7 @@ import { parseEndpoints } from '../../src/mesh/etcd-options.js';
 import { EtcdRegistry } from '../../src/mesh/etcd-registry.js';
 import { MemoryRegistry } from '../../src/mesh/memory-registry.js';
 import type { ServiceRegistry } from '../../src/mesh/registry.js';
+import { ETCD_PASSWORD_ENV } from '../cli-constants.js';
 
 // The daemon's --etcd* flags into the one service registry its delegates
 // share. Without --etcd the registry lives in the process (single-node use:
@@ -20,9 +21,6 @@ export interface MeshFlags {
   /** Whole seconds. */
   readonly etcdLeaseTtl: number;
 }
-
-/** Where the password may come from instead of the command line (which `ps` shows). */
-export const ETCD_PASSWORD_ENV = 'VPROXY_ETCD_PASSWORD';
 
 function pem(file: string, what: string): Buffer {
   try {

@@ -1,27 +1,5 @@
 import { Command } from 'commander';
-import { parseKcptunArgs, type Side, usage } from './flags.js';
-import { describe, runClient, runServer } from './run.js';
-
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-}
-
-/** Parses kcptun's flags, starts the side, and stops on SIGINT / SIGTERM. */
-export async function startKcptun(side: Side, argv: readonly string[]): Promise<void> {
-  const cli = parseKcptunArgs(side, argv);
-  if (cli.help) {
-    console.log(usage(side));
-    return;
-  }
-  for (const w of cli.warnings) log(`warning: ${w}`);
-  for (const line of describe(cli)) log(line);
-  const running = side === 'client' ? await runClient(cli, log) : await runServer(cli, log);
-  const stop = (): void => {
-    void running.close().finally(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
+import type { Side } from './flags.js';
 
 /**
  * `vproxy kcptun client|server [kcptun flags]`. The flags are kcptun's, parsed by
@@ -42,6 +20,7 @@ export function kcptunCommand(): Command {
       }
       // Everything after the side, untouched by commander.
       const at = process.argv.indexOf(side, process.argv.indexOf('kcptun') + 1);
+      const { startKcptun } = await import('./start.js');
       await startKcptun(side as Side, process.argv.slice(at + 1));
     });
 }

@@ -1,9 +1,4 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
-import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
-import { createDefaultRegistry } from '../../../transports/default-registry.js';
-import { startServerControllers } from './controller.js';
-import { wsFramedAdopter } from './framed.js';
 
 /** The flags as commander gives them. */
 export interface WebsocksServerFlags {
@@ -134,7 +129,7 @@ export function websocksServerCommand(): Command {
       )
       .option('--log-format <format>', 'text (human lines) or json (one object per line)')
       // Options the program shares (--log-level…) may be parsed by it: read both.
-      .action((_flags: WebsocksServerFlags, command: Command) => {
+      .action(async (_flags: WebsocksServerFlags, command: Command) => {
         // The daemon's program has --http-controller/--http-token too, with a default:
         // only a value the user gave counts here.
         const {
@@ -148,7 +143,9 @@ export function websocksServerCommand(): Command {
         const token = explicit(command, 'httpToken') ?? process.env.VPROXY_HTTP_TOKEN;
         const resp = explicit(command, 'respController');
         const password = explicit(command, 'respPassword') ?? process.env.VPROXY_RESP_PASSWORD;
-        return startWebsocksServer({
+        // The server's modules load only when it runs (not for another command, nor --help).
+        const { startWebsocksServer } = await import('./start.js');
+        await startWebsocksServer({
           ...rest,
           ...(controller === undefined ? {} : { httpController: controller }),
           ...(token === undefined ? {} : { httpToken: token }),
@@ -157,61 +154,4 @@ export function websocksServerCommand(): Command {
         });
       })
   );
-}
-
-/** Start from flags; print one line per listener; stop on SIGINT / SIGTERM. */
-export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<void> {
-  const logger = createLogger({
-    threshold: parseLogLevel(flags.logLevel ?? process.env.VPROXY_LOG ?? 'info'),
-    format: parseLogFormat(flags.logFormat ?? 'text'),
-  });
-  // Before anything listens: a signal right after the listening lines must stop the server.
-  let stop: (() => void) | null = null;
-  let stopping = false;
-  const onSignal = () => {
-    stopping = true;
-    stop?.();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const registry = createDefaultRegistry(logger);
-  const server = await WebsocksServer.start({
-    listen: flags.listen,
-    registry,
-    logger,
-    framed: wsFramedAdopter,
-    ...(flags.auth === undefined ? {} : { auth: flags.auth }),
-    ...(flags.usersFile === undefined ? {} : { usersFile: flags.usersFile }),
-    ...(flags.webroot === undefined ? {} : { webroot: flags.webroot }),
-    ...(flags.cert === undefined ? {} : { cert: flags.cert }),
-    ...(flags.key === undefined ? {} : { key: flags.key }),
-    ...(flags.redirectPort === undefined ? {} : { redirectPort: flags.redirectPort }),
-    ...(flags.pathPrefix === undefined ? {} : { pathPrefix: flags.pathPrefix }),
-    ...(flags.replayBudget === undefined ? {} : { replayBudget: flags.replayBudget }),
-    ...(flags.reloadInterval === undefined ? {} : { reloadIntervalMs: flags.reloadInterval }),
-    ...(flags.idleTimeout === undefined ? {} : { idleTimeoutMs: flags.idleTimeout }),
-    ...(flags.handshakeTimeout === undefined ? {} : { handshakeTimeoutMs: flags.handshakeTimeout }),
-    kcp: flags.kcp === true,
-    allowLoopback: flags.allowLoopback === true,
-  });
-  for (const line of server.lines) {
-    console.log(`vproxy websocks-server: ${line.role} listening on ${line.address}`);
-  }
-  const controller = await startServerControllers(server, flags, registry, logger).catch(
-    async (err: unknown) => {
-      await server.close();
-      throw err;
-    },
-  );
-  for (const line of controller?.lines ?? []) console.log(`vproxy websocks-server: ${line}`);
-  stop = () => {
-    void Promise.all([server.close(), controller?.close()]).then(() => {
-      const s = server.stats();
-      const refused = Object.values(s.refused).reduce((a, b) => a + (b ?? 0), 0);
-      console.log(
-        `vproxy websocks-server: stopped after ${s.tunnels} tunnels, ${s.webConnections} web connections, ${refused} refused upgrades`,
-      );
-    });
-  };
-  if (stopping) stop();
 }
