@@ -64,6 +64,13 @@ export interface KcpTunables {
    * layer asks holdsAcks() whether it may skip that flush; a datagram's worth leaves at once.
    */
   ackDelay: number;
+  /**
+   * kcp-go's early retransmit (the kcptun path turns it on): in a flush that numbers no new
+   * segment (nothing queued, or the window is full), a segment that any later ACK passed is
+   * resent at once instead of waiting for `resend` of them; and a fast resend restarts the
+   * segment's RTO from the current estimate, as kcp-go does.
+   */
+  earlyRetransmit: boolean;
 }
 
 export type KcpPresetName = 'normal' | 'fast1' | 'fast2' | 'fast3' | 'fast4';
@@ -151,6 +158,7 @@ export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
   ackRepeat: false,
   stallFloor: false,
   ackDelay: 0,
+  earlyRetransmit: false,
 };
 
 export interface KcpOptions extends Partial<KcpTunables> {
@@ -209,6 +217,7 @@ function validateTunables(t: KcpTunables): KcpTunables {
     'fastAckConserve',
     'ackRepeat',
     'stallFloor',
+    'earlyRetransmit',
   ] as const) {
     if (typeof t[key] !== 'boolean') invalid(key, t[key], 'a boolean');
   }

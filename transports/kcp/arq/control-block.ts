@@ -389,6 +389,7 @@ export class KcpControlBlock {
     p.resend = t.resend;
     p.fastLimit = t.fastLimit;
     p.deadLink = t.deadLink;
+    p.earlyRetransmit = t.earlyRetransmit;
     const sent = this.sender.transmit(out, p);
     out.emit();
 

@@ -36,6 +36,8 @@ export interface TransmitParams {
   resend: number;
   fastLimit: number;
   deadLink: number;
+  /** kcp-go's early retransmit (KcpTunables.earlyRetransmit). */
+  earlyRetransmit: boolean;
 }
 
 export function newTransmitParams(conv: number): TransmitParams {
@@ -52,6 +54,7 @@ export function newTransmitParams(conv: number): TransmitParams {
     resend: 0,
     fastLimit: 0,
     deadLink: 0,
+    earlyRetransmit: false,
   };
 }
 
@@ -87,6 +90,8 @@ export class Sender {
   private nextResendAt = 0;
   /** Some segment's fastack reached the threshold since the last scan. */
   private fastDue = false;
+  /** Some segment was passed by a later ACK since the last scan (early retransmit). */
+  private earlyDue = false;
 
   constructor(pool: SegmentPool, stats: KcpStats, mss: number, sndWnd: number, stream: boolean) {
     this.pool = pool;
@@ -217,6 +222,7 @@ export class Sender {
       if (resend > 0 && seg.fastack >= resend && (seg.xmit <= limit || limit <= 0)) {
         this.fastDue = true;
       }
+      this.earlyDue = true;
     }
   }
 
@@ -238,11 +244,17 @@ export class Sender {
    */
   transmit(out: DatagramPacker, p: TransmitParams): number {
     let result = 0;
-    if (this.retransmitDue(p.now)) result = this.retransmitPass(out, p);
     const limit = (this.una + p.window) >>> 0;
     const pacer = this.pacer;
     const rtomin = p.nodelay ? 0 : p.rxRto >>> 3;
     const cap = p.inflightCap;
+    // kcp-go resends early only in a flush that numbers no new segment.
+    const early =
+      p.earlyRetransmit &&
+      this.earlyDue &&
+      this.buf.size > 0 &&
+      (this.queue.length === 0 || seqDiff(this.nxt, limit) >= 0);
+    if (early || this.retransmitDue(p.now)) result = this.retransmitPass(out, p, early);
     while (
       seqDiff(this.nxt, limit) < 0 &&
       (pacer === null || (this.buf.size < cap && pacer.canSend()))
@@ -282,7 +294,7 @@ export class Sender {
    * order, and recomputes the earliest timer. With a pacer, stops when the tokens run out and
    * leaves the rest due for the next flush.
    */
-  private retransmitPass(out: DatagramPacker, p: TransmitParams): number {
+  private retransmitPass(out: DatagramPacker, p: TransmitParams, early: boolean): number {
     let result = 0;
     const now = p.now;
     const pacer = this.pacer;
@@ -291,12 +303,16 @@ export class Sender {
     for (let sn = this.una; sn !== this.nxt; sn = (sn + 1) >>> 0) {
       const seg = this.buf.get(sn);
       if (seg === undefined || seg.sn !== sn) continue;
-      const timedOut = seqDiff(now, seg.resendts) >= 0;
-      const fast =
-        !timedOut &&
-        p.resend > 0 &&
-        seg.fastack >= p.resend &&
-        (seg.xmit <= p.fastLimit || p.fastLimit <= 0);
+      const due = seqDiff(now, seg.resendts) >= 0;
+      const fastHit =
+        (p.resend > 0 &&
+          seg.fastack >= p.resend &&
+          (seg.xmit <= p.fastLimit || p.fastLimit <= 0)) ||
+        (early && seg.fastack > 0);
+      // kcp-go checks fast resends before the timer (no back-off for a segment both hit);
+      // the reference checks the timer first.
+      const timedOut = p.earlyRetransmit ? due && !fastHit : due;
+      const fast = !timedOut && fastHit;
       if (timedOut || fast) {
         if (pacer !== null && !pacer.canSend()) {
           stalled = true; // out of tokens: everything from here on waits for the next flush
@@ -313,6 +329,7 @@ export class Sender {
           result |= SENT_TIMEOUT;
         } else {
           seg.fastack = 0;
+          if (p.earlyRetransmit) seg.rto = p.rxRto; // kcp-go: a fast resend restarts the RTO
           this.stats.retransmitFast++;
           result |= SENT_FAST;
         }
@@ -332,6 +349,7 @@ export class Sender {
     }
     this.nextResendAt = stalled ? now : earliest;
     this.fastDue = stalled;
+    this.earlyDue = false;
     return result;
   }
 
