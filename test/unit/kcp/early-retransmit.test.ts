@@ -28,7 +28,10 @@ function run(options: KcpOptions, queueMore: boolean) {
   if (queueMore) a.send(new Uint8Array(10 * a.mss)); // new data can go: no early resend
   for (const d of out[1].splice(0)) a.input(d, 2);
   a.flush(2);
-  return out[0].splice(0).flatMap((d) => decodeDatagram(d)).filter((s) => s.cmd === 81);
+  return out[0]
+    .splice(0)
+    .flatMap((d) => decodeDatagram(d))
+    .filter((s) => s.cmd === 81);
 }
 
 describe('early retransmit (kcp-go)', () => {
