@@ -14,7 +14,8 @@ export function kcptunCommand(): Command {
     .helpOption(false)
     .allowUnknownOption(true)
     .allowExcessArguments(true)
-    .action(async (side: string, _flags: string[], command: Command) => {
+    .action(async (side: string, _flags: string[], _opts: unknown, command: Command) => {
+      // With two arguments declared, commander passes them, the options, then the command.
       if (side !== 'client' && side !== 'server') {
         command.error(`error: expected client or server, got '${side}'`);
       }
