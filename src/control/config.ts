@@ -15,8 +15,9 @@ import { RESOURCES } from './command/resources.js';
 import { ControlError } from './errors.js';
 import { checkCertKeyFiles } from './handlers/basics.js';
 import { ALLOW_ALL, DEFAULT_ELGS, type ResourceStore } from './store.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /**
  * The commands that recreate the current state, in dependency order. Default
