@@ -4,6 +4,7 @@ import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/log
 import { expandHome } from '../../../src/protocols/websocks/config-values.js';
 import { WebsocksAgent } from '../../../src/websocks/agent.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 import type { WebsocksAgentFlags } from './command.js';
 import { loadAgentConfigText } from './config-file.js';
 import { startAgentControllers } from './controllers.js';
@@ -34,14 +35,7 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
     throw new Error(`cannot read the agent config ${file}: ${(err as Error).message}`);
   }
   const loaded = loadAgentConfigText(text, { home, json: file.endsWith('.json') });
-  let stop: (() => void) | null = null;
-  let stopping = false;
-  const onSignal = () => {
-    stopping = true;
-    stop?.();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signals = stopOnSignal();
   const users = flags.users !== undefined ? parseUsers(flags.users) : loaded.users;
   const programs = await startServerPrograms(loaded.config, home, loaded.cdn, logger);
   process.once('exit', programs.stop);
@@ -98,13 +92,12 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
         .join(', ')}`,
     );
   }
-  stop = () => {
+  signals.arm(() => {
     programs.stop();
     void Promise.all([controllers?.close(), agent.close()]).then(() => {
       const c = agent.routing.counts;
       const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
       console.log(`vproxy websocks-agent: stopped after ${proxied} proxied, ${c.direct} direct`);
     });
-  };
-  if (stopping) stop();
+  });
 }

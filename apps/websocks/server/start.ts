@@ -1,6 +1,7 @@
 import { createLogger, parseLogFormat, parseLogLevel } from '../../../src/fd/logger.js';
 import { WebsocksServer } from '../../../src/websocks/server/websocks-server.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { stopOnSignal } from '../stop-on-signal.js';
 import type { WebsocksServerFlags } from './command.js';
 import { startServerControllers } from './controller.js';
 import { wsFramedAdopter } from './framed.js';
@@ -12,14 +13,7 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
     format: parseLogFormat(flags.logFormat ?? 'text'),
   });
   // Before anything listens: a signal right after the listening lines must stop the server.
-  let stop: (() => void) | null = null;
-  let stopping = false;
-  const onSignal = () => {
-    stopping = true;
-    stop?.();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signals = stopOnSignal();
   const registry = createDefaultRegistry(logger);
   const server = await WebsocksServer.start({
     listen: flags.listen,
@@ -50,7 +44,7 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
     },
   );
   for (const line of controller?.lines ?? []) console.log(`vproxy websocks-server: ${line}`);
-  stop = () => {
+  signals.arm(() => {
     void Promise.all([server.close(), controller?.close()]).then(() => {
       const s = server.stats();
       const refused = Object.values(s.refused).reduce((a, b) => a + (b ?? 0), 0);
@@ -58,6 +52,5 @@ export async function startWebsocksServer(flags: WebsocksServerFlags): Promise<v
         `vproxy websocks-server: stopped after ${s.tunnels} tunnels, ${s.webConnections} web connections, ${refused} refused upgrades`,
       );
     });
-  };
-  if (stopping) stop();
+  });
 }
