@@ -175,7 +175,7 @@ export abstract class SessionCore
     if (this.#ready === null) {
       this.#ready = new Promise((resolve, reject) => {
         const onReady = () => {
-          this.#readyWaiters.delete(onFail);
+          this.#failReady = null;
           resolve();
         };
         // Rejected as soon as the session fails, not when the inner stream has
@@ -185,7 +185,7 @@ export abstract class SessionCore
           reject(err);
         };
         this.once('ready', onReady);
-        this.#readyWaiters.add(onFail);
+        this.#failReady = onFail;
       });
       // Nobody may be waiting any more when the session fails: not an unhandled rejection.
       this.#ready.catch(() => {});
@@ -194,7 +194,14 @@ export abstract class SessionCore
   }
 
   #ready: Promise<void> | null = null;
-  readonly #readyWaiters = new Set<(err: Error) => void>();
+  /** Rejects #ready; set while it is pending. */
+  #failReady: ((err: Error) => void) | null = null;
+
+  #rejectReady(): void {
+    const fail = this.#failReady;
+    this.#failReady = null;
+    fail?.(this.closedError());
+  }
 
   /** Fail now: every stream errors with `err` (default ERR_MUX_SESSION_CLOSED), the peer gets GOAWAY. */
   destroy(err?: Error): void {
@@ -297,8 +304,7 @@ export abstract class SessionCore
     this.phase = Phase.Closed;
     this.earlyOpen = false;
     this.#error = err;
-    for (const waiter of this.#readyWaiters) waiter(this.closedError());
-    this.#readyWaiters.clear();
+    this.#rejectReady();
     this.#stopTimers();
     this.out.clear();
     for (const stream of this.table.clear()) {
@@ -371,8 +377,7 @@ export abstract class SessionCore
   /** Clean end, nothing left to carry: end our side; the inner stream closes when both are done. */
   #end(): void {
     this.phase = Phase.Closed;
-    for (const waiter of this.#readyWaiters) waiter(this.closedError());
-    this.#readyWaiters.clear();
+    this.#rejectReady();
     this.#stopTimers();
     this.inner.end();
     this.#linger();
