@@ -88,8 +88,6 @@ export class KcptunEndpoint extends UdpEndpoint {
   readonly #one: Buffer[] = [];
   /** Parity packets of every peer's FEC encoder are built in the slab too. */
   readonly #reserve = (len: number): Buffer => this.#slab.reserve(len);
-  /** ACK segments that fill one datagram. */
-  readonly #acksPerDatagram: number;
 
   private constructor(
     socket: Socket,
@@ -100,7 +98,6 @@ export class KcptunEndpoint extends UdpEndpoint {
     super(socket, connected, onAccept, options.scheduler ?? sharedScheduler());
     this.#options = options;
     this.crypt = options.crypt;
-    this.#acksPerDatagram = Math.max(1, Math.floor((options.session.kcp.mtu ?? 1400) / OVERHEAD));
     this.#host = {
       scheduler: this.scheduler,
       transmit: (s: KcpSession, buf: Uint8Array, len: number) => this.#transmit(s, buf, len),
@@ -289,9 +286,7 @@ export class KcptunEndpoint extends UdpEndpoint {
    * loopback, kcptun's client window of 128 segments per 10 ms tick is 0.14 Gbit/s).
    */
   #flushFullAcks(session: KcpSession): void {
-    const s = session.kcp.stats;
-    // ACKs queued since the last flush: one per PUSH stored or duplicate, none past the window.
-    if (s.inPush + s.inPushDuplicate - s.outAcks < this.#acksPerDatagram) return;
+    if (!session.kcp.acksFillDatagram) return;
     const scheduler = this.scheduler;
     scheduler.holdFlush = false;
     session.poke();

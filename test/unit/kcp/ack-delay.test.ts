@@ -53,6 +53,18 @@ describe('ackDelay: a receiver with nothing to send holds its ACKs', () => {
     expect(p.b.holdsAcks(1)).toBe(false);
   });
 
+  it('holds until the ACKs fill a datagram exactly (mtu 1344: 56 of 24 bytes)', () => {
+    const p = pair({ ackDelay: 5, mtu: 1344 });
+    p.a.update(0);
+    p.b.update(0);
+    deliver(p, 55, 1);
+    expect(p.b.acksFillDatagram).toBe(false);
+    expect(p.b.holdsAcks(1)).toBe(true);
+    deliver(p, 1, 1);
+    expect(p.b.acksFillDatagram).toBe(true);
+    expect(p.b.holdsAcks(1)).toBe(false);
+  });
+
   it('does not hold when the receiver has data of its own to send', () => {
     const p = pair({ ackDelay: 5, congestion: 'pacing' });
     p.a.update(0);

@@ -409,9 +409,14 @@ export class KcpControlBlock {
    */
   holdsAcks(now: number): boolean {
     if (this.t.ackDelay <= 0 || this.probe.tell || this.probe.ask) return false;
-    if (this.receiver.acks.count * OVERHEAD >= this.t.mtu - OVERHEAD) return false;
+    if (this.acksFillDatagram) return false;
     const n = now >>> 0;
     return this.dataDelay(n) !== 0 && this.ackDelayLeft(n) !== 0;
+  }
+
+  /** The ACKs owed to the peer fill a datagram: holding them longer saves nothing. */
+  get acksFillDatagram(): boolean {
+    return this.receiver.acks.count >= Math.floor(this.t.mtu / OVERHEAD);
   }
 
   /** Segments not yet acknowledged: in flight plus queued (reference ikcp_waitsnd). */
