@@ -190,8 +190,14 @@ export function verifyTicket(
   const inner = users.innerOf(user);
   if (m === null || inner === undefined) throw refuse('malformed Websocks-Ticket');
   const nonce = m[1] as string;
-  const expected = ticketMac(inner, user, minute, nonce);
-  const presented = Buffer.from(m[2] as string, 'base64url');
+  // Compare the text, not the decoded bytes: the MAC's last base64url
+  // character carries two unused bits, so four spellings decode alike, and a
+  // ticket must have exactly one accepted form (the one agents send).
+  const expected = Buffer.from(
+    ticketMac(inner, user, minute, nonce).toString('base64url'),
+    'latin1',
+  );
+  const presented = Buffer.from(m[2] as string, 'latin1');
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
     throw refuse('Websocks-Ticket does not match');
   }

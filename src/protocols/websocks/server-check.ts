@@ -110,7 +110,10 @@ export function checkUpgradeRequest(
   if (!headerValues(head.headers, 'sec-websocket-protocol').includes(SUBPROTOCOL)) {
     throw refuse('protocol', 400, `no Sec-WebSocket-Protocol: ${SUBPROTOCOL}`);
   }
-  const header = authorization[0] as string;
+  // The replay key is what the header proves (user and minute), not its text:
+  // a captured header decoded and re-encoded with a space, or sent with
+  // another spacing after "Basic", verifies alike and must share its budget.
+  const header = `basic ${minute} ${user}`;
   const tickets = headerValues(head.headers, 'websocks-ticket');
   if (tickets.length > 1) throw refuse('auth', 401, 'more than one Websocks-Ticket header');
   const replay = options.replay;

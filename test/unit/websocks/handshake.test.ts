@@ -392,15 +392,41 @@ describe('Websocks-Ticket (our extension)', () => {
     const text = agentRequest({ ticket: true });
     const value = TICKET.exec(text)?.[1] as string;
     const last = value.at(-1) === 'A' ? 'B' : 'A';
-    const forged = text.replace(value, `${value.slice(0, -1)}${last}`);
+    // The last character's two low bits are unused by base64url: a ticket
+    // has one accepted spelling all the same (a flip there is refused too).
+    const respelled = text.replace(value, `${value.slice(0, -1)}${last}`);
+    const mid = value.length - 10;
+    const forged = text.replace(
+      value,
+      `${value.slice(0, mid)}${value[mid] === 'A' ? 'B' : 'A'}${value.slice(mid + 1)}`,
+    );
     const wrong = agentRequest({ ticket: true, password: 'wrong' });
     for (const bad of [
+      respelled,
       forged,
       text.replace(value, 'x.y'),
       text.replace(value, TICKET.exec(wrong)?.[1] as string),
     ]) {
       const e = refusal(() => check(bad, { replay }));
       expect([e.check, e.status]).toEqual(['auth', 401]);
+    }
+  });
+
+  it('a captured header re-spelled (spaces, re-encoded) shares its budget', () => {
+    const replay = new ReplayCache({ maxUses: 2 });
+    const legacy = agentRequest();
+    const AUTH = /Authorization: Basic ([^\r]*)\r\n/;
+    const token = AUTH.exec(legacy)?.[1] as string;
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const reencoded = Buffer.from(` ${decoded.replace(':', ' : ')} `, 'utf8').toString('base64');
+    check(legacy, { replay });
+    check(legacy.replace(token, reencoded), { replay });
+    for (const respelled of [
+      legacy,
+      legacy.replace(token, reencoded),
+      legacy.replace('Basic ', 'Basic  '),
+    ]) {
+      expect(refusal(() => check(respelled, { replay })).check).toBe('replay');
     }
   });
 
