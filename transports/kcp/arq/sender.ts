@@ -304,11 +304,9 @@ export class Sender {
       const seg = this.buf.get(sn);
       if (seg === undefined || seg.sn !== sn) continue;
       const due = seqDiff(now, seg.resendts) >= 0;
-      const fastHit =
-        (p.resend > 0 &&
-          seg.fastack >= p.resend &&
-          (seg.xmit <= p.fastLimit || p.fastLimit <= 0)) ||
-        (early && seg.fastack > 0);
+      const resendHit =
+        p.resend > 0 && seg.fastack >= p.resend && (seg.xmit <= p.fastLimit || p.fastLimit <= 0);
+      const fastHit = resendHit || (early && seg.fastack > 0);
       // kcp-go checks fast resends before the timer (no back-off for a segment both hit);
       // the reference checks the timer first.
       const timedOut = p.earlyRetransmit ? due && !fastHit : due;
@@ -331,6 +329,7 @@ export class Sender {
           seg.fastack = 0;
           if (p.earlyRetransmit) seg.rto = p.rxRto; // kcp-go: a fast resend restarts the RTO
           this.stats.retransmitFast++;
+          if (!resendHit) this.stats.retransmitEarly++;
           result |= SENT_FAST;
         }
         seg.resendts = (now + seg.rto) >>> 0;

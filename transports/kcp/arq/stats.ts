@@ -51,6 +51,12 @@ export class KcpStats {
   retransmitTimeout = 0;
   /** Fast retransmissions (enough later segments acknowledged). */
   retransmitFast = 0;
+  /**
+   * Of retransmitFast, those kcp-go's early retransmit sent (earlyRetransmit: a segment any
+   * later ACK passed, in a flush with no new segment) rather than the `resend` threshold:
+   * kcptun's SNMP log counts them apart (EarlyRetransSegs).
+   */
+  retransmitEarly = 0;
   /** Pacing mode: extra copies of a retransmitted head segment that blocks the window. */
   retransmitDuplicate = 0;
   /**
