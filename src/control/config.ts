@@ -66,6 +66,7 @@ export function configLines(store: ResourceStore): string[] {
     if (s.securityGroup.name !== ALLOW_ALL) line += ` security-group ${s.securityGroup.name}`;
     if (e.certKeys.length > 0) line += ` cert-key ${e.certKeys.join(',')}`;
     if (e.lb instanceof Socks5Server) {
+      line += ` max-associations ${e.lb.maxAssociations} udp-timeout ${e.lb.udpIdleTimeoutMs}`;
       line += e.lb.allowNonBackend ? ' allow-non-backend' : ' deny-non-backend';
       if (e.lb.udp) line += ' allow-udp';
     }

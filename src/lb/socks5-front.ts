@@ -46,6 +46,9 @@ export interface RelaySettings extends Pick<Socks5UdpRelayOptions, 'allowTarget'
   readonly attached?: (relay: Socks5UdpRelay) => void;
 }
 
+/** A listener's UDP association limits unless told otherwise. */
+export const UDP_ASSOCIATION_DEFAULTS = { max: 256, idleTimeoutMs: 60_000 } as const;
+
 export interface UdpAssociationsOptions {
   readonly registry: Registry;
   /** Associations alive at once (default 256); more are refused (NOT_ALLOWED) and counted. */
@@ -59,10 +62,19 @@ export class UdpAssociations {
   readonly relays = new Set<Socks5UdpRelay>();
   /** Requests refused because `max` associations were alive. */
   refused = 0;
-  readonly #o: UdpAssociationsOptions;
+  /**
+   * Changeable while the listener runs: a lower max refuses new associations
+   * until enough close (live ones are never cut); a new idle timeout applies
+   * to associations made from then on (each samples its own).
+   */
+  max: number;
+  idleTimeoutMs: number;
+  readonly #registry: Registry;
 
   constructor(options: UdpAssociationsOptions) {
-    this.#o = options;
+    this.#registry = options.registry;
+    this.max = options.max ?? UDP_ASSOCIATION_DEFAULTS.max;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? UDP_ASSOCIATION_DEFAULTS.idleTimeoutMs;
   }
 
   get size(): number {
@@ -71,7 +83,7 @@ export class UdpAssociations {
 
   /** Room for one more? If not, the refusal is counted and logged, and the client answered. */
   admit(accepted: Socks5Accepted, log: Logger): boolean {
-    const max = this.#o.max ?? 256;
+    const max = this.max;
     if (this.relays.size < max) return true;
     this.refused++;
     log.warn('udp-associate-refused', {
@@ -84,7 +96,7 @@ export class UdpAssociations {
 
   /** Bind the relay, tie it to the control connection, expire it when idle, answer the client. */
   async associate(accepted: Socks5Accepted, settings: RelaySettings): Promise<void> {
-    const socket = await this.#o.registry.bindDatagram({
+    const socket = await this.#registry.bindDatagram({
       scheme: 'udp',
       host: settings.host,
       port: 0,
@@ -109,7 +121,7 @@ export class UdpAssociations {
       const now = s.forwarded + s.returned + s.dropped;
       if (now === last) void relay.close();
       last = now;
-    }, this.#o.idleTimeoutMs ?? 60_000);
+    }, this.idleTimeoutMs);
     timer.unref();
     relay.once('close', () => {
       clearInterval(timer);

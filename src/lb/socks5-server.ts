@@ -208,6 +208,35 @@ export class Socks5Server extends LbListener {
     return this.#associations.refused;
   }
 
+  /**
+   * UDP associations alive at once in this process; a lower value refuses
+   * new ones until enough close (none is cut).
+   */
+  get maxAssociations(): number {
+    return this.#associations.max;
+  }
+
+  set maxAssociations(max: number) {
+    this.#associations.max = max;
+  }
+
+  /**
+   * How many associations may be alive over the whole server: `maxAssociations`
+   * here; each worker process bounds its own (WorkerSocks5Server).
+   */
+  get associationCapacity(): number {
+    return this.maxAssociations;
+  }
+
+  /** Idle time before an association closes; applies to associations made from now on. */
+  get udpIdleTimeoutMs(): number {
+    return this.#associations.idleTimeoutMs;
+  }
+
+  set udpIdleTimeoutMs(ms: number) {
+    this.#associations.idleTimeoutMs = ms;
+  }
+
   /** Whether UDP ASSOCIATE is served; a change applies to handshakes from now on. */
   get udp(): boolean {
     return this.#policy.udp;

@@ -55,9 +55,6 @@ export interface FleetOptions {
   readonly eventLoopGroup: EventLoopGroup;
   readonly socket: FleetSocket;
   readonly connectTimeoutMs?: number;
-  /** A socks5-server's UDP limits, applied by each worker to its own associations. */
-  readonly maxAssociations?: number;
-  readonly udpIdleTimeoutMs?: number;
   readonly log: Logger;
   /** The whole state the workers' copies run with, read from the owner now. */
   readonly state: () => ListenerState;
@@ -268,8 +265,6 @@ export class WorkerFleet implements GroupResource, Tenant {
       mode: this.shared ? 'shared' : 'own',
       ...(listenScheme === undefined ? {} : { listenScheme }),
       ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
-      ...(o.maxAssociations === undefined ? {} : { maxAssociations: o.maxAssociations }),
-      ...(o.udpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: o.udpIdleTimeoutMs }),
       state,
     };
     const reply = await worker.request({ t: 'start', spec }, o.socket.handle);

@@ -50,6 +50,10 @@ export interface Socks5State {
   readonly udp: boolean;
   /** RFC 1929 users (name, password); empty: no authentication. */
   readonly users: readonly (readonly [string, string])[];
+  /** UDP associations alive at once: each worker's own bound. */
+  readonly maxAssociations: number;
+  /** Idle time before an association closes (associations made from then on). */
+  readonly udpIdleTimeoutMs: number;
 }
 
 /** Everything a worker's copy of a listener needs besides its socket: the whole of it, every time. */
@@ -87,9 +91,6 @@ export interface ListenerSpec {
   readonly acceptProxyProtocol?: boolean;
   readonly sendProxyProtocol?: 1 | 2;
   readonly connectTimeoutMs?: number;
-  /** A socks5-server's UDP limits, fixed at start: each worker's own bound (default 256). */
-  readonly maxAssociations?: number;
-  readonly udpIdleTimeoutMs?: number;
   readonly state: ListenerState;
 }
 

@@ -191,8 +191,6 @@ export class WorkerRuntime {
         ...common,
         allowNonBackend: p?.allowNonBackend ?? false,
         udp: p?.udp ?? false,
-        ...(spec.maxAssociations === undefined ? {} : { maxAssociations: spec.maxAssociations }),
-        ...(spec.udpIdleTimeoutMs === undefined ? {} : { udpIdleTimeoutMs: spec.udpIdleTimeoutMs }),
       });
       applySocks5(lb as Socks5Server, auth, p);
     } else {
@@ -300,6 +298,8 @@ function applySocks5(
   if (p === undefined) return;
   lb.allowNonBackend = p.allowNonBackend;
   lb.udp = p.udp;
+  lb.maxAssociations = p.maxAssociations;
+  lb.udpIdleTimeoutMs = p.udpIdleTimeoutMs;
   auth.users.clear();
   for (const [name, password] of p.users) auth.users.set(name, password);
   lb.auth = auth.users.size > 0 ? auth : 'none';

@@ -25,7 +25,8 @@ export interface WorkerSocks5Options extends Socks5ServerOptions {
  * table, whose entries the socks5-user commands change in place — goes to the
  * workers with the rest of the state after every change. A UDP ASSOCIATE is
  * served by the worker that holds its control connection; `maxAssociations`
- * bounds each worker's, and the association counts are the workers' sums.
+ * (sent with the policy, so an update reaches them) bounds each worker's, and
+ * the association counts are the workers' sums.
  */
 export class WorkerSocks5Server extends Socks5Server {
   readonly #fleet: WorkerFleet;
@@ -50,12 +51,6 @@ export class WorkerSocks5Server extends Socks5Server {
       ...(options.connectTimeoutMs === undefined
         ? {}
         : { connectTimeoutMs: options.connectTimeoutMs }),
-      ...(options.maxAssociations === undefined
-        ? {}
-        : { maxAssociations: options.maxAssociations }),
-      ...(options.udpIdleTimeoutMs === undefined
-        ? {}
-        : { udpIdleTimeoutMs: options.udpIdleTimeoutMs }),
       log: (options.logger ?? quietLogger).child({ listener: options.name }),
       state: () => ({
         ...listenerState(this.settings(), this.#accessLog, this.upstream),
@@ -91,7 +86,13 @@ export class WorkerSocks5Server extends Socks5Server {
           ? [...(auth.users as ReadonlyMap<string, string>)]
           : Object.entries(auth.users);
     }
-    return { allowNonBackend: this.allowNonBackend, udp: this.udp, users };
+    return {
+      allowNonBackend: this.allowNonBackend,
+      udp: this.udp,
+      users,
+      maxAssociations: this.maxAssociations,
+      udpIdleTimeoutMs: this.udpIdleTimeoutMs,
+    };
   }
 
   override get auth(): Socks5Auth {
@@ -121,6 +122,30 @@ export class WorkerSocks5Server extends Socks5Server {
 
   override set udp(udp: boolean) {
     super.udp = udp;
+    this.#fleet.syncSoon();
+  }
+
+  override get maxAssociations(): number {
+    return super.maxAssociations;
+  }
+
+  /** Each worker bounds its own associations with it. */
+  override set maxAssociations(max: number) {
+    super.maxAssociations = max;
+    this.#fleet.syncSoon();
+  }
+
+  /** Every worker may hold `maxAssociations`. */
+  override get associationCapacity(): number {
+    return this.maxAssociations * this.#fleet.workers().length;
+  }
+
+  override get udpIdleTimeoutMs(): number {
+    return super.udpIdleTimeoutMs;
+  }
+
+  override set udpIdleTimeoutMs(ms: number) {
+    super.udpIdleTimeoutMs = ms;
     this.#fleet.syncSoon();
   }
 

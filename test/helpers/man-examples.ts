@@ -135,6 +135,10 @@ function value(param: string, type: string, ctx: ExampleContext, tls: boolean): 
       return 'sg0';
     case 'max-flows':
       return '100';
+    case 'max-associations':
+      return '16';
+    case 'udp-timeout':
+      return '5000';
     default:
       throw new Error(`no example value for param ${param}`);
   }

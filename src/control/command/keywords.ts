@@ -172,7 +172,9 @@ export type Param =
   | 'port'
   | 'ip-type'
   | 'server-group'
-  | 'max-flows';
+  | 'max-flows'
+  | 'max-associations'
+  | 'udp-timeout';
 
 export const PARAMS = table<Param>([
   {
@@ -275,6 +277,17 @@ export const PARAMS = table<Param>([
     full: 'max-flows',
     short: 'maxflows',
     description: 'udp-lb: flows (client addresses) at once; datagrams opening more are refused',
+  },
+  {
+    full: 'max-associations',
+    short: 'maxassociations',
+    description:
+      'socks5: UDP associations alive at once (per worker process); more are refused (NOT_ALLOWED)',
+  },
+  {
+    full: 'udp-timeout',
+    short: 'udptimeout',
+    description: 'socks5: milliseconds an association may pass no datagram before it closes',
   },
 ]);
 

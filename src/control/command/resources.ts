@@ -1,6 +1,7 @@
 import { DEFAULT_HEALTH_CHECK } from '../../lb/health-config.js';
 import { LISTENER_DEFAULTS } from '../../lb/lb-listener.js';
 import { DEFAULT_METHOD, METHOD_NAMES } from '../../lb/selection-method.js';
+import { UDP_ASSOCIATION_DEFAULTS } from '../../lb/socks5-front.js';
 import { UDP_LB_DEFAULTS } from '../../lb/udp-lb.js';
 import { MAX_RETRIES } from '../../proxy/engine-options.js';
 import { ACCEPTOR_ELG, ALLOW_ALL, CONTROL_ELG, WORKER_ELG } from '../store.js';
@@ -38,6 +39,27 @@ const bufferSize = check.intIn(1, 67_108_864);
 const weight = check.intIn(0, 1000);
 const retries = check.intIn(0, MAX_RETRIES);
 const password = check.secret(check.rfc1929('password'));
+/**
+ * Each association is a bound UDP socket, so one local port: more than the
+ * port space could never be alive, and a bound that high is a typo.
+ */
+export const MAX_ASSOCIATIONS_LIMIT = 65_535;
+const associations = check.intIn(1, MAX_ASSOCIATIONS_LIMIT);
+/** Expiry is sampled once per timeout: under a second only closes associations between datagrams. */
+const udpTimeout = check.intIn(1_000, 2_147_483_647);
+
+const socks5Udp = (defaults: boolean): readonly ParamRule[] => [
+  {
+    param: 'max-associations',
+    ...(defaults ? { default: String(UDP_ASSOCIATION_DEFAULTS.max) } : {}),
+    check: associations,
+  },
+  {
+    param: 'udp-timeout',
+    ...(defaults ? { default: String(UDP_ASSOCIATION_DEFAULTS.idleTimeoutMs) } : {}),
+    check: udpTimeout,
+  },
+];
 
 /** A server's or server-group's weight unless told otherwise. */
 export const DEFAULT_WEIGHT = 10;
@@ -154,7 +176,7 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
     add: [
       {
         where: ['top'],
-        params: listenerAdd([]),
+        params: listenerAdd(socks5Udp(true)),
         flags: ['allow-non-backend', 'deny-non-backend', 'allow-udp', 'deny-udp'],
         description: 'create a socks5 server',
       },
@@ -162,10 +184,11 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
     update: [
       {
         where: ['top'],
-        params: listenerUpdate,
+        params: [...listenerUpdate, ...socks5Udp(false)],
         flags: ['allow-non-backend', 'deny-non-backend', 'allow-udp', 'deny-udp'],
         description:
-          'change buffers, timeouts, retries, access log, security group, backend policy or udp',
+          'change buffers, timeouts, retries, access log, security group, backend policy or udp;' +
+          ' a lower max-associations refuses new ones until enough close, udp-timeout applies to new ones',
       },
     ],
   },

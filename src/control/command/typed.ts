@@ -43,6 +43,8 @@ export interface ParamValues {
   readonly 'ip-type': 'v4' | 'v6';
   readonly 'server-group': string;
   readonly 'max-flows': number;
+  readonly 'max-associations': number;
+  readonly 'udp-timeout': number;
 }
 
 /** The typed values of a command: what was given, and for `add` every default of its rule. */
@@ -89,6 +91,8 @@ const PARSE: { readonly [P in Param]: (v: string) => ParamValues[P] } = {
   'ip-type': (v) => (v === 'v6' ? 'v6' : 'v4'),
   'server-group': text,
   'max-flows': Number,
+  'max-associations': Number,
+  'udp-timeout': Number,
 };
 
 /**

@@ -42,6 +42,10 @@ export interface Socks5ServerDetail extends ListenerDetail {
   readonly 'allow-non-backend': boolean;
   /** UDP ASSOCIATE served (same target rules as CONNECT). */
   readonly 'allow-udp': boolean;
+  /** UDP associations alive at once (on worker processes: in each). */
+  readonly 'max-associations': number;
+  /** Milliseconds an association may pass no datagram before it closes. */
+  readonly 'udp-timeout': number;
   /** UDP associations alive now (on worker processes: all of theirs). Not in the text line. */
   readonly 'udp-associations'?: number;
   /** UDP ASSOCIATE requests refused because the associations were at their limit. */
@@ -232,8 +236,11 @@ const controller = (r: ControllerDetail): string => `${r.name} -> ${r.address}`;
 /** The text line of each kind, as RESP and StdIO print it (and always have). */
 const TEXT: { readonly [K in DetailKind]: (record: Details[K]) => DetailText } = {
   'tcp-lb': (r) => listenerText(r, { protocol: r.protocol }),
+  // The UDP limits before allow-udp: the flag stays last, as scripts read it.
   'socks5-server': (r) =>
-    listenerText(r, { nonBackend: r['allow-non-backend'] }) + (r['allow-udp'] ? ' allow-udp' : ''),
+    listenerText(r, { nonBackend: r['allow-non-backend'] }) +
+    ` max-associations ${r['max-associations']} udp-timeout ${r['udp-timeout']}` +
+    (r['allow-udp'] ? ' allow-udp' : ''),
   'udp-lb': (r) =>
     `${r.name} -> bind ${r.bind} address ${r.address} backends ${r.upstream} timeout ${r.timeout}` +
     ` max-flows ${r['max-flows']} security-group ${r['security-group']}` +

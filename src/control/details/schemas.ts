@@ -107,6 +107,8 @@ export const DETAIL_SCHEMAS: { readonly [K in DetailKind]: JsonSchema } = {
         type: 'boolean',
         description: 'true: UDP ASSOCIATE is served, with the same target rules as CONNECT',
       },
+      'max-associations': param('max-associations', int),
+      'udp-timeout': param('udp-timeout', int),
       'udp-associations': readOnly(int('UDP associations alive now (every worker process)')),
       'udp-associations-refused': readOnly(
         int('UDP ASSOCIATE requests refused because the associations were at their limit'),

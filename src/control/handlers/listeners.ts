@@ -69,6 +69,8 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
             ...describe(n, e),
             'allow-non-backend': e.lb.allowNonBackend,
             'allow-udp': e.lb.udp,
+            'max-associations': e.lb.maxAssociations,
+            'udp-timeout': e.lb.udpIdleTimeoutMs,
             'udp-associations': e.lb.associations,
             'udp-associations-refused': e.lb.associationsRefused,
           }),
@@ -133,7 +135,14 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
       } else {
         const allowNonBackend = cmd.flags.includes('allow-non-backend');
         const udp = cmd.flags.includes('allow-udp');
-        const options = { ...common, allowNonBackend, udp };
+        const limits = present(cmd.values, 'max-associations', 'udp-timeout');
+        const options = {
+          ...common,
+          allowNonBackend,
+          udp,
+          maxAssociations: limits['max-associations'],
+          udpIdleTimeoutMs: limits['udp-timeout'],
+        };
         const lb = await listening(
           address,
           async () =>
@@ -167,6 +176,9 @@ export async function listenerCommand(store: ResourceStore, cmd: Command): Promi
         if (f.includes('allow-non-backend') || f.includes('deny-non-backend'))
           lb.allowNonBackend = f.includes('allow-non-backend');
         if (f.includes('allow-udp') || f.includes('deny-udp')) lb.udp = f.includes('allow-udp');
+        // On worker processes each setter sends the new limit to every worker.
+        if (v['max-associations'] !== undefined) lb.maxAssociations = v['max-associations'];
+        if (v['udp-timeout'] !== undefined) lb.udpIdleTimeoutMs = v['udp-timeout'];
       }
       return DONE;
     }

@@ -131,7 +131,7 @@ describe('udp-lb commands', () => {
     await b.execute('update socks5-server s5 deny-udp', 'stdio');
     expect(
       configLines(stores[1] as ResourceStore).find((l) => l.startsWith('add socks5-server')),
-    ).not.toMatch(/udp/);
+    ).not.toMatch(/allow-udp/);
   });
 
   it('refuses a non-udp address and bad values', async () => {

@@ -46,10 +46,20 @@ const CASES: { [K in DetailKind]: readonly [Details[K], string | readonly string
       ' out-buffer-size 16384 protocol tcp security-group (allow-all) cert-key ck0',
   ],
   'socks5-server': [
-    { ...LISTENER, name: 's5', 'access-log': 'on', 'allow-non-backend': false, 'allow-udp': false },
+    {
+      ...LISTENER,
+      name: 's5',
+      'access-log': 'on',
+      'allow-non-backend': false,
+      'allow-udp': true,
+      'max-associations': 256,
+      'udp-timeout': 60000,
+    },
+    // The UDP limits come before allow-udp, which stays last.
     's5 -> acceptor (acceptor-elg) worker (worker-elg) bind 127.0.0.1:8080 address 127.0.0.1:8080' +
       ' backends ups0 timeout 900000 fin-timeout 0 retries 1 access-log on in-buffer-size 16384' +
-      ' out-buffer-size 16384 security-group (allow-all) deny-non-backend',
+      ' out-buffer-size 16384 security-group (allow-all) deny-non-backend' +
+      ' max-associations 256 udp-timeout 60000 allow-udp',
   ],
   'udp-lb': [
     {
