@@ -83,18 +83,4 @@ export async function stopMeshDaemons(daemons: readonly MeshDaemon[]): Promise<s
   return lines;
 }
 
-/** Poll `cond` every `everyMs` until true; the time it took in ms (rounded); throws after `timeoutMs`. */
-export async function until(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  everyMs = 10,
-): Promise<number> {
-  const start = performance.now();
-  while (!(await cond())) {
-    if (performance.now() - start > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return Math.round(performance.now() - start);
-}
+export { until } from './wait.js';
