@@ -71,6 +71,14 @@ export interface KcpTunables {
    * segment's RTO from the current estimate, as kcp-go does.
    */
   earlyRetransmit: boolean;
+  /**
+   * kcp-go's RTT estimator (the kcptun path turns it on): one sample per datagram, from its
+   * last ACK, and RFC 6298 with a sample below srtt − rttvar weighted 1/32 instead of 1/4.
+   * The reference samples every ACK: with a datagram of ~50 held ACKs that is 50 samples of one
+   * moment, rttvar shrinks to the spread within a tick, and on a queue that fills and drains
+   * the RTO then fires for segments that are only queued (measured below the config).
+   */
+  kcpGoRtt: boolean;
 }
 
 export type KcpPresetName = 'normal' | 'fast1' | 'fast2' | 'fast3' | 'fast4';
@@ -159,6 +167,7 @@ export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
   stallFloor: false,
   ackDelay: 0,
   earlyRetransmit: false,
+  kcpGoRtt: false,
 };
 
 export interface KcpOptions extends Partial<KcpTunables> {
@@ -218,6 +227,7 @@ function validateTunables(t: KcpTunables): KcpTunables {
     'ackRepeat',
     'stallFloor',
     'earlyRetransmit',
+    'kcpGoRtt',
   ] as const) {
     if (typeof t[key] !== 'boolean') invalid(key, t[key], 'a boolean');
   }

@@ -218,6 +218,8 @@ export class KcpControlBlock {
     let ackSeen = false;
     let maxAck = 0;
     let maxAckTs = 0;
+    const kcpGoRtt = this.t.kcpGoRtt;
+    let latestTs = -1;
     // Spurious-retransmission check first: any segment's una may release the segments that
     // later ACKs of this datagram name, before those ACKs are read.
     if (sender.resentInFlight > 0) {
@@ -253,10 +255,13 @@ export class KcpControlBlock {
         else s.inPushUndeliverable++;
       } else if (cmd === CMD_ACK) {
         s.inAcks++;
-        const rtt = seqDiff(this.current, ts);
-        if (rtt >= 0) {
-          this.rtt.sample(rtt);
-          if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
+        if (kcpGoRtt) latestTs = ts;
+        else {
+          const rtt = seqDiff(this.current, ts);
+          if (rtt >= 0) {
+            this.rtt.sample(rtt);
+            if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
+          }
         }
         sender.onAck(sn, this.current);
         if (!ackSeen || seqDiff(sn, maxAck) > 0) {
@@ -273,6 +278,13 @@ export class KcpControlBlock {
       o += OVERHEAD + len;
     }
     if (ackSeen) {
+      if (latestTs >= 0) {
+        const rtt = seqDiff(this.current, latestTs);
+        if (rtt >= 0) {
+          this.rtt.sampleKcpGo(rtt);
+          if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
+        }
+      }
       const t = this.t;
       sender.countFastAcks(maxAck, maxAckTs, t.fastAckConserve, t.resend, t.fastLimit);
     }

@@ -65,6 +65,27 @@ export class RttEstimator {
     return Math.max(this.stallFloor, this.rto);
   }
 
+  /**
+   * kcp-go's update_ack (v5.6.1): RFC 6298 in integer ms, except that a sample below
+   * srtt − rttvar moves rttvar with weight 1/32 (a queue draining must not shrink the RTO's
+   * margin as fast as one filling widens it). `>>` floors like Go's shift of an int32.
+   */
+  sampleKcpGo(rtt: number): void {
+    if (this.srtt === 0) {
+      this.srtt = rtt;
+      this.rttval = rtt >> 1;
+    } else {
+      let delta = rtt - this.srtt;
+      this.srtt += delta >> 3;
+      if (delta < 0) delta = -delta;
+      if (rtt < this.srtt - this.rttval) this.rttval += (delta - this.rttval) >> 5;
+      else this.rttval += (delta - this.rttval) >> 2;
+    }
+    this.sampled = true;
+    const rto = this.srtt + Math.max(this.interval, this.rttval << 2);
+    this.rto = Math.min(RTO_MAX, Math.max(this.minRto, rto));
+  }
+
   /** Feeds one RTT sample (ms, ≥ 0). */
   sample(rtt: number): void {
     if (!this.sampled) {
