@@ -17,6 +17,10 @@ export interface KcptunCli {
   /** Client: the kcptun server; server: the TCP target. */
   readonly remote: string;
   readonly quiet: boolean;
+  /** `--snmplog`: kcp-go's counters as CSV, the file name a Go time layout ('' = off). */
+  readonly snmplog: string;
+  /** `--snmpperiod`: seconds between lines (kcptun's default 60; 0 = off, as in kcptun). */
+  readonly snmpperiod: number;
   /** Accepted for compatibility and ignored; each is said once on stderr. */
   readonly warnings: readonly string[];
   readonly help: boolean;
@@ -62,18 +66,8 @@ const SPECS: readonly Spec[] = [
   { names: ['resend'], kind: 'int', field: 'resend' },
   { names: ['nc'], kind: 'int', field: 'nc' },
   { names: ['acknodelay'], kind: 'bool', field: 'acknodelay' },
-  {
-    names: ['snmplog'],
-    kind: 'string',
-    field: 'snmplog',
-    ignored: 'SNMP logging is not implemented',
-  },
-  {
-    names: ['snmpperiod'],
-    kind: 'int',
-    field: 'snmpperiod',
-    ignored: 'SNMP logging is not implemented',
-  },
+  { names: ['snmplog'], kind: 'string', field: 'snmplog' },
+  { names: ['snmpperiod'], kind: 'int', field: 'snmpperiod' },
   { names: ['log'], kind: 'string', field: 'log', ignored: 'logs go to stderr' },
   { names: ['quiet'], kind: 'bool', field: 'quiet' },
   { names: ['tcp'], kind: 'bool', field: 'tcp', ignored: 'TCP emulation is not implemented' },
@@ -211,9 +205,28 @@ function build(side: Side, raw: Raw, help: boolean): KcptunCli {
         (side === 'client' ? 'vps:29900' : '127.0.0.1:12948'),
     ),
     quiet: raw.quiet === true,
+    snmplog: String(raw.snmplog ?? ''),
+    snmpperiod: snmpPeriod(raw.snmpperiod),
     warnings,
     help,
   };
+}
+
+/** Longest period a timer takes (2^31 - 1 ms). */
+const MAX_SNMP_PERIOD = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * kcptun takes any period: 0 turns the log off, and a negative one panics its ticker one
+ * goroutine later (the process dies); here it is an error at start-up instead.
+ */
+function snmpPeriod(v: string | number | boolean | undefined): number {
+  const n = v === undefined ? 60 : Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SNMP_PERIOD) {
+    throw configError(
+      `snmpperiod ${String(v)}: expected seconds in [0, ${MAX_SNMP_PERIOD}] (0: no SNMP log)`,
+    );
+  }
+  return n;
 }
 
 /** `host:port` as kcptun takes it (`:port` = every interface, `[v6]:port`). */

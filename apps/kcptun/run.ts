@@ -99,5 +99,6 @@ export function describe(cli: KcptunCli): string[] {
     `smux version: ${c.smuxver} smuxbuf: ${c.smuxbuf} streambuf: ${c.streambuf}`,
     `keepalive: ${c.keepalive}`,
     ...(cli.side === 'client' ? [`conn: ${c.conn} autoexpire: ${c.autoexpire}`] : []),
+    ...(cli.snmplog === '' ? [] : [`snmplog: ${cli.snmplog} snmpperiod: ${cli.snmpperiod}`]),
   ];
 }

@@ -1,5 +1,6 @@
 import { parseKcptunArgs, type Side, usage } from './flags.js';
 import { describe, runClient, runServer } from './run.js';
+import { startSnmpLog } from './snmp-log.js';
 
 // Apart from command.ts so that the kcptun modules load only when `vproxy kcptun` runs.
 
@@ -17,8 +18,9 @@ export async function startKcptun(side: Side, argv: readonly string[]): Promise<
   for (const w of cli.warnings) log(`warning: ${w}`);
   for (const line of describe(cli)) log(line);
   const running = side === 'client' ? await runClient(cli, log) : await runServer(cli, log);
+  const snmp = await startSnmpLog(cli, (w) => log(`warning: ${w}`));
   const stop = (): void => {
-    void running.close().finally(() => process.exit(0));
+    void Promise.all([snmp?.stop(), running.close()]).finally(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -13,6 +13,7 @@ import {
 import { type DatagramSource, readU32, UdpEndpoint } from '../kcp/session/udp-endpoint.js';
 import type { PacketCrypt } from '../kcpgo-crypt/index.js';
 import { KcptunError } from './errors.js';
+import { kcptunSnmp } from './snmp.js';
 
 export interface KcptunEndpointOptions {
   readonly session: SessionConfig;
@@ -45,6 +46,10 @@ export interface KcptunEndpointStats {
   /** Session starts turned away (full or closing). */
   refused: number;
   socketErrors: number;
+  /** Bytes the crypt accepted, after its header (kcp-go's InBytes); for the SNMP log. */
+  bytesIn: number;
+  /** UDP payload bytes sent (kcp-go's OutBytes); for the SNMP log. */
+  bytesOut: number;
 }
 
 /** One peer: its session and the per-session FEC state (kcp-go keeps it per UDPSession). */
@@ -73,6 +78,8 @@ export class KcptunEndpoint extends UdpEndpoint {
     replaced: 0,
     refused: 0,
     socketErrors: 0,
+    bytesIn: 0,
+    bytesOut: 0,
   };
   readonly crypt: PacketCrypt;
   readonly #options: KcptunEndpointOptions;
@@ -103,6 +110,8 @@ export class KcptunEndpoint extends UdpEndpoint {
       transmit: (s: KcpSession, buf: Uint8Array, len: number) => this.#transmit(s, buf, len),
       release: (s: KcpSession) => this.#release(s),
     };
+    // kcp-go's DefaultSnmp: this socket's and its sessions' counters are summed process-wide.
+    kcptunSnmp.endpointOpened(this.stats);
   }
 
   static async listen(
@@ -169,6 +178,7 @@ export class KcptunEndpoint extends UdpEndpoint {
     };
     this.#byKey.set(key, peer);
     this.#bySession.set(session, peer);
+    kcptunSnmp.sessionOpened(session, peer.fecDec, this.connected);
     return peer;
   }
 
@@ -184,23 +194,35 @@ export class KcptunEndpoint extends UdpEndpoint {
     if (enc === null) {
       const out = this.#slab.reserve(head + len + crypt.tailroom);
       out.set(kcp, head);
-      this.sendTo(crypt.sealFramed(out, len), session.peer);
+      this.#send(crypt.sealFramed(out, len), session.peer);
       return;
     }
     const shard = FEC_HEADER_SIZE_PLUS2 + len;
     const out = this.#slab.reserve(head + shard + crypt.tailroom);
     enc.encodeInto(kcp, out, head);
-    this.sendTo(crypt.sealFramed(out, shard), session.peer);
+    this.#send(crypt.sealFramed(out, shard), session.peer);
     const parity = enc.parity;
     const framed = enc.parityFramed;
     for (let i = 0; i < parity.length; i++) {
       // Each parity packet with head bytes before it and tailroom after it, in the slab.
       const p = parity[i] as Buffer;
-      this.sendTo(crypt.sealFramed(framed[i] as Buffer, p.length), session.peer);
+      this.#send(crypt.sealFramed(framed[i] as Buffer, p.length), session.peer);
     }
   }
 
+  #send(datagram: Buffer, to: BoundAddress): void {
+    this.stats.bytesOut += datagram.length;
+    this.sendTo(datagram, to);
+  }
+
+  /** The socket's counters are final from here on (no input, sendTo drops). */
+  protected override closeSocket(): Promise<void> {
+    kcptunSnmp.endpointClosed(this.stats);
+    return super.closeSocket();
+  }
+
   #release(session: KcpSession): void {
+    kcptunSnmp.sessionClosed(session);
     const peer = this.#bySession.get(session);
     this.#bySession.delete(session);
     if (peer !== undefined && this.#byKey.get(peer.key) === peer) this.#byKey.delete(peer.key);
@@ -230,6 +252,7 @@ export class KcptunEndpoint extends UdpEndpoint {
       this.stats.cryptDropped++;
       return;
     }
+    this.stats.bytesIn += plain.length;
     let peer = this.#last;
     if (peer === null || !this.isPeer(peer.session, rinfo)) {
       const key = this.connected ? '' : `${rinfo.address}|${rinfo.port}`;

@@ -23,6 +23,16 @@ export { KcptunClient, KcptunServer } from './link.js';
 export { SmuxConnection, type SmuxConnectionOptions } from './smux-conn.js';
 export { SmuxStream } from './smux-stream.js';
 export {
+  KcptunSnmp,
+  kcptunSnmp,
+  SNMP_FIELDS,
+  type SnmpCounters,
+  type SnmpField,
+  snmpCsvLine,
+  snmpHeaderLine,
+  zeroSnmp,
+} from './snmp.js';
+export {
   configFor,
   KCPTUN_OPTIONS,
   KCPTUN_SCHEMA,
