@@ -1,5 +1,6 @@
 import { formatHostPort } from '../../fd/address.js';
 import type { ServerGroup } from '../../lb/server-group.js';
+import { Socks5Server } from '../../lb/socks5-server.js';
 import type { GroupDelegateStatus } from '../../mesh/group-delegate.js';
 import type { NodeDelegateStatus } from '../../mesh/node-delegate.js';
 import type { RegistryStatus } from '../../mesh/registry.js';
@@ -32,6 +33,22 @@ export interface ListenerStatus {
   readonly connectFailures: number;
   readonly idleTimeouts: number;
   readonly errors: number;
+  /** A socks5-server's UDP ASSOCIATE relays; absent on other listeners. */
+  readonly udp?: UdpAssociationStatus;
+}
+
+/** On worker processes the counts are the workers' sums; each worker has its own `max`. */
+export interface UdpAssociationStatus {
+  /** allow-udp: new associations are served. */
+  readonly allowed: boolean;
+  /** Associations alive now. */
+  readonly live: number;
+  /** max-associations: alive at once in one process. */
+  readonly max: number;
+  /** Alive at once over the whole server: `max` times its processes. */
+  readonly capacity: number;
+  /** Refused because the process holding the request was at its max. */
+  readonly refused: number;
 }
 
 export interface UpstreamGroupStatus {
@@ -168,6 +185,7 @@ export function buildStatus(
       connectFailures: s.connectFailures,
       idleTimeouts: s.idleTimeouts,
       errors: s.errors,
+      ...(e.lb instanceof Socks5Server ? { udp: udpStatus(e.lb) } : {}),
     });
     const sessions = e.lb.sessions();
     total += sessions.length;
@@ -230,6 +248,16 @@ export function buildStatus(
     mesh: meshStatus(store),
     sessions: { total, recent: recent.list(now) },
     throughput: throughput.snapshot(options.listenerSamples ?? 60),
+  };
+}
+
+function udpStatus(lb: Socks5Server): UdpAssociationStatus {
+  return {
+    allowed: lb.udp,
+    live: lb.associations,
+    max: lb.maxAssociations,
+    capacity: lb.associationCapacity,
+    refused: lb.associationsRefused,
   };
 }
 

@@ -47,6 +47,14 @@ export const STATUS_PAGE_SCRIPT = `
   function latency(ms) { return ms === null ? '–' : ms < 10 ? ms.toFixed(2) + ' ms' : Math.round(ms) + ' ms'; }
   function last(arr) { return arr.length ? arr[arr.length - 1] : 0; }
 
+  /** A socks5-server's UDP associations: live / capacity (per worker when it runs on several), refused. */
+  function udpLine(u) {
+    var cap = count(u.capacity) + (u.capacity === u.max ? '' : ' (' + count(u.max) + ' per worker)');
+    return h('div', { class: 'sub', 'data-udp-live': u.live, 'data-udp-refused': u.refused },
+      'UDP associations ' + count(u.live) + ' / ' + cap + ' · ' + count(u.refused) + ' refused' +
+      (u.allowed ? '' : ' · UDP off'));
+  }
+
   function badge(state) {
     return h('span', { class: 'badge ' + (state === 'UP' ? 'up' : 'down'), 'data-state': state }, state);
   }
@@ -91,7 +99,8 @@ export const STATUS_PAGE_SCRIPT = `
       queueSpark(spark, r);
       return h('tr', { 'data-listener': id },
         td([h('span', { class: 'name' }, l.name), h('span', { class: 'tag' }, l.type),
-          h('div', { class: 'sub' }, 'security group ' + l.securityGroup)]),
+          h('div', { class: 'sub' }, 'security group ' + l.securityGroup),
+          l.udp ? udpLine(l.udp) : null]),
         td(l.bound, 'mono', l.address), td(l.upstream),
         num(count(l.activeSessions)), num(count(l.accepted)),
         num(bytes(l.bytesIn) + ' / ' + bytes(l.bytesOut)),
