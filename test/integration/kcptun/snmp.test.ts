@@ -16,6 +16,7 @@ import { requireTool, skipNote } from '../../helpers/require-tool.js';
 import {
   exchangeClient,
   exchangeTarget,
+  freeUdpPort,
   pattern,
   sha,
   spawnKcptun,
@@ -73,6 +74,7 @@ describe('vproxy kcptun --snmplog', () => {
     timeout: 30_000,
   }, async () => {
     const dir = tmp();
+    // First in this file (a process of its own): the process's counters start at zero.
     const started = Math.floor(Date.now() / 1000);
     const target = await exchangeTarget(SIZE);
     cleanups.push(() => target.server.close());
@@ -121,7 +123,6 @@ describe('vproxy kcptun --snmplog', () => {
     // The name is the layout formatted with the local date of a line.
     expect(file.name).toMatch(/^snmp-\d{8}\.log$/);
     const last = file.rows.at(-1) as Row;
-    if (process.env.SNMP_DEBUG) console.log(readFileSync(join(dir, file.name), 'utf8'));
     expect(Object.keys(last)).toEqual(['Unix', ...SNMP_FIELDS]);
     expect(last.Unix).toBeGreaterThanOrEqual(started);
     expect(last.Unix).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
@@ -187,3 +188,125 @@ describe.skipIf(debClient.missing)(`Debian kcptun-client --snmplog${skipNote(deb
     expect(Object.keys(file.rows[0] as Row)).toEqual(['Unix', ...SNMP_FIELDS]);
   });
 });
+
+const debServer = requireTool('kcptun-server');
+const AES_HEADER = 20;
+
+/**
+ * What one side sent, the other received: the stream bytes exactly (KCP is reliable), the
+ * datagrams, segments and bytes up to what the link lost (none, usually, on loopback).
+ * InBytes is after the crypt header (kcp-go's), OutBytes the UDP payload: aes adds 20.
+ */
+function expectMirrored(a: Row, b: Row): void {
+  expect(a.BytesSent).toBe(b.BytesReceived);
+  expect(a.BytesReceived).toBe(b.BytesSent);
+  for (const [sent, got] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const pairs: [number, number][] = [
+      [sent.OutPkts, got.InPkts],
+      [sent.OutSegs, got.InSegs],
+      [sent.OutBytes - AES_HEADER * got.InPkts, got.InBytes],
+    ];
+    for (const [out, received] of pairs) {
+      expect(received).toBeLessThanOrEqual(out);
+      expect(received).toBeGreaterThanOrEqual(out * 0.99);
+    }
+  }
+}
+
+/** Whether something is bound to 127.0.0.1:port over UDP (Linux's table). */
+function udpBound(port: number): boolean {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
+  return readFileSync('/proc/net/udp', 'utf8').includes(`0100007F${hex}`);
+}
+
+describe.skipIf(debServer.missing)(
+  `our client ↔ Debian kcptun-server, both logging${skipNote(debServer)}`,
+  () => {
+    it('the two files tell the same story', { timeout: 30_000 }, async () => {
+      const dir = tmp();
+      const target = await exchangeTarget(SIZE);
+      cleanups.push(() => target.server.close());
+      const udp = await freeUdpPort();
+      const peer = spawnKcptun(debServer.path, [
+        '-l',
+        `127.0.0.1:${udp}`,
+        '-t',
+        `127.0.0.1:${target.port}`,
+        '--key',
+        'snmp',
+        '--nocomp',
+        '--snmplog',
+        join(dir, 'deb-20060102.log'),
+        '--snmpperiod',
+        '1',
+        '--quiet',
+      ]);
+      cleanups.push(peer.stop);
+      // Not before it listens (after its key derivation): a first datagram to a closed port
+      // is lost, and an ECONNREFUSED on our socket (InErrs).
+      await until('kcptun-server to listen', 10_000, () => (udpBound(udp) ? true : null));
+      const cli = parseKcptunArgs('client', [
+        '-l',
+        '127.0.0.1:0',
+        '-r',
+        `127.0.0.1:${udp}`,
+        '--key',
+        'snmp',
+        '--nocomp',
+        '--quiet',
+        '--snmplog',
+        join(dir, 'ours-20060102.log'),
+        '--snmpperiod',
+        '1',
+      ]);
+      // The counters are the process's: what the tests before this one counted is in them.
+      const base = kcptunSnmp.snapshot();
+      const since = (r: Row | undefined): Row | undefined => {
+        if (r === undefined) return undefined;
+        const d = { ...r };
+        for (const f of SNMP_FIELDS) if (f !== 'MaxConn' && f !== 'CurrEstab') d[f] -= base[f];
+        return d;
+      };
+      const client = await runClient(cli, () => {});
+      cleanups.push(() => client.close());
+      const log = await startSnmpLog(cli, () => {});
+      cleanups.push(() => log?.stop());
+      const sock = await tcpConnect(client.address.port);
+      const r = await exchangeClient(sock, SIZE, 20_000, () => target.received[0]);
+      expect(r.got).toBe(sha(pattern(SIZE, 2)));
+      // Once the link is quiet, each side's latest line mirrors the other's, as two kcptun's
+      // would (on an idle loopback, exactly: see expectMirrored).
+      let seen = '';
+      const [ours, theirs] = await until('the two files to settle', 15_000, () => {
+        const fa = readRows(dir, 'ours-');
+        const fb = readRows(dir, 'deb-');
+        const a = since(fa?.rows.at(-1));
+        const b = fb?.rows.at(-1);
+        seen = JSON.stringify({ ours: a, theirs: b });
+        const quiet = (rows: Row[] | undefined): boolean => {
+          const [x, y] = [rows?.at(-2), rows?.at(-1)];
+          return (
+            x !== undefined && y !== undefined && x.OutPkts === y.OutPkts && x.InPkts === y.InPkts
+          );
+        };
+        return a !== undefined &&
+          b !== undefined &&
+          a.BytesSent >= SIZE &&
+          a.BytesReceived >= SIZE &&
+          quiet(fa?.rows) &&
+          quiet(fb?.rows)
+          ? ([a, b] as const)
+          : null;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}: ${seen}`);
+      });
+      expectMirrored(ours, theirs);
+      expect(ours).toMatchObject({ ActiveOpens: 1, PassiveOpens: 0, CurrEstab: 1 });
+      expect(theirs).toMatchObject({ ActiveOpens: 0, PassiveOpens: 1, MaxConn: 1, CurrEstab: 1 });
+      expect(ours.FECParityShards).toBeGreaterThan(0);
+    });
+  },
+);
