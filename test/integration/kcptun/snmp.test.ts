@@ -40,6 +40,11 @@ function tmp(): string {
   return dir;
 }
 
+/** `--snmplog <dir>/<prefix>-20060102.log --snmpperiod 1` (kcptun allows 1 s too). */
+function snmpFlags(dir: string, prefix: string): string[] {
+  return ['--snmplog', join(dir, `${prefix}-20060102.log`), '--snmpperiod', '1'];
+}
+
 type Row = Record<'Unix' | SnmpField, number>;
 
 /** The file's rows by column name (the file named `snmp-YYYYMMDD.log` in `dir`, if any). */
@@ -90,10 +95,7 @@ describe('vproxy kcptun --snmplog', () => {
       '127.0.0.1:0',
       '-r',
       `127.0.0.1:${server.address.port}`,
-      '--snmplog',
-      join(dir, 'snmp-20060102.log'),
-      '--snmpperiod',
-      '1',
+      ...snmpFlags(dir, 'snmp'),
       ...common,
     ]);
     expect(cli.warnings).toEqual([]);
@@ -172,10 +174,7 @@ describe.skipIf(debClient.missing)(`Debian kcptun-client --snmplog${skipNote(deb
       '127.0.0.1:0',
       '-r',
       '127.0.0.1:9',
-      '--snmplog',
-      join(dir, 'deb-20060102.log'),
-      '--snmpperiod',
-      '1',
+      ...snmpFlags(dir, 'deb'),
       '--quiet',
     ]);
     cleanups.push(peer.stop);
@@ -238,10 +237,7 @@ describe.skipIf(debServer.missing)(
         '--key',
         'snmp',
         '--nocomp',
-        '--snmplog',
-        join(dir, 'deb-20060102.log'),
-        '--snmpperiod',
-        '1',
+        ...snmpFlags(dir, 'deb'),
         '--quiet',
       ]);
       cleanups.push(peer.stop);
@@ -257,10 +253,7 @@ describe.skipIf(debServer.missing)(
         'snmp',
         '--nocomp',
         '--quiet',
-        '--snmplog',
-        join(dir, 'ours-20060102.log'),
-        '--snmpperiod',
-        '1',
+        ...snmpFlags(dir, 'ours'),
       ]);
       // The counters are the process's: what the tests before this one counted is in them.
       const base = kcptunSnmp.snapshot();
