@@ -26,6 +26,12 @@ const executor: CommandExecutor = {
 const HEADERS_MS = 500;
 const REQUEST_MS = 1000;
 const KEEPALIVE_MS = 400;
+/**
+ * How late after its deadline a close may come: a loaded CI machine stalls a process for
+ * hundreds of ms, more than once. Seconds still tell a deadline's close from none (the
+ * default deadline below is 10 s).
+ */
+const LATE_MS = 4000;
 let store: ResourceStore;
 let controller: HttpController;
 let baseline: string[];
@@ -129,17 +135,17 @@ describe('HTTP controller: timeouts (finding 4)', () => {
   it('closes a slowloris and a silent client at the headers deadline, and counts them', async () => {
     const before = controller.stats().refused.handshakeTimeout;
     const [slow, silent] = await Promise.all([
-      opened().then((s) => slowloris(s, 50, HEADERS_MS + 1500)),
+      opened().then((s) => slowloris(s, 50, HEADERS_MS + LATE_MS)),
       opened().then(async (s) => {
         const t0 = performance.now();
-        await peerClosedWithin(s, HEADERS_MS + 1500);
+        await peerClosedWithin(s, HEADERS_MS + LATE_MS);
         s.destroy();
         return performance.now() - t0;
       }),
     ]);
     for (const ms of [slow, silent]) {
       expect(ms).toBeGreaterThanOrEqual(HEADERS_MS - 50);
-      expect(ms).toBeLessThan(HEADERS_MS + 1000);
+      expect(ms).toBeLessThan(HEADERS_MS + LATE_MS);
     }
     expect(controller.stats().refused.handshakeTimeout - before).toBe(2);
   });
@@ -153,7 +159,7 @@ describe('HTTP controller: timeouts (finding 4)', () => {
     const trickle = setInterval(() => s.write(' '), 100);
     const t0 = performance.now();
     try {
-      await peerClosedWithin(s, REQUEST_MS + 1500);
+      await peerClosedWithin(s, REQUEST_MS + LATE_MS);
     } finally {
       clearInterval(trickle);
       s.destroy();
@@ -164,7 +170,7 @@ describe('HTTP controller: timeouts (finding 4)', () => {
     const k = await opened();
     k.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     const t1 = performance.now();
-    await peerClosedWithin(k, KEEPALIVE_MS + 1500);
+    await peerClosedWithin(k, KEEPALIVE_MS + LATE_MS);
     k.destroy();
     expect(performance.now() - t1).toBeGreaterThanOrEqual(KEEPALIVE_MS - 50);
   });
@@ -179,10 +185,10 @@ describe('HTTP controller: timeouts (finding 4)', () => {
       version: 't',
     });
     try {
-      const ms = await slowloris(await opened(own.address().port), 200, 13_000);
+      const ms = await slowloris(await opened(own.address().port), 200, 10_000 + LATE_MS);
       console.log(`slowloris on the HTTP controller (defaults) closed after ${ms.toFixed(0)} ms`);
       expect(ms).toBeGreaterThanOrEqual(9_900);
-      expect(ms).toBeLessThan(11_500);
+      expect(ms).toBeLessThan(10_000 + LATE_MS);
     } finally {
       await own.close();
     }
