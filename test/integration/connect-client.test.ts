@@ -5,6 +5,7 @@ import { createDefaultRegistry } from '../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
 import { closedPort, startServer, stopServer } from '../helpers/net.js';
+import { until } from '../helpers/wait.js';
 
 const registry = createDefaultRegistry();
 let certs: TestCerts;
@@ -32,9 +33,13 @@ describe('ConnectClient probe', () => {
     const result = await probe(registry, `127.0.0.1:${server.port}`, { timeoutMs: 1000 });
     expect(result.ok).toBe(true);
     expect(result.latencyMs).toBeGreaterThanOrEqual(0);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(peerSawReset).toBe(true);
-    await stopServer(server.server, server.sockets);
+    try {
+      // Waited for, not slept on: a process stalled 80 ms after the probe (a loaded CI
+      // machine) ran a 50 ms sleep before the server had accepted and read the reset.
+      await until('the server sees the reset', () => peerSawReset, 5000);
+    } finally {
+      await stopServer(server.server, server.sockets);
+    }
   });
 
   it('fails fast on a refused port', async () => {
