@@ -288,9 +288,8 @@ export class KcpControlBlock {
       const t = this.t;
       sender.countFastAcks(maxAck, maxAckTs, t.fastAckConserve, t.resend, t.fastLimit);
     }
-    if (seqDiff(sender.una, prevUna) > 0) {
-      this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
-    }
+    this.inputSlid = seqDiff(sender.una, prevUna) > 0;
+    if (this.inputSlid) this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
     if (sender.pacer !== null) sender.pacer.endInput(this.current, sender.inFlight);
     if (this.ackSince < 0 && this.receiver.acks.count > 0) this.ackSince = this.current;
     return InputStatus.Ok;
@@ -425,6 +424,12 @@ export class KcpControlBlock {
     const n = now >>> 0;
     return this.dataDelay(n) !== 0 && this.ackDelayLeft(n) !== 0;
   }
+
+  /**
+   * The last input() moved una: our send window slid, so a flush now can send new data (kcp-go
+   * flushes at once in Input when it does, with or without acknodelay).
+   */
+  inputSlid = false;
 
   /** The ACKs owed to the peer fill a datagram: holding them longer saves nothing. */
   get acksFillDatagram(): boolean {
