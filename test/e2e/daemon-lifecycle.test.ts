@@ -14,6 +14,7 @@ import {
   writeRandom,
 } from '../helpers/net.js';
 import { requireTool, skipNote } from '../helpers/require-tool.js';
+import { until as poll } from '../helpers/wait.js';
 
 // Issue 14, lifecycle: SIGHUP stopped the daemon (operators expect a reload),
 // SIGTERM reset transfers in flight. Now SIGHUP applies the config file as a
@@ -241,7 +242,9 @@ describe(`SIGTERM drains`, () => {
     const d = await daemonWith(file, ['--drain-timeout', '300']);
     const client = await dial(port);
     client.on('error', () => {});
-    await new Promise((r) => setTimeout(r, 100));
+    // The session is the daemon's once it has dialled the backend: waited for, not 100 ms
+    // slept on (a loaded machine schedules the daemon later; 'sessions=0' then).
+    await poll('the daemon holds the session', () => hold.sockets.size === 1, 10_000);
     d.child.kill('SIGTERM');
     const [code] = await once(d.child, 'exit');
     expect(code).toBe(0);

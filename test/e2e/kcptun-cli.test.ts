@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RunningCli, startCli, VPROXY_BIN } from '../helpers/cli.js';
+import { tcpListening } from '../helpers/net.js';
 import { requireTool, skipNote } from '../helpers/require-tool.js';
+import { until } from '../helpers/wait.js';
 import {
   exchangeClient,
   exchangeTarget,
@@ -79,7 +81,8 @@ describe.skipIf(server.missing || client.missing)(`vproxy kcptun${skipNote(serve
       mode: 'fast2',
     });
     cleanups.push(peer.stop);
-    await new Promise((r) => setTimeout(r, 300));
+    // Until it listens, not a fixed 300 ms: a loaded machine starts a process slower.
+    await until(`kcptun-client listening on ${local}`, () => tcpListening(local), 10_000, 20);
     await exchange(local, target, 0);
   });
 

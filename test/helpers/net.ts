@@ -92,6 +92,29 @@ export async function closedPort(): Promise<number> {
   throw new Error(`no free port in ${base}..${base + PICK_SPAN - 1}`);
 }
 
+/**
+ * Whether something listens on TCP `port` of 127.0.0.1 or any address, read from
+ * /proc/net/tcp: for a child process (not ours) starting up, where a probe connection
+ * would itself be a client of the program under test. Off Linux: always true.
+ */
+export function tcpListening(port: number): boolean {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return true;
+  }
+  const local = new Set(
+    ['0100007F', '00000000'].map(
+      (ip) => `${ip}:${port.toString(16).toUpperCase().padStart(4, '0')}`,
+    ),
+  );
+  return table.split('\n').some((line) => {
+    const fields = line.trim().split(/\s+/);
+    return local.has(fields[1] ?? '') && fields[3] === '0A'; // 0A: LISTEN
+  });
+}
+
 /** `n` distinct closed ports. */
 export async function closedPorts(n: number): Promise<number[]> {
   const ports: number[] = [];
