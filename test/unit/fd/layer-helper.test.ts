@@ -12,6 +12,7 @@ import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { type Handshake, streamLayer } from '../../../src/fd/stream-layer.js';
 import { tcpTransport } from '../../../transports/tcp/index.js';
 import { udpTransport } from '../../../transports/udp/index.js';
+import { until } from '../../helpers/wait.js';
 
 // The layer helper is meant for the coming kcptun layers too: a stream layer (smux, snappy)
 // and a packet layer (crypt, FEC). Toy versions of both, built only from the helper.
@@ -152,7 +153,9 @@ describe('packetLayer: a toy datagram transform (what crypt and FEC are)', () =>
     a.send(Buffer.from('one'), to(b));
     a.send(Buffer.from('two'), to(b));
     a.send(Buffer.from('one'), to(raw));
-    await new Promise((r) => setTimeout(r, 100));
+    // Until all three arrived, not a 100 ms sleep: a stalled process runs the sleep's timer
+    // before it reads datagrams already in its sockets.
+    await until('the three datagrams', () => got.length + wire.length >= 3, 5000);
     expect(got).toEqual(['one', 'two']);
     expect(wire.map((d) => Buffer.from(d.map((x) => x ^ 7)).toString())).toEqual(['one', 'one']);
   });

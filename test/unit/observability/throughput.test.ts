@@ -4,6 +4,7 @@ import { ResourceStore, type TcpLbEntry } from '../../../src/control/store.js';
 import type { TcpLB } from '../../../src/lb/tcp-lb.js';
 import type { ProxyStats } from '../../../src/proxy/proxy.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
+import { until } from '../../helpers/wait.js';
 
 // The per-second throughput ring: exact rates from byte deltas over a manual
 // clock, ring wrap, listeners coming and going, and the idle stop of the timer.
@@ -171,8 +172,9 @@ describe('ThroughputSampler', () => {
     a.bytesIn = 1000;
     // Node lists only the timers that keep the loop alive: an unref()'d one is not among them.
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    await new Promise((r) => setTimeout(r, 150));
-    expect(s.snapshot().times.length).toBeGreaterThanOrEqual(2);
+    // Two ticks of its own, waited for: a process stalled 150 ms in the first 20 ms runs
+    // the interval once and a 150 ms sleep right after it.
+    await until('two samples', () => s.snapshot().times.length >= 2, 5000);
     const running = timers();
     s.close();
     expect(timers()).toBe(running);
