@@ -18,8 +18,12 @@ import { Relay } from './relay.js';
 const MB = 1024 * 1024;
 const PING = 200;
 const PING_TIMEOUT = 200;
-/** Worst case of the keepalive (see keepalive.ts), plus slack for a loaded machine. */
-const DETECT_MS = 2 * PING + PING_TIMEOUT + 1500;
+/**
+ * Worst case of the keepalive (see keepalive.ts), plus slack for a loaded machine, which
+ * stalls a process for hundreds of ms, more than once: seconds still tell detection from
+ * none (a frozen path is otherwise never noticed).
+ */
+const DETECT_MS = 2 * PING + PING_TIMEOUT + 5000;
 const registry = createDefaultRegistry();
 let baseline: string[];
 let server: MuxServerFD;

@@ -264,9 +264,13 @@ describe('every failure sends the right bytes and closes the connection', () => 
   ])('the handshake timeout closes %s', async (_, input) => {
     const before = open.rejections.length;
     const started = Date.now();
-    const { closedBy } = await exchange(open.port, input ? [hex(input)] : [], { waitMs: 3_000 });
+    // Seconds of slack (a loaded CI machine stalls a process for hundreds of ms, more than
+    // once): still tells the handshake timeout's close from none.
+    const { closedBy } = await exchange(open.port, input ? [hex(input)] : [], {
+      waitMs: TIMEOUT_MS + 5_000,
+    });
     expect(closedBy).not.toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 2_000);
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 5_000);
     await open.settled();
     expect(isVproxyError(open.rejections[before], 'ERR_HANDSHAKE_TIMEOUT')).toBe(true);
   });

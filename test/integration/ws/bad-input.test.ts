@@ -336,7 +336,8 @@ describe('a ws client given a bad server', () => {
           (e: Error) => e,
         );
       expect(isVproxyError(err, 'ERR_CONNECT_TIMEOUT')).toBe(true);
-      expect(Date.now() - started).toBeLessThan(2000);
+      // The 200 ms timeout, with seconds of slack for a loaded machine (not a hang).
+      expect(Date.now() - started).toBeLessThan(5000);
       // The half-built client was torn down: the server sees its socket close.
       const [socket] = [...sockets];
       if (socket && !socket.closed) await once(socket, 'close');
