@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthThrottle } from '../../src/control/controllers/auth-throttle.js';
 import { HttpController } from '../../src/control/controllers/http-controller.js';
 import type { CommandExecutor } from '../../src/control/executor.js';
 import { StoreMetrics } from '../../src/control/observability/metrics.js';
@@ -32,6 +33,13 @@ const KEEPALIVE_MS = 400;
  * default deadline below is 10 s).
  */
 const LATE_MS = 4000;
+/**
+ * The auth throttle's clock (ms), moved by the tests only. On the real clock a token comes
+ * back every second whatever the requests do, so whether the request after a burst of
+ * wrong ones was throttled depended on where in that second it fell (one HTTP round trip
+ * in 1,000 ms: ~1 % idle, more under load).
+ */
+let throttleClockMs = 0;
 let store: ResourceStore;
 let controller: HttpController;
 let baseline: string[];
@@ -50,6 +58,7 @@ beforeAll(async () => {
     headersTimeoutMs: HEADERS_MS,
     requestTimeoutMs: REQUEST_MS,
     keepAliveTimeoutMs: KEEPALIVE_MS,
+    throttle: new AuthThrottle({ now: () => throttleClockMs }),
   });
   port = controller.address().port;
 });
@@ -365,7 +374,7 @@ describe('HTTP controller: malformed input and guessing (finding 8)', () => {
     expect(controller.stats().authThrottled).toBeGreaterThanOrEqual(29);
     // /healthz stays open to probes while throttled.
     expect((await http('GET', '/healthz')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
+    throttleClockMs += 1100; // a token back (1 a second)
     expect((await http('GET', '/api/v1/module/upstream', BEARER)).status).toBe(200);
   });
 });
