@@ -178,5 +178,6 @@ export function kcpOptions(c: KcptunConfig, crypt: PacketCrypt): KcpOptions {
     // without it our pair trailed kcptun at 1-2 % loss (33.6 vs 37.6 Mbit/s at 1 %).
     earlyRetransmit: true,
     kcpGoRtt: true,
+    fastAckEach: true,
   };
 }

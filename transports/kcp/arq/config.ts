@@ -79,6 +79,13 @@ export interface KcpTunables {
    * the RTO then fires for segments that are only queued (measured below the config).
    */
   kcpGoRtt: boolean;
+  /**
+   * kcp-go's fast-ack count (the kcptun path turns it on): every ACK of a datagram counts once
+   * for each earlier segment still unacknowledged, so a datagram of held ACKs that passes a
+   * hole twice makes it due for a fast resend at once. The reference counts once per datagram
+   * (its highest ACK), so with ACKs held to the tick a hole waited two ticks.
+   */
+  fastAckEach: boolean;
 }
 
 export type KcpPresetName = 'normal' | 'fast1' | 'fast2' | 'fast3' | 'fast4';
@@ -168,6 +175,7 @@ export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
   ackDelay: 0,
   earlyRetransmit: false,
   kcpGoRtt: false,
+  fastAckEach: false,
 };
 
 export interface KcpOptions extends Partial<KcpTunables> {
@@ -228,6 +236,7 @@ function validateTunables(t: KcpTunables): KcpTunables {
     'stallFloor',
     'earlyRetransmit',
     'kcpGoRtt',
+    'fastAckEach',
   ] as const) {
     if (typeof t[key] !== 'boolean') invalid(key, t[key], 'a boolean');
   }

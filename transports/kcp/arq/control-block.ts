@@ -133,6 +133,7 @@ export class KcpControlBlock {
     this.sender = new Sender(this.pool, this.stats, mss, this.t.sndWnd, this.t.stream);
     this.receiver = new Receiver(this.pool, this.t.rcvWnd, this.t.stream);
     this.rtt = new RttEstimator(this.t.minRto, this.t.interval);
+
     if (this.t.stallFloor) {
       this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
     }
@@ -219,6 +220,12 @@ export class KcpControlBlock {
     let maxAck = 0;
     let maxAckTs = 0;
     const kcpGoRtt = this.t.kcpGoRtt;
+    const fastAckEach = this.t.fastAckEach;
+    let ackCount = 0;
+    if (fastAckEach && this.ackSns.length === 0) {
+      this.ackSns = new Uint32Array(Math.ceil(0x10000 / OVERHEAD));
+      this.ackTss = new Uint32Array(this.ackSns.length);
+    }
     let latestTs = -1;
     // Spurious-retransmission check first: any segment's una may release the segments that
     // later ACKs of this datagram name, before those ACKs are read.
@@ -264,6 +271,10 @@ export class KcpControlBlock {
           }
         }
         sender.onAck(sn, this.current);
+        if (fastAckEach && ackCount < this.ackSns.length) {
+          this.ackSns[ackCount] = sn;
+          this.ackTss[ackCount++] = ts;
+        }
         if (!ackSeen || seqDiff(sn, maxAck) > 0) {
           ackSeen = true;
           maxAck = sn;
@@ -286,7 +297,18 @@ export class KcpControlBlock {
         }
       }
       const t = this.t;
-      sender.countFastAcks(maxAck, maxAckTs, t.fastAckConserve, t.resend, t.fastLimit);
+      if (fastAckEach) {
+        const c = t.fastAckConserve;
+        sender.countFastAcksEach(
+          this.ackSns,
+          this.ackTss,
+          ackCount,
+          maxAck,
+          c,
+          t.resend,
+          t.fastLimit,
+        );
+      } else sender.countFastAcks(maxAck, maxAckTs, t.fastAckConserve, t.resend, t.fastLimit);
     }
     this.inputSlid = seqDiff(sender.una, prevUna) > 0;
     if (this.inputSlid) this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
@@ -430,6 +452,12 @@ export class KcpControlBlock {
    * flushes at once in Input when it does, with or without acknodelay).
    */
   inputSlid = false;
+  /**
+   * The ACKs of the datagram being input, for fastAckEach; sized on first use to the largest
+   * datagram (a peer's mtu may exceed ours), so sessions without it pay nothing.
+   */
+  private ackSns = new Uint32Array(0);
+  private ackTss = new Uint32Array(0);
 
   /** The ACKs owed to the peer fill a datagram: holding them longer saves nothing. */
   get acksFillDatagram(): boolean {

@@ -226,6 +226,41 @@ export class Sender {
     }
   }
 
+  /**
+   * kcp-go's count (fastAckEach): each of the datagram's `n` ACKs (sns[i], tss[i]) adds one to
+   * every unacknowledged segment before it (sent no later than it, with `conserve`).
+   */
+  countFastAcksEach(
+    sns: Uint32Array,
+    tss: Uint32Array,
+    n: number,
+    maxAck: number,
+    conserve: boolean,
+    resend: number,
+    limit: number,
+  ): void {
+    if (seqDiff(maxAck, this.una) < 0 || seqDiff(maxAck, this.nxt) >= 0) return;
+    for (let sn = this.una; sn !== maxAck; sn = (sn + 1) >>> 0) {
+      const seg = this.buf.get(sn);
+      if (seg === undefined || seg.sn !== sn) continue;
+      let k = 0;
+      for (let i = 0; i < n; i++) {
+        if (
+          seqDiff(sns[i] as number, sn) > 0 &&
+          (!conserve || seqDiff(tss[i] as number, seg.ts) >= 0)
+        ) {
+          k++;
+        }
+      }
+      if (k === 0) continue;
+      seg.fastack += k;
+      if (resend > 0 && seg.fastack >= resend && (seg.xmit <= limit || limit <= 0)) {
+        this.fastDue = true;
+      }
+      this.earlyDue = true;
+    }
+  }
+
   /** True when a retransmission may be due at `now` (timer passed or fast resend pending). */
   retransmitDue(now: number): boolean {
     return this.buf.size > 0 && (this.fastDue || seqDiff(now, this.nextResendAt) >= 0);
