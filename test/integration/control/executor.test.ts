@@ -8,6 +8,7 @@ import { ResourceStore } from '../../../src/control/store.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
 import { readAll } from '../../helpers/net.js';
+import { until } from '../../helpers/wait.js';
 
 // The executor against a real store: a scripted setup, listings, usage checks,
 // save and load round trips, and traffic through what the commands built.
@@ -65,15 +66,30 @@ describe('StoreExecutor', () => {
     ]);
     // Wait for the health check, then send traffic through.
     const port = Number(/bind 127\.0\.0\.1:(\d+)/.exec(String(detail[0]))?.[1]);
-    for (let i = 0; i < 100; i++) {
-      const servers = items(await ex.execute('L server in server-group sg0', 'stdio'));
-      if (String(servers[0]).endsWith('currently UP')) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(
+      'sg0 s0 UP',
+      async () =>
+        String(items(await ex.execute('L server in server-group sg0', 'stdio'))[0]).endsWith(
+          'currently UP',
+        ),
+      10_000,
+    );
     const client = await store.registry.connect(`127.0.0.1:${port}`);
     const reply = readAll(client);
     client.write('through the lb');
-    await new Promise((r) => setTimeout(r, 50));
+    // The lb accepts and dials on its own schedule: poll for the session and both of its
+    // connections (a fixed sleep can end first on a loaded machine), then check both.
+    const number = async (line: string) => {
+      const r = await ex.execute(line, 'stdio');
+      return r.kind === 'number' ? r.value : Number.NaN;
+    };
+    await until(
+      'one session, two connections',
+      async () =>
+        (await number('list session in tcp-lb lb0')) >= 1 &&
+        (await number('list connection in tl lb0')) >= 2,
+      10_000,
+    );
     expect(await ex.execute('list session in tcp-lb lb0', 'stdio')).toEqual({
       kind: 'number',
       value: 1,
