@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CMD_PUSH, OVERHEAD, writeHeader } from '../../../transports/kcp/arq/wire.js';
 import { defaultConfig, KcptunServer } from '../../../transports/kcptun/index.js';
 import type { SmuxStream } from '../../../transports/kcptun/smux-stream.js';
+import { until } from '../../helpers/wait.js';
 
 // kcp-go's listener rules on our endpoint, fed datagrams directly (crypt null-raw, no FEC:
 // the datagram is the KCP packet): sessions keyed by the client's address, a new conv with
@@ -40,7 +41,9 @@ describe('kcptun endpoint: sessions keyed by address', () => {
     const ep = server.endpoint;
     const from = { address: '127.0.0.1', port: 9 };
     ep.receive(push(0x1111, 0, SYN), from);
-    await new Promise((r) => setTimeout(r, 50));
+    // The stream comes out asynchronously (the session's stream events): wait for it, not
+    // for a fixed time a stalled process can outlast, then check the counts exactly.
+    await until('the first stream', () => streams.length >= 1, 10_000);
     expect(ep.sessionCount).toBe(1);
     expect(streams).toHaveLength(1);
     // Same address, other conv, not a start: stray, the session stays.
@@ -49,7 +52,11 @@ describe('kcptun endpoint: sessions keyed by address', () => {
     expect(ep.stats.replaced).toBe(0);
     // Same address, other conv, sn 0: the old session goes, the new one takes the address.
     ep.receive(push(0x2222, 0, SYN), from);
-    await new Promise((r) => setTimeout(r, 50));
+    await until(
+      'the second stream',
+      () => streams.length >= 2 && streams[0]?.destroyed === true,
+      10_000,
+    );
     expect(ep.stats.replaced).toBe(1);
     expect(ep.sessionCount).toBe(1);
     expect(streams).toHaveLength(2);
