@@ -187,12 +187,16 @@ describe('UdpLB', () => {
   });
 
   it('idle flows expire and release their backend socket', async () => {
-    const r = await rig({ idleTimeoutMs: 200 });
+    // Opened under a long idle timeout, then lowered: with 200 ms from the start, a
+    // process stalled during the round trip (a loaded machine) could expire the flow
+    // before the count below is read.
+    const r = await rig({ idleTimeoutMs: 60_000 });
     try {
       // Either backend: which one wrr starts with is its tie offset.
       expect(['A:', 'B:']).toContain(await tagOf(r.port));
       expect(r.lb.stats().flows).toBe(1);
-      await until(() => r.lb.stats().flows === 0, 2000);
+      r.lb.update({ idleTimeoutMs: 200 });
+      await until(() => r.lb.stats().flows === 0, 5000);
       expect(r.lb.stats().expiredFlows).toBe(1);
       for (const server of r.group.servers()) expect(server.activeConnections).toBe(0);
     } finally {
@@ -203,7 +207,9 @@ describe('UdpLB', () => {
   it('two clients on one port number from two addresses are two flows, each answered as its own', async () => {
     // The per-datagram index is by port: the second address must still get its own
     // flow (and backend), before and after the first one expires.
-    const r = await rig({ method: 'source', idleTimeoutMs: 300 });
+    // A long idle timeout while the flows must stay (each gap between datagrams is a round
+    // trip, which a loaded machine can stretch past 300 ms), a short one to see them expire.
+    const r = await rig({ method: 'source', idleTimeoutMs: 60_000 });
     const a = await udpClient();
     const b = createSocket('udp4');
     try {
@@ -223,8 +229,12 @@ describe('UdpLB', () => {
         expect((await udpRequest(a, r.port, 'a'))?.subarray(0, 2)).toEqual(fromA?.subarray(0, 2));
       }
       expect(r.lb.stats().totalFlows).toBe(2);
-      // Both idle out; the next datagram from the second address opens a new flow.
-      await until(() => r.lb.stats().flows === 0, 3000);
+      // Both idle out; the next datagram from the second address opens a new flow (under
+      // the long timeout again, so it is still there when listed).
+      r.lb.update({ idleTimeoutMs: 300 });
+      await until(() => r.lb.stats().flows === 0, 5000);
+      expect(r.lb.stats().expiredFlows).toBe(2);
+      r.lb.update({ idleTimeoutMs: 60_000 });
       expect((await udpRequest(b, r.port, 'again'))?.subarray(2).toString()).toBe('again');
       expect(r.lb.flows().map((f) => f.client)).toEqual([`127.0.0.2:${a.address().port}`]);
     } finally {
