@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,8 +21,13 @@ const canRun = isRoot && existsSync(LINKEM) && existsSync(VPROXY_BIN) && !server
 const why = canRun
   ? ''
   : ` (skipped: ${isRoot ? 'linkem, the build or kcptun-server missing' : 'needs root for network namespaces'})`;
-const NS_A = `kcA${process.pid % 10000}`;
-const NS_B = `kcB${process.pid % 10000}`;
+// Unique per run: pid % 10000 alone let two runs at once (two checkouts, a rerun while
+// one hangs) share a namespace and tear each other's down. These name namespaces
+// (/run/netns files), not interfaces (the TUN device is named inside each), so the
+// 15-character interface limit does not apply; they stay short anyway.
+const NS_TAG = `${process.pid}${randomBytes(3).toString('hex')}`;
+const NS_A = `kcA${NS_TAG}`;
+const NS_B = `kcB${NS_TAG}`;
 const SIZE = 4 * 1024 * 1024;
 
 // One script for both ends: the target (role "target") and the driver (role "drive").
@@ -75,6 +81,13 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
+/** Whether a UDP socket is bound to `port` in namespace `ns` (its /proc/net/udp). */
+function udpBound(ns: string, port: number): boolean {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/udp'], { encoding: 'utf8' });
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return r.stdout.split('\n').some((line) => line.trim().split(/\s+/)[1]?.endsWith(hex));
+}
+
 describe.skipIf(!canRun)(`kcptun over linkem, 2 % loss${why}${skipNote(server)}`, () => {
   it('our client ↔ kcptun-server, aes, FEC 10/3, 4 MB each way', { timeout: 60_000 }, async () => {
     dir = mkdtempSync(join(tmpdir(), 'kcptun-linkem-'));
@@ -117,7 +130,8 @@ describe.skipIf(!canRun)(`kcptun over linkem, 2 % loss${why}${skipNote(server)}`
       ...flags,
     ]);
     await until(() => client.out().includes('listening on'), 10_000, 'our client');
-    await new Promise((r) => setTimeout(r, 300));
+    // kcptun-server prints nothing when ready: wait for its UDP socket in B, not a fixed time.
+    await until(() => udpBound(NS_B, 4000), 10_000, 'kcptun-server bound');
     const drive = start(NS_A, process.execPath, [script, 'drive', '6000', String(SIZE)]);
     await until(
       () => drive.out().includes('got ') && target.out().includes('got '),
