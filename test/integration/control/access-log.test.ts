@@ -6,6 +6,7 @@ import { ResourceStore } from '../../../src/control/store.js';
 import { createLogger } from '../../../src/fd/logger.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { startEchoServer, stopServer } from '../../helpers/net.js';
+import { until } from '../../helpers/wait.js';
 
 // Issue 14: the daemon's listeners log through the daemon's logger; with
 // `access-log on` every closed session is one line whose byte counts equal
@@ -55,10 +56,8 @@ async function moveBytes(port: number, bytes: number): Promise<void> {
 }
 
 async function sessionLines(lines: Record<string, unknown>[], n: number) {
-  const deadline = Date.now() + 5000;
   const sessions = () => lines.filter((l) => l.event === 'session');
-  while (sessions().length < n && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 20));
+  await until(`${n} session lines`, () => sessions().length >= n, 10_000);
   return sessions();
 }
 
@@ -85,9 +84,20 @@ describe('the daemon logger reaches the listeners', () => {
     await ex.execute('update tcp-lb lb0 access-log off retries 0', 'stdio');
     await moveBytes(port('quiet'), 10);
     await moveBytes(port('lb0'), 10);
-    const sessions = await sessionLines(lines, 1);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(sessions.map((s) => s.listener)).toEqual(['quiet']);
+    // A line lb0 should not write would come when its session closes: wait for that
+    // (and for quiet's line), then read the lines afresh, instead of a 100 ms sleep
+    // after a snapshot that could not see a late line anyway.
+    await until(
+      "quiet's session line and lb0's session closed",
+      async () => {
+        const open = await ex.execute('list session in tcp-lb lb0', 'stdio');
+        return (
+          lines.some((l) => l.event === 'session') && open.kind === 'number' && open.value === 0
+        );
+      },
+      10_000,
+    );
+    expect(lines.filter((l) => l.event === 'session').map((s) => s.listener)).toEqual(['quiet']);
     const config = await ex.execute('list config', 'stdio');
     const text = config.kind === 'lines' ? config.lines.join('\n') : '';
     expect(text).toMatch(/add tcp-lb quiet .* retries 2 access-log on/);

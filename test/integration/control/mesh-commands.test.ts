@@ -35,7 +35,8 @@ function items(r: CommandResult): readonly unknown[] {
   return r.items;
 }
 
-async function until(what: () => boolean, ms = 2000): Promise<void> {
+// Seconds of slack: the deadline only has to tell 'never' from 'late on a loaded machine'.
+async function until(what: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!what()) {
     if (Date.now() > end) throw new Error('timed out');
