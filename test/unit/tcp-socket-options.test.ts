@@ -1,0 +1,86 @@
+import { once } from 'node:events';
+import stream from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAddress } from '../../src/fd/address.js';
+import type { ServerFD } from '../../src/fd/server-fd.js';
+import type { StreamFD } from '../../src/fd/stream-fd.js';
+import { dialTcpNow } from '../../transports/tcp/dialer.js';
+import { listenTcp } from '../../transports/tcp/listener.js';
+import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
+
+// net.Socket copies the options it is given ({ ...options }) and reads that copy
+// in Socket, Duplex, ReadableState and WritableState. With plain-object options,
+// Node 20's V8 gave each copy a hidden class of its own after the first few
+// sockets, so each of those reads missed its inline cache (~20 us per
+// connection): see NullProto in transports/tcp/direct-reader.ts. This checks
+// the copies of the sockets the TCP transport builds share their hidden class.
+
+setFlagsFromString('--allow-natives-syntax');
+// A V8 intrinsic is only reachable from source compiled after the flag is set.
+const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b);') as (
+  a: object,
+  b: object,
+) => boolean;
+
+const SOCKETS = 40;
+
+/** Distinct hidden classes among `objects` (as V8 sees them). */
+function distinctMaps(objects: readonly object[]): number {
+  const seen: object[] = [];
+  for (const o of objects) if (!seen.some((s) => sameMap(s, o))) seen.push(o);
+  return seen.length;
+}
+
+let listener: ServerFD;
+let accepted: StreamFD[];
+let baseline: string[];
+const Duplex = stream.Duplex;
+let copies: { accepted: object[]; dialled: object[] };
+
+beforeEach(async () => {
+  baseline = snapshotSockets();
+  copies = { accepted: [], dialled: [] };
+  // net.Socket calls stream.Duplex with its copy of the options, looked up at each call.
+  const spy = function (this: stream.Duplex, options?: stream.DuplexOptions) {
+    const o = options as
+      | (stream.DuplexOptions & { handle?: unknown; onread?: unknown })
+      | undefined;
+    if (o?.onread !== undefined) (o.handle ? copies.accepted : copies.dialled).push(o);
+    return Duplex.call(this, options);
+  };
+  Object.setPrototypeOf(spy, Duplex);
+  spy.prototype = Duplex.prototype;
+  (stream as { Duplex: unknown }).Duplex = spy;
+  listener = await listenTcp(parseAddress('tcp://127.0.0.1:0'));
+  accepted = [];
+  listener.on('connection', (fd) => accepted.push(fd));
+});
+
+afterEach(async () => {
+  (stream as { Duplex: unknown }).Duplex = Duplex;
+  for (const fd of accepted) fd.destroy();
+  await listener.close();
+  await expectNoLeakedSockets(baseline);
+});
+
+describe('tcp sockets: the options net.Socket copies', () => {
+  it('give every accepted and every dialled socket the same hidden class', async () => {
+    const address = parseAddress(`tcp://127.0.0.1:${listener.address().port}`);
+    for (let i = 0; i < SOCKETS; i++) {
+      const fd = dialTcpNow(address);
+      await once(fd, 'connect');
+      fd.destroy();
+      await once(fd, 'close');
+    }
+    const deadline = Date.now() + 10_000;
+    while (copies.accepted.length < SOCKETS && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(copies.dialled).toHaveLength(SOCKETS);
+    expect(copies.accepted).toHaveLength(SOCKETS);
+    // One map each, or two: V8 may move a class once (its in-object slack settles).
+    expect(distinctMaps(copies.dialled)).toBeLessThanOrEqual(2);
+    expect(distinctMaps(copies.accepted)).toBeLessThanOrEqual(2);
+  });
+});
