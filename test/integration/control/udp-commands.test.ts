@@ -15,6 +15,7 @@ import {
   udpClient,
   udpRequest,
 } from '../../helpers/udp.js';
+import { until } from '../../helpers/wait.js';
 
 // udp-lb and the socks5 allow-udp flag through the executor: add, list-detail,
 // update, the saved config (and that it loads again), usage checks, remove.
@@ -72,11 +73,19 @@ describe('udp-lb commands', () => {
       /^dns -> bind 127\.0\.0\.1:(\d+) address udp:\/\/127\.0\.0\.1:0 backends u0 timeout 30000 max-flows 100 security-group sg0 flows 0 refused 0$/,
     );
     const port = Number(/bind 127\.0\.0\.1:(\d+)/.exec(String(detail))?.[1]);
-    // The udp check brings the server UP; then a datagram goes through.
+    // The udp check brings the server UP; then one datagram goes through. One, with
+    // seconds to answer: a retry after a 200 ms wait could follow an answer that was only
+    // late (a loaded machine) and make the counts below 2.
+    await until(
+      'g0 s0 UP',
+      async () =>
+        String(items(await ex.execute('L server in server-group g0', 'stdio'))[0]).endsWith(
+          'currently UP',
+        ),
+      10_000,
+    );
     const client = await udpClient();
-    let answer: Buffer | null = null;
-    for (let i = 0; i < 20 && answer === null; i++)
-      answer = await udpRequest(client, port, 'q', 200);
+    const answer = await udpRequest(client, port, 'q', 5000);
     await closeSocket(client);
     expect(answer?.toString()).toBe('E:q');
     // /metrics has its own udp-lb series; the status model lists it as a listener.
