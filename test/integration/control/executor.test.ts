@@ -9,6 +9,7 @@ import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
 import { readAll } from '../../helpers/net.js';
 import { until } from '../../helpers/wait.js';
+import { firstServerUp } from './server-up.js';
 
 // The executor against a real store: a scripted setup, listings, usage checks,
 // save and load round trips, and traffic through what the commands built.
@@ -66,14 +67,7 @@ describe('StoreExecutor', () => {
     ]);
     // Wait for the health check, then send traffic through.
     const port = Number(/bind 127\.0\.0\.1:(\d+)/.exec(String(detail[0]))?.[1]);
-    await until(
-      'sg0 s0 UP',
-      async () =>
-        String(items(await ex.execute('L server in server-group sg0', 'stdio'))[0]).endsWith(
-          'currently UP',
-        ),
-      10_000,
-    );
+    await firstServerUp(ex, 'sg0');
     const client = await store.registry.connect(`127.0.0.1:${port}`);
     const reply = readAll(client);
     client.write('through the lb');

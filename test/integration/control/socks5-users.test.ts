@@ -13,7 +13,7 @@ import { socks5Connect } from '../../../src/protocols/socks5/client-handshake.js
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { lines } from '../../helpers/command.js';
 import { useEchoBackend } from '../../helpers/echo-fixture.js';
-import { until } from '../../helpers/wait.js';
+import { firstServerUp } from './server-up.js';
 
 // socks5-user through the executor and a real store: the table commands, the
 // password kept out of every listing, list config / save / load round trips
@@ -250,14 +250,7 @@ describe('socks5-user switches the running Socks5Server', () => {
 
   it('takes effect on the next handshake; open sessions are untouched', async () => {
     const { store, ex } = await fresh();
-    await until(
-      'sg0 s0 UP',
-      async () =>
-        String(items(await ex.execute('L server in server-group sg0', 'stdio'))[0]).endsWith(
-          'currently UP',
-        ),
-      10_000,
-    );
+    await firstServerUp(ex, 'sg0');
     const alice = { username: 'alice', password: SECRET };
     const open = await socks5(store);
     expect(await echoes(open, 'no auth yet')).toBe('no auth yet');

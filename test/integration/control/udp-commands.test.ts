@@ -15,7 +15,7 @@ import {
   udpClient,
   udpRequest,
 } from '../../helpers/udp.js';
-import { until } from '../../helpers/wait.js';
+import { firstServerUp } from './server-up.js';
 
 // udp-lb and the socks5 allow-udp flag through the executor: add, list-detail,
 // update, the saved config (and that it loads again), usage checks, remove.
@@ -76,14 +76,7 @@ describe('udp-lb commands', () => {
     // The udp check brings the server UP; then one datagram goes through. One, with
     // seconds to answer: a retry after a 200 ms wait could follow an answer that was only
     // late (a loaded machine) and make the counts below 2.
-    await until(
-      'g0 s0 UP',
-      async () =>
-        String(items(await ex.execute('L server in server-group g0', 'stdio'))[0]).endsWith(
-          'currently UP',
-        ),
-      10_000,
-    );
+    await firstServerUp(ex, 'g0');
     const client = await udpClient();
     const answer = await udpRequest(client, port, 'q', 5000);
     await closeSocket(client);
