@@ -95,10 +95,16 @@ async function rig(
   };
 }
 
-async function tagOf(port: number): Promise<string | null> {
+/**
+ * Seconds for an answer that must come: with 1 s (the helper's default) a round trip a
+ * loaded machine stretches returns null, and its late answer is taken for the next one's.
+ */
+const ANSWER_MS = 5000;
+
+async function tagOf(port: number, ms = ANSWER_MS): Promise<string | null> {
   const client = await udpClient();
   try {
-    const answer = await udpRequest(client, port, 'hello');
+    const answer = await udpRequest(client, port, 'hello', ms);
     return answer === null ? null : answer.subarray(0, 2).toString();
   } finally {
     await closeSocket(client);
@@ -126,9 +132,9 @@ describe('UdpLB', () => {
       expect(new Set(tags)).toEqual(new Set(['A:', 'B:']));
       // One client, many datagrams: one flow, one backend.
       const client = await udpClient();
-      const first = await udpRequest(client, r.port, 'x');
+      const first = await udpRequest(client, r.port, 'x', ANSWER_MS);
       for (let i = 0; i < 5; i++) {
-        const again = await udpRequest(client, r.port, 'x');
+        const again = await udpRequest(client, r.port, 'x', ANSWER_MS);
         expect(again?.subarray(0, 2)).toEqual(first?.subarray(0, 2));
       }
       await closeSocket(client);
@@ -178,7 +184,8 @@ describe('UdpLB', () => {
     });
     const r = await rig({ securityGroup: sg });
     try {
-      expect(await tagOf(r.port)).toBeNull();
+      // Refused: no answer is expected, so no need to wait seconds for it.
+      expect(await tagOf(r.port, 1000)).toBeNull();
       expect(r.lb.stats().refused).toBe(1);
       expect(r.lb.stats().flows).toBe(0);
     } finally {
@@ -215,8 +222,8 @@ describe('UdpLB', () => {
     try {
       b.bind(a.address().port, '127.0.0.2');
       await once(b, 'listening');
-      const fromA = await udpRequest(a, r.port, 'from-a');
-      const fromB = await udpRequest(b, r.port, 'from-b');
+      const fromA = await udpRequest(a, r.port, 'from-a', ANSWER_MS);
+      const fromB = await udpRequest(b, r.port, 'from-b', ANSWER_MS);
       expect(fromA?.subarray(2).toString()).toBe('from-a');
       expect(fromB?.subarray(2).toString()).toBe('from-b');
       const clients = r.lb.flows().map((f) => f.client);
@@ -225,8 +232,12 @@ describe('UdpLB', () => {
       );
       // Each keeps its own flow (source: its own backend) datagram after datagram.
       for (let i = 0; i < 5; i++) {
-        expect((await udpRequest(b, r.port, 'b'))?.subarray(0, 2)).toEqual(fromB?.subarray(0, 2));
-        expect((await udpRequest(a, r.port, 'a'))?.subarray(0, 2)).toEqual(fromA?.subarray(0, 2));
+        expect((await udpRequest(b, r.port, 'b', ANSWER_MS))?.subarray(0, 2)).toEqual(
+          fromB?.subarray(0, 2),
+        );
+        expect((await udpRequest(a, r.port, 'a', ANSWER_MS))?.subarray(0, 2)).toEqual(
+          fromA?.subarray(0, 2),
+        );
       }
       expect(r.lb.stats().totalFlows).toBe(2);
       // Both idle out; the next datagram from the second address opens a new flow (under
@@ -235,7 +246,9 @@ describe('UdpLB', () => {
       await until(() => r.lb.stats().flows === 0, 5000);
       expect(r.lb.stats().expiredFlows).toBe(2);
       r.lb.update({ idleTimeoutMs: 60_000 });
-      expect((await udpRequest(b, r.port, 'again'))?.subarray(2).toString()).toBe('again');
+      expect((await udpRequest(b, r.port, 'again', ANSWER_MS))?.subarray(2).toString()).toBe(
+        'again',
+      );
       expect(r.lb.flows().map((f) => f.client)).toEqual([`127.0.0.2:${a.address().port}`]);
     } finally {
       await closeSocket(a);
@@ -250,7 +263,7 @@ describe('UdpLB', () => {
       const client = await udpClient();
       expect(await udpRequest(client, r.port, Buffer.alloc(9000), 300)).toBeNull();
       // 1,400 + the backend's 2-byte tag: under the bound both ways.
-      const ok = await udpRequest(client, r.port, Buffer.alloc(1400));
+      const ok = await udpRequest(client, r.port, Buffer.alloc(1400), ANSWER_MS);
       await closeSocket(client);
       expect(ok).not.toBeNull();
       expect(r.lb.stats().droppedOversize).toBe(1);
@@ -263,7 +276,7 @@ describe('UdpLB', () => {
     const r = await rig({ maxFlows: 200, idleTimeoutMs: 60_000 });
     const legit = await udpClient();
     try {
-      expect(await udpRequest(legit, r.port, 'legit')).not.toBeNull();
+      expect(await udpRequest(legit, r.port, 'legit', ANSWER_MS)).not.toBeNull();
       const heapBefore = process.memoryUsage().heapUsed;
       // 10,000 distinct source ports: every flood socket stays open until the end (a
       // closed one's port could be reused and land on an existing flow), 100 new ones
@@ -302,7 +315,7 @@ describe('UdpLB', () => {
       expect(s.refused).toBe(10_001 - 200);
       expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * 1024 * 1024);
       // The legit client's flow was open before the flood: still served.
-      expect(await udpRequest(legit, r.port, 'still here')).not.toBeNull();
+      expect(await udpRequest(legit, r.port, 'still here', ANSWER_MS)).not.toBeNull();
     } finally {
       await closeSocket(legit);
       await r.close();
