@@ -2,7 +2,12 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { connect, type Server as NetServer } from 'node:net';
+import {
+  connect,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../../src/fd/address.js';
 import { isVproxyError } from '../../../src/fd/errors.js';
@@ -228,18 +233,28 @@ describe('HealthCheckClient and ServerGroup on the real clock', () => {
   });
 
   it('a group stops picking a killed backend and picks it again once it is back', async () => {
-    const a = await startServer((s) => s.on('error', () => {}));
+    // "a" comes back on its port number: one from closedPort(), below the ephemeral range,
+    // so no connect (a probe's among them) can take it while "a" is down; a listen(0)
+    // port could be, and the revival would fail with EADDRINUSE.
+    const aPort = await closedPort();
+    const aSockets = new Set<Socket>();
+    const aServer = createNetServer((s) => {
+      aSockets.add(s);
+      s.on('close', () => aSockets.delete(s));
+      s.on('error', () => {});
+    });
+    await listen(aServer, aPort);
     const b = await startServer((s) => s.on('error', () => {}));
     const group = new ServerGroup({ name: 'real', healthCheck: fast({ kind: 'tcp' }), registry });
-    group.add('a', `127.0.0.1:${a.port}`);
+    group.add('a', `127.0.0.1:${aPort}`);
     group.add('b', `127.0.0.1:${b.port}`);
     await waitFor(() => group.servers().every((s) => s.healthy), 10_000, 'both UP');
-    await stopServer(a.server, a.sockets);
+    await stopServer(aServer, aSockets);
     await waitFor(() => group.get('a')?.healthy === false, 10_000, 'a DOWN');
     for (let i = 0; i < 10; i++) expect(group.next()?.name).toBe('b');
     // Bring "a" back on its own port number.
     const revived = createHttpServer();
-    await listen(revived, a.port);
+    await listen(revived, aPort);
     await waitFor(() => group.get('a')?.healthy === true, 10_000, 'a UP again');
     await group.close();
     await closeHttp(revived);

@@ -63,7 +63,10 @@ async function rig(
     method: options.method ?? 'wrr',
     registry,
     healthCheck: {
-      timeoutMs: 200,
+      // Seconds: a live backend's probe must not time out in a stalled process (two
+      // in a row take it DOWN); a dead one fails at once (the probe's socket is
+      // connected, so the ICMP port-unreachable comes back as ECONNREFUSED).
+      timeoutMs: 2000,
       periodMs: 100,
       up: 1,
       down: 2,
