@@ -10,6 +10,8 @@ export interface Socks5UdpSample {
   readonly labels: Record<'listener', string>;
   readonly associations: number;
   readonly refused: number;
+  /** Associations the server may hold at once: max-associations × its worker processes. */
+  readonly capacity: number;
 }
 
 /** Read once per scrape, with the rest of the snapshot. */
@@ -18,6 +20,7 @@ export function socks5UdpSamples(store: ResourceStore): Socks5UdpSample[] {
     labels: { listener: name },
     associations: e.lb.associations,
     refused: e.lb.associationsRefused,
+    capacity: e.lb.associationCapacity,
   }));
 }
 
@@ -33,6 +36,16 @@ export function defineSocks5Metrics(
     registers,
     (emit) => {
       for (const s of read()) emit(s.labels, s.associations);
+    },
+  );
+  define(
+    'gauge',
+    'vproxy_socks5_udp_associations_capacity',
+    'UDP associations the server may hold at once (max-associations times its worker processes).',
+    ['listener'],
+    registers,
+    (emit) => {
+      for (const s of read()) emit(s.labels, s.capacity);
     },
   );
   define(

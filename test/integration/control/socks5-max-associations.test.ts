@@ -112,12 +112,15 @@ async function detail(d: Daemon): Promise<{ record: Socks5ServerDetail; text: st
   return { record: r.details.records[0] as Socks5ServerDetail, text: String(r.items[0]) };
 }
 
-async function refusedTotal(d: Daemon): Promise<number> {
+async function series(d: Daemon, name: string): Promise<number> {
   const line = (await d.metrics.metrics())
     .split('\n')
-    .find((l) => l.startsWith('vproxy_socks5_udp_associations_refused_total{listener="s5"}'));
+    .find((l) => l.startsWith(`${name}{listener="s5"}`));
   return Number(line?.split(' ').at(-1));
 }
+
+const refusedTotal = (d: Daemon) => series(d, 'vproxy_socks5_udp_associations_refused_total');
+const capacity = (d: Daemon) => series(d, 'vproxy_socks5_udp_associations_capacity');
 
 /** Poll list-detail until the live associations are `n` (relays close asynchronously). */
 async function liveBecomes(d: Daemon, n: number, ms?: number): Promise<void> {
@@ -148,6 +151,7 @@ async function boundAndUpdate(d: Daemon, extra = ''): Promise<void> {
   });
   expect(text).toMatch(/ max-associations 1 udp-timeout 60000 allow-udp$/);
   expect(await refusedTotal(d)).toBe(1);
+  expect(await capacity(d)).toBe(1); // one process, or a group of one worker
 
   await d.run('update socks5-server s5 max-associations 2');
   const second = await associate(port);
@@ -159,6 +163,7 @@ async function boundAndUpdate(d: Daemon, extra = ''): Promise<void> {
   expect(record).toMatchObject({ 'max-associations': 2, 'udp-associations-refused': 2 });
   expect(text).toContain(' max-associations 2 ');
   expect(await refusedTotal(d)).toBe(2);
+  expect(await capacity(d)).toBe(2);
 
   // A lower bound cuts no live association; it refuses until enough have closed.
   await d.run('update socks5-server s5 max-associations 1');
