@@ -113,7 +113,7 @@ export function checkUpgradeRequest(
   // The replay key is what the header proves (user and minute), not its text:
   // a captured header decoded and re-encoded with a space, or sent with
   // another spacing after "Basic", verifies alike and must share its budget.
-  const header = `basic ${minute} ${user}`;
+  const replayKey = `basic ${minute} ${user}`;
   const tickets = headerValues(head.headers, 'websocks-ticket');
   if (tickets.length > 1) throw refuse('auth', 401, 'more than one Websocks-Ticket header');
   const replay = options.replay;
@@ -125,14 +125,14 @@ export function checkUpgradeRequest(
       const verdict = replay.check(`ticket ${nonce}`, options.nowMs);
       if (verdict !== 'fresh') throw replayed(verdict);
       replay.spend(`ticket ${nonce}`, minute, options.nowMs);
-      replay.spend(header, minute, options.nowMs);
+      replay.spend(replayKey, minute, options.nowMs);
     }
     return { user, minute, key };
   }
   if (replay) {
-    const verdict = replay.check(header, options.nowMs);
+    const verdict = replay.check(replayKey, options.nowMs);
     if (verdict !== 'fresh') throw replayed(verdict);
-    replay.commit(header, minute, options.nowMs);
+    replay.commit(replayKey, minute, options.nowMs);
   }
   return { user, minute, key };
 }

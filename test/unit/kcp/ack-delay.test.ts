@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KcpControlBlock, type KcpOptions } from '../../../transports/kcp/arq/index.js';
-
-/** Two blocks; each one's datagrams are collected, not delivered, so the test moves them. */
-function pair(options: KcpOptions) {
-  const out: [Uint8Array[], Uint8Array[]] = [[], []];
-  const opts: KcpOptions = { preset: 'fast3', stream: true, mtu: 1350, ...options };
-  const a = new KcpControlBlock(7, (d, n) => out[0].push(d.slice(0, n)), opts);
-  const b = new KcpControlBlock(7, (d, n) => out[1].push(d.slice(0, n)), opts);
-  return { a, b, out };
-}
+import { collectingPair as pair } from './sim.js';
 
 /** `count` full segments from a, input into b one datagram at a time at `now`. */
 function deliver(p: ReturnType<typeof pair>, count: number, now: number): void {

@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeDatagram,
-  KcpControlBlock,
-  type KcpOptions,
-} from '../../../transports/kcp/arq/index.js';
+import { decodeDatagram, type KcpOptions } from '../../../transports/kcp/arq/index.js';
+import { collectingPair } from './sim.js';
 
 /**
  * kcp-go's early retransmit (the kcptun path): a segment passed by one later ACK is resent
@@ -11,10 +8,7 @@ import {
  * ACKs or the RTO. Two segments sent, the first lost, the second acknowledged.
  */
 function run(options: KcpOptions, queueMore: boolean) {
-  const out: [Uint8Array[], Uint8Array[]] = [[], []];
-  const opts: KcpOptions = { preset: 'fast3', stream: true, mtu: 1000, ...options };
-  const a = new KcpControlBlock(9, (d, n) => out[0].push(d.slice(0, n)), opts);
-  const b = new KcpControlBlock(9, (d, n) => out[1].push(d.slice(0, n)), opts);
+  const { a, b, out } = collectingPair({ mtu: 1000, ...options }, 9);
   a.update(0);
   b.update(0);
   a.send(new Uint8Array(2 * a.mss));

@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decodeDatagram,
-  KcpControlBlock,
-  type KcpOptions,
-} from '../../../transports/kcp/arq/index.js';
-import { linkemLink, randomBytes, transfer } from './sim.js';
+import { decodeDatagram, type KcpOptions } from '../../../transports/kcp/arq/index.js';
+import { collectingPair, KCPTUN_BENCH, linkemLink, randomBytes, transfer } from './sim.js';
 
 /**
  * kcp-go's fast-ack count (fastAckEach, the kcptun path): each ACK of a datagram counts for
@@ -13,10 +9,7 @@ import { linkemLink, randomBytes, transfer } from './sim.js';
  * flush; the reference's once-per-datagram count leaves it at 1 and waits for more.
  */
 function holeThenTwoAcks(options: KcpOptions) {
-  const out: [Uint8Array[], Uint8Array[]] = [[], []];
-  const opts: KcpOptions = { preset: 'fast3', stream: true, mtu: 1000, ...options };
-  const a = new KcpControlBlock(9, (d, n) => out[0].push(d.slice(0, n)), opts);
-  const b = new KcpControlBlock(9, (d, n) => out[1].push(d.slice(0, n)), opts);
+  const { a, b, out } = collectingPair({ mtu: 1000, ...options }, 9);
   a.update(0);
   b.update(0);
   a.send(new Uint8Array(3 * a.mss));
@@ -48,16 +41,7 @@ describe('fastAckEach (kcp-go)', () => {
 
   it('moves every byte over the bench link (1 % loss, ACKs held to the tick)', () => {
     // Sim, 10 MB, seeds 1-5, mean ms: 1 % 2,264 -> 2,164, 5 % 2,442 -> 2,238 with it.
-    const opts: KcpOptions = {
-      preset: 'fast3',
-      stream: true,
-      mtu: 1330,
-      sndWnd: 1024,
-      rcvWnd: 1024,
-      earlyRetransmit: true,
-      kcpGoRtt: true,
-      fastAckEach: true,
-    };
+    const opts: KcpOptions = { ...KCPTUN_BENCH, kcpGoRtt: true, fastAckEach: true };
     const data = randomBytes(4_000_000, 11);
     const link = linkemLink(3, 0.01, opts);
     const r = transfer(link, data, { maxTime: 120_000 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { KcpControlBlock, type KcpOptions } from '../../../transports/kcp/arq/index.js';
+import type { KcpOptions } from '../../../transports/kcp/arq/index.js';
 import { RttEstimator } from '../../../transports/kcp/arq/rtt.js';
-import { linkemLink, randomBytes, transfer } from './sim.js';
+import { collectingPair, KCPTUN_BENCH, linkemLink, randomBytes, transfer } from './sim.js';
 
 /**
  * kcp-go's RTT estimator (kcpGoRtt, the kcptun path): one sample per datagram from its last
@@ -46,10 +46,7 @@ describe('kcp-go RTT estimator', () => {
  * one datagram of 40 ACKs (sn 39 first, sn 0 last) at 100 ms. Returns a's estimate.
  */
 function fortyAcksInOneDatagram(options: KcpOptions) {
-  const out: [Uint8Array[], Uint8Array[]] = [[], []];
-  const opts: KcpOptions = { preset: 'fast3', stream: true, mtu: 1350, ...options };
-  const a = new KcpControlBlock(7, (d, n) => out[0].push(d.slice(0, n)), opts);
-  const b = new KcpControlBlock(7, (d, n) => out[1].push(d.slice(0, n)), opts);
+  const { a, b, out } = collectingPair(options);
   a.update(0);
   b.update(0);
   for (let t = 0; t < 40; t++) {
@@ -85,16 +82,8 @@ describe('kcp-go RTT sampling: once per datagram', () => {
  * spurious, against 6–9 k with kcp-go's estimator.
  */
 describe('kcp-go RTT on an overrun queue', () => {
-  const kcptun: KcpOptions = {
-    preset: 'fast3',
-    stream: true,
-    mtu: 1330,
-    sndWnd: 1024,
-    rcvWnd: 1024,
-    earlyRetransmit: true,
-  };
   const run = (kcpGoRtt: boolean) => {
-    const link = linkemLink(7, 0.01, { ...kcptun, kcpGoRtt });
+    const link = linkemLink(7, 0.01, { ...KCPTUN_BENCH, kcpGoRtt });
     const data = randomBytes(8_000_000, 3);
     const r = transfer(link, data, { maxTime: 120_000 });
     expect(r.complete).toBe(true);

@@ -377,6 +377,32 @@ export function linkemLink(seed: number, loss: number, options: KcpOptions): Sim
   return new SimLink({ seed, ab: cfg, ba: cfg, a: options, b: options });
 }
 
+/**
+ * kcptun's ARQ settings in the bench (`--mode fast3 --sndwnd 1024 --rcvwnd 1024 --crypt none`:
+ * mtu 1350 less crypt none's 20-byte header) with kcp-go's early retransmit; the kcp-go
+ * estimator and fast-ack count are left to each test.
+ */
+export const KCPTUN_BENCH: KcpOptions = {
+  preset: 'fast3',
+  stream: true,
+  mtu: 1330,
+  sndWnd: 1024,
+  rcvWnd: 1024,
+  earlyRetransmit: true,
+};
+
+/**
+ * Two fast3 stream-mode blocks (`options` over mtu 1350) whose datagrams are collected in
+ * `out[0]` (a's) and `out[1]` (b's), not delivered: the test moves them.
+ */
+export function collectingPair(options: KcpOptions, conv = 7) {
+  const out: [Uint8Array[], Uint8Array[]] = [[], []];
+  const opts: KcpOptions = { preset: 'fast3', stream: true, mtu: 1350, ...options };
+  const a = new KcpControlBlock(conv, (d, n) => out[0].push(d.slice(0, n)), opts);
+  const b = new KcpControlBlock(conv, (d, n) => out[1].push(d.slice(0, n)), opts);
+  return { a, b, out };
+}
+
 /** kcp://'s settings with congestion=pacing (mtu 1350, fast3, ack-repeat). */
 export const KCP_PACING: KcpOptions = {
   preset: 'fast3',

@@ -96,6 +96,13 @@ import {
 
 /** Receive window assumed for the peer until it tells us (reference IKCP_WND_RCV). */
 const INITIAL_RMT_WND = 128;
+/**
+ * The ACKs (sn, ts) of the datagram input() is reading, for the fast-ack count. One pair of
+ * arrays for every block: input() runs to completion and calls out to nothing. Sized for the
+ * largest datagram (a peer's mtu may exceed ours).
+ */
+const ACK_SNS = new Uint32Array(Math.ceil(0x10000 / OVERHEAD));
+const ACK_TSS = new Uint32Array(ACK_SNS.length);
 
 export { InputStatus };
 
@@ -133,7 +140,6 @@ export class KcpControlBlock {
     this.sender = new Sender(this.pool, this.stats, mss, this.t.sndWnd, this.t.stream);
     this.receiver = new Receiver(this.pool, this.t.rcvWnd, this.t.stream);
     this.rtt = new RttEstimator(this.t.minRto, this.t.interval);
-
     if (this.t.stallFloor) {
       this.sender.onSpuriousTimeout = (rtt, now) => this.rtt.spuriousTimeout(rtt, now);
     }
@@ -222,10 +228,6 @@ export class KcpControlBlock {
     const kcpGoRtt = this.t.kcpGoRtt;
     const fastAckEach = this.t.fastAckEach;
     let ackCount = 0;
-    if (fastAckEach && this.ackSns.length === 0) {
-      this.ackSns = new Uint32Array(Math.ceil(0x10000 / OVERHEAD));
-      this.ackTss = new Uint32Array(this.ackSns.length);
-    }
     let latestTs = -1;
     // Spurious-retransmission check first: any segment's una may release the segments that
     // later ACKs of this datagram name, before those ACKs are read.
@@ -271,9 +273,9 @@ export class KcpControlBlock {
           }
         }
         sender.onAck(sn, this.current);
-        if (fastAckEach && ackCount < this.ackSns.length) {
-          this.ackSns[ackCount] = sn;
-          this.ackTss[ackCount++] = ts;
+        if (fastAckEach && ackCount < ACK_SNS.length) {
+          ACK_SNS[ackCount] = sn;
+          ACK_TSS[ackCount++] = ts;
         }
         if (!ackSeen || seqDiff(sn, maxAck) > 0) {
           ackSeen = true;
@@ -296,19 +298,22 @@ export class KcpControlBlock {
           if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
         }
       }
+      if (!fastAckEach) {
+        // The reference counts the datagram once, at its highest ACK.
+        ACK_SNS[0] = maxAck;
+        ACK_TSS[0] = maxAckTs;
+        ackCount = 1;
+      }
       const t = this.t;
-      if (fastAckEach) {
-        const c = t.fastAckConserve;
-        sender.countFastAcksEach(
-          this.ackSns,
-          this.ackTss,
-          ackCount,
-          maxAck,
-          c,
-          t.resend,
-          t.fastLimit,
-        );
-      } else sender.countFastAcks(maxAck, maxAckTs, t.fastAckConserve, t.resend, t.fastLimit);
+      sender.countFastAcks(
+        ACK_SNS,
+        ACK_TSS,
+        ackCount,
+        maxAck,
+        t.fastAckConserve,
+        t.resend,
+        t.fastLimit,
+      );
     }
     this.inputSlid = seqDiff(sender.una, prevUna) > 0;
     if (this.inputSlid) this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
@@ -452,12 +457,6 @@ export class KcpControlBlock {
    * flushes at once in Input when it does, with or without acknodelay).
    */
   inputSlid = false;
-  /**
-   * The ACKs of the datagram being input, for fastAckEach; sized on first use to the largest
-   * datagram (a peer's mtu may exceed ours), so sessions without it pay nothing.
-   */
-  private ackSns = new Uint32Array(0);
-  private ackTss = new Uint32Array(0);
 
   /** The ACKs owed to the peer fill a datagram: holding them longer saves nothing. */
   get acksFillDatagram(): boolean {

@@ -82,8 +82,7 @@ export class RttEstimator {
       else this.rttval += (delta - this.rttval) >> 2;
     }
     this.sampled = true;
-    const rto = this.srtt + Math.max(this.interval, this.rttval << 2);
-    this.rto = Math.min(RTO_MAX, Math.max(this.minRto, rto));
+    this.updateRto();
   }
 
   /** Feeds one RTT sample (ms, ≥ 0). */
@@ -97,6 +96,11 @@ export class RttEstimator {
       this.rttval = Math.floor((3 * this.rttval + delta) / 4);
       this.srtt = Math.max(1, Math.floor((7 * this.srtt + rtt) / 8));
     }
+    this.updateRto();
+  }
+
+  /** Both estimators: srtt plus four deviations (at least one interval), within the bounds. */
+  private updateRto(): void {
     const rto = this.srtt + Math.max(this.interval, 4 * this.rttval);
     this.rto = Math.min(RTO_MAX, Math.max(this.minRto, rto));
   }

@@ -209,28 +209,12 @@ export class Sender {
   }
 
   /**
-   * Counts one "later segment acknowledged" for every in-flight segment below `maxAck`
-   * (conservative variant: only those sent no later than the ACK's echoed `ts`).
+   * Fast-ack counting for one input datagram's ACKs (sns[i], tss[i], i < n; maxAck the
+   * highest): each ACK adds one to every unacknowledged segment before it (sent no later than
+   * it, with `conserve`). The reference counts once per datagram, at its highest ACK: the
+   * caller passes that one pair; kcp-go (fastAckEach) counts every ACK: the caller passes all.
    */
-  countFastAcks(maxAck: number, ts: number, conserve: boolean, resend: number, limit: number) {
-    if (seqDiff(maxAck, this.una) < 0 || seqDiff(maxAck, this.nxt) >= 0) return;
-    for (let sn = this.una; sn !== maxAck; sn = (sn + 1) >>> 0) {
-      const seg = this.buf.get(sn);
-      if (seg === undefined || seg.sn !== sn) continue;
-      if (conserve && seqDiff(ts, seg.ts) < 0) continue;
-      seg.fastack++;
-      if (resend > 0 && seg.fastack >= resend && (seg.xmit <= limit || limit <= 0)) {
-        this.fastDue = true;
-      }
-      this.earlyDue = true;
-    }
-  }
-
-  /**
-   * kcp-go's count (fastAckEach): each of the datagram's `n` ACKs (sns[i], tss[i]) adds one to
-   * every unacknowledged segment before it (sent no later than it, with `conserve`).
-   */
-  countFastAcksEach(
+  countFastAcks(
     sns: Uint32Array,
     tss: Uint32Array,
     n: number,
