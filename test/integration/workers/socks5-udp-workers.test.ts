@@ -6,10 +6,8 @@ import type { Socks5ServerDetail } from '../../../src/control/details/records.js
 import { StoreMetrics } from '../../../src/control/observability/metrics.js';
 import { ResourceStore } from '../../../src/control/store.js';
 import { quietLogger } from '../../../src/fd/logger.js';
-import type { EventLoopGroup } from '../../../src/lb/event-loop-group.js';
 import { WorkerHost, type WorkerHostOptions } from '../../../src/workers/host.js';
 import type { WorkerEventLoop } from '../../../src/workers/worker-loop.js';
-import type { WorkerSocks5Options } from '../../../src/workers/worker-socks5.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { waitFor } from '../../helpers/daemon-processes.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
@@ -21,16 +19,6 @@ import { alive, WORKER_ENTRY } from './fixture.js';
 // associations the workers serve and refuse are what list-detail and /metrics
 // show (they showed main's own relay set: always 0), a worker killed with -9
 // takes its live associations out of the sum and leaves its refusals in it.
-
-/** The command language has no max-associations: this host gives each worker's server a max of 1. */
-class OnePerWorker extends WorkerHost {
-  override startSocks5(
-    elg: EventLoopGroup,
-    options: Omit<WorkerSocks5Options, 'eventLoopGroup' | 'onClosed'>,
-  ) {
-    return super.startSocks5(elg, { ...options, maxAssociations: 1 });
-  }
-}
 
 let baseline: string[];
 let udpEcho: UdpSocket;
@@ -106,7 +94,7 @@ async function expectViews(
 describe('socks5-server UDP associations on two worker processes', () => {
   it('list-detail and /metrics sum the workers’ associations and refusals; a killed worker’s live ones leave the sum', async () => {
     store = new ResourceStore(createDefaultRegistry());
-    store.workers = new OnePerWorker(HOST);
+    store.workers = new WorkerHost(HOST);
     const ex = new StoreExecutor({ store });
     const metrics = new StoreMetrics(store, 'test');
     for (const line of [
@@ -114,10 +102,11 @@ describe('socks5-server UDP associations on two worker processes', () => {
       'add event-loop g-0 to event-loop-group g',
       'add event-loop g-1 to event-loop-group g',
       'add upstream u0',
+      // max-associations holds for each worker's server: one association per worker.
       'add socks5-server s5 address 127.0.0.1:0 upstream u0 event-loop-group g' +
-        ' allow-non-backend allow-udp',
+        ' allow-non-backend allow-udp max-associations 1',
     ]) {
-      await ex.execute(line, 'stdio');
+      expect(await ex.execute(line, 'stdio')).toEqual({ kind: 'done' });
     }
     const s5 = store.socks5Servers.get('s5')?.lb;
     if (s5 === undefined) throw new Error('no s5');
