@@ -5,6 +5,10 @@
  * protocol description in `shared/spec/apps.md` §1. Pure and deterministic: no sockets, no
  * timers, no clock reads — the caller owns I/O and time. Public API: `./index.ts`.
  *
+ * This class is the API and the wiring. input() is checked whole by input-check.ts and applied
+ * by segment-input.ts; update(), check() and flush() are flush.ts; what they drive lives in
+ * sender.ts, receiver.ts, rtt.ts, congestion.ts, pacer.ts and window-probe.ts.
+ *
  * ## Driving it
  * ```ts
  * const kcp = new KcpControlBlock(conv, (dgram, len) => sock.send(dgram.slice(0, len)),
@@ -67,42 +71,18 @@ import { KcpError } from '../errors.js';
 import type { KcpOptions, KcpTunables } from './config.js';
 import { mssOf, resolveTunables, updateTunables } from './config.js';
 import { ClassicWindow } from './congestion.js';
+import { Flusher } from './flush.js';
 import { checkDatagram, countRejection, InputStatus } from './input-check.js';
 import { Pacer } from './pacer.js';
 import { DatagramPacker, type OutputFn } from './packer.js';
-import { PushOutcome, Receiver } from './receiver.js';
+import { Receiver } from './receiver.js';
 import { RttEstimator } from './rtt.js';
 import { SegmentPool } from './segment.js';
-import {
-  newTransmitParams,
-  SENT_FAST,
-  SENT_TIMEOUT,
-  Sender,
-  type TransmitParams,
-} from './sender.js';
+import { SegmentInput } from './segment-input.js';
+import { Sender } from './sender.js';
 import { KcpStats } from './stats.js';
 import { WindowProbe } from './window-probe.js';
-import {
-  CMD_ACK,
-  CMD_PUSH,
-  CMD_WASK,
-  CMD_WINS,
-  OVERHEAD,
-  readU8,
-  readU16,
-  readU32,
-  seqDiff,
-} from './wire.js';
-
-/** Receive window assumed for the peer until it tells us (reference IKCP_WND_RCV). */
-const INITIAL_RMT_WND = 128;
-/**
- * The ACKs (sn, ts) of the datagram input() is reading, for the fast-ack count. One pair of
- * arrays for every block: input() runs to completion and calls out to nothing. Sized for the
- * largest datagram (a peer's mtu may exceed ours).
- */
-const ACK_SNS = new Uint32Array(Math.ceil(0x10000 / OVERHEAD));
-const ACK_TSS = new Uint32Array(ACK_SNS.length);
+import { OVERHEAD } from './wire.js';
 
 export { InputStatus };
 
@@ -118,15 +98,11 @@ export class KcpControlBlock {
   private readonly rtt: RttEstimator;
   private readonly window = new ClassicWindow();
   private readonly pacer: Pacer;
-  private readonly params: TransmitParams;
+  private readonly probe = new WindowProbe();
+  private readonly segmentInput: SegmentInput;
+  private readonly flusher: Flusher;
 
   private current = 0;
-  private updated = false;
-  private tsFlush = 0;
-  private rmtWndValue = INITIAL_RMT_WND;
-  /** When the oldest ACK still owed was queued (−1 = none owed), for ackDelay. */
-  private ackSince = -1;
-  private readonly probe = new WindowProbe();
 
   constructor(conv: number, output: OutputFn, options?: KcpOptions) {
     if (!Number.isInteger(conv) || conv < 0 || conv > 0xffffffff) {
@@ -145,7 +121,25 @@ export class KcpControlBlock {
     }
     this.sender.onTimeout = () => this.rtt.timedOut();
     this.pacer = new Pacer(mss + OVERHEAD);
-    this.params = newTransmitParams(conv);
+    this.segmentInput = new SegmentInput(
+      this.sender,
+      this.receiver,
+      this.rtt,
+      this.window,
+      this.probe,
+      this.stats,
+    );
+    this.flusher = new Flusher(
+      conv,
+      this.packer,
+      this.sender,
+      this.receiver,
+      this.rtt,
+      this.window,
+      this.pacer,
+      this.probe,
+      this.stats,
+    );
     this.applyCongestionMode();
   }
 
@@ -218,107 +212,8 @@ export class KcpControlBlock {
       countRejection(this.stats, status);
       return status;
     }
-    const s = this.stats;
-    const sender = this.sender;
-    const prevUna = sender.una;
-    const end = datagram.length;
-    let ackSeen = false;
-    let maxAck = 0;
-    let maxAckTs = 0;
-    const kcpGoRtt = this.t.kcpGoRtt;
-    const fastAckEach = this.t.fastAckEach;
-    let ackCount = 0;
-    let latestTs = -1;
-    // Spurious-retransmission check first: any segment's una may release the segments that
-    // later ACKs of this datagram name, before those ACKs are read.
-    if (sender.resentInFlight > 0) {
-      for (let o = 0; o < end; o += OVERHEAD + readU32(datagram, o + 20)) {
-        if (readU8(datagram, o + 4) === CMD_ACK) {
-          sender.noteAck(readU32(datagram, o + 12), readU32(datagram, o + 8), this.current);
-        }
-      }
-    }
-    for (let o = 0; o < end; ) {
-      const cmd = readU8(datagram, o + 4);
-      const sn = readU32(datagram, o + 12);
-      const ts = readU32(datagram, o + 8);
-      const len = readU32(datagram, o + 20);
-      this.rmtWndValue = readU16(datagram, o + 6);
-      sender.onUna(readU32(datagram, o + 16), this.current);
-      s.inSegments++;
-      if (cmd === CMD_PUSH) {
-        const r = this.receiver.onPush(
-          datagram,
-          o + OVERHEAD,
-          len,
-          sn,
-          ts,
-          readU8(datagram, o + 5),
-        );
-        if (r === PushOutcome.Stored || r === PushOutcome.Duplicate) this.probe.peerSending();
-        if (r === PushOutcome.Stored) {
-          s.inPush++;
-          s.inBytes += len;
-        } else if (r === PushOutcome.Duplicate) s.inPushDuplicate++;
-        else if (r === PushOutcome.BeyondWindow) s.inPushBeyondWindow++;
-        else s.inPushUndeliverable++;
-      } else if (cmd === CMD_ACK) {
-        s.inAcks++;
-        if (kcpGoRtt) latestTs = ts;
-        else {
-          const rtt = seqDiff(this.current, ts);
-          if (rtt >= 0) {
-            this.rtt.sample(rtt);
-            if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
-          }
-        }
-        sender.onAck(sn, this.current);
-        if (fastAckEach && ackCount < ACK_SNS.length) {
-          ACK_SNS[ackCount] = sn;
-          ACK_TSS[ackCount++] = ts;
-        }
-        if (!ackSeen || seqDiff(sn, maxAck) > 0) {
-          ackSeen = true;
-          maxAck = sn;
-          maxAckTs = ts;
-        }
-      } else if (cmd === CMD_WASK) {
-        s.inWask++;
-        this.probe.tell = true;
-      } else {
-        s.inWins++;
-      }
-      o += OVERHEAD + len;
-    }
-    if (ackSeen) {
-      if (latestTs >= 0) {
-        const rtt = seqDiff(this.current, latestTs);
-        if (rtt >= 0) {
-          this.rtt.sampleKcpGo(rtt);
-          if (sender.pacer !== null) sender.pacer.onRtt(rtt, this.current);
-        }
-      }
-      if (!fastAckEach) {
-        // The reference counts the datagram once, at its highest ACK.
-        ACK_SNS[0] = maxAck;
-        ACK_TSS[0] = maxAckTs;
-        ackCount = 1;
-      }
-      const t = this.t;
-      sender.countFastAcks(
-        ACK_SNS,
-        ACK_TSS,
-        ackCount,
-        maxAck,
-        t.fastAckConserve,
-        t.resend,
-        t.fastLimit,
-      );
-    }
-    this.inputSlid = seqDiff(sender.una, prevUna) > 0;
-    if (this.inputSlid) this.window.onUnaAdvanced(this.rmtWndValue, sender.mss);
-    if (sender.pacer !== null) sender.pacer.endInput(this.current, sender.inFlight);
-    if (this.ackSince < 0 && this.receiver.acks.count > 0) this.ackSince = this.current;
+    this.segmentInput.apply(datagram, this.current, this.t);
+    this.flusher.noteAcksOwed(this.current);
     return InputStatus.Ok;
   }
 
@@ -328,24 +223,7 @@ export class KcpControlBlock {
    */
   update(now: number): void {
     this.current = now >>> 0;
-    if (!this.updated) {
-      this.updated = true;
-      this.tsFlush = this.current;
-    }
-    let slap = seqDiff(this.current, this.tsFlush);
-    if (slap >= 10000 || slap < -10000) {
-      this.tsFlush = this.current;
-      slap = 0;
-    }
-    if (slap >= 0) {
-      this.tsFlush = (this.tsFlush + this.t.interval) >>> 0;
-      if (seqDiff(this.current, this.tsFlush) >= 0) {
-        this.tsFlush = (this.current + this.t.interval) >>> 0;
-      }
-      this.flush();
-    } else if (this.dataDelay(this.current) === 0 || this.ackDelayLeft(this.current) === 0) {
-      this.flush();
-    }
+    this.flusher.update(this.current, this.t, this.segmentInput.rmtWnd);
   }
 
   /** When update() should next run (uint32 ms, comparable to `now` with seqDiff). */
@@ -356,18 +234,7 @@ export class KcpControlBlock {
 
   /** Milliseconds from `now` until update() has work (0 = now), at most `interval`. */
   delayUntilDue(now: number): number {
-    if (!this.updated) return 0;
-    const n = now >>> 0;
-    let tsFlush = this.tsFlush;
-    const slap = seqDiff(n, tsFlush);
-    if (slap >= 10000 || slap < -10000) tsFlush = n;
-    const toFlush = seqDiff(tsFlush, n);
-    if (toFlush <= 0) return 0;
-    const delay = Math.min(toFlush, this.t.interval);
-    const toData = this.dataDelay(n);
-    const toAck = this.ackDelayLeft(n);
-    const soonest = toData >= 0 && toData < delay ? toData : delay;
-    return toAck >= 0 && toAck < soonest ? toAck : soonest;
+    return this.flusher.delayUntilDue(now >>> 0, this.t, this.segmentInput.rmtWnd);
   }
 
   /**
@@ -378,65 +245,9 @@ export class KcpControlBlock {
   flush(now?: number): void {
     if (now !== undefined) {
       this.current = now >>> 0;
-      if (!this.updated) {
-        this.updated = true;
-        this.tsFlush = this.current;
-      }
+      this.flusher.start(this.current);
     }
-    if (!this.updated) return;
-    const cur = this.current;
-    const t = this.t;
-    const rcv = this.receiver;
-    const wnd = rcv.freeWindow();
-    const una = rcv.rcvNxt;
-    const out = this.packer;
-    const s = this.stats;
-
-    rcv.writeAcks(out, this.conv, wnd, t.ackRepeat, s);
-    this.ackSince = -1;
-
-    const pacing = this.sender.pacer !== null;
-    const rto = this.rtt.rtoAt(cur);
-    const rxRto = pacing ? Math.max(rto, this.pacer.rtoFloor()) : rto;
-    const probe = this.probe;
-    probe.schedule(cur, this.rmtWndValue, wnd, rxRto);
-    if (probe.ask) {
-      out.put(this.conv, CMD_WASK, 0, wnd, 0, 0, una, null, 0);
-      s.outWask++;
-    }
-    if (probe.tell) {
-      out.put(this.conv, CMD_WINS, 0, wnd, 0, 0, una, null, 0);
-      s.outWins++;
-    }
-    probe.clear();
-
-    const eff = this.effectiveWindow();
-    if (pacing) this.pacer.refill(cur);
-    const p = this.params;
-    p.now = cur;
-    p.wnd = wnd;
-    p.una = una;
-    p.window = eff;
-    p.inflightCap = pacing ? this.pacer.inflightCap(t.sndWnd) : Number.POSITIVE_INFINITY;
-    // Held by the peer's window only when it is below what the model wants in flight: a
-    // reader a few segments behind advertises 1015 of 1024, which binds only when a hole holds
-    // the span open (the path's loss, not the reader).
-    p.peerLimited = this.rmtWndValue < Math.min(t.sndWnd, p.inflightCap);
-    p.rxRto = rxRto;
-    p.nodelay = t.nodelay;
-    p.resend = t.resend;
-    p.fastLimit = t.fastLimit;
-    p.deadLink = t.deadLink;
-    p.earlyRetransmit = t.earlyRetransmit;
-    const sent = this.sender.transmit(out, p);
-    out.emit();
-
-    const mss = this.sender.mss;
-    if (sent & SENT_FAST) {
-      this.window.onFastRetransmit(seqDiff(this.sender.nxt, this.sender.una), t.resend, mss);
-    }
-    if (sent & SENT_TIMEOUT) this.window.onTimeout(eff, mss);
-    this.window.ensureMinimum(mss);
+    this.flusher.flush(this.current, this.t, this.segmentInput.rmtWnd);
   }
 
   /**
@@ -446,21 +257,20 @@ export class KcpControlBlock {
    * with data first.
    */
   holdsAcks(now: number): boolean {
-    if (this.t.ackDelay <= 0 || this.probe.tell || this.probe.ask) return false;
-    if (this.acksFillDatagram) return false;
-    const n = now >>> 0;
-    return this.dataDelay(n) !== 0 && this.ackDelayLeft(n) !== 0;
+    return this.flusher.holdsAcks(now >>> 0, this.t, this.segmentInput.rmtWnd);
   }
 
   /**
    * The last input() moved una: our send window slid, so a flush now can send new data (kcp-go
    * flushes at once in Input when it does, with or without acknodelay).
    */
-  inputSlid = false;
+  get inputSlid(): boolean {
+    return this.segmentInput.slid;
+  }
 
   /** The ACKs owed to the peer fill a datagram: holding them longer saves nothing. */
   get acksFillDatagram(): boolean {
-    return this.receiver.acks.count >= Math.floor(this.t.mtu / OVERHEAD);
+    return this.flusher.acksFillDatagram(this.t.mtu);
   }
 
   /** Segments not yet acknowledged: in flight plus queued (reference ikcp_waitsnd). */
@@ -515,7 +325,7 @@ export class KcpControlBlock {
   }
   /** Peer's last advertised free window, in segments. */
   get rmtWnd(): number {
-    return this.rmtWndValue;
+    return this.segmentInput.rmtWnd;
   }
   get sndUna(): number {
     return this.sender.una;
@@ -533,37 +343,5 @@ export class KcpControlBlock {
   /** The clock as last given (uint32). */
   get now(): number {
     return this.current;
-  }
-
-  /** Sequence span that may be outstanding: send/remote windows, and cwnd when in force. */
-  private effectiveWindow(): number {
-    const t = this.t;
-    const eff = Math.min(t.sndWnd, this.rmtWndValue);
-    return t.noCwnd || this.sender.pacer !== null ? eff : Math.min(eff, this.window.cwnd);
-  }
-
-  /** Ms until held ACKs are due (0 = now), or −1 when none are owed or none are held. */
-  private ackDelayLeft(now: number): number {
-    if (this.ackSince < 0 || this.t.ackDelay <= 0) return -1;
-    return Math.max(0, this.t.ackDelay - seqDiff(now, this.ackSince));
-  }
-
-  /**
-   * Ms until a flush would put data on the wire (a retransmission, or new data under pacing,
-   * once the token bucket allows), or −1 if none is pending. Classic mode sends new data on
-   * the interval tick (or an explicit flush), as the reference does.
-   */
-  private dataDelay(now: number): number {
-    const sender = this.sender;
-    let want = sender.retransmitDelay(now);
-    if (sender.pacer === null) return want;
-    if (
-      sender.queued > 0 &&
-      sender.inFlight < this.pacer.inflightCap(this.t.sndWnd) &&
-      seqDiff(sender.nxt, (sender.una + this.effectiveWindow()) >>> 0) < 0
-    ) {
-      want = 0;
-    }
-    return want < 0 ? -1 : Math.max(want, this.pacer.tokenDelay(now));
   }
 }
