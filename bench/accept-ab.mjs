@@ -11,8 +11,10 @@
 //
 //   npm run build && BEFORE=/tmp/old node bench/accept-ab.mjs
 //   (/tmp/old: `git archive OLD | tar -x -C /tmp/old`, node_modules linked, `npx tsc -p tsconfig.build.json`)
-// Configs: BENCH_CONFIGS=pipe,haproxy,haproxy-splice,before,tcp-lb,simple (haproxy-splice:
-// `option splice-auto`, not run unless named)   Tests: BENCH_TESTS=close,keepalive
+// Configs: BENCH_CONFIGS=pipe,haproxy,haproxy-splice,before,tcp-lb,simple,node-floor
+// (haproxy-splice: `option splice-auto`; node-floor: bench/lib/node-floor-proxy.mjs, libuv's
+// handles with no stream layer, what no Node proxy gets below; neither runs unless named)
+// Tests: BENCH_TESTS=close,keepalive
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +67,8 @@ async function startProxy(config, port, backend, dir, backendPort) {
   switch (config) {
     case 'pipe':
       return startChild(config, process.execPath, [here('./lib/node-pipe-proxy.mjs'), arg]);
+    case 'node-floor':
+      return startChild(config, process.execPath, [here('./lib/node-floor-proxy.mjs'), arg]);
     case 'haproxy':
       return startChild(config, ...haproxyCommand(dir, [{ port, backendPort }]));
     case 'haproxy-splice': {
