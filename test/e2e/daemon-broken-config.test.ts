@@ -74,7 +74,7 @@ describe.skipIf(curlTool.missing || redisCliTool.missing)(
       for (const line of [
         'add event-loop-group e1',
         'add event-loop l1 to event-loop-group e1',
-        'add server-group g1 timeout 500 period 200 up 1 down 2',
+        'add server-group g1 timeout 3000 period 200 up 1 down 2',
         `add server s1 to server-group g1 address 127.0.0.1:${backendPort}`,
         'add upstream up1',
         'add server-group g1 to upstream up1 weight 10',

@@ -128,7 +128,7 @@ describe.skipIf(missing)(`socks5 users in a running daemon${note}`, () => {
   it('redis-cli and REST manage users; curl authenticates with them', async () => {
     const d = await startDaemon(['--no-load-last', '--no-save']);
     for (const line of [
-      'add server-group sg0 timeout 500 period 200 up 1 down 2',
+      'add server-group sg0 timeout 3000 period 200 up 1 down 2',
       `add server s0 to server-group sg0 address 127.0.0.1:${backendPort}`,
       'add upstream ups0',
       'add server-group sg0 to upstream ups0 weight 10',

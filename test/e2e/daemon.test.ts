@@ -55,7 +55,7 @@ function script(ports: Ports): string[] {
   return [
     'add event-loop-group elg0',
     'add event-loop el0 to event-loop-group elg0',
-    'add server-group sg0 timeout 500 period 200 up 1 down 2 method wrr check tcp event-loop-group elg0',
+    'add server-group sg0 timeout 3000 period 200 up 1 down 2 method wrr check tcp event-loop-group elg0',
     `add server s0 to server-group sg0 address 127.0.0.1:${backendPort} weight 10`,
     'add upstream ups0',
     'add server-group sg0 to upstream ups0 weight 10',
@@ -76,7 +76,7 @@ function restScript(ports: Ports): [string, string, Record<string, unknown>][] {
       '/api/v1/module/server-group',
       {
         name: 'sg0',
-        timeout: 500,
+        timeout: 3000,
         period: 200,
         up: 1,
         down: 2,

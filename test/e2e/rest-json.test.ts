@@ -61,7 +61,7 @@ const SCRIPT = (): string[] => [
   'add event-loop-group elg0',
   'add event-loop el0 to event-loop-group elg0',
   'add upstream ups0',
-  'add server-group sg0 timeout 500 period 200 up 1 down 2 method wrr',
+  'add server-group sg0 timeout 3000 period 200 up 1 down 2 method wrr',
   `add server s0 to server-group sg0 address 127.0.0.1:${echo.port} weight 10`,
   'add server-group sg0 to upstream ups0 weight 10',
   'add security-group secg0 default allow',

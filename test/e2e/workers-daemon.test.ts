@@ -72,7 +72,7 @@ describe.skipIf(missing)(`vproxy --workers 2${note}`, () => {
     ]);
     for (const line of [
       'add upstream up0',
-      'add server-group sg0 timeout 500 period 200 up 1 down 2',
+      'add server-group sg0 timeout 3000 period 200 up 1 down 2',
       `add server s0 to server-group sg0 address 127.0.0.1:${echo.port} weight 10`,
       'add server-group sg0 to upstream up0 weight 10',
       `add tcp-lb lb0 address 127.0.0.1:${ports.lb} upstream up0`,

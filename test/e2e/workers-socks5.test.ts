@@ -84,7 +84,7 @@ describe.skipIf(missing)(`socks5-server on vproxy --workers 2${note}`, () => {
     });
     for (const line of [
       'add upstream ups0',
-      'add server-group web.test timeout 500 period 200 up 1 down 2',
+      'add server-group web.test timeout 3000 period 200 up 1 down 2',
       `add server w0 to server-group web.test address 127.0.0.1:${backendPort} weight 10`,
       'add server-group web.test to upstream ups0 weight 10',
       `add socks5-server s5 address 127.0.0.1:${s5} upstream ups0 access-log on`,

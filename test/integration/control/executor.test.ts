@@ -29,7 +29,7 @@ function setup(echoPort: number): string[] {
   return [
     'add event-loop-group elg0',
     'add event-loop el0 to event-loop-group elg0',
-    'add server-group sg0 timeout 500 period 200 up 1 down 2 method wrr event-loop-group elg0',
+    'add server-group sg0 timeout 3000 period 200 up 1 down 2 method wrr event-loop-group elg0',
     `add server s0 to server-group sg0 address 127.0.0.1:${echoPort} weight 10`,
     'add upstream ups0',
     'add server-group sg0 to upstream ups0 weight 10',
@@ -60,7 +60,7 @@ describe('StoreExecutor', () => {
       /^lb0 -> acceptor \(acceptor-elg\) worker \(worker-elg\) bind 127\.0\.0\.1:\d+ address 127\.0\.0\.1:0 backends ups0 timeout 60000 fin-timeout 30000 retries 2 access-log off in-buffer-size 16384 out-buffer-size 16384 protocol tcp security-group secg0$/,
     );
     expect(items(await ex.execute('list-detail server-group', 'stdio'))).toEqual([
-      'sg0 -> timeout 500 period 200 up 1 down 2 method wrr check tcp event-loop-group elg0',
+      'sg0 -> timeout 3000 period 200 up 1 down 2 method wrr check tcp event-loop-group elg0',
     ]);
     expect(items(await ex.execute('L secgr in secg secg0', 'stdio'))).toEqual([
       'r0 -> deny 10.0.0.0/8 protocol TCP port [0,65535]',

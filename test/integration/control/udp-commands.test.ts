@@ -49,7 +49,7 @@ function items(r: CommandResult): readonly unknown[] {
 
 async function setup(ex: StoreExecutor): Promise<void> {
   for (const line of [
-    'add server-group g0 timeout 500 period 200 up 1 down 2 check udp:00',
+    'add server-group g0 timeout 3000 period 200 up 1 down 2 check udp:00',
     `add server s0 to server-group g0 address udp://127.0.0.1:${echo.port} weight 10`,
     'add upstream u0',
     'add server-group g0 to upstream u0 weight 10',
@@ -103,7 +103,7 @@ describe('udp-lb commands', () => {
       'add udp-lb dns address udp://127.0.0.1:0 upstream u0 timeout 1000 max-flows 7 security-group sg0',
     );
     expect(lines).toContain(
-      'add server-group g0 timeout 500 period 200 up 1 down 2 method wrr check udp:00 event-loop-group (control-elg)',
+      'add server-group g0 timeout 3000 period 200 up 1 down 2 method wrr check udp:00 event-loop-group (control-elg)',
     );
     checkLoadable(lines, '(saved)');
 

@@ -20,7 +20,7 @@ export async function startFixture(echoPort: number, deadPort: number): Promise<
   const store = new ResourceStore(createDefaultRegistry());
   const executor = new StoreExecutor({ store });
   for (const line of [
-    'add server-group sg0 timeout 500 period 100 up 1 down 1 method wrr check tcp',
+    'add server-group sg0 timeout 3000 period 100 up 1 down 1 method wrr check tcp',
     `add server s-up to server-group sg0 address 127.0.0.1:${echoPort} weight 10`,
     `add server s-down to server-group sg0 address 127.0.0.1:${deadPort} weight 5`,
     'add upstream ups0',
