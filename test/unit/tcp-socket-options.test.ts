@@ -1,6 +1,4 @@
 import { once } from 'node:events';
-import stream from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAddress } from '../../src/fd/address.js';
 import type { ServerFD } from '../../src/fd/server-fd.js';
@@ -8,6 +6,7 @@ import type { StreamFD } from '../../src/fd/stream-fd.js';
 import { dialTcpNow } from '../../transports/tcp/dialer.js';
 import { listenTcp } from '../../transports/tcp/listener.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
+import { catchSocketOptionCopies, countHiddenClasses } from '../helpers/socket-option-copies.js';
 
 // net.Socket copies the options it is given ({ ...options }) and reads that copy
 // in Socket, Duplex, ReadableState and WritableState. With plain-object options,
@@ -16,49 +15,27 @@ import { expectNoLeakedSockets, snapshotSockets } from '../helpers/handles.js';
 // connection): see NullProto in transports/tcp/direct-reader.ts. This checks
 // the copies of the sockets the TCP transport builds share their hidden class.
 
-setFlagsFromString('--allow-natives-syntax');
-// A V8 intrinsic is only reachable from source compiled after the flag is set.
-const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b);') as (
-  a: object,
-  b: object,
-) => boolean;
-
 const SOCKETS = 40;
-
-/** Distinct hidden classes among `objects` (as V8 sees them). */
-function distinctMaps(objects: readonly object[]): number {
-  const seen: object[] = [];
-  for (const o of objects) if (!seen.some((s) => sameMap(s, o))) seen.push(o);
-  return seen.length;
-}
 
 let listener: ServerFD;
 let accepted: StreamFD[];
 let baseline: string[];
-const Duplex = stream.Duplex;
+let restoreDuplex: () => void;
 let copies: { accepted: object[]; dialled: object[] };
 
 beforeEach(async () => {
   baseline = snapshotSockets();
   copies = { accepted: [], dialled: [] };
-  // net.Socket calls stream.Duplex with its copy of the options, looked up at each call.
-  const spy = function (this: stream.Duplex, options?: stream.DuplexOptions) {
-    const o = options as
-      | (stream.DuplexOptions & { handle?: unknown; onread?: unknown })
-      | undefined;
-    if (o?.onread !== undefined) (o.handle ? copies.accepted : copies.dialled).push(o);
-    return Duplex.call(this, options);
-  };
-  Object.setPrototypeOf(spy, Duplex);
-  spy.prototype = Duplex.prototype;
-  (stream as { Duplex: unknown }).Duplex = spy;
+  restoreDuplex = catchSocketOptionCopies((o) => {
+    if (o.onread !== undefined) (o.handle ? copies.accepted : copies.dialled).push(o);
+  });
   listener = await listenTcp(parseAddress('tcp://127.0.0.1:0'));
   accepted = [];
   listener.on('connection', (fd) => accepted.push(fd));
 });
 
 afterEach(async () => {
-  (stream as { Duplex: unknown }).Duplex = Duplex;
+  restoreDuplex();
   for (const fd of accepted) fd.destroy();
   await listener.close();
   await expectNoLeakedSockets(baseline);
@@ -80,7 +57,7 @@ describe('tcp sockets: the options net.Socket copies', () => {
     expect(copies.dialled).toHaveLength(SOCKETS);
     expect(copies.accepted).toHaveLength(SOCKETS);
     // One map each, or two: V8 may move a class once (its in-object slack settles).
-    expect(distinctMaps(copies.dialled)).toBeLessThanOrEqual(2);
-    expect(distinctMaps(copies.accepted)).toBeLessThanOrEqual(2);
+    expect(countHiddenClasses(copies.dialled)).toBeLessThanOrEqual(2);
+    expect(countHiddenClasses(copies.accepted)).toBeLessThanOrEqual(2);
   });
 });

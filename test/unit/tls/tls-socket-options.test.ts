@@ -1,12 +1,11 @@
 import { once } from 'node:events';
-import stream from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { setFlagsFromString } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamFD } from '../../../src/fd/stream-fd.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { makeTestCerts, type TestCerts } from '../../helpers/certs.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
+import { catchSocketOptionCopies, countHiddenClasses } from '../../helpers/socket-option-copies.js';
 
 // The TCP transport had to give net.Socket prototype-less options: with plain
 // literals, Node 20's V8 gave each socket's copy of them a hidden class of its
@@ -17,22 +16,9 @@ import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js
 // (TLSSocket's own literal). Measured, those copies share their hidden classes
 // with plain literals, so the layer keeps them; this checks it stays so.
 
-setFlagsFromString('--allow-natives-syntax');
-// A V8 intrinsic is only reachable from source compiled after the flag is set.
-const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b);') as (
-  a: object,
-  b: object,
-) => boolean;
-
-function countMaps(objects: readonly object[]): number {
-  const maps: object[] = [];
-  for (const o of objects) if (!maps.some((m) => haveSameMap(m, o))) maps.push(o);
-  return maps.length;
-}
-
 const CONNECTIONS = 40;
 const registry = createDefaultRegistry();
-const RealDuplex = stream.Duplex;
+let restoreDuplex: () => void;
 let certs: TestCerts;
 let baseline: string[];
 /** net.Socket's copies of TLSSocket's options (the only ones with manualStart). */
@@ -41,20 +27,13 @@ const tlsSocketCopies: object[] = [];
 beforeAll(() => {
   baseline = snapshotSockets();
   certs = makeTestCerts();
-  // net.Socket hands its copy to stream.Duplex, looked up at each call.
-  function Spy(this: stream.Duplex, options?: stream.DuplexOptions) {
-    if ((options as { manualStart?: boolean } | undefined)?.manualStart === true) {
-      tlsSocketCopies.push(options as object);
-    }
-    return RealDuplex.call(this, options);
-  }
-  Object.setPrototypeOf(Spy, RealDuplex);
-  Spy.prototype = RealDuplex.prototype;
-  (stream as { Duplex: unknown }).Duplex = Spy;
+  restoreDuplex = catchSocketOptionCopies((copy) => {
+    if (copy.manualStart === true) tlsSocketCopies.push(copy);
+  });
 });
 
 afterAll(async () => {
-  (stream as { Duplex: unknown }).Duplex = RealDuplex;
+  restoreDuplex();
   certs.dispose();
   await expectNoLeakedSockets(baseline, 5000);
 });
@@ -90,8 +69,8 @@ describe('tls layer: the option copies of its sockets', () => {
     }
     expect(tlsSocketCopies).toHaveLength(2 * CONNECTIONS);
     // One map each, or two: V8 may move a class once (its in-object slack settles).
-    expect(countMaps(tlsSocketCopies)).toBeLessThanOrEqual(2);
-    expect(countMaps(dialled.map(tlsOptionsOf))).toBeLessThanOrEqual(2);
-    expect(countMaps(accepted.map(tlsOptionsOf))).toBeLessThanOrEqual(2);
+    expect(countHiddenClasses(tlsSocketCopies)).toBeLessThanOrEqual(2);
+    expect(countHiddenClasses(dialled.map(tlsOptionsOf))).toBeLessThanOrEqual(2);
+    expect(countHiddenClasses(accepted.map(tlsOptionsOf))).toBeLessThanOrEqual(2);
   });
 });
