@@ -1,29 +1,13 @@
 import type { Socket } from 'node:dgram';
 import { type Logger, quietLogger } from '../../../src/fd/logger.js';
 import type { BoundAddress } from '../../../src/fd/server-fd.js';
-import { CMD_ACK, CMD_PUSH, CMD_WASK, CMD_WINS } from '../arq/index.js';
-import { type DatagramCipher, MAX_SKEW_MS, NonceSource, saltKey } from '../crypto.js';
+import { type DatagramCipher, NonceSource } from '../crypto.js';
 import { ClientSetup } from './client-setup.js';
-import {
-  admit,
-  CMD_ECHO,
-  CMD_RETRY,
-  COOKIE_HEADER_BYTES,
-  CookieJar,
-  isSessionStart,
-} from './cookie.js';
+import { CMD_ECHO, CMD_RETRY, COOKIE_HEADER_BYTES, CookieJar } from './cookie.js';
 import { DatagramSlab } from './datagram-slab.js';
 import { EndpointStats } from './endpoint-stats.js';
-import {
-  CMD_FEC_DATA,
-  CMD_FEC_PARITY,
-  FEC_OVERHEAD,
-  FEC_TAG_AT,
-  type FecShards,
-  fecLabel,
-  fecTag,
-  isFecCommand,
-} from './fec.js';
+import { CMD_FEC_DATA, CMD_FEC_PARITY, FEC_OVERHEAD, type FecShards } from './fec.js';
+import { FecAgreement } from './fec-agreement.js';
 import { type KcpScheduler, sharedScheduler } from './scheduler.js';
 import {
   CLOSE_FEC_MISMATCH,
@@ -36,6 +20,7 @@ import {
   type SessionHost,
   SessionState,
 } from './session.js';
+import { SessionGate, StartVerdict } from './session-gate.js';
 import { type DatagramSource, readU32, UdpEndpoint } from './udp-endpoint.js';
 
 export { EndpointStats };
@@ -56,18 +41,15 @@ export interface EndpointOptions {
   readonly logger?: Logger;
 }
 
-const CLOSED_SALTS_MAX = 4096;
 /** A client socket outlives its session this long, answering stragglers with CLOSE. */
 const CLIENT_LINGER_MS = 1000;
 
 /**
  * One UDP socket and the KCP sessions on it. A listener demultiplexes datagrams by
- * (remote address, conv) and accepts a new session only on a datagram that starts one: its
- * first segment is PUSH sn 0 with una 0 (so stray retransmissions from a closed session
- * cannot resurrect it). Without a key, a start must also echo a cookie the listener sent
- * in a RETRY (cookie.ts), so forged source addresses cannot fill the session table; with a
- * key, datagrams are authenticated and a replayed start is caught by its salt.
- * A client endpoint is a connected socket carrying one session.
+ * (remote address, conv); a datagram for no session goes to the gate (session-gate.ts:
+ * session starts, cookies, replayed salts, fec= agreement, the session limit), which says
+ * whether it opens a session or how to answer. A client endpoint is a connected socket
+ * carrying one session; keyless, it runs the cookie exchange (client-setup.ts) first.
  * We use node:dgram directly rather than a DatagramFD: a connected client socket and sends
  * without a per-datagram callback keep the hot path lean.
  */
@@ -76,7 +58,6 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
   readonly cipher: DatagramCipher | null;
   readonly #options: EndpointOptions;
   readonly #sessions = new Map<string, KcpSession>();
-  readonly #closedSalts = new Map<string, number>();
   readonly #slab = new DatagramSlab();
   /**
    * The session of the last datagram: a transfer is a run of datagrams from one peer, and
@@ -86,17 +67,15 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
   #linger: NodeJS.Timeout | null = null;
   /** Nonces of the CLOSE replies this endpoint sends on its own behalf. */
   readonly #nonces = new NonceSource();
-  /** Keyless listener: issues and checks cookies. */
-  readonly #cookies: CookieJar | null;
+  /** Listener: decides about datagrams for no session. */
+  readonly #gate: SessionGate;
   /** Keyless client: the cookie exchange, until the listener first answers. */
   #setup: ClientSetup | null = null;
   /** The session's mtu, restored when the setup ends (it ran COOKIE_HEADER_BYTES lower). */
   #setupMtu = 0;
   readonly #fec: FecShards | null;
-  /** fecTag(#fec): what the shape byte of a client's FEC datagrams must say. */
-  readonly #fecTag: number;
+  readonly #fecAgreement: FecAgreement;
   readonly #logger: Logger;
-  #fecMismatchLogged = false;
   /** Where an FEC data shard is built when it is sealed or held (copied from there). */
   #scratch: Buffer = Buffer.alloc(0);
 
@@ -109,11 +88,14 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     super(socket, connected, onAccept, options.scheduler ?? sharedScheduler());
     this.#options = options;
     this.cipher = options.cipher;
-    this.#cookies =
-      connected || options.cipher !== null ? null : (options.cookies ?? new CookieJar());
     this.#fec = options.fec ?? null;
-    this.#fecTag = this.#fec === null ? -1 : fecTag(this.#fec);
     this.#logger = options.logger ?? quietLogger;
+    this.#fecAgreement = new FecAgreement(this.#fec, this.stats, this.#logger, () =>
+      this.address(),
+    );
+    const cookies =
+      connected || options.cipher !== null ? null : (options.cookies ?? new CookieJar());
+    this.#gate = new SessionGate(this.stats, cookies, options.cipher, this.#fecAgreement);
   }
 
   /** A listener on host:port; `onAccept` gets every new session. */
@@ -299,7 +281,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     const fec = session.fec;
     if (cmd === CMD_FEC_DATA || cmd === CMD_FEC_PARITY) {
       if (fec === null) {
-        this.#fecMismatch(session.peer.host, session.peer.port, 'fec');
+        this.#fecAgreement.report(session.peer.host, session.peer.port, 'fec');
         return;
       }
       const packets = fec.decode(plain);
@@ -310,38 +292,10 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
       return;
     }
     if (fec !== null && cmd !== CMD_CLOSE) {
-      this.#fecMismatch(session.peer.host, session.peer.port, 'off');
+      this.#fecAgreement.report(session.peer.host, session.peer.port, 'off');
       return;
     }
     session.input(plain);
-  }
-
-  /**
-   * How the fec= of a datagram for no session (its FEC or KCP part from `at`) differs from
-   * ours: null when it does not (or it is neither kind: garbage takes the usual path).
-   */
-  #fecDisagreement(plain: Uint8Array, at: number): PeerFec | null {
-    const cmd = plain[at + 4];
-    if (this.#fec === null) return isFecCommand(cmd) ? 'fec' : null;
-    if (isKcpCommand(cmd)) return 'off';
-    if (isFecCommand(cmd) && plain.length >= at + FEC_OVERHEAD) {
-      return plain[at + FEC_TAG_AT] === this.#fecTag ? null : 'other-split';
-    }
-    return null;
-  }
-
-  /** Counted always, logged once per endpoint (a misconfigured peer retries, and so on). */
-  #fecMismatch(host: string, port: number, theirs: PeerFec): void {
-    this.stats.fecMismatch++;
-    if (this.#fecMismatchLogged) return;
-    this.#fecMismatchLogged = true;
-    this.#logger.warn('kcp-fec-mismatch', {
-      local: `${this.address().host}:${this.address().port}`,
-      peer: `${host}:${port}`,
-      fec: fecLabel(this.#fec),
-      peerFec: theirs === 'fec' ? 'on' : theirs,
-      hint: 'both ends of a kcp:// link need the same fec=',
-    });
   }
 
   /** Whether a datagram with `conv` from `rinfo` belongs to `session` (map lookup skipped). */
@@ -349,56 +303,27 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     return session.conv === conv && this.isPeer(session, rinfo);
   }
 
+  /** A datagram for no session: a new session, an answer (CLOSE, RETRY) or nothing. */
   #accept(plain: Uint8Array, rinfo: DatagramSource, conv: number, key: string): void {
     if (plain[4] === CMD_CLOSE) return; // never answer a CLOSE
-    let start: Uint8Array = plain;
     if (this.connected) {
       this.stats.stray++;
       this.#replyClose(conv, rinfo);
       return;
     }
-    // The client's fec= must be ours: refuse it clearly rather than let it retry in silence.
-    const at = plain[4] === CMD_ECHO ? COOKIE_HEADER_BYTES : 0;
-    const inner = plain[at + 4];
-    const theirs = this.#fecDisagreement(plain, at);
-    if (theirs !== null) {
-      this.#fecMismatch(rinfo.address, rinfo.port, theirs);
-      // Parity could be anyone's: only a datagram a session could start with gets an answer.
-      if (inner !== CMD_FEC_PARITY) this.#replyClose(conv, rinfo, CLOSE_FEC_MISMATCH);
-      return;
-    }
-    if (inner === CMD_FEC_PARITY) {
-      // Parity of a session we do not have (its start lost or not yet here): no answer, as
-      // a CLOSE would end a client whose start is merely late.
-      this.stats.stray++;
-      return;
-    }
-    if (this.#cookies !== null) {
-      const admission = admit(plain, rinfo.address, rinfo.port, this.#cookies);
-      this.stats.countCookie(admission);
-      if (admission.action !== 'create' || admission.segments === null) {
-        if (admission.action === 'retry') this.#sendRetry(conv, rinfo);
-        else this.stats.stray++;
-        if (admission.action === 'close') this.#replyClose(conv, rinfo);
-        return;
-      }
-      start = admission.segments;
-    } else if (!isSessionStart(plain)) {
-      this.stats.stray++;
-      this.#replyClose(conv, rinfo);
-      return;
-    }
     const onAccept = this.onAccept;
-    if (onAccept === null || this.#sessions.size >= this.#options.maxSessions) {
-      this.stats.refused++;
-      this.#replyClose(conv, rinfo);
+    const room = onAccept !== null && this.#sessions.size < this.#options.maxSessions;
+    const verdict = this.#gate.check(plain, rinfo, room);
+    if (verdict !== StartVerdict.Open || onAccept === null) {
+      if (verdict === StartVerdict.Retry) this.#sendRetry(conv, rinfo);
+      else if (verdict === StartVerdict.Close) this.#replyClose(conv, rinfo);
+      else if (verdict === StartVerdict.CloseFecMismatch) {
+        this.#replyClose(conv, rinfo, CLOSE_FEC_MISMATCH);
+      }
       return;
     }
+    const start = this.#gate.start;
     const cipher = this.cipher;
-    if (cipher !== null && this.#saltSeen(saltKey(cipher.lastNonce))) {
-      cipher.stats.dropReplayed++;
-      return;
-    }
     const session = new KcpSession(
       conv,
       { host: rinfo.address, port: rinfo.port },
@@ -407,10 +332,7 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
       cipher !== null,
       this.#fec,
     );
-    if (cipher !== null) {
-      session.replay?.accept(cipher.lastNonce);
-      this.#rememberSalt(saltKey(cipher.lastNonce));
-    }
+    if (cipher !== null) session.replay?.accept(cipher.lastNonce);
     this.#sessions.set(key, session);
     onAccept(session);
     if (session.state !== SessionState.Open) return;
@@ -420,12 +342,10 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
 
   /** Keyless listener: a 24-byte RETRY, never larger than the start that asked for it. */
   #sendRetry(conv: number, to: DatagramSource): void {
-    if (this.#cookies === null) return;
+    const retry = this.#gate.retry(conv, to);
+    if (retry === null) return;
     this.stats.retriesSent++;
-    this.sendTo(this.#cookies.retry(conv, to.address, to.port), {
-      host: to.address,
-      port: to.port,
-    });
+    this.sendTo(retry, { host: to.address, port: to.port });
   }
 
   /** Keyless client: follow a RETRY while in setup; any other RETRY is dropped. */
@@ -459,29 +379,6 @@ export class KcpEndpoint extends UdpEndpoint implements SessionHost {
     this.stats.closeReplies++;
     this.sendTo(out, { host: to.address, port: to.port });
   }
-
-  /** Salts of sessions seen recently: a replayed session start must not open a new one. */
-  #saltSeen(salt: string): boolean {
-    const until = this.#closedSalts.get(salt);
-    return until !== undefined && until > Date.now();
-  }
-
-  #rememberSalt(salt: string): void {
-    const now = Date.now();
-    const salts = this.#closedSalts;
-    for (const [k, until] of salts) {
-      if (until > now && salts.size < CLOSED_SALTS_MAX) break;
-      salts.delete(k);
-    }
-    salts.set(salt, now + 2 * MAX_SKEW_MS);
-  }
-}
-
-/** What a peer's datagrams say of its fec=, where it differs from ours. */
-type PeerFec = 'fec' | 'off' | 'other-split';
-
-function isKcpCommand(cmd: number | undefined): boolean {
-  return cmd === CMD_PUSH || cmd === CMD_ACK || cmd === CMD_WASK || cmd === CMD_WINS;
 }
 
 function keyOf(host: string, port: number, conv: number): string {
