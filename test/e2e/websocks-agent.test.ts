@@ -212,7 +212,7 @@ describe('vproxy websocks-agent (curl → agent → websocks-server → backend)
       'proxy.server.auth alice:secret',
       'agent.pool 0',
       'proxy.server.hc.period 200',
-      'proxy.server.hc.timeout 500',
+      'proxy.server.hc.timeout 3000',
       'proxy.server.list.start',
       `websocks://127.0.0.1:${a.port}`,
       `websocks://127.0.0.1:${b.port}`,

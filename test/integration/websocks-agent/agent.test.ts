@@ -66,7 +66,7 @@ async function startAgent(
     config,
     registry: createDefaultRegistry(),
     logger,
-    healthCheck: { periodMs: 200, timeoutMs: 500 },
+    healthCheck: { periodMs: 200, timeoutMs: 3000 },
     ...extra.options,
   });
   cleanups.push(() => agent.close());

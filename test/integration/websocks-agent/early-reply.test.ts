@@ -72,7 +72,7 @@ async function startAgent(
         if (process.env.AGENT_DEBUG) console.log(l);
       },
     }),
-    healthCheck: { periodMs: 200, timeoutMs: 500 },
+    healthCheck: { periodMs: 200, timeoutMs: 3000 },
     earlyReply: early,
     ...(pingTimeoutMs === undefined ? {} : { pingTimeoutMs }),
   });

@@ -32,7 +32,7 @@ async function agentFor(serverEntry: string, rules: string[]): Promise<WebsocksA
     config,
     registry: createDefaultRegistry(),
     logger: createLogger({ threshold: 'debug', write: (l) => logs.push(l) }),
-    healthCheck: { periodMs: 200, timeoutMs: 500 },
+    healthCheck: { periodMs: 200, timeoutMs: 3000 },
   });
   cleanups.push(() => agent.close());
   for (const g of agent.routing.groups()) {

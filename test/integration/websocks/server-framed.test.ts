@@ -119,7 +119,7 @@ describe('framed mode, single-use tickets', () => {
       agent = await WebsocksAgent.start({
         config,
         registry: createDefaultRegistry(),
-        healthCheck: { periodMs: 200, timeoutMs: 500 },
+        healthCheck: { periodMs: 200, timeoutMs: 3000 },
         cdn: new Map([[entry, { mode: 'framed' as const }]]),
         logger: quietLogger,
       });

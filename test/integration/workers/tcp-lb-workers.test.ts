@@ -329,7 +329,7 @@ describe("main's servers on two worker processes", () => {
     const sg = new ServerGroup({
       name: 'sgp',
       registry,
-      healthCheck: { timeoutMs: 500, periodMs: 60_000, up: 1, down: 1, check: { kind: 'tcp' } },
+      healthCheck: { timeoutMs: 3000, periodMs: 60_000, up: 1, down: 1, check: { kind: 'tcp' } },
     });
     groups.push(sg);
     sg.add('good', `tcp://127.0.0.1:${echoA.port}`);
