@@ -172,7 +172,7 @@ describe('websocks agent (against a server made from the codecs)', () => {
     const { agent, socks, logs } = await startAgent(
       [`websocks://127.0.0.1:${a.port}`, `websocks://127.0.0.1:${b.port}`],
       ['127.0.0.1'],
-      { options: { healthCheck: { periodMs: 100, timeoutMs: 300, down: 1 } } },
+      { options: { healthCheck: { periodMs: 100, timeoutMs: 3000, down: 1 } } },
     );
     for (let i = 0; i < 4; i++)
       await roundTrip(await viaSocks(socks, '127.0.0.1', backend), 10_000);

@@ -203,7 +203,7 @@ describe('tcp-lb on two worker processes', () => {
     const sg3 = new ServerGroup({
       name: 'sg3',
       registry,
-      healthCheck: { timeoutMs: 300, periodMs: 100, up: 1, down: 1, check: { kind: 'tcp' } },
+      healthCheck: { timeoutMs: 3000, periodMs: 100, up: 1, down: 1, check: { kind: 'tcp' } },
     });
     groups.push(sg3);
     sg3.add('late', `tcp://127.0.0.1:${free}`);
