@@ -112,7 +112,7 @@ export class Flusher {
   }
 
   /** One flush at `now`; nothing before the first clock (start()). */
-  flush(cur: number, t: KcpTunables, rmtWnd: number): void {
+  flush(now: number, t: KcpTunables, rmtWnd: number): void {
     if (!this.updated) return;
     const rcv = this.receiver;
     const wnd = rcv.freeWindow();
@@ -124,10 +124,10 @@ export class Flusher {
     this.ackSince = -1;
 
     const pacing = this.sender.pacer !== null;
-    const rto = this.rtt.rtoAt(cur);
+    const rto = this.rtt.rtoAt(now);
     const rxRto = pacing ? Math.max(rto, this.pacer.rtoFloor()) : rto;
     const probe = this.probe;
-    probe.schedule(cur, rmtWnd, wnd, rxRto);
+    probe.schedule(now, rmtWnd, wnd, rxRto);
     if (probe.ask) {
       out.put(this.conv, CMD_WASK, 0, wnd, 0, 0, una, null, 0);
       s.outWask++;
@@ -139,9 +139,9 @@ export class Flusher {
     probe.clear();
 
     const eff = this.effectiveWindow(t, rmtWnd);
-    if (pacing) this.pacer.refill(cur);
+    if (pacing) this.pacer.refill(now);
     const p = this.params;
-    p.now = cur;
+    p.now = now;
     p.wnd = wnd;
     p.una = una;
     p.window = eff;
