@@ -3,49 +3,20 @@ import { errorFields, type Logger } from '../fd/logger.js';
 import type { EventLoop } from '../lb/event-loop.js';
 import type { EventLoopGroup, GroupResource } from '../lb/event-loop-group.js';
 import type { Server } from '../lb/server.js';
-import { ServerGroup } from '../lb/server-group.js';
 import type { Upstream } from '../lb/upstream.js';
 import type { ProxyStats } from '../proxy/proxy.js';
-import type { SessionInfo } from '../proxy/session.js';
 import { remoteError } from './errors.js';
-import { AssociationSums, ElsewherePusher } from './fleet-shares.js';
+import { WorkerReports } from './fleet-reports.js';
+import { FleetSessions, type WorkerSessionInfo } from './fleet-sessions.js';
+import { ElsewherePusher } from './fleet-shares.js';
 import type { FleetSocket } from './fleet-socket.js';
 import type { ListenerKind, ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
-import { ServerLedger } from './server-ledger.js';
 import type { Tenant, WorkerProcess } from './supervisor.js';
+import { UpstreamGroups } from './upstream-groups.js';
 import { WorkerEventLoop } from './worker-loop.js';
 
+export type { WorkerSessionInfo } from './fleet-sessions.js';
 export { type FleetSocket, fleetSocket, InertServerFD, tcpStack } from './fleet-socket.js';
-
-/** A session as a worker reported it, with where it runs. */
-export interface WorkerSessionInfo extends SessionInfo {
-  /** The worker loop's name and process id. */
-  readonly worker: string;
-  readonly pid: number | undefined;
-}
-
-const ZERO: ProxyStats = {
-  accepted: 0,
-  active: 0,
-  bytesIn: 0,
-  bytesOut: 0,
-  noBackend: 0,
-  refused: 0,
-  connectFailures: 0,
-  redispatches: 0,
-  idleTimeouts: 0,
-  finTimeouts: 0,
-  errors: 0,
-};
-
-function add(a: ProxyStats, b: ProxyStats, withActive: boolean): ProxyStats {
-  const out = { ...a };
-  for (const k of Object.keys(ZERO) as (keyof ProxyStats)[]) {
-    if (k === 'active' && !withActive) continue;
-    out[k] = a[k] + b[k];
-  }
-  return out;
-}
 
 export interface FleetOptions {
   readonly kind: ListenerKind;
@@ -84,34 +55,22 @@ export class WorkerFleet implements GroupResource, Tenant {
   /** Worker loops this listener runs on, with the slot that makes session ids unique. */
   readonly #loops = new Map<WorkerEventLoop, number>();
   #nextSlot = 1;
-  readonly #stats = new Map<WorkerProcess, ProxyStats>();
-  /** Counters of worker processes that died (or left the group). */
-  #retired: ProxyStats = ZERO;
-  #sessions: WorkerSessionInfo[] = [];
+  /** The state each worker's copy was last sent (as JSON), so only a change is pushed. */
   readonly #sent = new Map<WorkerProcess, string>();
   #draining = false;
   #syncing: Promise<void> = Promise.resolve();
-  #refreshedAt = Number.NEGATIVE_INFINITY;
   #closed = false;
   readonly #onStats = new Map<
     WorkerProcess,
     (s: Readonly<Record<string, ListenerReport>>) => void
   >();
-  /** Per worker: what its copy added to main's servers (connections, bytes, failures). */
-  readonly #ledgers = new Map<WorkerProcess, ServerLedger>();
-  /** Server groups whose UP/DOWN transitions are pushed at once. */
-  readonly #watched = new Set<ServerGroup>();
-  /**
-   * Every server group the upstream has held, by name (the latest of a name):
-   * a worker's sessions may outlive their group's place in the upstream, and
-   * their counters still go to its servers.
-   */
-  readonly #known = new Map<string, ServerGroup>();
-  readonly #onHealth = () => this.syncSoon();
+  /** Counters, UDP associations and server use, as each worker reported them. */
+  readonly #reports: WorkerReports;
+  readonly #sessions: FleetSessions;
+  /** UP/DOWN of the upstream's groups is pushed at once. */
+  readonly #groups: UpstreamGroups;
   /** Changes made outside the command language (a mesh delegate) reach the workers within this. */
   readonly #poll: NodeJS.Timeout;
-  /** A socks5-server's UDP associations, summed over the workers. */
-  readonly #udp = new AssociationSums();
   /** Each worker's wlc sees the connections its copy does not hold. */
   readonly #elsewhere: ElsewherePusher;
 
@@ -119,8 +78,18 @@ export class WorkerFleet implements GroupResource, Tenant {
     this.id = `${options.name}#${++listenerIds}`;
     this.#options = options;
     this.#log = options.log;
+    this.#groups = new UpstreamGroups(options.upstream, () => this.syncSoon());
+    this.#reports = new WorkerReports((group, name, address) =>
+      this.#groups.server(group, name, address),
+    );
+    this.#sessions = new FleetSessions({
+      id: this.id,
+      loops: this.#loops,
+      log: options.log,
+      closed: () => this.#closed,
+    });
     this.#elsewhere = new ElsewherePusher({
-      groups: () => this.#wlcGroups(),
+      groups: () => this.#groups.wlc(),
       workers: () => this.#copies(),
       send: async (worker, servers) =>
         (await worker.request({ t: 'elsewhere', id: this.id, servers })).ok,
@@ -133,19 +102,12 @@ export class WorkerFleet implements GroupResource, Tenant {
     this.#poll.unref();
   }
 
-  /** The wlc server groups of the upstream (the only method that reads `elsewhere`). */
-  *#wlcGroups(): Generator<ServerGroup> {
-    for (const m of this.#options.upstream.members()) {
-      if (m.group instanceof ServerGroup && m.group.method === 'wlc') yield m.group;
-    }
-  }
-
   /** The workers whose copy of this listener runs now, with what each copy holds per server. */
   *#copies(): Generator<[WorkerProcess, ReadonlyMap<Server, number>]> {
     for (const loop of this.#loops.keys()) {
       const worker = loop.worker;
       if (!this.#runsOn(loop) || !worker.up || !this.#sent.has(worker)) continue;
-      yield [worker, this.#ledgers.get(worker)?.held() ?? new Map()];
+      yield [worker, this.#reports.held(worker)];
     }
   }
 
@@ -200,38 +162,23 @@ export class WorkerFleet implements GroupResource, Tenant {
     }
   }
 
-  /** A worker's report: its counters, and what its servers grew by goes to main's servers. */
+  /** A worker's report: taken in, and the other workers' view of the servers may have changed. */
   #take(worker: WorkerProcess, report: ListenerReport): void {
-    this.#stats.set(worker, report.stats);
-    this.#udp.take(worker, report.udp);
-    let ledger = this.#ledgers.get(worker);
-    if (ledger === undefined) {
-      ledger = new ServerLedger((group, name, address) => {
-        const server = this.#known.get(group)?.get(name);
-        return server?.addressText === address ? server : undefined;
-      });
-      this.#ledgers.set(worker, ledger);
-    }
-    ledger.apply(report.servers ?? []);
+    this.#reports.take(worker, report);
     this.#elsewhere.soon();
   }
 
-  /** The worker's copy of this listener is gone: its sessions no longer count as open. */
-  #closeLedger(worker: WorkerProcess): void {
-    this.#ledgers.get(worker)?.close();
-    this.#ledgers.delete(worker);
-    this.#udp.retire(worker);
+  /** The worker's copy is gone: its counters stay in the sums, its sessions no longer count as open. */
+  #retire(worker: WorkerProcess): void {
+    this.#reports.retire(worker);
     this.#elsewhere.forget(worker);
     // The other workers' view of the servers changed.
     this.#elsewhere.soon();
+    this.#sent.delete(worker);
   }
 
   #forget(worker: WorkerProcess): void {
-    const last = this.#stats.get(worker);
-    if (last !== undefined) this.#retired = add(this.#retired, last, false);
-    this.#stats.delete(worker);
-    this.#closeLedger(worker);
-    this.#sent.delete(worker);
+    this.#retire(worker);
     const onStats = this.#onStats.get(worker);
     if (onStats !== undefined) worker.off('stats', onStats);
     this.#onStats.delete(worker);
@@ -271,7 +218,7 @@ export class WorkerFleet implements GroupResource, Tenant {
     if (!reply.ok) throw remoteError(reply.error);
     if (reply.bound !== undefined && !this.shared) fd.bound = reply.bound;
     this.#sent.set(worker, JSON.stringify(state));
-    this.#stats.set(worker, this.#stats.get(worker) ?? ZERO);
+    this.#reports.started(worker);
     // Its copy starts knowing nothing of the other workers' connections.
     this.#elsewhere.forget(worker);
     this.#elsewhere.soon();
@@ -281,38 +228,13 @@ export class WorkerFleet implements GroupResource, Tenant {
   onWorkerExit(worker: WorkerProcess, last: Readonly<Record<string, ListenerReport>>): void {
     const report = last[this.id];
     if (report !== undefined) this.#take(worker, report);
-    const final = this.#stats.get(worker);
-    if (final !== undefined) this.#retired = add(this.#retired, final, false);
-    this.#stats.delete(worker);
-    this.#closeLedger(worker);
-    this.#sent.delete(worker);
-    this.#sessions = this.#sessions.filter((s) => s.worker !== worker.name);
+    this.#retire(worker);
+    this.#sessions.dropWorker(worker.name);
   }
 
   #state(): ListenerState {
-    this.#watch();
+    this.#groups.watch();
     return this.#options.state();
-  }
-
-  /** Follow the UP/DOWN events of the upstream's server groups (as its members are now). */
-  #watch(): void {
-    const groups = new Set<ServerGroup>();
-    for (const m of this.#options.upstream.members()) {
-      if (!(m.group instanceof ServerGroup)) continue;
-      groups.add(m.group);
-      this.#known.set(m.group.name, m.group);
-    }
-    for (const g of this.#watched) {
-      if (groups.has(g) && !this.#closed) continue;
-      g.off('up', this.#onHealth).off('down', this.#onHealth);
-      this.#watched.delete(g);
-    }
-    if (this.#closed) return;
-    for (const g of groups) {
-      if (this.#watched.has(g)) continue;
-      g.on('up', this.#onHealth).on('down', this.#onHealth);
-      this.#watched.add(g);
-    }
   }
 
   /**
@@ -351,64 +273,33 @@ export class WorkerFleet implements GroupResource, Tenant {
     );
   }
 
-  /** Fetch counters and sessions from every worker now. */
-  async refresh(): Promise<void> {
-    this.#refreshedAt = performance.now();
-    const sessions: WorkerSessionInfo[] = [];
-    await Promise.all(
-      [...this.#loops].map(async ([loop, slot]) => {
-        const worker = loop.worker;
-        // The reply's counters were taken as it arrived (the worker's 'stats' event).
-        const reply = await worker.request({ t: 'query' });
-        const mine = reply.listeners?.[this.id];
-        if (!reply.ok || mine === undefined) return;
-        for (const s of mine.sessions ?? []) {
-          sessions.push({ ...s, id: slot * 1e9 + s.id, worker: loop.name, pid: worker.pid });
-        }
-      }),
-    );
-    this.#sessions = sessions.sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+  /** Fetch counters and sessions from every worker now (the counters come with the replies). */
+  refresh(): Promise<void> {
+    return this.#sessions.refresh();
   }
 
   /** A socks5-server's UDP associations alive in its workers now. */
   get associations(): number {
-    return this.#udp.associations;
+    return this.#reports.associations;
   }
 
   /** A socks5-server's UDP ASSOCIATE requests refused by its workers (at their max), dead ones' included. */
   get associationsRefused(): number {
-    return this.#udp.refused;
+    return this.#reports.associationsRefused;
   }
 
   stats(): ProxyStats {
-    let sum = this.#retired;
-    for (const s of this.#stats.values()) sum = add(sum, s, true);
-    return sum;
+    return this.#reports.stats();
   }
 
-  /**
-   * The sessions as of the last `refresh()`, each with its worker and pid. A
-   * list older than a second starts a refresh (a status page polling this sees
-   * the workers' sessions at most one poll late); commands refresh first.
-   */
+  /** The sessions as of the last `refresh()`, each with its worker and pid (see FleetSessions.list). */
   sessions(): WorkerSessionInfo[] {
-    if (performance.now() - this.#refreshedAt > 1000 && !this.#closed) {
-      this.#refreshedAt = performance.now();
-      this.refresh().catch((err) => this.#log.warn('worker-refresh-failed', errorFields(err)));
-    }
-    return this.#sessions;
+    return this.#sessions.list();
   }
 
   /** Kill a session of the last `refresh()` on whichever worker holds it. */
   kill(id: number): boolean {
-    const session = this.#sessions.find((s) => s.id === id);
-    if (session === undefined) return false;
-    const slot = Math.floor(id / 1e9);
-    const loop = [...this.#loops].find(([, s]) => s === slot)?.[0];
-    if (loop === undefined) return false;
-    this.#sessions = this.#sessions.filter((s) => s !== session);
-    void loop.worker.request({ t: 'kill', id: this.id, session: id % 1e9 });
-    return true;
+    return this.#sessions.kill(id);
   }
 
   /** Stop accepting on every worker (their sessions go on) and close the shared socket. */
@@ -427,7 +318,7 @@ export class WorkerFleet implements GroupResource, Tenant {
     this.#closed = true;
     clearInterval(this.#poll);
     this.#elsewhere.close();
-    this.#watch();
+    this.#groups.close();
     this.#options.eventLoopGroup.detach(this);
     await Promise.all(
       [...this.#loops.keys()].map(async (loop) => {
