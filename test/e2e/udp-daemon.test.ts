@@ -105,7 +105,7 @@ describe.skipIf(missing)(`udp-lb through the daemon${note}`, () => {
     const a = await startDnsmasq('10.0.0.1');
     const b = await startDnsmasq('10.0.0.2');
     await cmd(
-      `add server-group dns timeout 300 period 200 up 1 down 2 method wrr check udp:${DNS_PROBE}`,
+      `add server-group dns timeout 3000 period 200 up 1 down 2 method wrr check udp:${DNS_PROBE}`,
     );
     await cmd(`add server r1 to server-group dns address udp://127.0.0.1:${a.port} weight 10`);
     await cmd(`add server r2 to server-group dns address udp://127.0.0.1:${b.port} weight 10`);
@@ -143,7 +143,7 @@ describe.skipIf(missing)(`udp-lb through the daemon${note}`, () => {
     const allowed = await startUdpEcho('OK:');
     const other = await startUdpEcho('NO:');
     echoes.push(allowed, other);
-    await cmd('add server-group ge timeout 300 period 200 up 1 down 2 method wrr check udp');
+    await cmd('add server-group ge timeout 3000 period 200 up 1 down 2 method wrr check udp');
     await cmd(`add server e1 to server-group ge address udp://127.0.0.1:${allowed.port} weight 10`);
     await cmd('add upstream ue');
     await cmd('add server-group ge to upstream ue weight 10');

@@ -369,7 +369,7 @@ describe('health and embedders', () => {
       name: 'hc',
       registry,
       logger: log.logger,
-      healthCheck: { timeoutMs: 200, periodMs: 30, up: 1, down: 1, check: { kind: 'tcp' } },
+      healthCheck: { timeoutMs: 3000, periodMs: 30, up: 1, down: 1, check: { kind: 'tcp' } },
     });
     group.add('b', `127.0.0.1:${backend.port}`);
     expect(await log.wait('server-up')).toMatchObject({

@@ -118,7 +118,7 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     const group = new ServerGroup({
       name: 'web',
       registry: fdRegistry,
-      healthCheck: { timeoutMs: 300, periodMs: 100, up: 1, down: 3, check: { kind: 'tcp' } },
+      healthCheck: { timeoutMs: 3000, periodMs: 100, up: 1, down: 3, check: { kind: 'tcp' } },
     });
     closers.push(() => group.close());
     const delegate = new SmartGroupDelegate({ registry: rb, service: 'web', zone: 'z1', group });
