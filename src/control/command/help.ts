@@ -1,5 +1,7 @@
+import type { ActionRule } from './action-rules.js';
 import { ACTIONS, type Action, FLAGS, type Keyword, PARAMS, TYPES } from './keywords.js';
-import { type ActionRule, parentChains, RESOURCES } from './resources.js';
+import { parentChains } from './parent-chains.js';
+import { RESOURCES } from './resources.js';
 
 // Help and manual pages are generated from the same tables the parser reads.
 

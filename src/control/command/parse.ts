@@ -1,4 +1,5 @@
 import { ControlError } from '../errors.js';
+import type { ActionRule } from './action-rules.js';
 import {
   ACTIONS,
   type Action,
@@ -13,7 +14,7 @@ import {
   SECRET_PARAMS,
   TYPES,
 } from './keywords.js';
-import { type ActionRule, NAME_CHECKS, RESOURCES } from './resources.js';
+import { NAME_CHECKS, RESOURCES } from './resources.js';
 import { typedValues, type Values } from './typed.js';
 import { name as checkName } from './values.js';
 

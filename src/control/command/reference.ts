@@ -1,5 +1,7 @@
+import type { ActionRule } from './action-rules.js';
 import { ACTIONS, type Action, FLAGS, type Keyword, PARAMS, TYPES } from './keywords.js';
-import { type ActionRule, parentChains, RESOURCES } from './resources.js';
+import { parentChains } from './parent-chains.js';
+import { RESOURCES } from './resources.js';
 
 // The README's command reference, generated from the model that parses, so the
 // docs cannot drift (a unit test compares the README with this output).

@@ -1,68 +1,26 @@
-import { DEFAULT_HEALTH_CHECK } from '../../lb/health-config.js';
-import { LISTENER_DEFAULTS } from '../../lb/lb-listener.js';
-import { DEFAULT_METHOD, METHOD_NAMES } from '../../lb/selection-method.js';
-import { UDP_ASSOCIATION_DEFAULTS } from '../../lb/socks5-front.js';
 import { UDP_LB_DEFAULTS } from '../../lb/udp-lb.js';
-import { MAX_RETRIES } from '../../proxy/engine-options.js';
-import { ACCEPTOR_ELG, ALLOW_ALL, CONTROL_ELG, WORKER_ELG } from '../store.js';
-import type { Action, Flag, Param, ResourceType } from './keywords.js';
+import { ALLOW_ALL, CONTROL_ELG } from '../store.js';
+import { controller, inspect, number, type ResourceRules, simple } from './action-rules.js';
+import type { ResourceType } from './keywords.js';
+import {
+  count,
+  DEFAULT_WEIGHT,
+  healthParams,
+  listenerAdd,
+  listenerUpdate,
+  ms,
+  password,
+  socks5Udp,
+  weight,
+} from './shared-params.js';
 import * as check from './values.js';
 
-/** One parameter an action takes. */
-export interface ParamRule {
-  readonly param: Param;
-  readonly required?: boolean;
-  /** Shown by `man`; the executor applies it. */
-  readonly default?: string;
-  readonly check: check.ValueCheck;
-}
-
-/** What one action on one resource type accepts. */
-export interface ActionRule {
-  /** Where the resource must be: 'top', or the type of its direct parent. */
-  readonly where: readonly (ResourceType | 'top')[];
-  readonly params?: readonly ParamRule[];
-  readonly flags?: readonly Flag[];
-  /** Parameters that must be given together (all or none). */
-  readonly together?: readonly Param[];
-  /** Exactly one of these must be given (smart-node-delegate: nic or address). */
-  readonly oneOf?: readonly Param[];
-  readonly description: string;
-}
-
-/** Per action, one rule per place the resource can be (server-group: top, or in an upstream). */
-export type ResourceRules = Partial<Record<Action, readonly ActionRule[]>>;
-
-const ms = check.intIn(0, 2_147_483_647);
-const count = check.intIn(1, 1_000_000);
-const bufferSize = check.intIn(1, 67_108_864);
-const weight = check.intIn(0, 1000);
-const retries = check.intIn(0, MAX_RETRIES);
-const password = check.secret(check.rfc1929('password'));
-/**
- * Each association is a bound UDP socket, so one local port: more than the
- * port space could never be alive, and a bound that high is a typo.
- */
-export const MAX_ASSOCIATIONS_LIMIT = 65_535;
-const associations = check.intIn(1, MAX_ASSOCIATIONS_LIMIT);
-/** Expiry is sampled once per timeout: under a second only closes associations between datagrams. */
-const udpTimeout = check.intIn(1_000, 2_147_483_647);
-
-const socks5Udp = (defaults: boolean): readonly ParamRule[] => [
-  {
-    param: 'max-associations',
-    ...(defaults ? { default: String(UDP_ASSOCIATION_DEFAULTS.max) } : {}),
-    check: associations,
-  },
-  {
-    param: 'udp-timeout',
-    ...(defaults ? { default: String(UDP_ASSOCIATION_DEFAULTS.idleTimeoutMs) } : {}),
-    check: udpTimeout,
-  },
-];
-
-/** A server's or server-group's weight unless told otherwise. */
-export const DEFAULT_WEIGHT = 10;
+// The resource model is the table below; the rule shapes (action-rules.ts),
+// the parameters resources share (shared-params.ts) and where resources live
+// (parent-chains.ts) are beside it, and re-exported here for its importers.
+export type { ActionRule, ParamRule, ResourceRules } from './action-rules.js';
+export { LIVES_IN, parentChains } from './parent-chains.js';
+export { DEFAULT_WEIGHT, MAX_ASSOCIATIONS_LIMIT } from './shared-params.js';
 
 /**
  * Resource names are checked by `check.name`, except these: a socks5 user name
@@ -71,83 +29,6 @@ export const DEFAULT_WEIGHT = 10;
 export const NAME_CHECKS: Partial<Record<ResourceType, check.ValueCheck>> = {
   'socks5-user': check.rfc1929('user name'),
 };
-
-const listenerAdd = (extra: readonly ParamRule[]): readonly ParamRule[] => [
-  { param: 'address', required: true, check: check.address },
-  { param: 'upstream', required: true, check: check.name },
-  { param: 'acceptor-elg', default: ACCEPTOR_ELG, check: check.name },
-  { param: 'event-loop-group', default: WORKER_ELG, check: check.name },
-  { param: 'in-buffer-size', default: String(LISTENER_DEFAULTS.inBufferSize), check: bufferSize },
-  { param: 'out-buffer-size', default: String(LISTENER_DEFAULTS.outBufferSize), check: bufferSize },
-  { param: 'timeout', default: String(LISTENER_DEFAULTS.idleTimeoutMs), check: ms },
-  { param: 'fin-timeout', default: String(LISTENER_DEFAULTS.finTimeoutMs), check: ms },
-  { param: 'retries', default: String(LISTENER_DEFAULTS.retries), check: retries },
-  { param: 'access-log', default: 'off', check: check.oneOf('on', 'off') },
-  { param: 'security-group', default: ALLOW_ALL, check: check.name },
-  ...extra,
-];
-
-const listenerUpdate: readonly ParamRule[] = [
-  { param: 'in-buffer-size', check: bufferSize },
-  { param: 'out-buffer-size', check: bufferSize },
-  { param: 'timeout', check: ms },
-  { param: 'fin-timeout', check: ms },
-  { param: 'retries', check: retries },
-  { param: 'access-log', check: check.oneOf('on', 'off') },
-  { param: 'security-group', check: check.name },
-];
-
-const healthParams = (required: boolean): readonly ParamRule[] => [
-  { param: 'timeout', required, check: ms },
-  { param: 'period', required, check: check.intIn(1, 2_147_483_647) },
-  { param: 'up', required, check: count },
-  { param: 'down', required, check: count },
-  { param: 'method', default: DEFAULT_METHOD, check: check.oneOf(...METHOD_NAMES) },
-  { param: 'check', default: DEFAULT_HEALTH_CHECK.check.kind, check: check.healthCheck },
-];
-
-const simple = (where: readonly (ResourceType | 'top')[], what: string): ResourceRules => ({
-  list: [{ where, description: `list ${what} names` }],
-  'list-detail': [{ where, description: `list ${what} with details` }],
-  remove: [{ where, description: `remove a ${what} (refused while it is in use)` }],
-  // Refused like remove while in use: a cascade would take listeners down, a
-  // dangling reference would leave a config that does not load.
-  'force-remove': [{ where, description: `same as remove: refused while it is in use` }],
-});
-
-const inspect = (
-  where: readonly ResourceType[],
-  what: string,
-  closable: boolean,
-): ResourceRules => ({
-  list: [{ where, description: `count ${what}` }],
-  'list-detail': [{ where, description: `list ${what}` }],
-  ...(closable
-    ? { 'force-remove': [{ where, description: `close ${what} by exact id or /regex/` }] }
-    : {}),
-});
-
-/**
- * A controller (the daemon's SystemHooks run it): without a secret the stored
- * one is used. Added over RESP/HTTP it listens on loopback only.
- */
-const controller = (what: string, secret: ParamRule): ResourceRules => ({
-  list: [{ where: ['top'], description: `list ${what} names` }],
-  'list-detail': [{ where: ['top'], description: `list ${what}s with their addresses` }],
-  add: [
-    {
-      where: ['top'],
-      params: [{ param: 'address', required: true, check: check.address }, secret],
-      description: `start a ${what} (without ${secret.param}: the stored one)`,
-    },
-  ],
-  remove: [{ where: ['top'], description: `stop a ${what}` }],
-});
-
-const number = (where: readonly ResourceType[], what: string): ResourceRules => ({
-  list: [{ where, description: what }],
-  'list-detail': [{ where, description: what }],
-});
 
 /** The whole resource model: which action applies where, with which parameters. */
 export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
@@ -416,30 +297,3 @@ export const RESOURCES: Readonly<Record<ResourceType, ResourceRules>> = {
   'bytes-out': number(['server-sock', 'connection', 'server'], 'bytes sent'),
   'accepted-conn-count': number(['server-sock'], 'connections accepted'),
 };
-
-/**
- * Where a resource that is itself a parent lives: `in server X` needs
- * `in server-group G` after it, `in server-sock S` the listener. `man` and the
- * README print the whole chain so that every form they show runs as shown.
- */
-export const LIVES_IN: Partial<Record<ResourceType, readonly ResourceType[]>> = {
-  server: ['server-group'],
-  'server-sock': ['tcp-lb', 'socks5-server'],
-  connection: ['tcp-lb', 'socks5-server'],
-};
-
-/**
- * The parent chains of a rule as text (`connection <name> in tcp-lb|socks5-server <name>`):
- * places that live in the same parents share one chain, the others get their own.
- */
-export function parentChains(rule: ActionRule): string[] {
-  const byAncestors = new Map<string, string[]>();
-  for (const place of rule.where) {
-    if (place === 'top') continue;
-    const above = LIVES_IN[place]?.join('|') ?? '';
-    byAncestors.set(above, [...(byAncestors.get(above) ?? []), place]);
-  }
-  return [...byAncestors].map(
-    ([above, places]) => `${places.join('|')} <name>${above === '' ? '' : ` in ${above} <name>`}`,
-  );
-}

@@ -1,8 +1,8 @@
 import { type CheckSpec, parseCheckSpec } from '../../lb/health-config.js';
 import { type MethodName, parseMethod } from '../../lb/selection-method.js';
 import { ControlError } from '../errors.js';
+import type { ActionRule } from './action-rules.js';
 import type { Action, Param } from './keywords.js';
-import type { ActionRule } from './resources.js';
 
 /**
  * Each parameter's value once parsed: the parser checks the text (values.ts),
