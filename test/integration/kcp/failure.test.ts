@@ -42,10 +42,12 @@ function deadLinkMs(deadLink: number, minRto = 30): number {
 }
 /**
  * Scheduling slack on a loaded 2-core box: timer ticks (10 ms), mux teardown,
- * GC, and an RTO above its floor when the loaded loopback's RTT varies (seen:
- * 218 ms idle, 467 ms with the other suites running).
+ * GC, an RTO above its floor when the loaded loopback's RTT varies (seen:
+ * 218 ms idle, 467 ms with the other suites running), and event-loop stalls of
+ * hundreds of ms, more than once. Seconds: which rule closed a stream is told by
+ * its error (ERR_KCP_DEAD_LINK) and by the lower bounds, not by a tight upper one.
  */
-const SLACK_MS = 500;
+const SLACK_MS = 3000;
 
 function closedWithin(fd: StreamFD, ms: number): Promise<Error | undefined> {
   return new Promise((resolve, reject) => {

@@ -3,6 +3,8 @@ import { register as globalRegister } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreMetrics } from '../../../src/control/observability/metrics.js';
 import { ResourceStore } from '../../../src/control/store.js';
+import type { HealthCheckStats } from '../../../src/lb/health-check-client.js';
+import type { Server } from '../../../src/lb/server.js';
 import { ServerGroup } from '../../../src/lb/server-group.js';
 import { createDefaultRegistry } from '../../../transports/default-registry.js';
 import { expectNoLeakedSockets, snapshotSockets } from '../../helpers/handles.js';
@@ -30,6 +32,20 @@ afterAll(async () => {
 
 async function scrape(metrics: StoreMetrics) {
   return parsePromText(await metrics.metrics());
+}
+
+/** A scrape and the server's health stats, taken while none of its probes ended. */
+async function scrapeBetweenProbes(
+  s: Server,
+): Promise<{ scraped: Awaited<ReturnType<typeof scrape>>; health: HealthCheckStats }> {
+  const metrics = new StoreMetrics(fixture.store, '1');
+  for (let i = 0; i < 100; i++) {
+    const before = s.health.stats();
+    const scraped = await scrape(metrics);
+    const health = s.health.stats();
+    if (health.checks === before.checks) return { scraped, health };
+  }
+  throw new Error(`a probe of ${s.name} ended during each of 100 scrapes`);
 }
 
 describe('StoreMetrics', () => {
@@ -88,10 +104,15 @@ describe('StoreMetrics', () => {
     expect(sampleValue(m, 'vproxy_server_health_check_failures_total', downLabels)).toBeGreaterThan(
       0,
     );
-    const last = sampleValue(m, 'vproxy_server_health_check_latency_seconds', upLabels);
-    const mean = sampleValue(m, 'vproxy_server_health_check_latency_mean_seconds', upLabels);
-    for (const v of [last, mean]) expect(v).toBeGreaterThan(0);
-    for (const v of [last, mean]) expect(v).toBeLessThan(0.5); // seconds, not ms
+    // Seconds, not ms: exactly the latencies the health check measured, / 1000 (a bound
+    // on the value would be a bound on the wall clock). Probes run every 100 ms: compare
+    // from a scrape no probe ended during, so both sides saw the same probes.
+    const { scraped, health } = await scrapeBetweenProbes(up);
+    const last = sampleValue(scraped, 'vproxy_server_health_check_latency_seconds', upLabels);
+    const mean = sampleValue(scraped, 'vproxy_server_health_check_latency_mean_seconds', upLabels);
+    expect(last).toBeGreaterThan(0);
+    expect(last).toBeCloseTo((health.lastLatencyMs ?? Number.NaN) / 1000, 9);
+    expect(mean).toBeCloseTo((health.avgLatencyMs ?? Number.NaN) / 1000, 9);
     // No successful probe yet: no latency series rather than a made-up 0.
     expect(findSamples(m, 'vproxy_server_health_check_latency_seconds', downLabels)).toEqual([]);
   });
