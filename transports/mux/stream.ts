@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import type { StreamFD } from '../../src/fd/stream-fd.js';
 import { MuxError } from './errors.js';
 import { MAX_WINDOW } from './frame.js';
+import { ReceiveWindow } from './receive-window.js';
 
 /** What a stream needs from its session. Implemented by MuxSession. */
 export interface StreamOwner {
@@ -54,10 +55,8 @@ export interface MuxStreamInit {
 /**
  * One stream of a mux session: a StreamFD (Duplex + net.Socket extras) whose
  * bytes travel as DATA frames. Reads are zero-copy slices of the inner stream's
- * chunks. Flow control: the peer may send at most `recvWindow` bytes that this
- * stream's reader has not consumed; credit (WINDOW_UPDATE) is returned only for
- * consumed bytes, so a paused reader holds at most one window here and stalls
- * only its own sender. Writes take one chunk at a time and complete once handed
+ * chunks; what the peer may send is bounded by a ReceiveWindow (credit returned
+ * only for consumed bytes). Writes take one chunk at a time and complete once handed
  * to the inner stream, so the Writable's own buffer and 'drain' give the writer
  * back-pressure from both the peer's window and the inner stream.
  */
@@ -89,13 +88,8 @@ export class MuxStream extends Duplex implements StreamFD {
   #pendingAt = 0;
   #pendingCb: ((err?: Error | null) => void) | null = null;
   #finCb: ((err?: Error | null) => void) | null = null;
-  // Receiving: bytes announced in frames, handed to the Readable, and granted back.
-  readonly #recvWindow: number;
-  readonly #grantStep: number;
-  #received = 0;
-  #pushed = 0;
-  #granted = 0;
-  #backlogged = false;
+  // Receiving: the window we advertised and the credit returned for it.
+  readonly #recv: ReceiveWindow;
   // net.Socket#setTimeout semantics.
   #idleTimer: NodeJS.Timeout | null = null;
   readonly #onIdle = () => this.emit('timeout');
@@ -114,8 +108,7 @@ export class MuxStream extends Duplex implements StreamFD {
     this.#local = init.local;
     this.#phase = init.local ? Phase.Waiting : Phase.Open;
     this.connecting = init.local;
-    this.#recvWindow = init.recvWindow;
-    this.#grantStep = Math.max(1, init.recvWindow >>> 1);
+    this.#recv = new ReceiveWindow(owner, this, init.recvWindow);
     this.remoteAddress = init.inner.remoteAddress;
     this.remotePort = init.inner.remotePort;
     this.localAddress = init.inner.localAddress;
@@ -212,18 +205,17 @@ export class MuxStream extends Duplex implements StreamFD {
     if (this.#finReceived) {
       throw new MuxError('ERR_MUX_PROTOCOL', `DATA on stream ${this.id} after its END_STREAM`);
     }
-    this.#account(length);
+    this.#recv.account(length);
   }
 
   /** @internal An inflated gzip payload: account it like a frame of its real size. */
   inflated(length: number): void {
-    this.#account(length);
+    this.#recv.account(length);
   }
 
   /** @internal How many more bytes the peer may send (Infinity without flow control). */
   get receiveRoom(): number {
-    if (!this.#owner.flowControl) return Infinity;
-    return Math.max(0, this.#recvWindow + this.#granted - this.#received) + this.#owner.earlyLeft;
+    return this.#recv.room;
   }
 
   /** @internal A slice of a DATA payload. */
@@ -231,7 +223,7 @@ export class MuxStream extends Duplex implements StreamFD {
     if (this.destroyed || this.#finReceived) return;
     const n = chunk.length;
     this.#bytesRead += n;
-    this.#pushed += n;
+    this.#recv.pushed(n);
     this.#idleTimer?.refresh();
     this.push(chunk);
     // In flowing mode with nothing buffered, push() emitted 'data' already: consumed.
@@ -242,7 +234,7 @@ export class MuxStream extends Duplex implements StreamFD {
   remoteFin(): void {
     if (this.#finReceived) return;
     this.#finReceived = true;
-    this.#releaseBacklog();
+    this.#recv.releaseBacklog();
     if (!this.destroyed) this.push(null);
     this.#maybeRetire();
   }
@@ -366,7 +358,7 @@ export class MuxStream extends Duplex implements StreamFD {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = null;
     }
-    this.#releaseBacklog();
+    this.#recv.releaseBacklog();
     if (!this.#detached) {
       this.#detached = true;
       // As net.Socket: resetAndDestroy() or unread data resets; a plain destroy() closes.
@@ -386,51 +378,9 @@ export class MuxStream extends Duplex implements StreamFD {
 
   // ---- internals ----------------------------------------------------------
 
-  #account(length: number): void {
-    if (this.#owner.flowControl) {
-      const room = Math.max(0, this.#recvWindow + this.#granted - this.#received);
-      if (length > room) {
-        // Early data may overrun a small window, once per session and no further.
-        const over = length - room;
-        if (over > this.#owner.earlyLeft) {
-          throw new MuxError(
-            'ERR_MUX_FLOW_CONTROL',
-            `stream ${this.id}: peer sent ${length} bytes with only ${
-              this.#recvWindow + this.#granted - this.#received
-            } of window left`,
-          );
-        }
-        this.#owner.spendEarly(over);
-      }
-    }
-    this.#received += length;
-  }
-
   /** Bytes left the Readable buffer: return credit (or, without flow control, unblock the tunnel). */
   #consumed(): void {
-    if (this.#owner.flowControl) this.#maybeGrant();
-    else if (this.#backlogged) {
-      if (this.readableLength <= this.#recvWindow) this.#releaseBacklog();
-    } else if (this.readableLength > this.#recvWindow) {
-      this.#backlogged = true;
-      this.#owner.legacyBacklog(this, true);
-    }
-  }
-
-  /** Return credit for what the reader consumed, in steps of half a window (fewer, larger updates). */
-  #maybeGrant(): void {
-    if (this.#finReceived || this.#detached) return;
-    const owed = this.#pushed - this.readableLength - this.#granted;
-    if (owed >= this.#grantStep) {
-      this.#granted += owed;
-      this.#owner.writeWindowUpdate(this.id, owed);
-    }
-  }
-
-  #releaseBacklog(): void {
-    if (!this.#backlogged) return;
-    this.#backlogged = false;
-    this.#owner.legacyBacklog(this, false);
+    this.#recv.consumed(this.readableLength, this.#finReceived || this.#detached);
   }
 
   /** Both directions finished: the session can forget the stream (its reader may still drain). */
