@@ -45,7 +45,7 @@ export class RawPeer {
   }
 
   /** Resolves with the first recorded frame matching `match` (waiting up to `ms`). */
-  async waitFor(match: (e: Event) => boolean, ms = 2000): Promise<Event> {
+  async waitFor(match: (e: Event) => boolean, ms = 10_000): Promise<Event> {
     const deadline = Date.now() + ms;
     for (;;) {
       const hit = this.events.find(match);
