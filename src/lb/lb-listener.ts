@@ -76,6 +76,26 @@ export interface Access {
 }
 
 /**
+ * Where a listener's sessions run when they do not run in this process
+ * (src/workers: the worker processes of its event loop group). The listener
+ * keeps the settings and tells the remote of every change; the counters,
+ * sessions and kills are the remote's; drain and close reach it too.
+ */
+export interface RemoteSessions {
+  stats(): ProxyStats;
+  sessions(): SessionInfo[];
+  kill(id: number): boolean;
+  /** `update` changed the settings (applied here already): the remote copies follow. */
+  updated(): void;
+  /** The access log was turned on or off. */
+  accessLogged(on: boolean): void;
+  /** The listening socket here closed: stop accepting there too. */
+  drain(): Promise<void>;
+  /** Called before the engine here closes. */
+  close(): Promise<void>;
+}
+
+/**
  * What TcpLB and Socks5Server have in common: a proxy engine on a listener,
  * an upstream, a security group, live settings, statistics and sessions.
  */
@@ -85,6 +105,8 @@ export abstract class LbListener {
   readonly upstream: Upstream;
   protected readonly engine: ProxyEngine;
   protected readonly access: Access;
+  /** Set when the sessions run elsewhere: this engine then never accepts. */
+  #remote: RemoteSessions | undefined;
 
   protected constructor(
     name: string,
@@ -98,6 +120,20 @@ export abstract class LbListener {
     this.upstream = upstream;
     this.engine = engine;
     this.access = access;
+  }
+
+  /**
+   * From a subclass's constructor (the remote usually needs `this`): from now
+   * on the sessions and their counters are `remote`'s, and it hears of every
+   * change, drain and close.
+   */
+  protected runRemotely(remote: RemoteSessions): void {
+    this.#remote = remote;
+  }
+
+  /** Whichever holds the sessions: the remote, or this process's engine. */
+  get #sessionHolder(): Pick<RemoteSessions, 'stats' | 'sessions' | 'kill'> {
+    return this.#remote ?? this.engine;
   }
 
   get securityGroup(): SecurityGroup {
@@ -117,11 +153,13 @@ export abstract class LbListener {
     if (securityGroup) this.access.group = securityGroup;
     if (retries !== undefined) this.engine.retries = retries;
     this.engine.updateLimits(limits);
+    this.#remote?.updated();
   }
 
   /** Turn the access log on (a logger) or off (undefined); applies to sessions that close from now on. */
   setAccessLog(accessLog: Logger | undefined): void {
     this.engine.setAccessLog(accessLog);
+    this.#remote?.accessLogged(accessLog !== undefined);
   }
 
   /** The bound address (the port is real when the listener was asked for port 0). */
@@ -141,6 +179,7 @@ export abstract class LbListener {
     if (this.#stoppedAt !== undefined) return;
     this.#stoppedAt = this.engine.server.address();
     await this.engine.server.close();
+    await this.#remote?.drain();
   }
 
   /** `ip:port` of the listener, as inspection commands name it. */
@@ -150,18 +189,19 @@ export abstract class LbListener {
   }
 
   stats(): ProxyStats {
-    return this.engine.stats();
+    return this.#sessionHolder.stats();
   }
 
   sessions(): SessionInfo[] {
-    return this.engine.sessions();
+    return this.#sessionHolder.sessions();
   }
 
   kill(id: number): boolean {
-    return this.engine.kill(id);
+    return this.#sessionHolder.kill(id);
   }
 
   async close(): Promise<void> {
+    await this.#remote?.close();
     await this.engine.close();
   }
 }

@@ -1,16 +1,23 @@
-import { type Address, formatAddress } from '../fd/address.js';
-import { errorFields, type Logger } from '../fd/logger.js';
+import { formatAddress } from '../fd/address.js';
+import { errorFields, type Logger, quietLogger } from '../fd/logger.js';
 import type { EventLoop } from '../lb/event-loop.js';
 import type { EventLoopGroup, GroupResource } from '../lb/event-loop-group.js';
+import type { LbListener, ListenerLogging, RemoteSessions } from '../lb/lb-listener.js';
 import type { Server } from '../lb/server.js';
-import type { Upstream } from '../lb/upstream.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import { remoteError } from './errors.js';
 import { WorkerReports } from './fleet-reports.js';
 import { FleetSessions, type WorkerSessionInfo } from './fleet-sessions.js';
 import { ElsewherePusher } from './fleet-shares.js';
 import type { FleetSocket } from './fleet-socket.js';
-import type { ListenerKind, ListenerReport, ListenerSpec, ListenerState } from './protocol.js';
+import type {
+  ListenerKind,
+  ListenerReport,
+  ListenerSpec,
+  ListenerState,
+  Socks5State,
+} from './protocol.js';
+import { listenerState } from './state.js';
 import type { Tenant, WorkerProcess } from './supervisor.js';
 import { UpstreamGroups } from './upstream-groups.js';
 import { WorkerEventLoop } from './worker-loop.js';
@@ -18,17 +25,18 @@ import { WorkerEventLoop } from './worker-loop.js';
 export type { WorkerSessionInfo } from './fleet-sessions.js';
 export { type FleetSocket, fleetSocket, InertServerFD, tcpStack } from './fleet-socket.js';
 
-export interface FleetOptions {
+/** The listener in main whose sessions a fleet runs: its settings and upstream are read live. */
+export type FleetOwner = Pick<LbListener, 'name' | 'address' | 'upstream' | 'settings' | 'close'>;
+
+/** The owner's own options (logger, access log, group) are passed as they are. */
+export interface FleetOptions extends ListenerLogging {
   readonly kind: ListenerKind;
-  readonly name: string;
-  readonly address: Address;
-  readonly upstream: Upstream;
+  readonly owner: FleetOwner;
   readonly eventLoopGroup: EventLoopGroup;
   readonly socket: FleetSocket;
   readonly connectTimeoutMs?: number;
-  readonly log: Logger;
-  /** The whole state the workers' copies run with, read from the owner now. */
-  readonly state: () => ListenerState;
+  /** A socks5-server's policy as it is now, sent with the rest of the state. */
+  readonly socks5?: () => Socks5State;
 }
 
 let listenerIds = 0;
@@ -36,22 +44,24 @@ const SYNC_POLL_MS = 1000;
 
 /**
  * The worker side of a listener whose sessions run in the worker processes of
- * its event loop group (a WorkerListener's, a WorkerSocks5Server's). The
- * owner in the main process keeps the control side: the settings (a
- * ProxyEngine that never accepts), the upstream, its health checks and the
- * security group; every change is pushed to the workers as a whole state, in
- * order, by `sync()`. A tcp stack is bound once here and every worker listens
- * on that one socket (the kernel hands each connection to one of them); any
- * other transport (kcp, udp) runs on one worker, which binds it itself.
- * Counters are the sum over the workers (pushed every 200 ms, or fetched by
- * `refresh()`), and each worker's use of a server is added to main's server
- * (ServerLedger); a dead worker's counters stay in the sums, its open
- * sessions are gone, and its restart listens again.
+ * its event loop group (a WorkerListener's, a WorkerSocks5Server's): the
+ * owner's RemoteSessions. The owner in the main process keeps the control
+ * side: the settings (a ProxyEngine that never accepts), the upstream, its
+ * health checks and the security group; every change is pushed to the
+ * workers as a whole state, in order, by `sync()`. A tcp stack is bound once
+ * here and every worker listens on that one socket (the kernel hands each
+ * connection to one of them); any other transport (kcp, udp) runs on one
+ * worker, which binds it itself. Counters are the sum over the workers
+ * (pushed every 200 ms, or fetched by `refresh()`), and each worker's use of
+ * a server is added to main's server (ServerLedger); a dead worker's counters
+ * stay in the sums, its open sessions are gone, and its restart listens again.
  */
-export class WorkerFleet implements GroupResource, Tenant {
+export class WorkerFleet implements GroupResource, Tenant, RemoteSessions {
   readonly id: string;
   readonly #options: FleetOptions;
   readonly #log: Logger;
+  /** Whether the workers' copies log each closed session (the owner's access log is on). */
+  #accessLog: boolean;
   /** Worker loops this listener runs on, with the slot that makes session ids unique. */
   readonly #loops = new Map<WorkerEventLoop, number>();
   #nextSlot = 1;
@@ -75,17 +85,19 @@ export class WorkerFleet implements GroupResource, Tenant {
   readonly #elsewhere: ElsewherePusher;
 
   constructor(options: FleetOptions) {
-    this.id = `${options.name}#${++listenerIds}`;
+    const { owner } = options;
+    this.id = `${owner.name}#${++listenerIds}`;
     this.#options = options;
-    this.#log = options.log;
-    this.#groups = new UpstreamGroups(options.upstream, () => this.syncSoon());
+    this.#log = (options.logger ?? quietLogger).child({ listener: owner.name });
+    this.#accessLog = options.accessLog !== undefined;
+    this.#groups = new UpstreamGroups(owner.upstream, () => this.syncSoon());
     this.#reports = new WorkerReports((group, name, address) =>
       this.#groups.server(group, name, address),
     );
     this.#sessions = new FleetSessions({
       id: this.id,
       loops: this.#loops,
-      log: options.log,
+      log: this.#log,
       closed: () => this.#closed,
     });
     this.#elsewhere = new ElsewherePusher({
@@ -111,10 +123,15 @@ export class WorkerFleet implements GroupResource, Tenant {
     }
   }
 
-  /** Join the group and listen on each of its worker loops (the owner closes on failure). */
+  /** Join the group and listen on each of its worker loops; on failure the owner closes (and so this). */
   async start(): Promise<void> {
-    this.#options.eventLoopGroup.attach(this);
-    for (const loop of this.#options.socket.loops) await this.#join(loop);
+    try {
+      this.#options.eventLoopGroup.attach(this);
+      for (const loop of this.#options.socket.loops) await this.#join(loop);
+    } catch (err) {
+      await this.#options.owner.close();
+      throw err;
+    }
   }
 
   /** Listening on every worker (shared socket), or on the first one (own socket). */
@@ -199,15 +216,16 @@ export class WorkerFleet implements GroupResource, Tenant {
   async onWorkerStart(worker: WorkerProcess): Promise<void> {
     if (this.#closed || this.#draining) return;
     const o = this.#options;
+    const { name, address } = o.owner;
     const { fd, listenScheme } = o.socket;
     const state = this.#state();
     const spec: ListenerSpec = {
       id: this.id,
       kind: o.kind,
-      name: o.name,
+      name,
       // An own socket bound to port 0 keeps its port across restarts and moves.
       address: formatAddress(
-        this.shared || fd.bound.port === 0 ? o.address : { ...o.address, port: fd.bound.port },
+        this.shared || fd.bound.port === 0 ? address : { ...address, port: fd.bound.port },
       ),
       mode: this.shared ? 'shared' : 'own',
       ...(listenScheme === undefined ? {} : { listenScheme }),
@@ -232,9 +250,12 @@ export class WorkerFleet implements GroupResource, Tenant {
     this.#sessions.dropWorker(worker.name);
   }
 
+  /** The whole state the workers' copies run with, read from the owner now. */
   #state(): ListenerState {
     this.#groups.watch();
-    return this.#options.state();
+    const { owner, socks5 } = this.#options;
+    const state = listenerState(owner.settings(), this.#accessLog, owner.upstream);
+    return socks5 === undefined ? state : { ...state, socks5: socks5() };
   }
 
   /**
@@ -253,6 +274,17 @@ export class WorkerFleet implements GroupResource, Tenant {
 
   syncSoon(): void {
     this.sync().catch((err) => this.#log.warn('worker-sync-failed', errorFields(err)));
+  }
+
+  // RemoteSessions: the owner's settings changed.
+  updated(): void {
+    this.syncSoon();
+  }
+
+  // RemoteSessions: the owner's access log was turned on or off.
+  accessLogged(on: boolean): void {
+    this.#accessLog = on;
+    this.syncSoon();
   }
 
   async #push(): Promise<void> {

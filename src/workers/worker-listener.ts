@@ -1,5 +1,4 @@
 import type { Address } from '../fd/address.js';
-import { type Logger, quietLogger } from '../fd/logger.js';
 import type { Registry } from '../fd/registry.js';
 import type { EventLoopGroup } from '../lb/event-loop-group.js';
 import {
@@ -12,9 +11,8 @@ import {
 import { ServerPicker } from '../lb/picker.js';
 import { SecurityGroup } from '../lb/security-group.js';
 import type { Upstream } from '../lb/upstream.js';
-import { ProxyEngine, type ProxyStats } from '../proxy/proxy.js';
+import { ProxyEngine } from '../proxy/proxy.js';
 import { type FleetSocket, fleetSocket, WorkerFleet, type WorkerSessionInfo } from './fleet.js';
-import { listenerState } from './state.js';
 
 export { tcpStack, type WorkerSessionInfo } from './fleet.js';
 
@@ -39,7 +37,6 @@ export interface WorkerListenerOptions extends Partial<ListenerSettings>, Listen
 export class WorkerListener extends LbListener {
   readonly #fleet: WorkerFleet;
   readonly #onClosed: ((lb: WorkerListener) => void) | undefined;
-  #accessLog: boolean;
   #closed = false;
 
   private constructor(
@@ -49,21 +46,9 @@ export class WorkerListener extends LbListener {
     socket: FleetSocket,
   ) {
     super(options.name, options.address, options.upstream, engine, access);
-    this.#accessLog = options.accessLog !== undefined;
     this.#onClosed = options.onClosed;
-    this.#fleet = new WorkerFleet({
-      kind: 'tcp-lb',
-      name: options.name,
-      address: options.address,
-      upstream: options.upstream,
-      eventLoopGroup: options.eventLoopGroup,
-      socket,
-      ...(options.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: options.connectTimeoutMs }),
-      log: (options.logger ?? quietLogger).child({ listener: options.name }),
-      state: () => listenerState(this.settings(), this.#accessLog, this.upstream),
-    });
+    this.#fleet = new WorkerFleet({ ...options, kind: 'tcp-lb', owner: this, socket });
+    this.runRemotely(this.#fleet);
   }
 
   /** Start on the worker loops of `eventLoopGroup`; undefined when it has none (run in main). */
@@ -78,12 +63,7 @@ export class WorkerListener extends LbListener {
       ...engineSettings(options),
     });
     const lb = new WorkerListener(options, engine, access, socket);
-    try {
-      await lb.#fleet.start();
-    } catch (err) {
-      await lb.close();
-      throw err;
-    }
+    await lb.#fleet.start();
     return lb;
   }
 
@@ -112,38 +92,14 @@ export class WorkerListener extends LbListener {
     return this.#fleet.refresh();
   }
 
-  override stats(): ProxyStats {
-    return this.#fleet.stats();
-  }
-
+  /** As of the last `refresh()`, each with its worker and pid. */
   override sessions(): WorkerSessionInfo[] {
     return this.#fleet.sessions();
-  }
-
-  override kill(id: number): boolean {
-    return this.#fleet.kill(id);
-  }
-
-  override update(settings: Partial<ListenerSettings>): void {
-    super.update(settings);
-    this.#fleet.syncSoon();
-  }
-
-  override setAccessLog(accessLog: Logger | undefined): void {
-    super.setAccessLog(accessLog);
-    this.#accessLog = accessLog !== undefined;
-    this.#fleet.syncSoon();
-  }
-
-  override async stopAccepting(): Promise<void> {
-    await super.stopAccepting();
-    await this.#fleet.drain();
   }
 
   override async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#fleet.close();
     await super.close();
     this.#onClosed?.(this);
   }

@@ -1,14 +1,10 @@
 import { toAddress } from '../fd/address.js';
 import { VproxyError } from '../fd/errors.js';
-import { type Logger, quietLogger } from '../fd/logger.js';
 import type { EventLoopGroup } from '../lb/event-loop-group.js';
-import type { ListenerSettings } from '../lb/lb-listener.js';
 import { Socks5Server, type Socks5ServerOptions } from '../lb/socks5-server.js';
 import type { Socks5Auth } from '../protocols/socks5/auth.js';
-import type { ProxyStats } from '../proxy/proxy.js';
 import { fleetSocket, WorkerFleet, type WorkerSessionInfo } from './fleet.js';
 import type { Socks5State } from './protocol.js';
-import { listenerState } from './state.js';
 
 export interface WorkerSocks5Options extends Socks5ServerOptions {
   /** The group whose worker loops run the server. */
@@ -31,7 +27,6 @@ export interface WorkerSocks5Options extends Socks5ServerOptions {
 export class WorkerSocks5Server extends Socks5Server {
   readonly #fleet: WorkerFleet;
   readonly #onClosed: ((lb: WorkerSocks5Server) => void) | undefined;
-  #accessLog: boolean;
   #closed = false;
 
   private constructor(
@@ -39,24 +34,15 @@ export class WorkerSocks5Server extends Socks5Server {
     socket: NonNullable<Awaited<ReturnType<typeof fleetSocket>>>,
   ) {
     super(options, Socks5Server.parts(options, socket.fd));
-    this.#accessLog = options.accessLog !== undefined;
     this.#onClosed = options.onClosed;
     this.#fleet = new WorkerFleet({
+      ...options,
       kind: 'socks5-server',
-      name: options.name,
-      address: this.address,
-      upstream: options.upstream,
-      eventLoopGroup: options.eventLoopGroup,
+      owner: this,
       socket,
-      ...(options.connectTimeoutMs === undefined
-        ? {}
-        : { connectTimeoutMs: options.connectTimeoutMs }),
-      log: (options.logger ?? quietLogger).child({ listener: options.name }),
-      state: () => ({
-        ...listenerState(this.settings(), this.#accessLog, this.upstream),
-        socks5: this.#policyState(),
-      }),
+      socks5: () => this.#policyState(),
     });
+    this.runRemotely(this.#fleet);
   }
 
   /** Start on the worker loops of `eventLoopGroup`; undefined when it has none (run in main). */
@@ -68,12 +54,7 @@ export class WorkerSocks5Server extends Socks5Server {
     const socket = await fleetSocket(options.registry, options.eventLoopGroup, address);
     if (socket === undefined) return undefined;
     const lb = new WorkerSocks5Server(options, socket);
-    try {
-      await lb.#fleet.start();
-    } catch (err) {
-      await lb.close();
-      throw err;
-    }
+    await lb.#fleet.start();
     return lb;
   }
 
@@ -158,6 +139,7 @@ export class WorkerSocks5Server extends Socks5Server {
     return this.#fleet.associationsRefused;
   }
 
+  /** The workers' key for it, unique in this process (see WorkerListener). */
   get id(): string {
     return this.#fleet.id;
   }
@@ -178,38 +160,13 @@ export class WorkerSocks5Server extends Socks5Server {
     return this.#fleet.refresh();
   }
 
-  override stats(): ProxyStats {
-    return this.#fleet.stats();
-  }
-
   override sessions(): WorkerSessionInfo[] {
     return this.#fleet.sessions();
-  }
-
-  override kill(id: number): boolean {
-    return this.#fleet.kill(id);
-  }
-
-  override update(settings: Partial<ListenerSettings>): void {
-    super.update(settings);
-    this.#fleet.syncSoon();
-  }
-
-  override setAccessLog(accessLog: Logger | undefined): void {
-    super.setAccessLog(accessLog);
-    this.#accessLog = accessLog !== undefined;
-    this.#fleet.syncSoon();
-  }
-
-  override async stopAccepting(): Promise<void> {
-    await super.stopAccepting();
-    await this.#fleet.drain();
   }
 
   override async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#fleet.close();
     await super.close();
     this.#onClosed?.(this);
   }
