@@ -48,7 +48,8 @@ function request(port: number): Promise<string> {
     const s = connect(port, '127.0.0.1');
     let data = '';
     s.setEncoding('utf8');
-    s.setTimeout(2000, () => s.destroy(new Error('request timed out')));
+    // Seconds: a stalled test process runs this timer before the answer it already has.
+    s.setTimeout(10_000, () => s.destroy(new Error('request timed out')));
     s.on('data', (c: string) => {
       data += c;
     });
@@ -145,8 +146,8 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     const ra = client('a');
     const t0 = performance.now();
     const nodeA = node(ra, 0);
-    const visibleMs = await until('A visible in B', () => names().includes(nameOf(0)), 1000);
-    const upMs = await until('A up in B', () => group.get(nameOf(0))?.healthy === true, 3000);
+    const visibleMs = await until('A visible in B', () => names().includes(nameOf(0)), 5000);
+    const upMs = await until('A up in B', () => group.get(nameOf(0))?.healthy === true, 5000);
     console.log(
       `[mesh] registration -> visible in B's group: ${visibleMs.toFixed(0)} ms (UP after ${(performance.now() - t0).toFixed(0)} ms incl. health check; ${upMs.toFixed(0)} ms after visible)`,
     );
@@ -154,17 +155,23 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
 
     // Traffic from here on: every request must be answered.
     const failures: string[] = [];
-    const answers: Array<{ at: number; name: string }> = [];
+    // sent: when the request was made. The tcp-lb (in this process) picks its server after
+    // that, so a request sent after a server left the group can never reach it, however
+    // late its answer comes: no slack for requests in flight.
+    const answers: Array<{ sent: number; at: number; name: string }> = [];
     const servedBy = (name: string, from: number, to = Number.POSITIVE_INFINITY) =>
       answers.filter((a) => a.name === name && a.at >= from && a.at <= to).length;
+    const sentAfter = (name: string, from: number) =>
+      answers.filter((a) => a.name === name && a.sent > from).length;
     let served = 0;
     let traffic = true;
     const loop = (async () => {
       while (traffic) {
         try {
+          const sent = performance.now();
           const answer = await request(lb.bound().port);
           if (!['one', 'two', 'three'].includes(answer)) failures.push(`odd answer ${answer}`);
-          answers.push({ at: performance.now(), name: answer });
+          answers.push({ sent, at: performance.now(), name: answer });
           served++;
         } catch (err) {
           failures.push(`${new Date().toISOString()} ${(err as Error).message}`);
@@ -176,14 +183,15 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     // 2. A second daemon registers two, then is killed (no revoke, no delete).
     const rk = client('killed');
     node(rk, 1);
-    await until('killed one visible', () => names().includes(nameOf(1)), 1000);
-    await until('killed one up', () => group.get(nameOf(1))?.healthy === true, 3000);
+    await until('killed one visible', () => names().includes(nameOf(1)), 5000);
+    await until('killed one up', () => group.get(nameOf(1))?.healthy === true, 5000);
     const killedAt = performance.now();
     await rk.close({ graceful: false });
+    // The lease TTL is the timeout under test: it plus seconds of slack.
     const expiryMs = await until(
       'expired from B',
       () => !names().includes(nameOf(1)),
-      TTL_S * 1000 + 1000,
+      TTL_S * 1000 + 5000,
     );
     console.log(
       `[mesh] kill -9 of a registered daemon -> removed from B: ${expiryMs.toFixed(0)} ms (lease TTL ${TTL_S} s)`,
@@ -205,11 +213,11 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     console.log(
       `[mesh] one member down: group unchanged; a new registration visible in ${oneDownMs.toFixed(0)} ms`,
     );
-    await until('C up', () => group.get(nameOf(2))?.healthy === true, 3000);
+    await until('C up', () => group.get(nameOf(2))?.healthy === true, 5000);
     const cUpAt = performance.now();
-    await sleep(300);
-    expect(servedBy('three', cUpAt)).toBeGreaterThan(0); // traffic follows a new instance
-    expect(servedBy('two', expiredAt + 50)).toBe(0); // and not an expired one
+    // Traffic follows a new instance, and not an expired one.
+    await until('three served', () => servedBy('three', cUpAt) > 0, 5000);
+    expect(sentAfter('two', expiredAt)).toBe(0);
 
     // 4. Quorum lost: B's group stays as it was, and traffic flows on.
     await c.stop(1);
@@ -226,7 +234,10 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     );
     await closingC;
 
-    // 5. Quorum back: converge (C gone, D in) within 2 s of the cluster being healthy.
+    // 5. Quorum back: converge (C gone, D in) by listing again once the registry is back,
+    // not by trusting a resumed watch. How long after the cluster's health that takes is
+    // printed, not asserted: a bound would be one on the wall clock.
+    const relistsBefore = delegate.status().relists;
     const restartedAt = performance.now();
     c.restart(0);
     c.restart(1);
@@ -243,11 +254,12 @@ describe.skipIf(etcd.missing)(`mesh on a 3-member etcd cluster${skipNote(etcd)}`
     console.log(
       `[mesh] members restarted -> cluster healthy in ${(healthyAt - restartedAt).toFixed(0)} ms -> B converged (C gone, D in) ${Math.max(0, convergedAt - healthyAt).toFixed(0)} ms later (${(convergedAt - restartedAt).toFixed(0)} ms after the restart)`,
     );
-    expect(convergedAt - healthyAt).toBeLessThan(2000);
-    await until('D up', () => group.get(nameOf(1))?.healthy === true, 3000);
-    await sleep(300);
-    expect(servedBy('two', convergedAt)).toBeGreaterThan(0); // traffic follows the newcomer
-    expect(servedBy('three', convergedAt + 50)).toBe(0); // and leaves the deregistered one
+    expect(delegate.status().relists).toBeGreaterThan(relistsBefore);
+    await until('D up', () => group.get(nameOf(1))?.healthy === true, 5000);
+    const dUpAt = performance.now();
+    // Traffic follows the newcomer and leaves the deregistered one.
+    await until('two served', () => servedBy('two', dUpAt) > 0, 5000);
+    expect(sentAfter('three', convergedAt)).toBe(0);
     // A's lease did not survive the outage on the client side (no keepalive for
     // two TTLs): A wrote itself again on a fresh lease, so it outlives the old one.
     await sleep(TTL_S * 1000 + 500);
