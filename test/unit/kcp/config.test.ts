@@ -8,6 +8,7 @@ import {
   REFERENCE_DEFAULTS,
   resolveTunables,
 } from '../../../transports/kcp/arq/index.js';
+import { countHiddenClasses } from '../../helpers/socket-option-copies.js';
 import { randomBytes, SimLink, transfer } from './sim.js';
 
 function code(fn: () => unknown): string | undefined {
@@ -68,6 +69,33 @@ describe('tunables and presets', () => {
     const k = new KcpControlBlock(1, () => {});
     expect(code(() => k.configure({ mtu: 10 }))).toBe('ERR_KCP_CONFIG');
     expect(k.tunables.mtu).toBe(1400); // unchanged after a rejected change
+  });
+
+  it('gives every tunables object one hidden class (presets, options, configure)', () => {
+    // The input and flush paths read the tunables on every datagram; a second hidden class
+    // made V8's optimized SegmentInput.apply deoptimize at each ACK datagram (config.ts,
+    // buildTunables). Built from spreads, the class changed after the first few blocks and
+    // again with configure(), so this builds many, with values of every kind a caller may pass:
+    // -0, an integral double from arithmetic, a congestion string made at run time.
+    const pacing = ['pa', 'cing'].join('') as 'pacing';
+    const half = (n: number) => Math.floor(n / 2) + 0.0;
+    const all: object[] = [REFERENCE_DEFAULTS];
+    for (let round = 0; round < 4; round++) {
+      for (const preset of [undefined, 'normal', 'fast1', 'fast2', 'fast3', 'fast4'] as const) {
+        all.push(resolveTunables({ preset }));
+        all.push(resolveTunables({ preset, stream: true, mtu: 1400 }));
+        all.push(resolveTunables({ preset, congestion: pacing, ackRepeat: true, ackDelay: 2 }));
+        all.push(resolveTunables({ preset, sndWnd: half(2049), fastLimit: -0, resend: -0 }));
+        const k = new KcpControlBlock(1, () => {}, { preset, stream: true });
+        all.push(k.tunables);
+        k.configure({ mtu: 600 });
+        all.push(k.tunables);
+        k.configure({ nodelay: false, congestion: pacing, interval: 1 });
+        all.push(k.tunables);
+      }
+    }
+    expect(all).toHaveLength(169);
+    expect(countHiddenClasses(all)).toBe(1);
   });
 
   it('applies runtime changes: a smaller mtu mid-transfer still delivers every byte', () => {

@@ -156,7 +156,7 @@ export const PRESETS: Readonly<Record<KcpPresetName, Readonly<Partial<KcpTunable
  * retransmission count again and burn the fastLimit on spurious resends, so a lost resend
  * then waits for the RTO.
  */
-export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
+export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = buildTunables({
   stream: false,
   nodelay: false,
   interval: 100,
@@ -176,7 +176,7 @@ export const REFERENCE_DEFAULTS: Readonly<KcpTunables> = {
   earlyRetransmit: false,
   kcpGoRtt: false,
   fastAckEach: false,
-};
+});
 
 export interface KcpOptions extends Partial<KcpTunables> {
   /** Start from a named preset; explicit fields override it. */
@@ -204,9 +204,16 @@ export function resolveTunables(options: KcpOptions = {}): KcpTunables {
   return validateTunables(merged);
 }
 
-/** Applies `changes` on top of `current`, validating the result (used for runtime changes). */
+/**
+ * Applies `changes` on top of `current`, validating the result (used for runtime changes).
+ * Changing `nodelay` without `minRto` moves minRto by the reference's ikcp_nodelay rule.
+ */
 export function updateTunables(current: KcpTunables, changes: Partial<KcpTunables>): KcpTunables {
-  return validateTunables({ ...current, ...dropUndefined(changes) });
+  const merged: KcpTunables = { ...current, ...dropUndefined(changes) };
+  if (changes.nodelay !== undefined && changes.minRto === undefined) {
+    merged.minRto = merged.nodelay ? 30 : 100;
+  }
+  return validateTunables(merged);
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {
@@ -217,6 +224,7 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
   return out;
 }
 
+/** Checks a merged draft (any shape) and returns the block's tunables, built by buildTunables. */
 function validateTunables(t: KcpTunables): KcpTunables {
   checkInt('interval', t.interval, 0, 0x7fffffff);
   checkInt('resend', t.resend, 0, 0x7fffffff);
@@ -243,7 +251,43 @@ function validateTunables(t: KcpTunables): KcpTunables {
   if (t.congestion !== 'classic' && t.congestion !== 'pacing') {
     invalid('congestion', t.congestion, "'classic' or 'pacing'");
   }
-  return { ...t, interval: Math.min(5000, Math.max(10, t.interval)) };
+  return buildTunables(t);
+}
+
+/**
+ * The one place a tunables object is made (REFERENCE_DEFAULTS and every resolve/update result),
+ * from validated values. Why: the input and flush paths read these fields on every datagram, and
+ * V8 compiles those reads against the object's hidden class. Built by object spreads, the result's
+ * hidden class changed with the spread's inline-cache state (the first few blocks of a process got
+ * one, the next few another, then a third) and configure() gave yet another; an on-stack-replaced
+ * SegmentInput.apply compiled for one of them then deoptimized at its `t.fastAckConserve` read on
+ * every ACK datagram (thousands of times per bench run, in about one run in ten). Hence one literal
+ * with every field in one order, written with one value kind each: integers as int32 (`| 0` also
+ * turns −0 or an integral heap number into a small integer; a double would make V8 replace the
+ * class), congestion as one of the two literal strings. test/unit/kcp/config.test.ts checks it.
+ */
+function buildTunables(t: KcpTunables): KcpTunables {
+  return {
+    stream: t.stream,
+    nodelay: t.nodelay,
+    interval: Math.min(5000, Math.max(10, t.interval)) | 0, // clamped like the reference
+    resend: t.resend | 0,
+    noCwnd: t.noCwnd,
+    sndWnd: t.sndWnd | 0,
+    rcvWnd: t.rcvWnd | 0,
+    mtu: t.mtu | 0,
+    minRto: t.minRto | 0,
+    deadLink: t.deadLink | 0,
+    fastLimit: t.fastLimit | 0,
+    fastAckConserve: t.fastAckConserve,
+    congestion: t.congestion === 'pacing' ? 'pacing' : 'classic',
+    ackRepeat: t.ackRepeat,
+    stallFloor: t.stallFloor,
+    ackDelay: t.ackDelay | 0,
+    earlyRetransmit: t.earlyRetransmit,
+    kcpGoRtt: t.kcpGoRtt,
+    fastAckEach: t.fastAckEach,
+  };
 }
 
 function checkInt(name: string, v: unknown, min: number, max: number): void {

@@ -150,10 +150,7 @@ export class KcpControlBlock {
 
   /** Changes tunables at runtime; the whole result is validated first (ERR_KCP_CONFIG). */
   configure(changes: Partial<KcpTunables>): void {
-    const next = updateTunables(this.t, changes);
-    if (changes.nodelay !== undefined && changes.minRto === undefined) {
-      next.minRto = next.nodelay ? 30 : 100; // the reference's ikcp_nodelay rule
-    }
+    const next = updateTunables(this.t, changes); // with the reference's ikcp_nodelay rule
     this.sender.stream = next.stream;
     if (next.mtu !== this.t.mtu) {
       const mss = mssOf(next.mtu);
