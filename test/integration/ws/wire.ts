@@ -47,12 +47,16 @@ export function closeCode(bytes: Buffer): number {
  * Connect, write `request`, and collect everything the server sends until it
  * closes (or `ms` passes: then `closed` is false). `more` runs once the reply
  * contains `after` (e.g. the end of a 101 head), to send the next bytes.
+ * `complete`, when given, ends the exchange as soon as the reply satisfies it
+ * (`closed` false: the server had not closed), `ms` then being only a deadline:
+ * a reply awaited that way cannot be cut short by a stalled event loop.
  */
 export async function exchange(
   port: number,
   request: string | Buffer,
   ms = 3000,
   more?: { after: string; send: (socket: Socket) => void },
+  complete?: (reply: Buffer) => boolean,
 ): Promise<{ reply: Buffer; closed: boolean }> {
   const socket = connect({ host: '127.0.0.1', port });
   const chunks: Buffer[] = [];
@@ -67,6 +71,11 @@ export async function exchange(
       if (more && !sentMore && Buffer.concat(chunks).includes(more.after)) {
         sentMore = true;
         more.send(socket);
+      }
+      if (complete?.(Buffer.concat(chunks))) {
+        clearTimeout(timer);
+        resolve({ reply: Buffer.concat(chunks), closed: false });
+        socket.destroy();
       }
     });
     socket.on('error', () => {});
