@@ -78,10 +78,17 @@ interface StatusJson {
 
 const status = (d: Daemon) => statusOf<StatusJson>(d);
 
-async function groupDelegate(d: Daemon): Promise<{ state: string; registry: string }> {
-  const got = (await rest(d, 'GET', 'smart-group-delegate/g')) as {
-    item: { state: string; registry: string };
-  };
+interface GroupDelegateJson {
+  state: string;
+  registry: string;
+  /** Watch events applied to the group. */
+  changes: number;
+  /** Lists after the first (outage end, compaction, cancelled watch). */
+  relists: number;
+}
+
+async function groupDelegate(d: Daemon): Promise<GroupDelegateJson> {
+  const got = (await rest(d, 'GET', 'smart-group-delegate/g')) as { item: GroupDelegateJson };
   return got.item;
 }
 
@@ -92,7 +99,8 @@ function request(port: number): Promise<string> {
     const s = connect(port, '127.0.0.1');
     let data = '';
     s.setEncoding('utf8');
-    s.setTimeout(2000, () => s.destroy(new Error('request timed out')));
+    // Seconds: a stalled test process runs this timer before the answer it already has.
+    s.setTimeout(10_000, () => s.destroy(new Error('request timed out')));
     s.on('data', (c: string) => {
       data += c;
     });
@@ -101,18 +109,24 @@ function request(port: number): Promise<string> {
   });
 }
 
-/** Requests one after another through B's tcp-lb until stopped: who answered when, and failures. */
 /** Which step of the test is running: a failed request names it. */
 let phase = 'setup';
 
+/**
+ * Requests one after another through B's tcp-lb until stopped: who answered, when each
+ * was sent and answered, and failures. B picks the server after the request was sent, so
+ * a request sent after the test saw a server leave B's group can never reach it.
+ */
 function traffic(port: number) {
-  const answers: Array<{ at: number; who: string }> = [];
+  const answers: Array<{ sent: number; at: number; who: string }> = [];
   const failures: string[] = [];
   let running = true;
   const done = (async () => {
     while (running) {
       try {
-        answers.push({ at: performance.now(), who: await request(port) });
+        const sent = performance.now();
+        const who = await request(port);
+        answers.push({ sent, at: performance.now(), who });
       } catch (err) {
         failures.push(`${new Date().toISOString()} (${phase}): ${(err as Error).message}`);
       }
@@ -177,8 +191,10 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     const load = traffic(lbPort);
     await until('s2 answers', async () => load.answers.some((x) => x.who === 's2'), 5000);
 
-    // 1. Registered through A's REST API: in B's group within 1 s.
+    // 1. Registered through A's REST API: in B's group, told by B's watch (a change, not
+    // a list again). The time it took is printed, not asserted (that would be the clock).
     phase = '1 register';
+    const watchedBefore = await groupDelegate(b);
     const registeredAt = performance.now();
     await rest(a, 'POST', 'smart-node-delegate', {
       name: 'n1',
@@ -190,11 +206,13 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     const visibleMs = await until(
       's1 in B',
       async () => (await groupServers(b)).includes(name1),
-      3000,
+      10_000,
     );
     console.log(`[mesh-e2e] registered through A's REST -> in B's group: ${visibleMs} ms`);
-    expect(visibleMs).toBeLessThan(1000);
-    await until('s1 answers', async () => load.answers.some((x) => x.who === 's1'), 3000);
+    const watchedAfter = await groupDelegate(b);
+    expect(watchedAfter.changes).toBeGreaterThan(watchedBefore.changes);
+    expect(watchedAfter.relists).toBe(watchedBefore.relists);
+    await until('s1 answers', async () => load.answers.some((x) => x.who === 's1'), 10_000);
     // The status page says where the servers came from and how the registry is.
     const seen = await status(b);
     expect(seen.mesh?.registry).toMatchObject({ backend: 'etcd', connection: 'connected' });
@@ -209,21 +227,25 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     );
     console.log(`[mesh-e2e] registered -> first request served by s1: ${s1FirstMs} ms`);
 
-    // 2. kill -9 of A: its lease expires, s1 leaves B within the TTL (+1 s).
+    // 2. kill -9 of A: its lease expires, s1 leaves B. The lease TTL is the timeout under
+    // test: the deadline is it plus seconds of slack.
     phase = '2 kill -9 of A';
-    const killedAt = performance.now();
     a.cli.child.kill('SIGKILL');
     const removedMs = await until(
       's1 gone from B',
       async () => !(await groupServers(b)).includes(name1),
-      (TTL_S + 3) * 1000,
+      (TTL_S + 5) * 1000,
     );
     console.log(`[mesh-e2e] kill -9 of A -> s1 gone from B: ${removedMs} ms (TTL ${TTL_S} s)`);
-    expect(removedMs).toBeLessThan((TTL_S + 1) * 1000);
-    const removedAt = killedAt + removedMs;
-    await sleep(300);
-    // Traffic follows: nothing from s1 once B's group no longer has it (100 ms for a request in flight).
-    expect(load.answers.filter((x) => x.who === 's1' && x.at > removedAt + 100)).toEqual([]);
+    const removedAt = performance.now();
+    // Traffic follows: no request sent after B's group lost s1 reaches it (however late
+    // its answer), checked over requests that were answered.
+    await until(
+      'requests sent after the removal',
+      () => load.answers.filter((x) => x.sent > removedAt).length >= 5,
+      10_000,
+    );
+    expect(load.answers.filter((x) => x.who === 's1' && x.sent > removedAt)).toEqual([]);
 
     // 3. One etcd member down: nothing changes.
     phase = '3 one member down';
@@ -260,11 +282,11 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     });
     expect(metrics).toMatch(/vproxy_mesh_group_frozen\{delegate="g",[^}]*\} 1/);
 
-    // 5. The cluster back: B converges (connected, group as registered) within 2 s of the
+    // 5. The cluster back: B converges (connected, group as registered) by listing again,
+    // not by trusting a resumed watch. How long after the cluster's health that takes is
+    // printed, not asserted: a bound would be one on the wall clock.
     phase = '5 cluster back';
-    // cluster being healthy again. Measured from health, not from the restart: etcd's own
-    // leader election after a restart takes ~1 s and is not ours (a CI run saw 2045 ms
-    // from the restart command).
+    const relistsBefore = (await groupDelegate(b)).relists;
     const backAt = performance.now();
     c.restart(0);
     c.restart(1);
@@ -284,7 +306,7 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
     console.log(
       `[mesh-e2e] cluster back -> healthy in ${Math.round(healthyAt - backAt)} ms -> B connected and converged ${Math.max(0, Math.round(convergedAt - healthyAt))} ms later`,
     );
-    expect(convergedAt - healthyAt).toBeLessThan(2000);
+    expect((await groupDelegate(b)).relists).toBeGreaterThan(relistsBefore);
 
     // And a change after the outage is followed: s1 published by B now.
     await rest(b, 'POST', 'smart-node-delegate', {
@@ -294,12 +316,12 @@ describe.skipIf(etcd.missing)(`two daemons on a 3-member etcd cluster${skipNote(
       address: '127.0.0.1',
       port: s1,
     });
-    await until('s1 back in B', async () => (await groupServers(b)).includes(name1), 2000);
+    await until('s1 back in B', async () => (await groupServers(b)).includes(name1), 10_000);
     const mark = performance.now();
     await until(
       's1 answers again',
       async () => load.answers.some((x) => x.who === 's1' && x.at > mark),
-      3000,
+      10_000,
     );
     await load.stop();
     console.log(
