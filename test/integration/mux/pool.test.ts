@@ -106,11 +106,12 @@ describe('connect failures', () => {
   it('a peer that never answers the handshake: timeout, then abort', async () => {
     const silent = await startServer(() => {});
     const address = `mux+tcp://127.0.0.1:${silent.port}?handshake-timeout=5000`;
-    const started = Date.now();
+    // The caller's 200 ms timeout fired, not the 5 s handshake timeout: told by the
+    // error itself, not by a bound on the wall clock.
     await expect(registry.connect(address, { timeoutMs: 200 })).rejects.toMatchObject({
       code: 'ERR_CONNECT_TIMEOUT',
+      message: expect.stringMatching(/timed out after 200 ms/),
     });
-    expect(Date.now() - started).toBeLessThan(3000);
     const abort = new AbortController();
     const attempt = registry.connect(address, { signal: abort.signal });
     setTimeout(() => abort.abort(), 50);
