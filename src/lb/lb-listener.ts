@@ -85,7 +85,10 @@ export interface RemoteSessions {
   stats(): ProxyStats;
   sessions(): SessionInfo[];
   kill(id: number): boolean;
-  /** `update` changed the settings (applied here already): the remote copies follow. */
+  /**
+   * The settings changed (`update`, or a subclass's own setter such as a
+   * socks5 policy; applied here already): the remote copies follow, in order.
+   */
   updated(): void;
   /** The access log was turned on or off. */
   accessLogged(on: boolean): void;
@@ -153,6 +156,14 @@ export abstract class LbListener {
     if (securityGroup) this.access.group = securityGroup;
     if (retries !== undefined) this.engine.retries = retries;
     this.engine.updateLimits(limits);
+    this.settingsChanged();
+  }
+
+  /**
+   * A subclass's setter changed a setting of its own (applied here already):
+   * the remote, if any, hears of it as of an `update`.
+   */
+  protected settingsChanged(): void {
     this.#remote?.updated();
   }
 

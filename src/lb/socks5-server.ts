@@ -85,6 +85,8 @@ type Route =
  * matches (load balanced and health checked), an address request to the
  * backend with that address. With allow-non-backend any other target is
  * reached directly. Failures get the RFC 1928 reply code, then a close.
+ * Every policy setter ends in `settingsChanged`, so a server whose sessions
+ * run elsewhere sends them each change with no setter of its own.
  */
 export class Socks5Server extends LbListener {
   readonly #policy: Policy;
@@ -183,6 +185,7 @@ export class Socks5Server extends LbListener {
 
   set allowNonBackend(allow: boolean) {
     this.#policy.allowNonBackend = allow;
+    this.settingsChanged();
   }
 
   get auth(): Socks5Auth {
@@ -196,6 +199,7 @@ export class Socks5Server extends LbListener {
    */
   set auth(auth: Socks5Auth) {
     this.#policy.auth = auth;
+    this.settingsChanged();
   }
 
   /** UDP associations alive now. */
@@ -218,6 +222,7 @@ export class Socks5Server extends LbListener {
 
   set maxAssociations(max: number) {
     this.#associations.max = max;
+    this.settingsChanged();
   }
 
   /**
@@ -235,6 +240,7 @@ export class Socks5Server extends LbListener {
 
   set udpIdleTimeoutMs(ms: number) {
     this.#associations.idleTimeoutMs = ms;
+    this.settingsChanged();
   }
 
   /** Whether UDP ASSOCIATE is served; a change applies to handshakes from now on. */
@@ -244,6 +250,7 @@ export class Socks5Server extends LbListener {
 
   set udp(udp: boolean) {
     this.#policy.udp = udp;
+    this.settingsChanged();
   }
 
   override async close(): Promise<void> {

@@ -80,54 +80,18 @@ export class WorkerSocks5Server extends Socks5Server {
     return super.auth;
   }
 
-  /** A user table (sent to the workers); a verify function cannot leave this process. */
+  /**
+   * A user table (sent to the workers, as every setter's change is: LbListener
+   * tells the fleet); a verify function cannot leave this process.
+   */
   override set auth(auth: Socks5Auth) {
     checkAuth(auth);
     super.auth = auth;
-    this.#fleet.syncSoon();
-  }
-
-  override get allowNonBackend(): boolean {
-    return super.allowNonBackend;
-  }
-
-  // Each setter pushes the change at once; `sync()` resolves when the workers have it.
-  override set allowNonBackend(allow: boolean) {
-    super.allowNonBackend = allow;
-    this.#fleet.syncSoon();
-  }
-
-  override get udp(): boolean {
-    return super.udp;
-  }
-
-  override set udp(udp: boolean) {
-    super.udp = udp;
-    this.#fleet.syncSoon();
-  }
-
-  override get maxAssociations(): number {
-    return super.maxAssociations;
-  }
-
-  /** Each worker bounds its own associations with it. */
-  override set maxAssociations(max: number) {
-    super.maxAssociations = max;
-    this.#fleet.syncSoon();
   }
 
   /** Every worker may hold `maxAssociations`. */
   override get associationCapacity(): number {
     return this.maxAssociations * this.#fleet.workers().length;
-  }
-
-  override get udpIdleTimeoutMs(): number {
-    return super.udpIdleTimeoutMs;
-  }
-
-  override set udpIdleTimeoutMs(ms: number) {
-    super.udpIdleTimeoutMs = ms;
-    this.#fleet.syncSoon();
   }
 
   /** The workers' associations (main's own relay set never serves one). */
@@ -152,6 +116,7 @@ export class WorkerSocks5Server extends Socks5Server {
     return this.#fleet.workers();
   }
 
+  /** Resolves when the workers have every change made so far (a setter pushes at once). */
   sync(): Promise<void> {
     return this.#fleet.sync();
   }
