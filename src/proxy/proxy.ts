@@ -1,14 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { type Address, formatAddress, formatHostPort } from '../fd/address.js';
-import { connectTimeoutError } from '../fd/deadline.js';
+import { type Address, formatHostPort } from '../fd/address.js';
 import { isVproxyError } from '../fd/errors.js';
 import { errorFields, type Logger, quietLogger, rateLimited } from '../fd/logger.js';
 import type { ServerFD } from '../fd/server-fd.js';
 import { describePeer, type StreamFD } from '../fd/stream-fd.js';
 import { type Admission, type ClientHandshake, TAKEN } from './admission.js';
 import { admit } from './admit.js';
+import { BackendConnector } from './backend-connect.js';
 import type { BackendChoice, PickContext } from './backend-picker.js';
-import { ConnectDeadlines } from './connect-deadlines.js';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_FIN_TIMEOUT_MS,
@@ -19,9 +18,7 @@ import {
   type ProxyOptions,
   type ProxyStats,
 } from './engine-options.js';
-import { BackendConnectError } from './errors.js';
 import { closeAfterFlush } from './pump.js';
-import { checkRetries, connectFailureFields, notTried } from './redispatch.js';
 import { Session, type SessionInfo, type SessionLimits } from './session.js';
 import { reportClosed, sessionCloseChannel, sessionOpenChannel } from './session-events.js';
 import { SessionTable } from './session-table.js';
@@ -60,12 +57,10 @@ function quietUntilOwned(client: StreamFD): () => void {
 export class ProxyEngine extends EventEmitter<ProxyEvents> {
   readonly #options: ProxyOptions;
   #limits: SessionLimits;
-  readonly #connectTimeoutMs: number;
-  #retries: number;
   readonly #sessions = new SessionTable();
   readonly #sweep = new IdleSweep(this.#sessions);
-  /** Dials in progress (plain tcp), timed out together: see #connect. */
-  readonly #dials: ConnectDeadlines<Session>;
+  /** Connects sessions to their backends, with redispatch and one deadline queue. */
+  readonly #connector: BackendConnector;
   /** For log lines and events: the listener, or the name the owner gave. */
   readonly name: string;
   readonly #log: Logger;
@@ -77,8 +72,6 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   #closedBytesOut = 0;
   #noBackend = 0;
   #refused = 0;
-  #connectFailures = 0;
-  #redispatches = 0;
   #idleTimeouts = 0;
   #finTimeouts = 0;
   #errors = 0;
@@ -92,19 +85,6 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       inBufferSize: options.inBufferSize ?? 0,
       outBufferSize: options.outBufferSize ?? 0,
     };
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    this.#dials = new ConnectDeadlines(
-      this.#connectTimeoutMs,
-      () => this.#sessions.all,
-      (session) => {
-        const { host, port, scheme } = session.choice.address;
-        // As connect() says it (its 'error' comes back through #connect's listener).
-        session.dialingStream?.destroy(
-          connectTimeoutError(`${scheme} connect to ${host}:${port}`, this.#connectTimeoutMs),
-        );
-      },
-    );
-    this.#retries = checkRetries(options.retries ?? DEFAULT_RETRIES);
     const server = options.server;
     if (options.name === undefined) {
       const bound = server.address();
@@ -113,6 +93,20 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       this.name = options.name;
     }
     this.#log = rateLimited((options.logger ?? quietLogger).child({ listener: this.name }));
+    this.#connector = new BackendConnector({
+      registry: options.registry,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      retries: options.retries ?? DEFAULT_RETRIES,
+      sessions: () => this.#sessions.all,
+      repick:
+        options.picker.repick === undefined
+          ? undefined
+          : (context, tried) => this.#pick(context, tried),
+      ...(options.backendPreamble === undefined
+        ? {}
+        : { backendPreamble: options.backendPreamble }),
+      log: this.#log,
+    });
     this.#accessLog = options.accessLog?.child({ listener: this.name });
     server.on('connection', (fd) => this.#accept(fd));
     server.on('error', (err) => {
@@ -142,11 +136,11 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
 
   /** Redispatches allowed per session (connects that start from now on). */
   get retries(): number {
-    return this.#retries;
+    return this.#connector.retries;
   }
 
   set retries(retries: number) {
-    this.#retries = checkRetries(retries);
+    this.#connector.retries = retries;
   }
 
   /** Turn the access log on or off; sessions that close from now on follow. */
@@ -180,8 +174,8 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
       bytesOut,
       noBackend: this.#noBackend,
       refused: this.#refused,
-      connectFailures: this.#connectFailures,
-      redispatches: this.#redispatches,
+      connectFailures: this.#connector.connectFailures,
+      redispatches: this.#connector.redispatches,
       idleTimeouts: this.#idleTimeouts,
       finTimeouts: this.#finTimeouts,
       errors: this.#errors,
@@ -204,7 +198,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
   async close(): Promise<void> {
     this.#closing = true;
     this.#sweep.stop();
-    this.#dials.clear();
+    this.#connector.clear();
     await this.#options.server.close();
     const pending = [...this.#sessions.all].map((s) => {
       s.kill();
@@ -317,90 +311,7 @@ export class ProxyEngine extends EventEmitter<ProxyEvents> {
         backend: info.target,
       });
     }
-    this.#connect(session, context, undefined);
-  }
-
-  /**
-   * Connect to the session's backend (`tried`: the backends that already
-   * failed for it). A transport that dials synchronously (plain tcp) is
-   * connected without a promise, a timer or an AbortSignal of its own: the
-   * session destroys the connecting stream if its client leaves, and the
-   * engine's one deadline queue times it out. Others go through `connect()`.
-   */
-  #connect(session: Session, context: PickContext, tried: Address[] | undefined): void {
-    const address = session.choice.address;
-    const fd = this.#options.registry.dial(address);
-    if (fd === null) {
-      void this.#connectAsync(session, context, tried);
-      session.readAhead();
-      return;
-    }
-    const onError = (err: Error): void => {
-      fd.off('connect', onConnect);
-      if (session.dialingStream === fd) session.dialing(null);
-      fd.destroy();
-      // Destroyed by the session (its client left first): nothing failed.
-      if (session.state === 'connecting') void this.#connectFailed(session, context, err, tried);
-    };
-    const onConnect = (): void => {
-      fd.off('error', onError);
-      session.attach(fd, this.#options.backendPreamble?.(context, fd) ?? null);
-    };
-    fd.once('error', onError);
-    fd.once('connect', onConnect);
-    session.dialing(fd);
-    this.#dials.started();
-    session.readAhead();
-  }
-
-  async #connectAsync(
-    session: Session,
-    context: PickContext,
-    tried: Address[] | undefined,
-  ): Promise<void> {
-    const signal = session.connectAbort.signal;
-    try {
-      const backend = await this.#options.registry.connect(session.choice.address, {
-        timeoutMs: this.#connectTimeoutMs,
-        signal,
-      });
-      session.attach(backend, this.#options.backendPreamble?.(context, backend) ?? null);
-    } catch (err) {
-      if (signal.aborted) return; // the client left first; nothing failed
-      await this.#connectFailed(session, context, err, tried);
-    }
-  }
-
-  /**
-   * The connect to the session's backend failed: when retries are left, go to
-   * another backend the picker gives (never one already tried), so the client
-   * sees a failure only when every try failed.
-   */
-  async #connectFailed(
-    session: Session,
-    context: PickContext,
-    err: unknown,
-    tried: Address[] | undefined,
-  ): Promise<void> {
-    const choice = session.choice;
-    this.#connectFailures++;
-    const error = err instanceof Error ? err : new Error(String(err));
-    let next: BackendChoice | null = null;
-    let nowTried = tried;
-    if ((tried?.length ?? 0) < this.#retries && this.#options.picker.repick !== undefined) {
-      nowTried = [...(tried ?? []), choice.address];
-      next = notTried(await this.#pick(context, nowTried), nowTried);
-    }
-    if (this.#log.enabled('warn')) {
-      this.#log.warn('backend-connect-failed', connectFailureFields(session, choice, error, next));
-    }
-    if (next !== null) {
-      if (!session.redispatch(next, error)) return;
-      this.#redispatches++;
-      this.#connect(session, context, nowTried);
-      return;
-    }
-    session.connectFailed(new BackendConnectError(formatAddress(choice.address), err));
+    this.#connector.connect(session, context, undefined);
   }
 
   /** The picker's answer; a throw or a rejection counts as an error and picks nothing. */
