@@ -14,13 +14,18 @@ export interface TestCerts {
 }
 
 /**
- * A throwaway CA and a server certificate for localhost / 127.0.0.1 / ::1, made
+ * A throwaway CA and a server certificate for localhost / 127.0.0.1 / ::1 (or the
+ * names `subjectAltName` lists, in openssl's syntax: `IP:127.0.0.1`, with common
+ * name `commonName`: Node checks a host name against it when no DNS name is listed), made
  * with the openssl CLI (what users have too), in a fresh temporary directory.
  * openssl is looked up like every external tool; when it is missing the TLS
  * suites fail here naming it (locally too: they test our TLS paths, which a
  * skip would hide, and openssl is in every base image but the slimmest).
  */
-export function makeTestCerts(): TestCerts {
+export function makeTestCerts(
+  subjectAltName = 'DNS:localhost,IP:127.0.0.1,IP:::1',
+  commonName = 'localhost',
+): TestCerts {
   const openssl = requireTool('openssl', { ci: true });
   const dir = mkdtempSync(join(tmpdir(), 'vproxy-certs-'));
   const p = (name: string) => join(dir, name);
@@ -46,7 +51,7 @@ export function makeTestCerts(): TestCerts {
     '-addext',
     'keyUsage=critical,keyCertSign',
   );
-  writeFileSync(p('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n');
+  writeFileSync(p('ext.cnf'), `subjectAltName=${subjectAltName}\n`);
   run(
     'req',
     '-newkey',
@@ -55,7 +60,7 @@ export function makeTestCerts(): TestCerts {
     'ec_paramgen_curve:P-256',
     '-nodes',
     '-subj',
-    '/CN=localhost',
+    `/CN=${commonName}`,
     '-keyout',
     p('server.key'),
     '-out',

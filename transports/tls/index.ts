@@ -100,6 +100,12 @@ export function tlsLayer(): Layer {
       const sni = opts.sni ?? (isIP(address.host) ? undefined : address.host);
       const socket = connect({
         socket: inner,
+        // The name the certificate must carry: sni= when given, else the target's
+        // host — an IP address too, which is never sent as SNI. Without `host`,
+        // Node checks an IP target's certificate against "localhost" (the socket
+        // it is given is ours, not a net.Socket that knows its host), so any
+        // certificate for localhost passed for every IP address.
+        host: address.host,
         secureContext: clientContext(address, opts),
         rejectUnauthorized: !opts.insecure,
         ...(sni === undefined ? {} : { servername: sni }),
