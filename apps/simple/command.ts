@@ -70,6 +70,8 @@ export async function startSimple(flags: SimpleFlags): Promise<void> {
     void proxy
       .close()
       .then(() => access?.close())
+      // Pooled sessions of mux / kcp backends, which would keep the process a minute.
+      .then(() => registry.close())
       .then(() => {
         const s = proxy.stats();
         console.log(

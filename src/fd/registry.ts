@@ -44,6 +44,8 @@ export class Registry {
   readonly #datagrams = new Map<string, DatagramTransport>();
   readonly #aliases = new Map<string, string>();
   readonly #composed = new Map<string, Transport>();
+  /** Every transport with something to close beyond its streams (base or built by a layer). */
+  readonly #closeable = new Set<Transport>();
   /** The option schemas of each composed scheme, outermost first. */
   readonly #stacks = new Map<string, readonly StackEntry[]>();
   readonly #defaultBase: string;
@@ -59,6 +61,7 @@ export class Registry {
   registerTransport(transport: Transport): this {
     this.#claim(transport.scheme);
     this.#transports.set(transport.scheme, transport);
+    if (transport.close !== undefined) this.#closeable.add(transport);
     return this;
   }
 
@@ -86,6 +89,15 @@ export class Registry {
     return [...this.#transports.keys(), ...this.#datagrams.keys(), ...this.#aliases.keys()]
       .concat([...this.#layers.keys()].map((l) => `${l}+…`))
       .sort();
+  }
+
+  /**
+   * Close what the transports hold beyond the streams they handed out: pooled
+   * client sessions (mux, kcp), gracefully. For the registry's owner when it stops;
+   * the registry stays usable (a later connect opens a fresh session).
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.#closeable].map((t) => t.close?.()));
   }
 
   /** The (composed) stream transport for a scheme. */
@@ -116,6 +128,8 @@ export class Registry {
       }
       const kind = parts.slice(i).join('+');
       transport = layer.wrap(transport, kind);
+      // A layer under another (mux under tls) is not cached by scheme: remember it here.
+      if (transport.close !== undefined) this.#closeable.add(transport);
       stack.unshift({ schema: layer.schema ?? plainSchema(name, layer.options), kind });
     }
     this.#composed.set(scheme, transport);

@@ -49,6 +49,11 @@ export interface Transport {
    * promise, timer or AbortSignal per connection. A layer never inherits it.
    */
   dial?(address: Address): StreamFD;
+  /**
+   * Optional: release what the transport holds beyond the streams it handed out
+   * (a pool of client sessions). Registry.close() calls it.
+   */
+  close?(): Promise<void>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { startCli } from '../helpers/cli.js';
 import { closedPort } from '../helpers/net.js';
 import {
   accepted,
+  BIG,
   BIG_SHA,
   curl,
   fx,
@@ -66,6 +67,30 @@ describe('vproxy websocks-agent (curl → agent → websocks-server → backend)
       expect(accepted(server.cli) - before).toBe(4);
     }, 300_000);
   }
+
+  it('SIGTERM with a kcp server list: the agent exits once stopped, not at the pooled session idle timeout', async () => {
+    const server = await startServer(false, true);
+    const agent = await startAgent([
+      'agent.listen $SOCKS',
+      'proxy.server.auth alice:secret',
+      'proxy.server.list.start',
+      `websocks:kcp://127.0.0.1:${server.port}`,
+      'proxy.server.list.end',
+      'proxy.domain.list.start',
+      '127.0.0.1',
+      'proxy.domain.list.end',
+    ]);
+    const url = `http://127.0.0.1:${fx.backendPort}/big`;
+    const via = await curl(['--socks5-hostname', `127.0.0.1:${agent.socks}`, url]);
+    expect(via).toEqual({ sha: BIG_SHA, bytes: BIG.length });
+    // The kcp session under the closed tunnels used to hold its UDP socket, and so the
+    // process, until its one-minute idle timer: stop() took ~58 s. Now the agent closes
+    // its registry's pooled sessions; the bound is half that minute, so slack, not speed.
+    const asked = performance.now();
+    expect(await agent.cli.stop()).toBe(0);
+    expect(performance.now() - asked).toBeLessThan(30_000);
+    expect(agent.cli.output()).toMatch(/stopped after 1 proxied/);
+  }, 120_000);
 
   it('routing table through the agent: direct vs proxied, proven by the server count', async () => {
     const server = await startServer(false, false);

@@ -83,6 +83,13 @@ export class MuxTransport implements Transport {
     return new MuxServerFD(this.scheme, server, { ...mux, handshakeTimeoutMs });
   }
 
+  /** Close every client session pool (gracefully); the registry's owner is stopping. */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+
   /** The client session pool for an address, if one exists (for tests and status pages). */
   pool(address: Address): SessionPool | undefined {
     return this.#pools.get(formatAddress(address));

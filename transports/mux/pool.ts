@@ -205,6 +205,25 @@ export class SessionPool {
     }, ms).unref();
   }
 
+  /**
+   * Close every session of the pool, open or being set up (their streams finish
+   * first: a graceful close). Its owner is going away: a pooled session would
+   * otherwise hold its inner connection (for kcp, a UDP socket that keeps the
+   * process alive) until its idle timer, a minute later.
+   */
+  async close(): Promise<void> {
+    const entries = this.#entries.splice(0);
+    await Promise.all(
+      entries.map(async (entry) => {
+        entry.dead = true;
+        this.#busy(entry);
+        const session = await entry.created.catch(() => null);
+        await session?.close();
+      }),
+    );
+    if (entries.length > 0) this.#onEmpty();
+  }
+
   /** Forget an entry (a draining session still serves the streams it has). */
   #remove(entry: Entry): void {
     entry.dead = true;

@@ -94,10 +94,14 @@ export async function startWebsocksAgent(path: string, flags: WebsocksAgentFlags
   }
   signals.arm(() => {
     programs.stop();
-    void Promise.all([controllers?.close(), agent.close()]).then(() => {
-      const c = agent.routing.counts;
-      const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
-      console.log(`vproxy websocks-agent: stopped after ${proxied} proxied, ${c.direct} direct`);
-    });
+    void Promise.all([controllers?.close(), agent.close()])
+      // The pooled kcp / mux sessions under the closed tunnels: without this their
+      // UDP sockets kept the process alive until their idle timers, a minute later.
+      .then(() => registry.close())
+      .then(() => {
+        const c = agent.routing.counts;
+        const proxied = Object.values(c.proxied).reduce((a, b) => a + b, 0);
+        console.log(`vproxy websocks-agent: stopped after ${proxied} proxied, ${c.direct} direct`);
+      });
   });
 }
