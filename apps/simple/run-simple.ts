@@ -96,7 +96,7 @@ export async function runSimple(registry: Registry, options: SimpleOptions): Pro
   });
   const bound = server.address();
   console.log(
-    `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}` +
+    `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}${bind.path}` +
       ` -> ${backends.map(formatAddress).join(', ')}`,
   );
   const down = servers.filter((s) => !s.healthy);
@@ -155,7 +155,7 @@ async function onWorkers(
   const listener = lb as WorkerListener;
   const bound = listener.bound();
   console.log(
-    `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}` +
+    `vproxy simple: listening on ${bind.scheme}://${formatHostPort(bound.host, bound.port)}${bind.path}` +
       ` -> ${group
         .servers()
         .map((s) => s.addressText)

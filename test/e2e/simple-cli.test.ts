@@ -83,6 +83,15 @@ describe.skipIf(curlTool.missing)(`vproxy simple${skipNote(curlTool)}`, () => {
     expect(running.output()).toMatch(/option-deprecated.*ws-mode.*ws\.mode/);
   });
 
+  it('names the path a ws listener serves in its listening line', async () => {
+    const { running, match } = await startCli(
+      ['simple', '--bind', 'ws://127.0.0.1:0/tunnel', '--backend', `127.0.0.1:${ports[0]}`],
+      /listening on (ws:\/\/127\.0\.0\.1:\d+\S*)/,
+    );
+    expect(match[1]).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/tunnel$/);
+    expect(await running.stop()).toBe(0);
+  });
+
   it('terminates TLS for curl with --cacert', async () => {
     const bind = `tls://127.0.0.1:0?cert=${certs.cert}&cert-key=${certs.key}`;
     const { running, match } = await startCli(
