@@ -212,16 +212,14 @@ export class SessionPool {
    * process alive) until its idle timer, a minute later.
    */
   async close(): Promise<void> {
-    const entries = this.#entries.splice(0);
+    const entries = [...this.#entries];
+    for (const entry of entries) this.#remove(entry);
     await Promise.all(
       entries.map(async (entry) => {
-        entry.dead = true;
-        this.#busy(entry);
         const session = await entry.created.catch(() => null);
         await session?.close();
       }),
     );
-    if (entries.length > 0) this.#onEmpty();
   }
 
   /** Forget an entry (a draining session still serves the streams it has). */
