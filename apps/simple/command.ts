@@ -96,16 +96,16 @@ async function startDatagram(
     logger,
   });
   const stop = () => {
-    void proxy.close().then(() => {
-      const s = proxy.stats();
-      console.log(
-        `vproxy simple: stopped after ${s.totalFlows} flows, ${s.datagramsIn} datagrams in, ${s.datagramsOut} out`,
-      );
-      // Every flow and listener is closed; what may still hold the loop is a pooled
-      // tunnel session (mux/kcp) waiting out its idle timer to close politely. A
-      // stopped relay has nothing left to say on it: exit now, not a minute later.
-      process.exit(0);
-    });
+    void proxy
+      .close()
+      // Pooled sessions of mux / kcp backends, which would keep the process a minute.
+      .then(() => registry.close())
+      .then(() => {
+        const s = proxy.stats();
+        console.log(
+          `vproxy simple: stopped after ${s.totalFlows} flows, ${s.datagramsIn} datagrams in, ${s.datagramsOut} out`,
+        );
+      });
   };
   void stopSignal.then(stop);
 }
