@@ -1,4 +1,5 @@
 import { connect, type TcpNetConnectOpts } from 'node:net';
+import type { NullProto } from '../fd/null-proto.js';
 import type { Cancel, Clock } from '../lb/clock.js';
 
 // The node delegate's check of the service it publishes (the reference's
@@ -18,12 +19,11 @@ export type Probe = (host: string, port: number, timeoutMs: number) => Promise<b
 
 export const tcpProbe: Probe = (host, port, timeoutMs) =>
   new Promise((resolve) => {
-    // Without a prototype, as the TCP transport's (NullProto in
-    // transports/tcp/direct-reader.ts): net.Socket copies its options, and in a
-    // process whose copy site has seen only plain literals (a mesh node whose
-    // only sockets are these probes) each copy got a hidden class of its own
-    // from the tenth probe on, and every read of it missed (~25 us more CPU).
-    const options: TcpNetConnectOpts & { readonly __proto__: null } = {
+    // Without a prototype, as the TCP transport's (see NullProto): in a process
+    // whose copy site has seen only plain literals (a mesh node whose only
+    // sockets are these probes) each copy got a hidden class of its own from
+    // the tenth probe on, and every read of it missed (~25 us more CPU).
+    const options: TcpNetConnectOpts & NullProto = {
       __proto__: null,
       host,
       port,

@@ -5,7 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 // in Socket, Duplex, ReadableState and WritableState. With plain-object options,
 // Node 20's V8 gave each copy a hidden class of its own after the first few
 // sockets, so every read of it missed its inline cache (NullProto in
-// transports/tcp/direct-reader.ts). The socket-options tests catch those copies
+// src/fd/null-proto.ts). The socket-options tests catch those copies
 // and count their hidden classes with the two helpers below.
 
 setFlagsFromString('--allow-natives-syntax');

@@ -12,7 +12,7 @@ import { catchSocketOptionCopies, countHiddenClasses } from '../helpers/socket-o
 // in Socket, Duplex, ReadableState and WritableState. With plain-object options,
 // Node 20's V8 gave each copy a hidden class of its own after the first few
 // sockets, so each of those reads missed its inline cache (~20 us per
-// connection): see NullProto in transports/tcp/direct-reader.ts. This checks
+// connection): see NullProto in src/fd/null-proto.ts. This checks
 // the copies of the sockets the TCP transport builds share their hidden class.
 
 const SOCKETS = 40;

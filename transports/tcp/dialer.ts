@@ -3,9 +3,10 @@ import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
 import type { Address } from '../../src/fd/address.js';
 import { awaitReady } from '../../src/fd/deadline.js';
 import { layerOptions } from '../../src/fd/layer-options.js';
+import type { NullProto } from '../../src/fd/null-proto.js';
 import { brandStreamFD, type StreamFD } from '../../src/fd/stream-fd.js';
 import type { ConnectOptions } from '../../src/fd/transport.js';
-import { DirectReader, type NullProto } from './direct-reader.js';
+import { DirectReader } from './direct-reader.js';
 import { TCP_SCHEMA } from './options.js';
 
 export async function dialTcp(address: Address, options: ConnectOptions = {}): Promise<StreamFD> {

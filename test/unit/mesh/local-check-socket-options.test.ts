@@ -10,7 +10,7 @@ import { catchSocketOptionCopies, countHiddenClasses } from '../../helpers/socke
 // copy site had seen only plain literals, Node 20's V8 gave every copy from the
 // tenth probe on a hidden class of its own (32 maps for 40 probes), so those
 // reads missed their inline caches: see tcp-socket-options.test.ts and NullProto
-// in transports/tcp/direct-reader.ts. This checks the probes' copies share one.
+// in src/fd/null-proto.ts. This checks the probes' copies share one.
 
 const PROBES = 40;
 let restoreDuplex: () => void;

@@ -10,7 +10,7 @@ import { catchSocketOptionCopies, countHiddenClasses } from '../../helpers/socke
 // The TCP transport had to give net.Socket prototype-less options: with plain
 // literals, Node 20's V8 gave each socket's copy of them a hidden class of its
 // own and every read of the copy missed (NullProto in
-// transports/tcp/direct-reader.ts). The tls layer's options are copied twice
+// src/fd/null-proto.ts). The tls layer's options are copied twice
 // per socket: by TLSSocket ({ ...opts }, kept as _tlsOptions; ours on the
 // server side, tls.connect's own literal on the client side) and by net.Socket
 // (TLSSocket's own literal). Measured, those copies share their hidden classes
