@@ -187,6 +187,11 @@ export function isPresetName(name: string): name is KcpPresetName {
   return Object.hasOwn(PRESETS, name);
 }
 
+/** The reference's ikcp_nodelay rule (kcp-go's too): the minimum RTO is 30 ms with nodelay, 100 without. */
+export function nodelayMinRto(nodelay: boolean): number {
+  return nodelay ? 30 : 100;
+}
+
 /**
  * Merges reference defaults, the preset and explicit fields, then validates. When `nodelay` is
  * set but `minRto` is not, minRto follows the reference's nodelay rule (30 with, 100 without).
@@ -199,7 +204,7 @@ export function resolveTunables(options: KcpOptions = {}): KcpTunables {
   const base = preset === undefined ? {} : PRESETS[preset];
   const merged: KcpTunables = { ...REFERENCE_DEFAULTS, ...base, ...dropUndefined(explicit) };
   if (explicit.minRto === undefined && base.minRto === undefined) {
-    merged.minRto = merged.nodelay ? 30 : 100;
+    merged.minRto = nodelayMinRto(merged.nodelay);
   }
   return validateTunables(merged);
 }
@@ -211,7 +216,7 @@ export function resolveTunables(options: KcpOptions = {}): KcpTunables {
 export function updateTunables(current: KcpTunables, changes: Partial<KcpTunables>): KcpTunables {
   const merged: KcpTunables = { ...current, ...dropUndefined(changes) };
   if (changes.nodelay !== undefined && changes.minRto === undefined) {
-    merged.minRto = merged.nodelay ? 30 : 100;
+    merged.minRto = nodelayMinRto(merged.nodelay);
   }
   return validateTunables(merged);
 }

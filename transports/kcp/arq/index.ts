@@ -6,6 +6,7 @@ export {
   type KcpPresetName,
   type KcpTunables,
   mssOf,
+  nodelayMinRto,
   PRESETS,
   REFERENCE_DEFAULTS,
   resolveTunables,
